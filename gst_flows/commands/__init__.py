@@ -1,0 +1,1 @@
+"""Sub-commands of the ``gst-flows`` command line; each module has ``add_parser``."""

@@ -1,0 +1,63 @@
+"""``gst-flows label FILE``: label every frame of a structure file with CP2K."""
+
+from __future__ import annotations
+
+import argparse
+
+from gst_flows.commands.common import parse_key_values, print_label_table
+
+
+def add_parser(subparsers) -> None:
+    """Register the ``label`` sub-command."""
+    parser = subparsers.add_parser("label", help="label every frame of a structure file with CP2K")
+    add_label_arguments(parser)
+    parser.add_argument(
+        "--submit", action="store_true", help="add to the LaunchPad instead of running here"
+    )
+    parser.set_defaults(handler=run)
+
+
+def add_label_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``label`` and ``submit label``."""
+    parser.add_argument("file", help="extxyz, CIF or POSCAR file")
+    parser.add_argument("--tag", help="tag stored with every label")
+    parser.add_argument("--config-type", help="config_type for frames that carry none")
+    parser.add_argument("--iteration", type=int, help="active-learning iteration")
+    parser.add_argument(
+        "--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+        help="override a CP2K setting (e.g. kpoint_spacing=0.4); repeatable",
+    )
+
+
+def build_flow(args: argparse.Namespace):
+    """Read and validate the frames, then build the labelling flow (no compute yet)."""
+    from gst_flows.flows.label import label_flow
+    from gst_flows.makers.dft import Cp2kLabelMaker
+    from gst_flows.structures import read_structures
+
+    frames = read_structures(args.file)
+    maker = Cp2kLabelMaker(settings=parse_key_values(args.settings))
+    maker.resolved_settings()  # refuse bad settings before anything is stored
+    return label_flow(
+        frames,
+        maker,
+        tag=args.tag,
+        config_type=args.config_type,
+        iteration=args.iteration,
+        source=str(args.file),
+    ), len(frames)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Label the frames here, or submit them."""
+    from gst_flows.execution import run_local, submit
+
+    flow, count = build_flow(args)
+    if args.submit:
+        ids = submit(flow)
+        print(f"submitted {count} label job(s) as fireworks {ids[0]}..{ids[-1]}")
+        return 0
+    responses = run_local(flow)
+    docs = [r[1].output for uuid, r in responses.items() if 1 in r and hasattr(r[1].output, "state")]
+    print_label_table(docs)
+    return 0 if all(d.state == "successful" for d in docs) else 4

@@ -1,0 +1,1 @@
+"""dft layer of gst-flows."""

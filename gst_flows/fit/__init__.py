@@ -1,0 +1,1 @@
+"""fit layer of gst-flows."""

@@ -1,0 +1,1 @@
+"""makers layer of gst-flows."""

@@ -1,0 +1,1 @@
+"""md layer of gst-flows."""

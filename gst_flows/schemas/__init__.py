@@ -1,0 +1,1 @@
+"""schemas layer of gst-flows."""

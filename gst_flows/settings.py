@@ -1,0 +1,98 @@
+"""Configuration of gst-flows: one YAML file, overridable key by key from the environment.
+
+The file is ``$GST_FLOWS_CONFIG`` when set, otherwise ``~/.config/gst-flows/config.yaml``
+(``$XDG_CONFIG_HOME`` respected). Any key can be overridden by an environment variable
+``GST_FLOWS_<KEY>`` (e.g. ``GST_FLOWS_DB_URI``). Environment beats file beats defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+__all__ = ["GstFlowsSettings", "config_path", "default_data_dir", "get_settings"]
+
+
+def config_path() -> Path:
+    """Return the path of the configuration file (it need not exist)."""
+    if os.environ.get("GST_FLOWS_CONFIG"):
+        return Path(os.environ["GST_FLOWS_CONFIG"]).expanduser()
+    base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    return base / "gst-flows" / "config.yaml"
+
+
+def default_data_dir() -> Path:
+    """Return the default data directory (``$XDG_DATA_HOME/gst-flows``)."""
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "gst-flows"
+
+
+class GstFlowsSettings(BaseSettings):
+    """Settings of gst-flows.
+
+    Leave ``db_uri`` unset to use the embedded MongoDB-protocol server (started on demand,
+    bound to 127.0.0.1, data under ``data_dir``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GST_FLOWS_", extra="forbid")
+
+    db_uri: str | None = Field(
+        None, description="MongoDB URI of the user's database; unset means the embedded server."
+    )
+    database: str = Field("gst_flows", description="Database name for job outputs.")
+    outputs_collection: str = Field("outputs", description="Collection of job documents.")
+    launchpad_database: str = Field("fireworks", description="Database name of the LaunchPad.")
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory for the embedded database, potential cache and run directories.",
+    )
+    cp2k_cmd: str = Field(
+        "mpirun --allow-run-as-root -np 2 cp2k.psmp",
+        description="Command that runs CP2K; '-i INPUT' is appended.",
+    )
+    cp2k_omp_threads: int = Field(1, description="OMP_NUM_THREADS for CP2K runs.")
+    dft: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Overrides of the default CP2K protocol (keys of Cp2kSettings).",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read init arguments first, then the environment, then the YAML file."""
+        path = config_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @property
+    def cp2k_command(self) -> list[str]:
+        """The CP2K command split into arguments."""
+        return shlex.split(self.cp2k_cmd)
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the embedded database server is used."""
+        return not self.db_uri
+
+
+def get_settings(**overrides: Any) -> GstFlowsSettings:
+    """Load the settings afresh (file and environment are read at each call)."""
+    return GstFlowsSettings(**overrides)

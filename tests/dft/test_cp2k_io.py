@@ -1,0 +1,99 @@
+"""CP2K input writing and output parsing, without running CP2K."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.io import read
+from ase.units import Bohr, Hartree
+
+from gst_flows.dft.cp2k import (
+    Cp2kError,
+    Cp2kSettings,
+    kpoint_mesh,
+    parse_cp2k_output,
+    write_cp2k_input,
+)
+from gst_flows.structures import build_rocksalt
+
+REF = Path(__file__).parent / "reference" / "cp2k_gete7"
+
+
+def test_kpoint_mesh_never_gamma_for_small_cells():
+    cell = build_rocksalt("Ge1Sb2Te4", seed=0)  # a ≈ 6 Å: 2π/6/0.25 = 4.2 → 5
+    assert kpoint_mesh(cell, 0.25) == (5, 5, 5)
+    big = bulk("Ge", "diamond", a=5.66, cubic=True).repeat((4, 4, 4))
+    assert kpoint_mesh(big, 0.25) == (2, 2, 2)
+
+
+def test_default_input_has_the_reference_protocol(tmp_path):
+    atoms = build_rocksalt("Ge1Sb2Te4", seed=0)
+    text = write_cp2k_input(atoms, Cp2kSettings(), tmp_path).read_text()
+    for line in (
+        "PARAMETRIZATION PBESOL",
+        "CUTOFF 300.0",
+        "REL_CUTOFF 50.0",
+        "EPS_SCF 1.000e-06",
+        "METHOD FERMI_DIRAC",
+        "ELECTRONIC_TEMPERATURE [K] 500.0",
+        "METHOD BROYDEN_MIXING",
+        "STRESS_TENSOR ANALYTICAL",
+        "SCHEME MONKHORST-PACK 5 5 5",
+        "BASIS_SET DZVP-MOLOPT-SR-GTH",
+        "POTENTIAL GTH-PBE-q4",
+        "POTENTIAL GTH-PBE-q5",
+        "POTENTIAL GTH-PBE-q6",
+    ):
+        assert line in text, line
+    assert text.count("\nGe ") + text.count(" Ge ") >= 1
+    assert "UKS F" in text
+
+
+def test_pbe_and_overrides(tmp_path):
+    atoms = build_rocksalt("GeTe", seed=0)
+    settings = Cp2kSettings(
+        functional="PBE", overrides={"force_eval": {"dft": {"scf": {"max_scf": 7}}}}
+    )
+    text = write_cp2k_input(atoms, settings, tmp_path).read_text().upper()
+    assert "PARAMETRIZATION ORIG" in text
+    assert "MAX_SCF 7" in text
+    assert "MAX_SCF 100" not in text
+
+
+def test_settings_hash_tracks_changes_and_bad_values_are_refused():
+    base = Cp2kSettings()
+    assert base.settings_hash() == Cp2kSettings().settings_hash()
+    assert base.settings_hash() != base.update(cutoff=400).settings_hash()
+    with pytest.raises(ValueError, match="unknown CP2K setting"):
+        Cp2kSettings.from_dict({"cutof": 400})
+    with pytest.raises(ValueError, match="functional"):
+        Cp2kSettings(functional="LDA")
+    with pytest.raises(ValueError, match="cutoff must be positive"):
+        Cp2kSettings(cutoff=-1)
+
+
+def test_parse_reference_output_units_and_sign():
+    atoms = read(REF / "structure.extxyz")
+    result = parse_cp2k_output(REF, len(atoms))
+    assert result.energy == pytest.approx(-40.153589204408611 * Hartree)
+    # First force row of the reference output, Ha/bohr → eV/Å.
+    assert np.allclose(result.forces[0], np.array([-0.00491641, -0.00027988, -0.00038210]) * Hartree / Bohr)
+    assert result.forces.shape == (7, 3)
+    # CP2K prints the pressure tensor (here -4.37 GPa on xx); we store the ASE (tensile) sign.
+    assert result.stress[0, 0] == pytest.approx(4.36988537325)
+    assert result.version == "CP2K version 2023.1"
+    assert result.kpoints == (2, 2, 2)
+    assert result.virial(atoms.get_volume())[0, 0] < 0
+
+
+def test_parse_incomplete_output_is_a_clear_error(tmp_path):
+    text = (REF / "cp2k.out").read_text()
+    (tmp_path / "cp2k.out").write_text(text.split("ENERGY| Total FORCE_EVAL")[0])
+    with pytest.raises(Cp2kError, match="did not finish"):
+        parse_cp2k_output(tmp_path, 7)
+    with pytest.raises(Cp2kError, match="no CP2K output"):
+        parse_cp2k_output(tmp_path / "missing", 7)
+    (tmp_path / "cp2k.out").write_text(text.replace("*** SCF run converged", "*** SCF run NOT converged"))
+    with pytest.raises(Cp2kError, match="SCF did not converge"):
+        parse_cp2k_output(tmp_path, 7)

@@ -1,0 +1,81 @@
+"""The labelling flow through FireWorks: submitted to the LaunchPad, run by `qlaunch -r rapidfire`
+on a one-node SLURM cluster on loopback, the result read back with plain pymongo."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from ase.io import write
+
+from gst_flows.cli import main
+from gst_flows.commands.launchers import write_launchers
+from gst_flows.store import get_launchpad
+from gst_flows.structures import build_rocksalt
+from tests.conftest import requires_cp2k
+from tests.support.slurm import SlurmCluster, slurm_available
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.slurm,
+    requires_cp2k,
+    pytest.mark.skipif(
+        not slurm_available(), reason="slurm-wlm/munge not installed (scripts/setup.sh installs them)"
+    ),
+]
+
+
+@pytest.fixture
+def slurm(tmp_path):
+    cluster = SlurmCluster(tmp_path / "slurm")
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def test_qlaunch_rapidfire_on_slurm(gst_home, db_uri, outputs, slurm, tmp_path, capsys):
+    atoms = build_rocksalt("Ge1Sb2Te4", seed=5)
+    atoms.rattle(0.04, seed=3)
+    write(tmp_path / "cell.extxyz", atoms)
+    assert main(["submit", "label", str(tmp_path / "cell.extxyz"), "--tag", "slurm-run",
+                 "--config-type", "crystal", "--set", "kpoint_spacing=0.6"]) == 0
+    assert "submitted 1 label job" in capsys.readouterr().out
+
+    launchpad = get_launchpad()
+    fw_id = max(launchpad.get_fw_ids())
+    fw = launchpad.get_fw_by_id(fw_id)
+    assert fw.spec["_category"] == "dft"
+
+    fw_dir = tmp_path / "fw"
+    paths = write_launchers(fw_dir, db_uri, queue="slurm", category="dft", ntasks=2,
+                            walltime="00:20:00",
+                            pre_rocket=f"export SLURM_CONF={slurm.conf}; export OMP_NUM_THREADS=1")
+    fw_config = fw_dir / "FW_config.yaml"
+    fw_config.write_text("QUEUE_UPDATE_INTERVAL: 1\n")
+    env = {**os.environ, **slurm.env, "FW_CONFIG_FILE": str(fw_config)}
+    qlaunch = str(Path(sys.executable).parent / "qlaunch")
+    proc = subprocess.run(
+        [qlaunch, "-l", str(paths["launchpad"]), "-w", str(paths["fworker_dft"]),
+         "-q", str(paths["qadapter"]), "-r", "rapidfire", "--nlaunches", "1"],
+        cwd=fw_dir, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+    deadline = time.monotonic() + 900
+    state = None
+    while time.monotonic() < deadline:
+        state = launchpad.get_fw_by_id(fw_id).state
+        if state in ("COMPLETED", "FIZZLED"):
+            break
+        time.sleep(2)
+    logs = "\n".join(p.read_text(errors="replace")[-1500:] for p in (fw_dir / "logs").rglob("*.*"))
+    assert state == "COMPLETED", f"firework ended {state}; queue logs:\n{logs}"
+
+    doc = outputs.find_one({"output.provenance.tag": "slurm-run"})
+    assert doc is not None
+    assert doc["output"]["state"] == "successful"
+    assert doc["output"]["natoms"] == 7
+    assert doc["output"]["provenance"]["config_type"] == "crystal"
+    assert doc["output"]["energy"] < 0
