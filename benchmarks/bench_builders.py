@@ -83,8 +83,7 @@ def main() -> int:
         )
         if args.write:
             line += (
-                f"  extxyz {r['extxyz_s']:.2f} s ({r['extxyz_mb']:.0f} MB)"
-                f"  LAMMPS data {r['lammps_s']:.2f} s"
+                f"  extxyz {r['extxyz_s']:.2f} s ({r['extxyz_mb']:.0f} MB)  LAMMPS data {r['lammps_s']:.2f} s"
             )
         print(line)
         ok &= r["atoms"] == target["atoms"] and r["build_s"] <= target["target_s"]

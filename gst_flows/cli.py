@@ -10,7 +10,10 @@ import sys
 __all__ = ["main"]
 
 # Each module in gst_flows.commands registers one sub-command with ``add_parser``.
-COMMANDS = ("db", "build", "label", "query", "submit", "launchers", "demo")
+COMMANDS = (
+    "db", "build", "label", "query", "export", "import_", "fit", "md", "analyse", "submit",
+    "launchers", "demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
     )
+    # Progress of our own jobs is always shown; jobflow's own log only with --verbose.
+    logging.getLogger("gst_flows").setLevel(logging.INFO)
     try:
         return int(args.handler(args) or 0)
     except (ValueError, FileNotFoundError, DatabaseServerError) as exc:

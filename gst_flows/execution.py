@@ -48,16 +48,55 @@ def run_local(flow: Flow | Job, settings: GstFlowsSettings | None = None, **kwar
         return run_locally(flow, store=get_store(settings), root_dir=root, **kwargs)
 
 
-def submit(flow: Flow | Job, settings: GstFlowsSettings | None = None) -> list[int]:
+def packed_workflow(flow: Flow | Job, store, pack_size: int = 1):
+    """Convert ``flow`` to a FireWorks ``Workflow``, packing independent jobs together.
+
+    Jobs without parents that share a FireWorks category are grouped ``pack_size`` at a time
+    into one Firework holding one ``JobFiretask`` each, so one queue allocation runs several
+    small jobs (e.g. DFT labels of small cells) one after another. Every job still stores its
+    own document. With ``pack_size=1`` this is jobflow's ``flow_to_workflow``.
+    """
+    from fireworks import Firework, Workflow
+    from jobflow.core.flow import get_flow
+    from jobflow.managers.fireworks import JobFiretask, job_to_firework
+
+    if pack_size < 1:
+        raise ValueError(f"pack_size must be at least 1, got {pack_size}")
+    flow = get_flow(flow)
+    ordered = list(flow.iterflow())  # topological: parents before children
+    mapping: dict[str, Firework] = {}
+    fireworks: list[Firework] = []
+    groups: dict[str, list[Job]] = {}
+    if pack_size > 1:
+        for job, parents in ordered:
+            if not parents:
+                groups.setdefault(job.config.manager_config.get("_category", ""), []).append(job)
+    packed_uuids = {j.uuid for jobs in groups.values() for j in jobs}
+    for jobs in groups.values():
+        for start in range(0, len(jobs), pack_size):
+            chunk = jobs[start : start + pack_size]
+            spec = {"_add_launchpad_and_fw_id": True, **chunk[0].config.manager_config}
+            name = chunk[0].name if len(chunk) == 1 else f"{chunk[0].name} (+{len(chunk) - 1})"
+            packed = Firework([JobFiretask(job=j, store=store) for j in chunk], spec=spec, name=name)
+            mapping.update(dict.fromkeys((j.uuid for j in chunk), packed))
+            fireworks.append(packed)
+    for job, parents in ordered:
+        if job.uuid not in packed_uuids:
+            fireworks.append(job_to_firework(job, store, parents=parents, parent_mapping=mapping))
+    return Workflow(fireworks, name=flow.name)
+
+
+def submit(
+    flow: Flow | Job, settings: GstFlowsSettings | None = None, pack_size: int = 1
+) -> list[int]:
     """Add ``flow`` to the LaunchPad; return the new Firework ids.
 
     The job store is serialised into each Firework, so workers write to the same database
-    without a jobflow configuration of their own.
+    without a jobflow configuration of their own. ``pack_size`` > 1 packs independent jobs
+    of one category into shared Fireworks (see :func:`packed_workflow`).
     """
-    from jobflow.managers.fireworks import flow_to_workflow
-
     settings = settings or get_settings()
     assign_categories(flow)
-    workflow = flow_to_workflow(flow, store=get_store(settings))
+    workflow = packed_workflow(flow, get_store(settings), pack_size)
     mapping = get_launchpad(settings).add_wf(workflow)
     return sorted(mapping.values())

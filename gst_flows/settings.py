@@ -61,6 +61,9 @@ class GstFlowsSettings(BaseSettings):
         description="Command that runs CP2K; '-i INPUT' is appended.",
     )
     cp2k_omp_threads: int = Field(1, description="OMP_NUM_THREADS for CP2K runs.")
+    fit_memory_limit_gb: float | None = Field(
+        None, description="Refuse gap_fit runs predicted to need more memory, GiB (None: 90% of RAM)."
+    )
     dft: dict[str, Any] = Field(
         default_factory=dict,
         description="Overrides of the default CP2K protocol (keys of Cp2kSettings).",

@@ -31,9 +31,13 @@ fi
 stamp=.venv/.gst-flows-installed
 want=$(cat pyproject.toml | sha1sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: installing gst-flows and its dependencies into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  echo "setup: installing gst-flows and its dependencies into .venv (log: .venv/pip-install.log)"
+  if ! { .venv/bin/python -m pip install --upgrade pip \
+         && .venv/bin/python -m pip install -e ".[test]"; } > .venv/pip-install.log 2>&1; then
+    tail -n 30 .venv/pip-install.log >&2
+    echo "gst-flows setup: pip install failed (full log: .venv/pip-install.log)" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
 

@@ -19,9 +19,11 @@ requires_cp2k = pytest.mark.skipif(
 FAST_CP2K = {"kpoint_spacing": 0.6}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def gst_home(tmp_path_factory) -> Path:
     """A private data directory and an empty configuration for the whole test session.
+
+    Used by every test, so no test touches the user's own data directory or configuration.
 
     The embedded database server of this data directory is started on first use and stopped
     (by its pid) when the session ends.

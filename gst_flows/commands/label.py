@@ -24,6 +24,10 @@ def add_label_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-type", help="config_type for frames that carry none")
     parser.add_argument("--iteration", type=int, help="active-learning iteration")
     parser.add_argument(
+        "--max-failed-fraction", type=float, default=None,
+        help="stop the flow when a larger fraction of labels fails (default: never)",
+    )
+    parser.add_argument(
         "--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
         help="override a CP2K setting (e.g. kpoint_spacing=0.4); repeatable",
     )
@@ -45,6 +49,7 @@ def build_flow(args: argparse.Namespace):
         config_type=args.config_type,
         iteration=args.iteration,
         source=str(args.file),
+        max_failed_fraction=args.max_failed_fraction,
     ), len(frames)
 
 
@@ -58,6 +63,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"submitted {count} label job(s) as fireworks {ids[0]}..{ids[-1]}")
         return 0
     responses = run_local(flow)
-    docs = [r[1].output for uuid, r in responses.items() if 1 in r and hasattr(r[1].output, "state")]
+    docs = []
+    for uuid, response in responses.items():
+        output = response[1].output if 1 in response else None
+        if hasattr(output, "state"):
+            docs.append({**output.model_dump(), "uuid": uuid})
     print_label_table(docs)
-    return 0 if all(d.state == "successful" for d in docs) else 4
+    summary = responses.get(flow.output.uuid, {}).get(1)
+    if summary is None:
+        print(f"the batch stopped: too many failed labels (limit {args.max_failed_fraction})")
+        return 4
+    doc = summary.output
+    print(f"{doc.n_successful} successful ({doc.n_reused} reused), {doc.n_failed} failed "
+          f"of {doc.n_total}")
+    return 0 if doc.n_failed == 0 else 4

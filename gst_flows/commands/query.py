@@ -6,54 +6,86 @@ import argparse
 import json
 
 from gst_flows.commands.common import LABEL_HEADER, format_table, label_row
+from gst_flows.dataset import label_filter
 
 
 def add_parser(subparsers) -> None:
     """Register the ``query`` sub-command."""
     parser = subparsers.add_parser("query", help="list what the database holds")
-    parser.add_argument("what", choices=["labels"])
+    parser.add_argument("what", choices=["labels", "progress"],
+                        help="labels: labelled structures; progress: done/failed/remaining per batch")
     parser.add_argument("--tag", help="only this tag")
     parser.add_argument("--config-type", help="only this config_type")
     parser.add_argument("--state", choices=["successful", "failed"], help="only this state")
     parser.add_argument("--all", action="store_true",
-                        help="include documents that reuse an identical earlier label")
+                        help="list every document, also copies reusing an identical label")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.set_defaults(handler=run)
 
 
 def label_query(tag: str | None = None, config_type: str | None = None,
                 state: str | None = None, include_reused: bool = False) -> dict:
-    """The MongoDB filter selecting label documents in the outputs collection.
+    """Filter of label documents (see :func:`gst_flows.dataset.label_filter`)."""
+    return label_filter(tag=tag, config_type=config_type, state=state, include_reused=include_reused)
 
-    Documents that only reuse an identical earlier label (``reused_from`` set) are left out
-    unless ``include_reused``: each label is then listed once.
-    """
-    query: dict = {"output.@class": "LabelDoc"}
-    if not include_reused:
-        query["output.reused_from"] = None
+
+def batch_progress(collection, tag: str | None = None) -> list[dict]:
+    """Done, failed and remaining labels of each labelling batch (flow) in ``collection``."""
+    match: dict = {"output.@class": "LabelDoc", "metadata.batch": {"$exists": True}}
     if tag:
-        query["output.provenance.tag"] = tag
-    if config_type:
-        query["output.provenance.config_type"] = config_type
-    if state:
-        query["output.state"] = state
-    return query
+        match["output.provenance.tag"] = tag
+    pipeline = [
+        {"$match": match},
+        {"$group": {
+            "_id": "$metadata.batch",
+            "size": {"$max": "$metadata.batch_size"},
+            "successful": {"$sum": {"$cond": [{"$eq": ["$output.state", "successful"]}, 1, 0]}},
+            "failed": {"$sum": {"$cond": [{"$eq": ["$output.state", "failed"]}, 1, 0]}},
+            "tag": {"$first": "$output.provenance.tag"},
+            "last": {"$max": "$completed_at"},
+        }},
+        {"$sort": {"last": 1}},
+    ]
+    rows = []
+    for entry in collection.aggregate(pipeline):
+        done = entry["successful"] + entry["failed"]
+        rows.append({
+            "batch": entry["_id"], "tag": entry["tag"], "total": entry["size"],
+            "done": entry["successful"], "failed": entry["failed"],
+            "remaining": max(0, (entry["size"] or done) - done), "last": entry["last"],
+        })
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the matching labels."""
+    """Print the matching labels, or the progress of labelling batches."""
     from gst_flows.settings import get_settings
     from gst_flows.store import get_database
 
     settings = get_settings()
     collection = get_database(settings)[settings.outputs_collection]
+    if args.what == "progress":
+        rows = batch_progress(collection, args.tag)
+        if args.json:
+            for row in rows:
+                print(json.dumps(row, default=str))
+            return 0
+        header = ("batch", "tag", "total", "done", "failed", "remaining", "last finished")
+        print(format_table([[r["batch"][:8], r["tag"], r["total"], r["done"], r["failed"],
+                             r["remaining"], r["last"]] for r in rows], header))
+        return 0
     cursor = collection.find(
-        label_query(args.tag, args.config_type, args.state, args.all),
+        label_query(args.tag, args.config_type, args.state, include_reused=True),
         {"uuid": 1, "output": 1, "_id": 0},
     ).sort("completed_at", 1)
     rows = []
+    seen: set[tuple[str, str]] = set()
     for entry in cursor:
         out = entry["output"]
+        key = (out.get("structure_hash"), out.get("settings_hash"))
+        if not args.all and key in seen:
+            continue  # the same label reused in this selection: list it once
+        seen.add(key)
         if args.json:
             keep = {k: v for k, v in out.items()
                     if k not in ("forces", "structure") and not k.startswith("@")}

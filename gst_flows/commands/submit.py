@@ -13,6 +13,8 @@ def add_parser(subparsers) -> None:
     kinds = parser.add_subparsers(dest="kind", required=True)
     label = kinds.add_parser("label", help="label every frame of a structure file")
     add_label_arguments(label)
+    label.add_argument("--pack", type=int, default=1,
+                       help="labels per Firework (one queue allocation runs them in turn)")
     label.set_defaults(handler=run_label)
 
 
@@ -21,7 +23,7 @@ def run_label(args: argparse.Namespace) -> int:
     from gst_flows.execution import submit
 
     flow, count = build_flow(args)
-    ids = submit(flow)
+    ids = submit(flow, pack_size=args.pack)
     print(f"submitted {count} label job(s) as fireworks {ids[0]}..{ids[-1]}; "
           "run them with 'qlaunch rapidfire' or 'rlaunch rapidfire'")
     return 0

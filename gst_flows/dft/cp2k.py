@@ -41,6 +41,7 @@ PROJECT = "gst"
 VALENCE = {"Ge": 4, "Sb": 5, "Te": 6}
 
 HA_BOHR_TO_EV_ANG = Hartree / Bohr
+AU_TIME_FS = 2.4188843265857e-2  # atomic unit of time, fs
 
 
 class Cp2kError(RuntimeError):
@@ -71,7 +72,8 @@ class Cp2kSettings:
     added_mos_fraction
         Extra MOs as a fraction of the occupied ones (at least 8 are added).
     mixing_alpha, nbroyden
-        Broyden mixing parameters.
+        Broyden mixing parameters (``nbroyden`` is CP2K's ``NBUFFER``, the keyword custodian's
+        SCF handler adjusts).
     uks
         Spin-polarised (unrestricted) calculation.
     multiplicity
@@ -174,9 +176,13 @@ def _render_overrides(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_cp2k_input(
-    atoms: Atoms, settings: Cp2kSettings | None = None, directory: str | Path = "."
+    atoms: Atoms,
+    settings: Cp2kSettings | None = None,
+    directory: str | Path = ".",
+    motion: list[str] | None = None,
+    velocities: np.ndarray | None = None,
 ) -> Path:
-    """Write ``cp2k.inp`` for an energy, forces and stress calculation.
+    """Write ``cp2k.inp`` for an energy, forces and stress calculation (or MD).
 
     Parameters
     ----------
@@ -186,6 +192,10 @@ def write_cp2k_input(
         The protocol; the defaults when omitted.
     directory
         Directory to write into (created when missing).
+    motion
+        Lines of a ``&MOTION`` section; when given the run type is ``MD``.
+    velocities
+        Initial velocities, Å/fs (MD only).
 
     Returns
     -------
@@ -214,7 +224,7 @@ def write_cp2k_input(
         *_section("MIXING", [
             "METHOD BROYDEN_MIXING",
             f"ALPHA {settings.mixing_alpha}",
-            f"NBROYDEN {settings.nbroyden}",
+            f"NBUFFER {settings.nbroyden}",
         ], "T"),
         *_section("PRINT", _section("RESTART", [], "OFF")),
     ]
@@ -247,6 +257,9 @@ def write_cp2k_input(
         f"{s} {x:.10f} {y:.10f} {z:.10f}"
         for s, (x, y, z) in zip(atoms.get_chemical_symbols(), atoms.positions, strict=True)
     ])
+    if velocities is not None:
+        v_au = np.asarray(velocities) / Bohr * AU_TIME_FS
+        subsys += _section("VELOCITY", [f"{x:.12e} {y:.12e} {z:.12e}" for x, y, z in v_au])
     for s in symbols:
         subsys += _section("KIND", [
             f"BASIS_SET {settings.basis[s]}", f"POTENTIAL {settings.potential[s]}"
@@ -261,8 +274,12 @@ def write_cp2k_input(
             *_section("STRESS_TENSOR", [], "ON"),
         ]),
     ]
-    glob = [f"PROJECT {PROJECT}", "RUN_TYPE ENERGY_FORCE", "PRINT_LEVEL MEDIUM"]
-    text = "\n".join([*_section("GLOBAL", glob), *_section("FORCE_EVAL", force_eval)]) + "\n"
+    run_type = "MD" if motion else "ENERGY_FORCE"
+    glob = [f"PROJECT {PROJECT}", f"RUN_TYPE {run_type}", "PRINT_LEVEL MEDIUM"]
+    sections = [*_section("GLOBAL", glob), *_section("FORCE_EVAL", force_eval)]
+    if motion:
+        sections += _section("MOTION", motion)
+    text = "\n".join(sections) + "\n"
     path = directory / INPUT_FILE
     if settings.overrides:
         from pymatgen.io.cp2k.inputs import Cp2kInput

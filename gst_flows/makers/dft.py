@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 from jobflow import Maker, job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from gst_flows.schemas.aimd import AimdDoc
 from gst_flows.schemas.label import LabelDoc, Provenance
 
-__all__ = ["Cp2kLabelMaker", "find_existing_label"]
+__all__ = [
+    "ATOM_MULTIPLICITY",
+    "Cp2kAimdMaker",
+    "Cp2kIsolatedAtomMaker",
+    "Cp2kLabelMaker",
+    "find_existing_label",
+    "labelled_snapshot",
+]
+
+# Spin multiplicity of the free atoms' ground states: Ge s2p2 (3P), Sb s2p3 (4S), Te s2p4 (3P).
+ATOM_MULTIPLICITY = {"Ge": 3, "Sb": 4, "Te": 3}
 
 
-def find_existing_label(structure_hash: str, settings_hash: str) -> LabelDoc | None:
+def find_existing_label(
+    structure_hash: str, settings_hash: str, provenance: dict[str, Any] | None = None
+) -> LabelDoc | None:
     """A successful label of the same structure with the same settings, if the store has one.
 
     Looks in the store of the running job (exposed by jobflow when the job's config has
-    ``expose_store``); returns None outside a job or when nothing matches.
+    ``expose_store``); returns None outside a job or when nothing matches. The copy returned
+    carries ``provenance`` when given (the new context it is used in) and ``reused_from``.
     """
     from jobflow import CURRENT_JOB
 
@@ -41,7 +57,35 @@ def find_existing_label(structure_hash: str, settings_hash: str) -> LabelDoc | N
     output = {k: v for k, v in found["output"].items() if not k.startswith("@")}
     doc = LabelDoc.model_validate(output)
     doc.reused_from = found["uuid"]
+    if provenance is not None:
+        doc.provenance = Provenance(**provenance)
     return doc
+
+
+logger = logging.getLogger(__name__)
+
+
+def _report(doc: LabelDoc) -> LabelDoc:
+    """Log one line of batch progress for a finished label and return it."""
+    from jobflow import CURRENT_JOB
+
+    running = getattr(CURRENT_JOB, "job", None)
+    meta = running.metadata if running is not None else {}
+    where = f"{meta['batch_index'] + 1}/{meta['batch_size']} " if "batch_size" in meta else ""
+    how = "reused" if doc.reused_from else doc.state
+    detail = f"E = {doc.energy_per_atom:.4f} eV/atom" if doc.energy_per_atom is not None else doc.error
+    logger.info("label %s%s (%d atoms): %s, %s", where, doc.formula, doc.natoms, how, detail)
+    return doc
+
+
+def _current_uuid() -> str:
+    """Uuid of the running jobflow job, or a fresh one outside a job."""
+    import uuid
+
+    from jobflow import CURRENT_JOB
+
+    running = getattr(CURRENT_JOB, "job", None)
+    return running.uuid if running is not None else str(uuid.uuid4())
 
 
 @dataclass
@@ -87,6 +131,10 @@ class Cp2kLabelMaker(Maker):
 
         return Cp2kSettings.from_dict({**get_settings().dft, **self.settings})
 
+    def protocol_for(self, atoms) -> tuple[Any, dict[str, Any]]:
+        """The CP2K settings for ``atoms`` and extra document fields (none for bulk labels)."""
+        return self.resolved_settings(), {}
+
     @job(output_schema=LabelDoc, data=["forces", "structure"])
     def make(self, structure: Structure, provenance: dict[str, Any] | None = None) -> LabelDoc:
         """Run CP2K on ``structure`` in the job's directory.
@@ -108,25 +156,30 @@ class Cp2kLabelMaker(Maker):
         atoms = AseAtomsAdaptor.get_atoms(structure)
         atoms.info.clear()
         validate_structure(atoms)
-        cp2k = self.resolved_settings()
+        cp2k, extra = self.protocol_for(atoms)
         config = get_settings()
         command = shlex.split(self.command) if self.command else config.cp2k_command
         omp = self.omp_threads or config.cp2k_omp_threads
-        existing = find_existing_label(structure_hash(atoms), cp2k.settings_hash())
+        if "config_type" in extra:
+            provenance = {**(provenance or {}), "config_type": extra.pop("config_type")}
+        existing = find_existing_label(structure_hash(atoms), cp2k.settings_hash(), provenance)
         if existing is not None:
-            return existing
+            return _report(existing)
+        # Several jobs may share a launch directory (packed Fireworks): one folder each.
+        run_dir = Path.cwd() / f"cp2k-{_current_uuid()[:8]}"
         common = {
             "code": "cp2k",
             "settings": cp2k.as_dict(),
             "settings_hash": cp2k.settings_hash(),
             "provenance": Provenance(**(provenance or {})),
-            "dir_name": str(Path.cwd()),
+            "dir_name": str(run_dir),
+            **extra,
         }
         try:
             result = run_cp2k(
                 atoms,
                 cp2k,
-                directory=".",
+                directory=run_dir,
                 command=command,
                 omp_threads=omp,
                 use_custodian=self.use_custodian,
@@ -134,8 +187,8 @@ class Cp2kLabelMaker(Maker):
                 walltime=self.walltime,
             )
         except Cp2kError as exc:
-            return LabelDoc.from_result(atoms, error=str(exc), **common)
-        return LabelDoc.from_result(
+            return _report(LabelDoc.from_result(atoms, error=str(exc), **common))
+        return _report(LabelDoc.from_result(
             atoms,
             energy=result.energy,
             forces=result.forces,
@@ -145,4 +198,216 @@ class Cp2kLabelMaker(Maker):
             walltime=result.walltime,
             corrections=result.corrections,
             **common,
+        ))
+
+
+@dataclass
+class Cp2kIsolatedAtomMaker(Cp2kLabelMaker):
+    """Reference energy of one isolated atom for the fit's e0, with the bulk protocol.
+
+    The bulk settings (basis, pseudopotential, functional, cutoffs, smearing) are kept;
+    the calculation is spin-polarised at the atom's ground-state multiplicity and Γ-only.
+    The document records the bulk protocol's settings hash as ``reference_settings_hash`` and
+    ``config_type = "isolated_atom"``; an identical earlier run is reused, so each element is
+    computed once per protocol. Give the atom a large, slightly asymmetric box (see
+    :func:`gst_flows.flows.label.isolated_atoms_flow`).
+    """
+
+    name: str = "cp2k isolated atom"
+
+    def protocol_for(self, atoms) -> tuple[Any, dict[str, Any]]:
+        """Spin-polarised Γ-only settings derived from the bulk protocol."""
+        if len(atoms) != 1:
+            raise ValueError(f"an isolated-atom calculation takes one atom, got {len(atoms)}")
+        bulk = self.resolved_settings()
+        element = atoms.get_chemical_symbols()[0]
+        # Open p shells converge slowly: gentler mixing and more iterations than for bulk.
+        atom = bulk.update(
+            uks=True, gamma_only=True, multiplicity=ATOM_MULTIPLICITY.get(element, 0),
+            max_scf=max(bulk.max_scf, 300), mixing_alpha=min(bulk.mixing_alpha, 0.1),
         )
+        return atom, {
+            "reference_settings_hash": bulk.settings_hash(),
+            "config_type": "isolated_atom",
+        }
+
+
+@job(output_schema=LabelDoc, data=["forces", "structure"])
+def labelled_snapshot(
+    structure: Structure,
+    energy: float,
+    forces: list[list[float]],
+    stress: list[list[float]] | None,
+    settings: dict[str, Any],
+    settings_hash: str,
+    code_version: str | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> LabelDoc:
+    """Store an MD frame that is labelled by construction (AIMD) as a :class:`LabelDoc`."""
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    return LabelDoc.from_result(
+        atoms,
+        code="cp2k",
+        code_version=code_version,
+        settings=settings,
+        settings_hash=settings_hash,
+        energy=energy,
+        forces=np.asarray(forces),
+        stress=None if stress is None else np.asarray(stress),
+        provenance=Provenance(**(provenance or {})),
+    )
+
+
+@dataclass
+class Cp2kAimdMaker(Maker):
+    """Ab initio MD with CP2K (NVT, CSVR) through temperature stages; emits labelled snapshots.
+
+    The run melts, holds and quenches a cell (iter-0 liquid and amorphous data). Frames every
+    ``snapshot_interval`` steps are stored as :class:`LabelDoc` documents (their DFT labels come
+    with the MD) by jobs added to the flow; the series and trajectory go to the data store.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    stages
+        ``[(temperature K, steps), ...]`` run in order.
+    timestep
+        fs (2 fs default).
+    snapshot_interval
+        Steps between saved frames; every stage length must be a multiple of it.
+    thermostat_timecon
+        CSVR time constant, fs.
+    settings
+        Overrides of the CP2K protocol (as :class:`Cp2kLabelMaker`).
+    skip_first
+        Saved frames at the start of the run not emitted as snapshots (equilibration).
+    config_types
+        Map from stage index to config_type of its snapshots (default: ``liquid`` for stages
+        at or above ``liquid_above`` K, else ``amorphous``).
+    liquid_above
+        Temperature (K) from which snapshots count as liquid.
+    """
+
+    name: str = "cp2k aimd"
+    stages: list[tuple[float, int]] = field(
+        default_factory=lambda: [(1200.0, 1000), (900.0, 1000), (600.0, 500), (300.0, 500)]
+    )
+    timestep: float = 2.0
+    snapshot_interval: int = 50
+    thermostat_timecon: float = 100.0
+    settings: dict[str, Any] = field(default_factory=dict)
+    command: str | None = None
+    omp_threads: int | None = None
+    skip_first: int = 1
+    config_types: dict[int, str] | None = None
+    liquid_above: float = 900.0
+
+    fworker_category: ClassVar[str] = "dft"
+
+    @classmethod
+    def melt_quench(
+        cls,
+        melt_temperature: float = 1200.0,
+        melt_steps: int = 1000,
+        final_temperature: float = 300.0,
+        quench_steps: int = 1000,
+        n_quench_stages: int = 4,
+        **kwargs: Any,
+    ) -> Cp2kAimdMaker:
+        """Melt at ``melt_temperature``, then quench in equal stages to ``final_temperature``."""
+        temps = np.linspace(melt_temperature, final_temperature, n_quench_stages + 1)[1:]
+        per_stage = max(1, quench_steps // n_quench_stages)
+        stages = [(melt_temperature, melt_steps), *((float(t), per_stage) for t in temps)]
+        return cls(stages=stages, **kwargs)
+
+    def __post_init__(self) -> None:
+        from gst_flows.dft.cp2k_md import AimdStage
+
+        for temperature, steps in self.stages:
+            AimdStage(float(temperature), int(steps))
+            if steps % self.snapshot_interval:
+                raise ValueError(
+                    f"stage length {steps} is not a multiple of snapshot_interval "
+                    f"{self.snapshot_interval}"
+                )
+
+    def _config_type(self, stage_index: int, temperature: float) -> str:
+        if self.config_types and stage_index in self.config_types:
+            return self.config_types[stage_index]
+        return "liquid" if temperature >= self.liquid_above else "amorphous"
+
+    @job(output_schema=AimdDoc, data=["trajectory", "steps", "times", "temperatures",
+                                      "target_temperatures", "potential_energies"])
+    def make(self, structure: Structure, provenance: dict[str, Any] | None = None):
+        """Run the stages and add one snapshot-storing job per saved frame."""
+        import shlex
+
+        from jobflow import Flow, Response
+
+        from gst_flows.dft.cp2k_md import AimdStage, run_aimd
+        from gst_flows.settings import get_settings
+        from gst_flows.structures import validate_structure
+
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms.info.clear()
+        validate_structure(atoms)
+        cp2k = Cp2kLabelMaker(settings=self.settings).resolved_settings()
+        config = get_settings()
+        command = shlex.split(self.command) if self.command else config.cp2k_command
+        stages = [AimdStage(float(t), int(n)) for t, n in self.stages]
+        run_dir = Path.cwd() / f"aimd-{_current_uuid()[:8]}"
+        result = run_aimd(
+            atoms, stages, cp2k, run_dir, timestep=self.timestep, every=self.snapshot_interval,
+            timecon=self.thermostat_timecon, command=command,
+            omp_threads=self.omp_threads or config.cp2k_omp_threads,
+        )
+        bounds = np.cumsum([0] + [s.steps for s in stages])
+        snapshots = []
+        for frame in result.frames[self.skip_first:]:
+            stage_index = int(np.searchsorted(bounds, frame.step, side="left")) - 1
+            stage_index = min(max(stage_index, 0), len(stages) - 1)
+            snap = atoms.copy()
+            snap.positions = frame.positions
+            prov = {
+                **(provenance or {}),
+                "generator": f"cp2k aimd {_current_uuid()}",
+                "temperature": stages[stage_index].temperature,
+                "md_step": frame.step,
+                "config_type": (provenance or {}).get("config_type")
+                or self._config_type(stage_index, stages[stage_index].temperature),
+            }
+            snapshots.append(labelled_snapshot(
+                AseAtomsAdaptor.get_structure(snap), frame.energy, frame.forces.tolist(),
+                None if frame.stress is None else frame.stress.tolist(),
+                cp2k.as_dict(), cp2k.settings_hash(), provenance=prov,
+            ))
+        final = atoms.copy()
+        final.positions = result.final_positions
+        conserved = result.conserved
+        doc = AimdDoc(
+            settings=cp2k.as_dict(),
+            settings_hash=cp2k.settings_hash(),
+            stages=[{"temperature": s.temperature, "steps": s.steps} for s in stages],
+            timestep=self.timestep,
+            snapshot_interval=self.snapshot_interval,
+            natoms=len(atoms),
+            formula=atoms.get_chemical_formula(mode="metal", empirical=True),
+            n_steps=int(bounds[-1]),
+            n_snapshots=len(snapshots),
+            final_temperature=result.temperatures[-1],
+            conserved_drift=(conserved[-1] - conserved[0]) / len(atoms),
+            steps=result.steps,
+            times=result.times,
+            temperatures=result.temperatures,
+            target_temperatures=result.target_temperatures,
+            potential_energies=result.potential_energies,
+            trajectory=[
+                {"step": f.step, "positions": f.positions.tolist(), "velocities": f.velocities.tolist()}
+                for f in result.frames
+            ],
+            final_structure=AseAtomsAdaptor.get_structure(final),
+            dir_name=str(run_dir),
+        )
+        # A detour, not an addition: jobs that use this run wait for the snapshots to be stored.
+        return Response(output=doc, detour=Flow(snapshots, name="aimd snapshots"))

@@ -14,7 +14,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.hashing import structure_hash
 
-__all__ = ["LabelDoc", "Provenance"]
+__all__ = ["LabelBatchDoc", "LabelDoc", "Provenance"]
 
 
 class Provenance(BaseModel):
@@ -67,6 +67,9 @@ class LabelDoc(BaseModel):
         default_factory=list, description="Corrections applied by custodian."
     )
     dir_name: str | None = Field(None, description="Run directory.")
+    reference_settings_hash: str | None = Field(
+        None, description="For isolated atoms: settings hash of the bulk protocol they are e0 for."
+    )
     reused_from: str | None = Field(
         None, description="uuid of the job whose identical label was reused (no recompute)."
     )
@@ -151,3 +154,20 @@ class LabelDoc(BaseModel):
         atoms.info["structure_hash"] = self.structure_hash
         atoms.info["settings_hash"] = self.settings_hash
         return atoms
+
+
+class LabelBatchDoc(BaseModel):
+    """Summary of a batch of labels: how many succeeded, failed, or reused an earlier label."""
+
+    batch: str = Field(description="Identifier of the batch (the labelling flow's uuid).")
+    n_total: int = Field(description="Structures in the batch.")
+    n_successful: int = Field(description="Labels computed or reused successfully.")
+    n_failed: int = Field(description="Labels that failed (after custodian's corrections).")
+    n_reused: int = Field(description="Labels reused from identical earlier calculations.")
+    failed_fraction: float = Field(description="n_failed / n_total.")
+    max_failed_fraction: float | None = Field(
+        None, description="Largest failed fraction tolerated before the flow stops."
+    )
+    failures: list[dict[str, Any]] = Field(
+        default_factory=list, description="Failed labels: index, structure_hash, error."
+    )

@@ -36,6 +36,7 @@ from .devices import (
 from .errors import StructureError
 from .io import lammps_groups, read_structures, write_extxyz, write_lammps_data, write_structure
 from .layered import LAYERED_BLOCKS, LayeredBlock, build_layered, layered_block
+from .perturb import perturbed_copies
 from .registry import BUILDERS, build, builder_parameters, register
 from .rocksalt import (
     ROCKSALT_LATTICE_PARAMETERS,
@@ -96,6 +97,7 @@ __all__ = [
     "load_crystal",
     "minimum_distance",
     "parse_composition",
+    "perturbed_copies",
     "quasi_binary_composition",
     "random_packing",
     "read_structures",

@@ -97,3 +97,23 @@ def test_parse_incomplete_output_is_a_clear_error(tmp_path):
     (tmp_path / "cp2k.out").write_text(text.replace("*** SCF run converged", "*** SCF run NOT converged"))
     with pytest.raises(Cp2kError, match="SCF did not converge"):
         parse_cp2k_output(tmp_path, 7)
+
+
+def test_custodian_scf_corrections_apply_cleanly(tmp_path):
+    """custodian's SCF handler sets MIXING/NBUFFER: our input must not carry a second alias."""
+    from custodian.cp2k.interpreter import Cp2kModder
+
+    atoms = build_rocksalt("GeTe", seed=0)
+    write_cp2k_input(atoms, Cp2kSettings(), tmp_path)
+    modder = Cp2kModder(filename="cp2k.inp", directory=str(tmp_path))
+    modder.apply_actions([
+        {"dict": "cp2k.inp",
+         "action": {"_set": {"FORCE_EVAL": {"DFT": {"SCF": {"MIXING": {"NBUFFER": 20}}}}}}},
+        {"dict": "cp2k.inp",
+         "action": {"_set": {"FORCE_EVAL": {"DFT": {"SCF": {"MIXING": {"ALPHA": 0.05}}}}}}},
+    ])
+    text = (tmp_path / "cp2k.inp").read_text().upper()
+    assert text.count("NBUFFER") == 1
+    assert "NBROYDEN" not in text
+    assert "NBUFFER 20" in text
+    assert "ALPHA 0.05" in text

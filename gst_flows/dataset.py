@@ -1,0 +1,576 @@
+"""Labelled data sets in and out of the database: extended XYZ for gap_fit, and imports.
+
+:func:`export_labels` writes a selection of stored labels (by tag, iteration, config_type,
+composition, protocol or code) as extended XYZ in the dialect ``gap_fit`` reads:
+``REF_energy`` (eV), ``REF_forces`` (eV/Å), ``REF_virial`` (eV, 9 numbers flattened; QUIP
+cannot read ASE's 3×3 JSON form), ``config_type``, and the provenance in ``info``.
+
+:func:`import_dataset` stores an existing extended-XYZ data set (a user's own, or a published
+one) as label documents with ``code="imported"``, recording where they came from and which keys
+held the labels. Frames without the needed labels are refused, by name, before anything is
+stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from ase import Atoms
+from ase.units import GPa
+
+from gst_flows.fit.data import CONFIG_TYPE_KEY, ENERGY_KEY, FORCES_KEY, VIRIAL_KEY
+from gst_flows.schemas.label import LabelDoc, Provenance
+
+if TYPE_CHECKING:
+    from jobflow import JobStore
+
+__all__ = [
+    "DatasetError",
+    "ExportSummary",
+    "ImportSummary",
+    "StoredLabel",
+    "export_labels",
+    "find_labels",
+    "import_dataset",
+    "label_filter",
+]
+
+logger = logging.getLogger(__name__)
+
+IMPORTED = "imported"
+_DATA_FIELDS = ["forces", "structure"]
+
+
+class DatasetError(ValueError):
+    """A data set cannot be exported or imported; the message says which frame and why."""
+
+
+@dataclass
+class StoredLabel:
+    """A label document as stored: the job's uuid, the document, the job's metadata."""
+
+    uuid: str
+    doc: LabelDoc
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def _normalise_formula(composition: str) -> str:
+    try:
+        return Atoms(composition).get_chemical_formula(mode="metal", empirical=True)
+    except (ValueError, KeyError) as exc:
+        raise DatasetError(f"not a chemical composition: {composition!r}") from exc
+
+
+def label_filter(
+    tag: str | None = None,
+    iteration: int | Sequence[int] | None = None,
+    config_type: str | Sequence[str] | None = None,
+    composition: str | Sequence[str] | None = None,
+    settings_hash: str | None = None,
+    code: str | None = None,
+    state: str | None = "successful",
+    query: dict[str, Any] | None = None,
+    include_reused: bool = False,
+) -> dict[str, Any]:
+    """MongoDB filter selecting label documents in the outputs collection.
+
+    Documents that only reuse an identical earlier label are left out unless
+    ``include_reused``: each label once.
+
+    Parameters
+    ----------
+    tag, iteration, config_type
+        Provenance to match (``iteration`` and ``config_type`` may be lists).
+    composition
+        Chemical composition(s), in any formula form (``Ge1Sb2Te4``, ``GeSb2Te4``); matched
+        on the reduced formula.
+    settings_hash
+        A protocol's settings hash, or a unique prefix of at least 6 characters. Isolated-atom
+        labels computed for that protocol (``reference_settings_hash``) match too.
+    code
+        The labelling code: ``cp2k``, ``vasp``, ``castep``, ``imported``.
+    state
+        ``"successful"`` (default), ``"failed"``, or None for both.
+    query
+        Any further MongoDB filter on the job documents (``output.*`` fields).
+    include_reused
+        Also match copies that reuse an identical earlier label (with their own provenance).
+    """
+    criteria: dict[str, Any] = {"output.@class": "LabelDoc"}
+    if not include_reused:
+        criteria["output.reused_from"] = None
+    if state:
+        criteria["output.state"] = state
+    if tag:
+        criteria["output.provenance.tag"] = tag
+    if iteration is not None:
+        iterations = [iteration] if isinstance(iteration, int) else list(iteration)
+        criteria["output.provenance.iteration"] = {"$in": [int(i) for i in iterations]}
+    if config_type:
+        types = [config_type] if isinstance(config_type, str) else list(config_type)
+        criteria["output.provenance.config_type"] = {"$in": types}
+    if composition:
+        formulas = [composition] if isinstance(composition, str) else list(composition)
+        criteria["output.formula"] = {"$in": [_normalise_formula(f) for f in formulas]}
+    if code:
+        criteria["output.code"] = code
+    clauses: list[dict[str, Any]] = [criteria]
+    if settings_hash:
+        if len(settings_hash) < 6 or not all(c in "0123456789abcdef" for c in settings_hash):
+            raise DatasetError(
+                f"settings hash {settings_hash!r}: give the hexadecimal hash or a prefix of at "
+                "least 6 characters"
+            )
+        match: Any = settings_hash if len(settings_hash) == 40 else {"$regex": f"^{settings_hash}"}
+        clauses.append({"$or": [{"output.settings_hash": match},
+                                {"output.reference_settings_hash": match}]})
+    if query:
+        clauses.append(query)
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def find_labels(
+    *,
+    store: JobStore | None = None,
+    load: bool = True,
+    forces: bool = True,
+    **filters: Any,
+) -> list[StoredLabel]:
+    """Stored label documents matching ``filters`` (see :func:`label_filter`), oldest first.
+
+    Parameters
+    ----------
+    store
+        The job store; the configured one (:func:`gst_flows.store.get_store`) when omitted.
+    load
+        Load the arrays kept in the ``data`` store (structure, forces), as export and
+        relabelling need; without, documents come without them.
+    forces
+        Include the forces (leave them out when only structures are needed).
+    **filters
+        Keyword arguments of :func:`label_filter`.
+    """
+    from gst_flows.store import get_store
+
+    store = store or get_store()
+    store.connect()
+    skip = set() if load else set(_DATA_FIELDS)
+    if not forces:
+        skip.add("forces")
+    fields = [f"output.{name}" for name in LabelDoc.model_fields if name not in skip]
+    found = store.query(
+        label_filter(**filters),
+        properties=["uuid", "metadata", *fields],
+        sort={"completed_at": 1},
+        load=load,
+    )
+    labels = []
+    for entry in found:
+        output = {k: v for k, v in entry["output"].items() if k not in skip}
+        doc = LabelDoc.model_validate(output)
+        labels.append(StoredLabel(entry["uuid"], doc, entry.get("metadata") or {}))
+    return labels
+
+
+# --------------------------------------------------------------------------- export
+@dataclass
+class ExportSummary:
+    """What :func:`export_labels` wrote."""
+
+    path: Path
+    n_frames: int
+    n_duplicates: int
+    n_atoms: int
+    config_types: dict[str, int]
+    protocols: dict[str, dict[str, Any]]
+
+    def describe(self) -> str:
+        """A few lines for people: frames, config types, protocols."""
+        lines = [
+            f"wrote {self.n_frames} frame(s), {self.n_atoms} atoms, to {self.path}"
+            + (f" ({self.n_duplicates} duplicate label(s) left out)" if self.n_duplicates else "")
+        ]
+        if self.config_types:
+            counts = sorted(self.config_types.items())
+            lines.append("config_type: " + ", ".join(f"{k} {v}" for k, v in counts))
+        for settings_hash, info in self.protocols.items():
+            lines.append(f"protocol {settings_hash[:10]} ({info['code']}): {info['count']} frame(s)")
+        return "\n".join(lines)
+
+
+def _frame(label: StoredLabel) -> Atoms:
+    atoms = label.doc.to_atoms()
+    atoms.info["code"] = label.doc.code
+    atoms.info["label_uuid"] = label.uuid
+    if label.doc.reference_settings_hash:
+        atoms.info["reference_settings_hash"] = label.doc.reference_settings_hash
+    if label.metadata.get("relabel_of"):
+        atoms.info["relabel_of"] = label.metadata["relabel_of"]
+    if VIRIAL_KEY in atoms.info:
+        atoms.info[VIRIAL_KEY] = np.asarray(atoms.info[VIRIAL_KEY], dtype=float).reshape(9)
+    return atoms
+
+
+def export_labels(
+    path: str | Path,
+    *,
+    tag: str | None = None,
+    iteration: int | Sequence[int] | None = None,
+    config_type: str | Sequence[str] | None = None,
+    composition: str | Sequence[str] | None = None,
+    settings_hash: str | None = None,
+    code: str | None = None,
+    query: dict[str, Any] | None = None,
+    store: JobStore | None = None,
+) -> ExportSummary:
+    """Write the selected successful labels to an extended-XYZ file for ``gap_fit``.
+
+    Each frame carries ``REF_energy`` (eV), ``REF_forces`` (eV/Å), ``REF_virial`` (eV, the
+    9 components flattened), ``config_type`` (``"default"`` when unset), and provenance:
+    ``tag``, ``iteration``, ``generator``, ``source``, ..., ``code``, ``settings_hash``,
+    ``structure_hash``, ``label_uuid`` (the job that computed it) and ``relabel_of`` for
+    relabelled structures. A structure labelled twice with one protocol is written once
+    (the oldest label). Failed labels are never written.
+
+    Parameters
+    ----------
+    path
+        Output file (``.extxyz`` or ``.xyz``); overwritten.
+    tag, iteration, config_type, composition, settings_hash, code, query
+        The selection (see :func:`label_filter`). Give ``settings_hash`` (or ``code``) when a
+        tag holds labels of several protocols: a fit must not mix functionals.
+    store
+        The job store; the configured one when omitted.
+
+    Returns
+    -------
+    ExportSummary
+        Counts per config_type and per protocol.
+
+    Raises
+    ------
+    DatasetError
+        When nothing matches the selection (no file is written).
+    """
+    from ase.io import write
+
+    labels = find_labels(
+        store=store, tag=tag, iteration=iteration, config_type=config_type,
+        composition=composition, settings_hash=settings_hash, code=code, query=query,
+    )
+    seen: set[tuple[str, str]] = set()
+    frames: list[Atoms] = []
+    protocols: dict[str, dict[str, Any]] = {}
+    duplicates = 0
+    for label in labels:
+        key = (label.doc.structure_hash, label.doc.settings_hash)
+        if key in seen:
+            duplicates += 1
+            continue
+        seen.add(key)
+        frames.append(_frame(label))
+        protocol = label.doc.reference_settings_hash or label.doc.settings_hash
+        entry = protocols.setdefault(protocol, {"code": label.doc.code, "count": 0})
+        entry["count"] += 1
+    if not frames:
+        raise DatasetError(
+            "no successful labels match the selection "
+            + json.dumps({k: v for k, v in {
+                "tag": tag, "iteration": iteration, "config_type": config_type,
+                "composition": composition, "settings_hash": settings_hash, "code": code,
+            }.items() if v is not None})
+        )
+    if len(protocols) > 1:
+        warnings.warn(
+            f"the exported labels come from {len(protocols)} protocols ("
+            + ", ".join(f"{h[:10]} {p['code']}: {p['count']}" for h, p in protocols.items())
+            + "); select one with settings_hash= before fitting",
+            stacklevel=2,
+        )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write(str(path), frames, format="extxyz")
+    return ExportSummary(
+        path=path,
+        n_frames=len(frames),
+        n_duplicates=duplicates,
+        n_atoms=sum(len(f) for f in frames),
+        config_types=dict(Counter(f.info[CONFIG_TYPE_KEY] for f in frames)),
+        protocols=protocols,
+    )
+
+
+# --------------------------------------------------------------------------- import
+@dataclass
+class ImportSummary:
+    """What :func:`import_dataset` stored."""
+
+    path: Path
+    n_frames: int
+    n_stored: int
+    n_already_stored: int
+    n_duplicates_in_file: int
+    settings_hash: str
+    uuids: list[str]
+
+    def describe(self) -> str:
+        """One line for people."""
+        skipped = []
+        if self.n_already_stored:
+            skipped.append(f"{self.n_already_stored} already stored")
+        if self.n_duplicates_in_file:
+            skipped.append(f"{self.n_duplicates_in_file} repeated in the file")
+        return (
+            f"imported {self.n_stored} of {self.n_frames} frame(s) from {self.path}"
+            + (f" ({', '.join(skipped)})" if skipped else "")
+            + f"; settings hash {self.settings_hash[:10]}"
+        )
+
+
+def _lookup(atoms: Atoms, key: str) -> Any:
+    """A label stored under ``key`` in info, arrays, or (as ASE reads some names) the calculator."""
+    if key in atoms.info:
+        return atoms.info[key]
+    if key in atoms.arrays:
+        return atoms.arrays[key]
+    if atoms.calc is not None and key in atoms.calc.results:
+        return atoms.calc.results[key]
+    return None
+
+
+def _available_keys(atoms: Atoms) -> str:
+    keys = [k for k in atoms.info if k not in ("source", "frame")]
+    keys += [k for k in atoms.arrays if k not in ("numbers", "positions")]
+    if atoms.calc is not None:
+        keys += list(atoms.calc.results)
+    return ", ".join(sorted(set(keys))) or "none"
+
+
+def _full_stress(value: Any) -> np.ndarray:
+    array = np.asarray(value, dtype=float)
+    if array.shape == (6,):
+        xx, yy, zz, yz, xz, xy = array
+        return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
+    return array.reshape(3, 3)
+
+
+def _frame_labels(
+    atoms: Atoms,
+    energy_key: str,
+    forces_key: str,
+    virial_key: str | None,
+    stress_key: str | None,
+) -> tuple[float, np.ndarray, np.ndarray | None]:
+    """Energy (eV), forces (eV/Å) and stress (GPa, tensile positive) of a frame.
+
+    Raises
+    ------
+    ValueError
+        Naming the missing or malformed label.
+    """
+    if not all(atoms.pbc) or atoms.get_volume() <= 0:
+        raise ValueError(
+            f"is not periodic (pbc={''.join('T' if p else 'F' for p in atoms.pbc)}): labels are "
+            "stored for periodic cells; give it a cell and pbc=\"T T T\" (isolated atoms in a "
+            "large box)"
+        )
+    energy = _lookup(atoms, energy_key)
+    if energy is None:
+        raise ValueError(f"has no energy {energy_key!r} (keys present: {_available_keys(atoms)})")
+    try:
+        energy = float(energy)
+    except (TypeError, ValueError):
+        raise ValueError(f"has a non-numeric energy {energy_key}={energy!r}") from None
+    forces = _lookup(atoms, forces_key)
+    if forces is None:
+        raise ValueError(f"has no forces {forces_key!r} (keys present: {_available_keys(atoms)})")
+    forces = np.asarray(forces, dtype=float)
+    if forces.shape != (len(atoms), 3):
+        raise ValueError(f"has forces {forces_key!r} of shape {forces.shape}, not ({len(atoms)}, 3)")
+    stress = None
+    if virial_key is not None and (virial := _lookup(atoms, virial_key)) is not None:
+        virial = np.asarray(virial, dtype=float)
+        if virial.size != 9:
+            raise ValueError(f"has a virial {virial_key!r} of {virial.size} numbers, not 9")
+        stress = -virial.reshape(3, 3) / atoms.get_volume() / GPa
+    elif stress_key is not None and (raw := _lookup(atoms, stress_key)) is not None:
+        if np.asarray(raw).size not in (6, 9):
+            raise ValueError(f"has a stress {stress_key!r} of {np.asarray(raw).size} numbers, not 6 or 9")
+        stress = _full_stress(raw) / GPa
+    values = [energy, forces] + ([stress] if stress is not None else [])
+    if not all(np.isfinite(v).all() for v in values):
+        raise ValueError("has non-finite labels")
+    return energy, forces, stress
+
+
+def import_dataset(
+    path: str | Path,
+    *,
+    energy_key: str = ENERGY_KEY,
+    forces_key: str = FORCES_KEY,
+    virial_key: str | None = VIRIAL_KEY,
+    stress_key: str | None = None,
+    config_type_key: str | None = CONFIG_TYPE_KEY,
+    tag: str | None = None,
+    iteration: int | None = None,
+    source: str | None = None,
+    protocol: dict[str, Any] | None = None,
+    store: JobStore | None = None,
+) -> ImportSummary:
+    """Store the labelled frames of an extended-XYZ file as label documents.
+
+    Every frame needs an energy and forces; the virial (or stress) is optional per frame.
+    When any frame lacks a needed label, nothing is stored and the error names the frames.
+    Frames already stored from the same source with the same keys (same structure and
+    settings hash) are skipped, so importing a file twice stores it once.
+
+    Parameters
+    ----------
+    path
+        Extended-XYZ file.
+    energy_key
+        ``info`` key of the total energy, eV (``energy`` when ASE holds it on a calculator).
+    forces_key
+        Per-atom array of the forces, eV/Å.
+    virial_key
+        ``info`` key of the virial, eV (9 numbers or 3×3; gap_fit's convention,
+        ``-stress × volume``). Frames without it are stored without stress.
+    stress_key
+        Instead of a virial: the stress, eV/Å³, ASE sign (tensile positive), 6 (Voigt) or
+        9 numbers. Give ``virial_key=None`` to use it.
+    config_type_key
+        ``info`` key of the phase label (``config_type``); None to ignore.
+    tag, iteration
+        Provenance given to every imported label.
+    source
+        Name of the data set (default: the file name). With the key names and ``protocol``
+        it makes the settings hash: give the same name to re-import the same data set.
+    protocol
+        What is known of the DFT protocol that made the labels, e.g.
+        ``{"code": "castep", "functional": "PBEsol", "cutoff_eV": 600}``.
+    store
+        The job store; the configured one when omitted.
+
+    Returns
+    -------
+    ImportSummary
+        Counts and the settings hash of the imported labels.
+
+    Raises
+    ------
+    DatasetError
+        When the file cannot be read or a frame lacks a needed label (nothing is stored).
+    """
+    import uuid as uuid_module
+
+    from gst_flows.store import get_store
+    from gst_flows.structures import StructureError, read_structures
+
+    path = Path(path)
+    if virial_key and stress_key:
+        raise DatasetError("give either a virial key or a stress key, not both")
+    try:
+        frames = read_structures(path, validate=False)
+    except StructureError as exc:
+        raise DatasetError(str(exc)) from None
+    settings = {
+        "source": source or path.name,
+        "energy_key": energy_key,
+        "forces_key": forces_key,
+        "virial_key": virial_key,
+        "stress_key": stress_key,
+        "config_type_key": config_type_key,
+        "protocol": dict(protocol or {}),
+    }
+    settings_hash = hashlib.sha1(
+        json.dumps({"code": IMPORTED, **settings}, sort_keys=True, default=str).encode()
+    ).hexdigest()
+
+    docs: list[tuple[int, LabelDoc]] = []
+    problems: list[str] = []
+    for index, atoms in enumerate(frames):
+        config_type = atoms.info.get(config_type_key) if config_type_key else None
+        try:
+            energy, forces, stress = _frame_labels(atoms, energy_key, forces_key, virial_key, stress_key)
+        except ValueError as exc:
+            where = f"frame {index} ({atoms.get_chemical_formula()}" + (
+                f", config_type={config_type})" if config_type else ")"
+            )
+            problems.append(f"{where} {exc}")
+            continue
+        clean = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=True)
+        generator = atoms.info.get("generator")
+        provenance = Provenance(
+            tag=tag,
+            iteration=iteration,
+            config_type=str(config_type) if config_type is not None else None,
+            generator=str(generator) if generator is not None else f"{path.name} frame {index}",
+            source=str(path.resolve()),
+        )
+        docs.append((index, LabelDoc.from_result(
+            clean, code=IMPORTED, settings=settings, settings_hash=settings_hash,
+            energy=energy, forces=forces, stress=stress, provenance=provenance,
+        )))
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise DatasetError(
+            f"{len(problems)} of {len(frames)} frame(s) of {path} lack the needed labels, nothing "
+            f"was imported: {shown}"
+        )
+
+    store = store or get_store()
+    store.connect()
+    in_store = {
+        entry["output"]["structure_hash"]
+        for entry in store.query(
+            {"output.@class": "LabelDoc", "output.settings_hash": settings_hash},
+            properties=["output.structure_hash"],
+        )
+    }
+    new: list[tuple[int, LabelDoc]] = []
+    new_hashes: set[str] = set()
+    already = in_file = 0
+    for index, doc in docs:
+        if doc.structure_hash in in_store:
+            already += 1
+        elif doc.structure_hash in new_hashes:
+            in_file += 1
+        else:
+            new_hashes.add(doc.structure_hash)
+            new.append((index, doc))
+    now = datetime.now().isoformat()
+    entries = [
+        {
+            "uuid": str(uuid_module.uuid4()),
+            "index": 1,
+            "output": doc,
+            "completed_at": now,
+            "metadata": {"import": {"file": str(path.resolve()), "frame": index}},
+            "hosts": [],
+            "name": f"import {path.name}",
+        }
+        for index, doc in new
+    ]
+    if entries:
+        store.update(entries, key=["uuid", "index"], save={"data": _DATA_FIELDS})
+    logger.info("imported %d labels from %s", len(entries), path)
+    return ImportSummary(
+        path=path,
+        n_frames=len(frames),
+        n_stored=len(entries),
+        n_already_stored=already,
+        n_duplicates_in_file=in_file,
+        settings_hash=settings_hash,
+        uuids=[e["uuid"] for e in entries],
+    )
+

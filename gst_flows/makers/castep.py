@@ -1,0 +1,107 @@
+"""A Maker that labels a structure with CASTEP through ASE."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from jobflow import Maker, job
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from gst_flows.makers.dft import find_existing_label
+from gst_flows.schemas.label import LabelDoc, Provenance
+
+__all__ = ["CastepLabelMaker"]
+
+
+def _job_uuid() -> str:
+    """The uuid of the running jobflow job, or a fresh one outside a job."""
+    import uuid
+
+    from jobflow import CURRENT_JOB
+
+    running = getattr(CURRENT_JOB, "job", None)
+    return running.uuid if running is not None else str(uuid.uuid4())
+
+
+@dataclass
+class CastepLabelMaker(Maker):
+    """Label a structure with CASTEP: energy, forces and stress, as a :class:`LabelDoc`.
+
+    The protocol defaults to the published GST database's (PBEsol, 600 eV; see
+    :mod:`gst_flows.dft.castep`). A run that fails or leaves no usable output gives a
+    document with ``state="failed"`` and the error, so a batch carries on.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    settings
+        Overrides of :class:`gst_flows.dft.castep.CastepSettings`.
+    command
+        CASTEP command (the seed name is appended), e.g. ``"mpirun -np 16 castep.mpi"``;
+        ``$CASTEP_COMMAND`` on the worker, else ``castep.mpi``, when None.
+    """
+
+    name: str = "castep label"
+    settings: dict[str, Any] = field(default_factory=dict)
+    command: str | None = None
+
+    fworker_category: ClassVar[str] = "dft"
+
+    def resolved_settings(self):
+        """The CASTEP protocol of this maker (defaults overridden by :attr:`settings`)."""
+        from gst_flows.dft.castep import CastepSettings
+
+        return CastepSettings.from_dict(self.settings)
+
+    @job(output_schema=LabelDoc, data=["forces", "structure"])
+    def make(self, structure: Structure, provenance: dict[str, Any] | None = None) -> LabelDoc:
+        """Run CASTEP on ``structure`` in a folder of the job's directory.
+
+        Parameters
+        ----------
+        structure
+            Structure to label.
+        provenance
+            Keys of :class:`Provenance` (tag, iteration, generator, config_type, ...).
+        """
+        import shlex
+
+        from gst_flows.dft.castep import CastepError, run_castep
+        from gst_flows.hashing import structure_hash
+        from gst_flows.structures import validate_structure
+
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms.info.clear()
+        validate_structure(atoms)
+        castep = self.resolved_settings()
+        existing = find_existing_label(structure_hash(atoms), castep.settings_hash(), provenance)
+        if existing is not None:
+            return existing
+        # Several jobs may share a launch directory (packed Fireworks): one folder each.
+        run_dir = Path.cwd() / f"castep-{_job_uuid()[:8]}"
+        common = {
+            "code": "castep",
+            "settings": castep.as_dict(),
+            "settings_hash": castep.settings_hash(),
+            "provenance": Provenance(**(provenance or {})),
+            "dir_name": str(run_dir),
+        }
+        command = shlex.split(self.command) if self.command else None
+        try:
+            result = run_castep(atoms, castep, run_dir, command=command)
+        except CastepError as exc:
+            return LabelDoc.from_result(atoms, error=str(exc), **common)
+        return LabelDoc.from_result(
+            atoms,
+            energy=result.energy,
+            forces=result.forces,
+            stress=result.stress,
+            code_version=result.version,
+            kpoints=list(result.kpoints) if result.kpoints else None,
+            walltime=result.walltime,
+            **common,
+        )

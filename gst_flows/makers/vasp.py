@@ -1,0 +1,132 @@
+"""A Maker that labels a structure with VASP through atomate2's static maker."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from atomate2.vasp.jobs.core import StaticMaker
+from atomate2.vasp.sets.base import VaspInputGenerator
+from jobflow import job
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from gst_flows.dft.vasp import GstVaspInputGenerator
+from gst_flows.makers.dft import find_existing_label
+from gst_flows.schemas.label import LabelDoc, Provenance
+
+__all__ = ["VaspLabelMaker"]
+
+
+def _job_uuid() -> str:
+    """The uuid of the running jobflow job, or a fresh one outside a job."""
+    import uuid
+
+    from jobflow import CURRENT_JOB
+
+    running = getattr(CURRENT_JOB, "job", None)
+    return running.uuid if running is not None else str(uuid.uuid4())
+
+
+@dataclass
+class VaspLabelMaker(StaticMaker):
+    """Label a structure with VASP: energy, forces and stress, as a :class:`LabelDoc`.
+
+    atomate2's :class:`~atomate2.vasp.jobs.core.StaticMaker` with the GST input set: inputs
+    are written by atomate2 (``write_vasp_input_set``), VASP runs under custodian with
+    atomate2's handlers (``run_vasp``; command from atomate2's ``VASP_CMD`` setting), and the
+    outputs are parsed into the same document CP2K labels produce (not into atomate2's
+    ``TaskDoc``). A run that custodian cannot correct gives a document with
+    ``state="failed"``, so a batch carries on.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    input_set_generator
+        The input set; it must describe its protocol (``protocol()``, ``settings_hash()``),
+        as :class:`~gst_flows.dft.vasp.GstVaspInputGenerator` does. Change the protocol with
+        its fields (``functional``, ``kpoint_spacing``, ``user_incar_settings``, ...).
+    write_input_set_kwargs
+        Keyword arguments of atomate2's ``write_vasp_input_set``.
+    run_vasp_kwargs
+        Keyword arguments of atomate2's ``run_vasp`` (``vasp_cmd``, ``handlers``,
+        ``max_errors``, ``wall_time``, ``custodian_kwargs``, ...).
+    """
+
+    name: str = "vasp label"
+    input_set_generator: VaspInputGenerator = field(default_factory=GstVaspInputGenerator)
+
+    fworker_category: ClassVar[str] = "dft"
+
+    @job(output_schema=LabelDoc, data=["forces", "structure"])
+    def make(self, structure: Structure, provenance: dict[str, Any] | None = None) -> LabelDoc:
+        """Write the inputs, run VASP in a folder of the job's directory, parse the label.
+
+        Parameters
+        ----------
+        structure
+            Structure to label.
+        provenance
+            Keys of :class:`Provenance` (tag, iteration, generator, config_type, ...).
+        """
+        from atomate2 import SETTINGS
+        from atomate2.common.files import gzip_output_folder
+        from atomate2.vasp import run as vasp_run
+        from atomate2.vasp.files import write_vasp_input_set
+        from atomate2.vasp.jobs.base import _FILES_TO_ZIP
+
+        from gst_flows.dft.vasp import parse_vasp_output, species_order
+        from gst_flows.hashing import structure_hash
+        from gst_flows.structures import validate_structure
+
+        generator = self.input_set_generator
+        if not hasattr(generator, "protocol"):
+            raise TypeError(
+                f"{type(generator).__name__} does not describe its protocol: use "
+                "GstVaspInputGenerator (or a subclass) so labels can be hashed and reused"
+            )
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms.info.clear()
+        validate_structure(atoms)
+        settings_hash = generator.settings_hash()
+        existing = find_existing_label(structure_hash(atoms), settings_hash, provenance)
+        if existing is not None:
+            return existing
+        # Several jobs may share a launch directory (packed Fireworks): one folder each.
+        run_dir = Path.cwd() / f"vasp-{_job_uuid()[:8]}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        common = {
+            "code": "vasp",
+            "settings": generator.protocol(),
+            "settings_hash": settings_hash,
+            "provenance": Provenance(**(provenance or {})),
+            "dir_name": str(run_dir),
+        }
+        grouped = AseAtomsAdaptor.get_structure(atoms[species_order(atoms)])
+        # atomate2 writes, runs and gzips in the working directory.
+        with contextlib.chdir(run_dir):
+            write_vasp_input_set(grouped, generator, **self.write_input_set_kwargs)
+            try:
+                # Looked up on the module at call time, so atomate2's test doubles apply.
+                vasp_run.run_vasp(**self.run_vasp_kwargs)
+                result = parse_vasp_output(run_dir, atoms)
+            except (RuntimeError, OSError) as exc:  # VaspError and custodian's errors included
+                return LabelDoc.from_result(atoms, error=f"{type(exc).__name__}: {exc}", **common)
+            finally:
+                gzip_output_folder(
+                    directory=run_dir, setting=SETTINGS.VASP_ZIP_FILES, files_list=_FILES_TO_ZIP
+                )
+        return LabelDoc.from_result(
+            atoms,
+            energy=result.energy,
+            forces=result.forces,
+            stress=result.stress,
+            code_version=result.version,
+            kpoints=list(result.kpoints) if result.kpoints else None,
+            walltime=result.walltime,
+            corrections=result.corrections,
+            **common,
+        )

@@ -1,0 +1,814 @@
+"""Run a :class:`~gst_flows.md.protocol.Protocol` on ``ase.Atoms`` with any ASE calculator.
+
+The integrators are written here (rather than taken from ``ase.md``) so that every action of a
+protocol acts inside the step, fixed atoms are simply massless-free (zero acceleration, zero
+velocity), the thermostat state is small and explicit, and a checkpoint restores a run
+exactly:
+
+- ``nve``: velocity Verlet;
+- ``langevin``: BAOAB splitting (Leimkuhler & Matthews), friction 1/``tdamp``;
+- ``nose-hoover``: Nosé–Hoover chain of three (Martyna, Tuckerman & Klein), as LAMMPS
+  ``fix nvt``;
+- ``npt``: the stage's thermostat plus an isotropic Berendsen barostat (LAMMPS
+  ``fix press/berendsen``).
+
+Velocities are kept in Å/fs; energies in eV. Temperatures count 3 degrees of freedom per mobile
+atom. Energy injection and removal rescale velocities about the group's centre-of-mass
+velocity after each step (LAMMPS ``fix heat``), so the group's momentum is unchanged and the
+kinetic energy changes by exactly rate × timestep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+
+from gst_flows.md.protocol import (
+    ElectricField,
+    GradedInjection,
+    InjectEnergy,
+    Protocol,
+    ProtocolError,
+    RemoveHeat,
+    RunSettings,
+    Stage,
+    fixed_mask,
+    graded_groups,
+    select_atoms,
+)
+from gst_flows.md.results import (
+    THERMO_COLUMNS,
+    EnergyLedger,
+    MDBlowUpError,
+    MDResult,
+    read_thermo,
+    stage_results,
+    write_frame,
+)
+from gst_flows.md.units import AMU_PER_A3_TO_G_PER_CM3, EV_PER_A3_TO_GPA, FS, KB
+
+__all__ = ["AseMDEngine", "MDProgress", "run_protocol"]
+
+log = logging.getLogger(__name__)
+
+_CHECKPOINT = "checkpoint.npz"
+_VERSION = 1
+_CHAIN = 3
+_ROLE_SKIP = ("numbers", "positions", "momenta", "velocities", "masses", "initial_magmoms",
+              "initial_charges", "tags")
+
+
+@dataclass(frozen=True)
+class MDProgress:
+    """A progress report.
+
+    Attributes
+    ----------
+    step, n_steps
+        Steps done and total.
+    stage
+        Current stage name.
+    temperature
+        Current temperature of the mobile atoms, K.
+    elapsed
+        Wall-clock seconds in this invocation.
+    steps_per_second
+        Speed in this invocation.
+    eta
+        Estimated seconds to the end.
+    """
+
+    step: int
+    n_steps: int
+    stage: str
+    temperature: float
+    elapsed: float
+    steps_per_second: float
+    eta: float
+
+    def __str__(self) -> str:
+        pct = 100.0 * self.step / max(self.n_steps, 1)
+        return (f"step {self.step}/{self.n_steps} ({pct:.1f}%) stage {self.stage} "
+                f"T={self.temperature:.0f} K, {self.steps_per_second:.2f} steps/s, "
+                f"ETA {self.eta / 60:.1f} min")
+
+
+class _StopRunError(Exception):
+    """Internal: stop at a checkpoint (walltime or step budget reached)."""
+
+
+@dataclass
+class _Group:
+    index: np.ndarray  # atom indices
+    rate: float  # eV/fs, positive: inject, negative: remove
+
+
+class _StageContext:
+    """Everything a stage needs per step, computed once at its start (or restored)."""
+
+    def __init__(self, engine: _Run, index: int, stage: Stage,
+                 groups: list[_Group] | None) -> None:
+        atoms = engine.atoms
+        self.index, self.stage = index, stage
+        self.dt = stage.timestep
+        self.n_steps = stage.n_steps
+        self.fixed = fixed_mask(atoms, stage)
+        self.mobile = ~self.fixed
+        self.n_mobile = int(self.mobile.sum())
+        self.dof = 3 * self.n_mobile
+        masses = engine.masses
+        self.acc = np.where(self.mobile, FS**2 / masses, 0.0)[:, None]
+        self.sigma = np.where(self.mobile, np.sqrt(KB / masses) * FS, 0.0)[:, None]
+        self.field = self._field_forces(atoms, stage)
+        self.plan = engine.plan[index]
+        self.groups = groups if groups is not None else self._groups(atoms, stage)
+        self.npt = stage.ensemble == "npt"
+        self.thermostat = None if stage.ensemble == "nve" else stage.thermostat
+
+    def _field_forces(self, atoms: Atoms, stage: Stage) -> np.ndarray | None:
+        fields = stage.actions_of(ElectricField)
+        if not fields:
+            return None
+        symbols = atoms.get_chemical_symbols()
+        forces = np.zeros((len(atoms), 3))
+        for action in fields:
+            charges = np.array([action.charges.get(s, 0.0) for s in symbols])
+            forces += charges[:, None] * action.field_vector()[None, :]
+        forces[self.fixed] = 0.0
+        return forces
+
+    def _groups(self, atoms: Atoms, stage: Stage) -> list[_Group]:
+        groups: list[_Group] = []
+        for action in stage.actions:
+            if isinstance(action, InjectEnergy):
+                mask = select_atoms(atoms, action.region, action.region_value) & self.mobile
+                rate = action.total_energy(stage.duration) / stage.duration
+                groups.append(_Group(np.flatnonzero(mask), rate))
+            elif isinstance(action, GradedInjection):
+                for mask, rate in graded_groups(atoms, action, stage.duration, self.mobile):
+                    groups.append(_Group(np.flatnonzero(mask), rate))
+            elif isinstance(action, RemoveHeat):
+                mask = select_atoms(atoms, action.region, action.region_value) & self.mobile
+                groups.append(_Group(np.flatnonzero(mask), -self.plan.removal_rate))
+        return groups
+
+
+class _Run:
+    """State of one invocation of the engine on one run directory."""
+
+    def __init__(self, engine: AseMDEngine, atoms: Atoms, protocol: Protocol,
+                 max_steps: int | None) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.protocol = protocol
+        self.plan = protocol.energy_plan()
+        self.workdir = engine.workdir
+        self.max_steps = max_steps
+        self.atoms = atoms
+        self.masses = atoms.get_masses()
+        self.total_mass = float(self.masses.sum())
+        self.n_atoms = len(atoms)
+        self.roles = {k: np.array(v) for k, v in atoms.arrays.items() if k not in _ROLE_SKIP}
+        self.ledger = EnergyLedger()
+        self.step = 0
+        self.stage_index = 0
+        self.stage_step = 0
+        self.v = np.zeros((self.n_atoms, 3))
+        self.f_calc = np.zeros((self.n_atoms, 3))
+        self.epot = 0.0
+        self.stress: np.ndarray | None = None
+        self.xi = np.zeros(_CHAIN)
+        self.vxi = np.zeros(_CHAIN)
+        self.t_ref = 0.0
+        self.n_frames = 0
+        self.wall_before = 0.0
+        self.seed: int | None = None
+        self.rng: np.random.Generator | None = None
+        self.ctx: _StageContext | None = None
+        self.thermo_fh: IO[str] | None = None
+        self.frames_fh: IO[str] | None = None
+        self.t0 = time.perf_counter()
+        self.last_report = self.t0
+        self.steps_this_run = 0
+        self.checkpoint_written = False
+
+    # ------------------------------------------------------------------ setup
+
+    def start_fresh(self) -> None:
+        for name in ("thermo.csv", "frames.extxyz", "final.extxyz", "result.json",
+                     _CHECKPOINT, "blowup.extxyz"):
+            with contextlib.suppress(FileNotFoundError):
+                (self.workdir / name).unlink()
+        seed = self.protocol.seed if self.protocol.seed is not None else self.engine.seed
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        stage0 = self.protocol.stages[0]
+        fixed = fixed_mask(self.atoms, stage0)
+        temperature = self.protocol.start_temperature()
+        if self.protocol.initial_temperature is None and self.atoms.get_momenta().any():
+            self.v = self.atoms.get_velocities() * FS
+        elif temperature:
+            self.v = self._maxwell_boltzmann(temperature, ~fixed)
+        self.v[fixed] = 0.0
+        self.atoms.arrays.pop("momenta", None)  # velocities live in self.v
+        self.thermo_fh = open(self.workdir / "thermo.csv", "w", newline="")  # noqa: SIM115
+        csv.writer(self.thermo_fh).writerow(THERMO_COLUMNS)
+        self.frames_fh = open(self.workdir / "frames.extxyz", "w")  # noqa: SIM115
+
+    def _maxwell_boltzmann(self, temperature: float, mobile: np.ndarray) -> np.ndarray:
+        sigma = np.sqrt(KB * temperature / self.masses)[:, None] * FS
+        v = self.rng.standard_normal((self.n_atoms, 3)) * sigma
+        v[~mobile] = 0.0
+        m = self.masses[mobile, None]
+        v[mobile] -= (m * v[mobile]).sum(axis=0) / m.sum()
+        ke = 0.5 * np.sum(m * v[mobile] ** 2) / FS**2
+        target = 1.5 * mobile.sum() * KB * temperature
+        if ke > 0:
+            v *= np.sqrt(target / ke)
+        return v
+
+    def resume(self, path: Path) -> None:
+        with np.load(path, allow_pickle=False) as data:
+            state = json.loads(str(data["state"]))
+            if state.get("version") != _VERSION:
+                raise ValueError(f"{path}: checkpoint version {state.get('version')} unsupported")
+            if state["protocol_hash"] != self.protocol.hash():
+                raise ValueError(
+                    f"{path} belongs to a different protocol: use a fresh directory or "
+                    "restart=False"
+                )
+            if not np.array_equal(data["numbers"], self.atoms.numbers):
+                raise ValueError(f"{path} belongs to a different structure (atoms differ)")
+            self.atoms.set_cell(data["cell"], scale_atoms=False)
+            self.atoms.positions[:] = data["positions"]
+            self.v = np.array(data["velocities"])
+            group_index = [np.array(data[f"group_{i}"]) for i in range(state["n_groups"])]
+        self.step, self.stage_index = state["step"], state["stage_index"]
+        self.stage_step = state["stage_step"]
+        self.ledger = EnergyLedger.from_dict(state["ledger"])
+        self.xi, self.vxi = np.array(state["xi"]), np.array(state["vxi"])
+        self.t_ref, self.n_frames = state["t_ref"], state["n_frames"]
+        self.wall_before, self.seed = state["wall_time"], state["seed"]
+        self.rng = np.random.default_rng()
+        self.rng.bit_generator.state = state["rng"]
+        for name, offset in (("thermo.csv", state["thermo_offset"]),
+                             ("frames.extxyz", state["frames_offset"])):
+            with open(self.workdir / name, "r+b") as handle:
+                handle.truncate(offset)
+        self.thermo_fh = open(self.workdir / "thermo.csv", "a", newline="")  # noqa: SIM115
+        self.frames_fh = open(self.workdir / "frames.extxyz", "a")  # noqa: SIM115
+        self.atoms.arrays.pop("momenta", None)
+        if self.stage_index < len(self.protocol.stages) and self.stage_step > 0:
+            # groups (graded slabs) were fixed at the stage start: restore them
+            groups = [_Group(idx, rate) for idx, rate in
+                      zip(group_index, state["group_rates"], strict=True)]
+            self.ctx = self._context(self.stage_index, groups)
+        self.checkpoint_written = True
+        log.info("resumed %s at step %d of %d", self.workdir, self.step, self.protocol.n_steps)
+
+    def _context(self, index: int, groups: list[_Group] | None = None) -> _StageContext:
+        return _StageContext(self, index, self.protocol.stages[index], groups)
+
+    # ------------------------------------------------------------------ physics
+
+    def evaluate(self, need_stress: bool, changes: list[str] | None = None) -> None:
+        """Evaluate forces, energy (and stress) at the current positions.
+
+        ``changes`` names what moved since the last call (positions, cell); None means the
+        calculator may hold results of anything, so everything is recomputed.
+        """
+        calc = self.atoms.calc
+        props = ["energy", "forces", "stress"] if need_stress else ["energy", "forces"]
+        calc.reset()
+        calc.calculate(self.atoms, props, all_changes if changes is None else changes)
+        results = calc.results
+        self.f_calc = np.asarray(results["forces"])
+        self.epot = float(results.get("energy", results.get("free_energy", np.nan)))
+        self.stress = np.asarray(results["stress"]) if "stress" in results else None
+
+    def kinetic_energy(self) -> float:
+        return 0.5 * float(np.einsum("i,ij,ij->", self.masses, self.v, self.v)) / FS**2
+
+    def _kick(self, ctx: _StageContext, h: float) -> None:
+        forces = self.f_calc if ctx.field is None else self.f_calc + ctx.field
+        self.v += h * ctx.acc * forces
+
+    def _drift(self, ctx: _StageContext, h: float) -> None:
+        self.atoms.positions += h * self.v
+        if ctx.field is not None:
+            self.ledger.field_work += h * float(np.einsum("ij,ij->", ctx.field, self.v))
+
+    def _langevin_o(self, ctx: _StageContext, temperature: float) -> None:
+        c1 = np.exp(-ctx.dt / ctx.stage.tdamp)
+        c2 = np.sqrt(1.0 - c1 * c1) * np.sqrt(max(temperature, 0.0))
+        before = self.kinetic_energy()
+        noise = self.rng.standard_normal((self.n_atoms, 3))
+        self.v *= c1
+        self.v += c2 * ctx.sigma * noise
+        self.ledger.thermostat += self.kinetic_energy() - before
+
+    def _chain_half(self, ctx: _StageContext, temperature: float) -> None:
+        kt = KB * max(temperature, 1e-6)
+        tau2 = ctx.stage.tdamp**2
+        q = np.full(_CHAIN, kt * tau2)
+        q[0] = ctx.dof * kt * tau2
+        xi, vxi, dt = self.xi, self.vxi, ctx.dt
+        dt2, dt4, dt8 = dt / 2, dt / 4, dt / 8
+        ke = self.kinetic_energy()
+
+        def force(j: int, ke2: float) -> float:
+            if j == 0:
+                return (ke2 - ctx.dof * kt) / q[0]
+            return (q[j - 1] * vxi[j - 1] ** 2 - kt) / q[j]
+
+        last = _CHAIN - 1
+        vxi[last] += force(last, 2 * ke) * dt4
+        for j in range(last - 1, -1, -1):
+            vxi[j] *= np.exp(-vxi[j + 1] * dt8)
+            vxi[j] += force(j, 2 * ke) * dt4
+            vxi[j] *= np.exp(-vxi[j + 1] * dt8)
+        scale = np.exp(-vxi[0] * dt2)
+        self.v *= scale
+        self.ledger.thermostat += ke * (scale * scale - 1.0)
+        ke *= scale * scale
+        xi += vxi * dt2
+        for j in range(last):
+            vxi[j] *= np.exp(-vxi[j + 1] * dt8)
+            vxi[j] += force(j, 2 * ke) * dt4
+            vxi[j] *= np.exp(-vxi[j + 1] * dt8)
+        vxi[last] += force(last, 2 * ke) * dt4
+
+    def integrate(self, ctx: _StageContext, target: float | None, need_stress: bool) -> None:
+        """Advance one timestep."""
+        dt = ctx.dt
+        if ctx.thermostat == "nose-hoover":
+            self._chain_half(ctx, target)
+        self._kick(ctx, 0.5 * dt)
+        if ctx.thermostat == "langevin":
+            self._drift(ctx, 0.5 * dt)
+            self._langevin_o(ctx, target)
+            self._drift(ctx, 0.5 * dt)
+        else:
+            self._drift(ctx, dt)
+        self.evaluate(need_stress, ["positions", "cell"] if ctx.npt else ["positions"])
+        self._kick(ctx, 0.5 * dt)
+        if ctx.thermostat == "nose-hoover":
+            self._chain_half(ctx, target)
+        if ctx.npt:
+            self._berendsen(ctx)
+
+    def _berendsen(self, ctx: _StageContext) -> None:
+        stage = ctx.stage
+        pressure = self.pressure()
+        mu3 = 1.0 - ctx.dt / stage.pdamp * (stage.pressure - pressure) / stage.bulk_modulus
+        mu = float(np.clip(mu3, 0.99, 1.01)) ** (1.0 / 3.0)
+        self.atoms.set_cell(self.atoms.cell * mu, scale_atoms=True)
+
+    def apply_groups(self, ctx: _StageContext) -> None:
+        for group in ctx.groups:
+            delta = group.rate * ctx.dt
+            self._rescale(group.index, delta, ctx)
+            if delta > 0:
+                self.ledger.injected += delta
+            else:
+                self.ledger.removed -= delta
+
+    def _rescale(self, index: np.ndarray, delta: float, ctx: _StageContext) -> None:
+        m = self.masses[index, None]
+        v = self.v[index]
+        vcm = (m * v).sum(axis=0) / m.sum()
+        rel = v - vcm
+        ke_rel = 0.5 * float(np.sum(m * rel * rel)) / FS**2
+        if ke_rel <= 1e-12:
+            if delta < 0:
+                self._blowup(ctx, "no kinetic energy left to remove")
+            # a group at rest: start from random directions with zero group momentum
+            rel = self.rng.standard_normal(v.shape) * np.sqrt(1.0 / m)
+            rel -= (m * rel).sum(axis=0) / m.sum()
+            ke_rel_new = 0.5 * float(np.sum(m * rel * rel)) / FS**2
+            self.v[index] = vcm + rel * np.sqrt(delta / ke_rel_new)
+            return
+        lam2 = 1.0 + delta / ke_rel
+        if lam2 <= 0:
+            self._blowup(ctx, f"heat removal asks for {-delta:.4g} eV in one step but only "
+                              f"{ke_rel:.4g} eV of kinetic energy is left in the group: "
+                              "lengthen the removal stage")
+        self.v[index] = vcm + np.sqrt(lam2) * rel
+
+    def temperature(self, ctx: _StageContext, ke: float) -> float:
+        return 2.0 * ke / (ctx.dof * KB) if ctx.dof else 0.0
+
+    def pressure(self) -> float:
+        volume = self.atoms.get_volume()
+        kinetic = 2.0 * self.kinetic_energy() / (3.0 * volume)
+        if self.stress is None:
+            return float("nan")
+        return float((kinetic - self.stress[:3].sum() / 3.0) * EV_PER_A3_TO_GPA)
+
+    # ------------------------------------------------------------------ safety
+
+    def check(self, ctx: _StageContext, temperature: float, distances: bool) -> None:
+        limits = self.settings.safety
+        if distances:  # first: a close pair also explains a huge force
+            self.check_distances(ctx)
+        norms = np.einsum("ij,ij->i", self.f_calc, self.f_calc)
+        worst = int(np.argmax(norms))
+        if not np.isfinite(norms[worst]) or not np.isfinite(self.epot):
+            self._blowup(ctx, "non-finite energy or forces")
+        if norms[worst] > limits.max_force**2:
+            symbol = self.atoms.get_chemical_symbols()[worst]
+            self._blowup(ctx, f"force of {np.sqrt(norms[worst]):.1f} eV/Å on atom {worst} "
+                              f"({symbol}) exceeds max_force {limits.max_force:g} eV/Å")
+        expected = self.expected_temperature(ctx)
+        limit = limits.temperature_factor * max(expected, 300.0)
+        if not np.isfinite(temperature) or temperature > limit:
+            self._blowup(ctx, f"temperature {temperature:.0f} K is above {limit:.0f} K "
+                              f"({limits.temperature_factor:g} × the expected {expected:.0f} K)")
+
+    def check_distances(self, ctx: _StageContext) -> None:
+        cutoff = self.settings.safety.min_distance
+        if cutoff <= 0:
+            return
+        if not np.all(np.isfinite(self.atoms.positions)):
+            self._blowup(ctx, "non-finite positions")
+        pair = _closest_pair(self.atoms, cutoff)
+        if pair is not None:
+            i, j, d = pair
+            s = self.atoms.get_chemical_symbols()
+            self._blowup(ctx, f"atoms {i} ({s[i]}) and {j} ({s[j]}) are {d:.2f} Å apart, closer "
+                              f"than min_distance {cutoff:g} Å")
+
+    def expected_temperature(self, ctx: _StageContext) -> float:
+        target = ctx.stage.temperature_at_step(self.stage_step)
+        if ctx.thermostat is not None and target is not None:
+            return max(target, self.t_ref)  # a thermostat cools a hot start gradually
+        plan = self.plan[ctx.index]
+        done = self.stage_step / ctx.n_steps
+        added = plan.injected * done
+        return self.t_ref + 2.0 * added / (3.0 * KB * max(ctx.n_mobile, 1))
+
+    def _blowup(self, ctx: _StageContext, reason: str) -> None:
+        self._flush()
+        with open(self.workdir / "blowup.extxyz", "w") as handle:
+            write_frame(handle, self.atoms, self.v, {"step": self.step}, self.roles)
+        raise MDBlowUpError(self.step, ctx.stage.name, reason, self._checkpoint_path())
+
+    def _checkpoint_path(self) -> str | None:
+        path = self.workdir / _CHECKPOINT
+        return str(path) if path.exists() else None
+
+    # ------------------------------------------------------------------ output
+
+    def thermo_row(self, ctx: _StageContext, ke: float, temperature: float) -> None:
+        volume = self.atoms.get_volume()
+        etot = self.epot + ke
+        led = self.ledger
+        conserved = etot - led.injected + led.removed - led.field_work - led.thermostat
+        target = ctx.stage.temperature_at_step(self.stage_step)
+        row = (
+            self.step, self.time(), ctx.index, temperature,
+            target if target is not None else float("nan"), self.epot, ke, etot,
+            self.pressure(), volume, self.total_mass / volume * AMU_PER_A3_TO_G_PER_CM3,
+            led.injected, led.removed, led.field_work, led.thermostat, conserved,
+        )
+        self.thermo_fh.write(",".join(
+            str(x) if isinstance(x, int) else f"{x:.12g}" for x in row) + "\n")
+
+    def frame(self, ctx: _StageContext, temperature: float, stage_end: bool) -> None:
+        info = {
+            "step": self.step, "time_fs": self.time(), "stage": ctx.index,
+            "stage_name": ctx.stage.name, "temperature_k": float(temperature),
+            "stage_end": bool(stage_end),
+        }
+        write_frame(self.frames_fh, self.atoms, self.v, info, self.roles)
+        self.n_frames += 1
+
+    def time(self) -> float:
+        """Return the simulated time, fs."""
+        stages = self.protocol.stages
+        before = sum(s.duration for s in stages[: self.stage_index])
+        if self.stage_index >= len(stages):
+            return float(before)
+        return float(before + self.stage_step * stages[self.stage_index].timestep)
+
+    def _flush(self) -> None:
+        for handle in (self.thermo_fh, self.frames_fh):
+            if handle is not None:
+                handle.flush()
+
+    def checkpoint(self) -> None:
+        """Write the checkpoint atomically (only after the safety checks of this step)."""
+        self._flush()
+        ctx = self.ctx
+        groups = ctx.groups if ctx is not None else []
+        state = {
+            "version": _VERSION,
+            "protocol_hash": self.protocol.hash(),
+            "step": self.step,
+            "stage_index": self.stage_index,
+            "stage_step": self.stage_step,
+            "ledger": self.ledger.to_dict(),
+            "xi": self.xi.tolist(),
+            "vxi": self.vxi.tolist(),
+            "t_ref": self.t_ref,
+            "n_frames": self.n_frames,
+            "wall_time": self.wall_before + time.perf_counter() - self.t0,
+            "seed": self.seed,
+            "rng": self.rng.bit_generator.state,
+            "thermo_offset": self.thermo_fh.tell(),
+            "frames_offset": self.frames_fh.tell(),
+            "n_groups": len(groups),
+            "group_rates": [g.rate for g in groups],
+        }
+        arrays = {f"group_{i}": g.index for i, g in enumerate(groups)}
+        tmp = self.workdir / f".{_CHECKPOINT}.tmp.npz"
+        np.savez(tmp, positions=self.atoms.positions, velocities=self.v,
+                 cell=np.array(self.atoms.cell), numbers=self.atoms.numbers,
+                 state=np.array(json.dumps(state)), **arrays)
+        os.replace(tmp, self.workdir / _CHECKPOINT)
+        self.checkpoint_written = True
+
+    def progress(self, ctx: _StageContext, temperature: float, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last_report < self.settings.progress_interval:
+            return
+        self.last_report = now
+        elapsed = now - self.t0
+        speed = self.steps_this_run / elapsed if elapsed > 0 else 0.0
+        remaining = self.protocol.n_steps - self.step
+        report = MDProgress(self.step, self.protocol.n_steps, ctx.stage.name, temperature,
+                            elapsed, speed, remaining / speed if speed > 0 else float("inf"))
+        log.info("%s", report)
+        if self.engine.progress is not None:
+            self.engine.progress(report)
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> bool:
+        """Run to the end (True) or to a stop at a checkpoint (False)."""
+        settings = self.settings
+        stages = self.protocol.stages
+        first = True
+        while self.stage_index < len(stages):
+            if self.ctx is None or self.ctx.index != self.stage_index:
+                self.ctx = self._context(self.stage_index)
+                self.xi[:], self.vxi[:] = 0.0, 0.0
+                self.t_ref = self.temperature(self.ctx, self.kinetic_energy())
+            ctx = self.ctx
+            self.v[ctx.fixed] = 0.0
+            if first:
+                self.evaluate(need_stress=True)
+                ke = self.kinetic_energy()
+                temperature = self.temperature(ctx, ke)
+                self.check(ctx, temperature, distances=True)
+                if self.step == 0 and self.stage_step == 0:
+                    self.thermo_row(ctx, ke, temperature)
+                    self.frame(ctx, temperature, stage_end=False)
+                first = False
+            while self.stage_step < ctx.n_steps:
+                if self.max_steps is not None and self.steps_this_run >= self.max_steps:
+                    raise _StopRunError
+                last = self.stage_step + 1 == ctx.n_steps
+                next_step = self.step + 1
+                thermo_due = last or next_step % settings.thermo_interval == 0
+                target = ctx.stage.temperature_at_step(self.stage_step + 1)
+                self.integrate(ctx, target, need_stress=thermo_due or ctx.npt)
+                if ctx.groups:
+                    self.apply_groups(ctx)
+                self.step, self.stage_step = next_step, self.stage_step + 1
+                self.steps_this_run += 1
+                ke = self.kinetic_energy()
+                temperature = self.temperature(ctx, ke)
+                self.check(ctx, temperature,
+                           distances=self.step % settings.safety.check_interval == 0)
+                if thermo_due:
+                    self.thermo_row(ctx, ke, temperature)
+                if last or (settings.frame_interval and self.step % settings.frame_interval == 0):
+                    self.frame(ctx, temperature, stage_end=last)
+                if last:
+                    self.stage_index += 1
+                    self.stage_step = 0
+                    if self.stage_index < len(stages):
+                        self.ctx = None
+                if (last or (settings.checkpoint_interval
+                             and self.step % settings.checkpoint_interval == 0)):
+                    if self.step % settings.safety.check_interval != 0:
+                        self.check_distances(ctx)
+                    self.checkpoint()
+                self.progress(ctx, temperature)
+                if (settings.walltime is not None and self.stage_index < len(stages)
+                        and time.perf_counter() - self.t0 > settings.walltime):
+                    raise _StopRunError
+                if last:
+                    break
+        return True
+
+    def close(self) -> None:
+        for handle in (self.thermo_fh, self.frames_fh):
+            if handle is not None:
+                handle.close()
+
+
+def _closest_pair(atoms: Atoms, cutoff: float) -> tuple[int, int, float] | None:
+    try:
+        from matscipy.neighbours import neighbour_list
+    except ImportError:  # pragma: no cover - matscipy is a dependency
+        from ase.neighborlist import neighbor_list as neighbour_list
+    i, j, d = neighbour_list("ijd", atoms, cutoff)
+    if len(d) == 0:
+        return None
+    k = int(np.argmin(d))
+    return int(i[k]), int(j[k]), float(d[k])
+
+
+class AseMDEngine:
+    """Run protocols with an ASE calculator.
+
+    Parameters
+    ----------
+    calculator
+        Any ASE calculator giving energy and forces (and stress for ``npt`` stages and the
+        pressure column), e.g. ``quippy.potential.Potential(param_filename="gap.xml")``.
+    workdir
+        Run directory (created); holds the outputs described in :mod:`gst_flows.md.results`.
+    settings
+        Output, checkpoint and safety settings.
+    seed
+        Seed used when the protocol has none.
+    progress
+        Called with an :class:`MDProgress` every ``settings.progress_interval`` seconds
+        (reports also go to the ``gst_flows.md.ase_engine`` logger).
+    potential_id
+        Identifier of the potential, recorded in the result.
+
+    Examples
+    --------
+    >>> engine = AseMDEngine(LennardJones(), workdir="run")            # doctest: +SKIP
+    >>> result = engine.run(atoms, load_protocol("melt_quench"))       # doctest: +SKIP
+    """
+
+    name = "ase"
+
+    def __init__(
+        self,
+        calculator: Calculator,
+        workdir: str | Path = ".",
+        *,
+        settings: RunSettings | None = None,
+        seed: int | None = None,
+        progress: Callable[[MDProgress], None] | None = None,
+        potential_id: str | None = None,
+    ) -> None:
+        self.calculator = calculator
+        self.workdir = Path(workdir)
+        self.settings = settings or RunSettings()
+        self.seed = seed
+        self.progress = progress
+        self.potential_id = potential_id
+
+    def run(
+        self,
+        atoms: Atoms,
+        protocol: Protocol,
+        *,
+        restart: bool = True,
+        max_steps: int | None = None,
+    ) -> MDResult:
+        """Run ``protocol`` from ``atoms`` (not modified), or continue it from a checkpoint.
+
+        Parameters
+        ----------
+        atoms
+            Starting structure with its role arrays; velocities it carries are used unless the
+            protocol sets an ``initial_temperature``.
+        protocol
+            The protocol; validated against ``atoms`` before any compute.
+        restart
+            Continue from ``workdir/checkpoint.npz`` when it exists (same protocol and atoms);
+            False starts afresh, deleting earlier outputs in ``workdir``.
+        max_steps
+            Stop at a checkpoint after this many steps in this call (the result then has
+            ``completed=False``; call again to continue).
+
+        Returns
+        -------
+        MDResult
+            Series, frames, ledger and final state.
+
+        Raises
+        ------
+        ProtocolError
+            When the protocol cannot run on ``atoms`` or with this calculator.
+        MDBlowUpError
+            When a safety limit is crossed; the last good checkpoint is kept.
+        """
+        protocol.validate_for(atoms)
+        self._check_calculator(protocol)
+        if atoms.constraints:
+            raise ProtocolError(
+                "the structure carries ASE constraints: mark atoms in a per-atom array and use a "
+                "fix_atoms action instead"
+            )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        work = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell,
+                     pbc=atoms.pbc)
+        for name, values in atoms.arrays.items():
+            if name not in ("numbers", "positions"):
+                work.arrays[name] = np.array(values)
+        work.calc = self.calculator
+        state = _Run(self, work, protocol, max_steps)
+        checkpoint = self.workdir / _CHECKPOINT
+        if restart and checkpoint.exists():
+            state.resume(checkpoint)
+        else:
+            state.start_fresh()
+        completed = False
+        try:
+            completed = state.run()
+        except _StopRunError:
+            state.checkpoint()
+            log.info("stopped at step %d of %d (checkpoint written)", state.step,
+                     protocol.n_steps)
+        finally:
+            state.close()
+        if completed and state.ctx is not None:
+            state.progress(state.ctx, state.temperature(state.ctx, state.kinetic_energy()),
+                           force=True)
+        return self._result(state, completed)
+
+    def _check_calculator(self, protocol: Protocol) -> None:
+        needs_stress = any(s.ensemble == "npt" for s in protocol.stages)
+        implemented = getattr(self.calculator, "implemented_properties", ["energy", "forces"])
+        if needs_stress and "stress" not in implemented:
+            raise ProtocolError(
+                f"npt stages need stress, which {type(self.calculator).__name__} does not compute"
+            )
+
+    def _result(self, state: _Run, completed: bool) -> MDResult:
+        final = state.atoms.copy()
+        final.calc = None
+        final.set_velocities(state.v / FS)
+        thermo = read_thermo(self.workdir / "thermo.csv")
+        result = MDResult(
+            engine=self.name,
+            protocol=state.protocol,
+            final_atoms=final,
+            thermo=thermo,
+            stages=stage_results(thermo, state.protocol, state.n_atoms),
+            ledger=state.ledger,
+            n_steps=state.step,
+            completed=completed,
+            workdir=self.workdir,
+            n_frames=state.n_frames,
+            seed=state.seed,
+            wall_time=state.wall_before + time.perf_counter() - state.t0,
+            potential=self.potential_id,
+            metadata={"calculator": type(self.calculator).__name__,
+                      "settings": self.settings.model_dump(mode="json")},
+        )
+        result.write()
+        return result
+
+
+def run_protocol(
+    atoms: Atoms,
+    protocol: Protocol | str | Path,
+    calculator: Calculator,
+    workdir: str | Path = ".",
+    **kwargs: Any,
+) -> MDResult:
+    """Run a protocol with an ASE calculator (shortcut for :class:`AseMDEngine`).
+
+    Parameters
+    ----------
+    atoms
+        Starting structure.
+    protocol
+        A protocol, a shipped protocol name or a YAML path.
+    calculator
+        ASE calculator.
+    workdir
+        Run directory.
+    **kwargs
+        ``settings``, ``seed``, ``progress``, ``potential_id`` go to :class:`AseMDEngine`;
+        ``restart`` and ``max_steps`` to :meth:`AseMDEngine.run`.
+    """
+    from gst_flows.md.protocol import load_protocol
+
+    run_kwargs = {k: kwargs.pop(k) for k in ("restart", "max_steps") if k in kwargs}
+    engine = AseMDEngine(calculator, workdir=workdir, **kwargs)
+    return engine.run(atoms, load_protocol(protocol), **run_kwargs)

@@ -1,0 +1,82 @@
+"""Figures of the active-learning loop: the learning curve and the SOAP map of the database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ase import Atoms
+
+__all__ = ["learning_curve_figure", "soap_map_figure"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def learning_curve_figure(history: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Held-out force RMSE (eV/Å) against the number of labels, one point per iteration.
+
+    Writes ``path`` (PNG) and the same figure as PDF beside it.
+    """
+    plt = _pyplot()
+    path = Path(path)
+    n = [h["n_labels"] for h in history]
+    rmse = [h.get("force_rmse") for h in history]
+    fig, ax = plt.subplots(figsize=(4.5, 3.4), constrained_layout=True)
+    ax.plot(n, rmse, "o-", color="tab:blue")
+    for h, x, y in zip(history, n, rmse, strict=True):
+        if y is not None:
+            ax.annotate(
+                f"iter {h['iteration']}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8
+            )
+    ax.set_xlabel("labelled structures in the training set")
+    ax.set_ylabel("held-out force RMSE (eV/Å)")
+    ax.set_title("learning curve")
+    fig.savefig(path, dpi=150)
+    fig.savefig(path.with_suffix(".pdf"))
+    plt.close(fig)
+    return path
+
+
+def soap_map_figure(frames: Sequence[Atoms], path: str | Path, method: str = "kpca") -> Path:
+    """2D embedding of the configurations' average SOAP kernel, coloured by iteration and phase.
+
+    Parameters
+    ----------
+    frames
+        Configurations with ``iteration`` and ``config_type`` in ``info``.
+    path
+        PNG to write (a PDF is written beside it).
+    method
+        ``kpca`` or ``mds`` (see :func:`gst_flows.analysis.soap_map.soap_map`).
+    """
+    from gst_flows.analysis.soap import SoapSettings
+    from gst_flows.analysis.soap_map import soap_map
+
+    plt = _pyplot()
+    path = Path(path)
+    species = tuple(sorted({s for a in frames for s in a.get_chemical_symbols()}))
+    settings = SoapSettings(r_cut=5.0, n_max=4, l_max=4, species_resolved=True, species=species)
+    embedding = soap_map(list(frames), method, settings=settings)
+    xy = embedding.coordinates
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6), constrained_layout=True)
+    for ax, key in zip(axes, ("iteration", "config_type"), strict=True):
+        values = [str(a.info.get(key, "?")) for a in frames]
+        for value in sorted(set(values)):
+            mask = [v == value for v in values]
+            ax.scatter(xy[mask, 0], xy[mask, 1], s=18, label=value, alpha=0.8)
+        ax.set_title(f"SOAP map by {key}")
+        ax.set_xlabel("component 1")
+        ax.set_ylabel("component 2")
+        ax.legend(fontsize=7, frameon=False)
+    fig.savefig(path, dpi=150)
+    fig.savefig(path.with_suffix(".pdf"))
+    plt.close(fig)
+    return path

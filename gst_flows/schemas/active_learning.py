@@ -1,0 +1,53 @@
+"""Documents of the active-learning loop."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pymatgen.core import Structure
+
+__all__ = ["IterationDoc", "SelectionDoc"]
+
+
+class SelectionDoc(BaseModel):
+    """Configurations chosen for labelling from an exploration."""
+
+    tag: str = Field(description="Data-set tag of the loop.")
+    iteration: int = Field(description="Iteration the candidates belong to.")
+    method: str = Field(description="Selection method: fps or cur.")
+    n_candidates: int = Field(description="Frames offered by the exploration.")
+    n_duplicates: int = Field(description="Candidates dropped as near-duplicates.")
+    n_existing: int = Field(description="Labelled structures the selection compared against.")
+    n_selected: int = Field(description="Configurations chosen (at most the budget).")
+    budget: int = Field(description="Labelling budget of the iteration.")
+    provenance: list[dict[str, Any]] = Field(
+        default_factory=list, description="Generator job, potential, temperature, step of each."
+    )
+    structures: list[Structure] = Field(
+        default_factory=list, description="The chosen structures (data store)."
+    )
+
+
+class IterationDoc(BaseModel):
+    """What one iteration of the loop added, the potential it produced and its errors."""
+
+    tag: str = Field(description="Data-set tag of the loop.")
+    iteration: int = Field(description="Iteration (0: crystals, AIMD; 1: melt-quench; 2+: device).")
+    potential_id: str = Field(description="Potential fitted in this iteration.")
+    n_labels: int = Field(description="Labelled structures in the training set (isolated atoms too).")
+    n_new_labels: int = Field(description="Labels added in this iteration.")
+    labels_per_config_type: dict[str, int] = Field(
+        default_factory=dict, description="Training structures per config_type."
+    )
+    held_out_force_rmse: float | None = Field(None, description="Held-out force RMSE, eV/Å.")
+    held_out_energy_rmse: float | None = Field(None, description="Held-out energy RMSE, eV/atom.")
+    train_force_rmse: float | None = Field(None, description="Training force RMSE, eV/Å.")
+    converged: bool = Field(description="Whether the loop stops after this iteration.")
+    stop_reason: str | None = Field(None, description="Why the loop stops (or None).")
+    history: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Learning curve so far: iteration, n_labels, held-out force RMSE, potential.",
+    )
+    completed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

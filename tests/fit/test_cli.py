@@ -1,0 +1,90 @@
+"""``gst-flows fit`` and ``gst-flows evaluate`` against an in-memory store."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from gst_flows.commands.fit import add_parser
+
+from .conftest import CP2K_SMALL
+
+TINY = [
+    "--set", "two_body.cutoff=5.0",
+    "--set", "two_body.n_sparse=10",
+    "--set", "soap.cutoff=4.5",
+    "--set", "soap.n_max=3",
+    "--set", "soap.l_max=2",
+    "--set", "soap.n_sparse=8",
+]  # fmt: skip
+
+
+def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="gst-flows")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+@pytest.fixture
+def local_store(memory_store, monkeypatch, tmp_path):
+    """Route the commands to an in-memory store and a private data directory."""
+    import gst_flows.execution
+    import gst_flows.store
+
+    monkeypatch.setenv("GST_FLOWS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GST_FLOWS_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setattr(gst_flows.store, "get_store", lambda settings=None: memory_store)
+    monkeypatch.setattr(gst_flows.execution, "get_store", lambda settings=None: memory_store)
+    return memory_store
+
+
+def test_dry_run_prints_counts_and_estimate(cp2k_frames, capsys):
+    assert _main(["fit", str(CP2K_SMALL), *TINY, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "soap[Sb]" in out
+    assert "two_body[Ge-Te]" in out
+    assert "predicted peak memory" in out
+
+
+@pytest.mark.slow
+def test_fit_then_evaluate(cp2k_frames, local_store, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(CP2K_SMALL.parent)  # a relative path must survive jobs' own directories
+    assert _main(["fit", CP2K_SMALL.name, *TINY, "--test-fraction", "0.25", "--potential-tag", "cli"]) == 0
+    out = capsys.readouterr().out
+    assert "potential id:" in out
+    potential_id = out.split("potential id:")[1].split()[0]
+    cached = out.split("cached at:")[1].split()[0]
+    assert cached.startswith(str(tmp_path / "data" / "potentials" / potential_id))
+    assert "train errors" in out
+    assert "test errors" in out
+    assert "crystal" in out
+
+    assert _main(["evaluate", "cli", str(CP2K_SMALL)]) == 0
+    out = capsys.readouterr().out
+    assert "errors of cli" in out
+    assert "energy parity plot:" in out
+    assert _main(["evaluate", cached, str(CP2K_SMALL), "--no-plots"]) == 0
+    assert "parity plot" not in capsys.readouterr().out
+
+
+def test_memory_limit_refuses_before_running(cp2k_frames, local_store, capsys):
+    code = _main(["fit", str(CP2K_SMALL), *TINY, "--memory-limit", "0.001"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "would need about" in err
+    assert "reduce" in err
+    assert local_store.docs_store.count() == 0
+
+
+def test_bad_arguments(cp2k_frames, local_store):
+    with pytest.raises(ValueError, match="either a labelled extxyz FILE or --tag"):
+        _main(["fit", "--set", "soap.n_max=3"])
+    with pytest.raises(ValueError, match="unknown hyperparameter"):
+        _main(["fit", str(CP2K_SMALL), "--set", "soap.nmax=3"])
+    with pytest.raises(FileNotFoundError):
+        _main(["fit", "missing.extxyz"])
+    with pytest.raises(ValueError, match="no potential with id or tag 'nope'"):
+        _main(["evaluate", "nope", str(CP2K_SMALL)])

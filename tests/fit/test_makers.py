@@ -1,0 +1,236 @@
+"""GapFitMaker, cross-validation and evaluation as jobflow jobs, with real gap_fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from jobflow import run_locally
+
+from gst_flows.fit import load_gap_calculator
+from gst_flows.makers.fit import (
+    GapCrossValidationMaker,
+    GapEvaluateMaker,
+    GapFitMaker,
+    TrainingSelection,
+    load_training_frames,
+)
+from gst_flows.potentials import fetch_potential, find_potential, load_potential
+from gst_flows.schemas.fit import CrossValidationDoc, GapEvaluationDoc, GapFitDoc
+
+from .conftest import CP2K_SMALL
+
+
+@pytest.fixture(scope="module")
+def fit_run(cp2k_frames, tiny_hp_factory, tmp_path_factory):
+    """One GapFitMaker job run into an in-memory JobStore."""
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+    maker = GapFitMaker(
+        hyperparameters=tiny_hp_factory(), test_fraction=0.25, tags=["unit-test"], timeout_s=300
+    )
+    job = maker.make(str(CP2K_SMALL))
+    root = tmp_path_factory.mktemp("jobs")
+    responses = run_locally(job, store=store, create_folders=True, root_dir=root, log=False)
+    doc = responses[job.uuid][1].output
+    return store, doc, root
+
+
+def test_fit_document(fit_run):
+    _, doc, _ = fit_run
+    assert isinstance(doc, GapFitDoc)
+    assert doc.tags == ["unit-test"]
+    assert doc.gap_fit_version.startswith("v0.10")
+    assert doc.command[-1] == "config_file=gap_fit.config"
+    assert "soap add_species=F" in doc.gap_fit_config
+    assert sorted(doc.e0) == ["Ge", "Sb", "Te"]
+    assert doc.training_set.per_config_type["isolated_atom"].n_structures == 3
+    assert doc.test_set is not None
+    assert "isolated_atom" not in doc.test_set.per_config_type
+    assert doc.training_set.n_structures + doc.test_set.n_structures == 19
+    for table in (doc.train_errors, doc.test_errors):
+        assert "all" in table
+        assert table["all"].force_rmse is not None
+    assert doc.peak_memory_bytes > 0
+    assert doc.memory.predicted_bytes > 0
+    assert doc.memory.measured_bytes == doc.peak_memory_bytes
+    assert abs(doc.memory.relative_error) < 1.0
+    assert doc.wall_time_s > 0
+    assert not set(doc.train_structure_hashes) & set(doc.test_structure_hashes)
+    assert doc.potential is not None
+
+
+def test_potential_files_live_in_the_data_store(fit_run):
+    store, doc, _ = fit_run
+    raw = store.docs_store.query_one({"output.potential_id": doc.potential_id})
+    reference = raw["output"]["potential"]
+    assert "blob_uuid" in reference  # only a reference in the document itself
+    assert store.additional_stores["data"].count({"blob_uuid": reference["blob_uuid"]}) == 1
+
+
+def test_fetch_by_id_and_tag_gives_identical_energies(fit_run, cp2k_frames, tmp_path):
+    store, doc, root = fit_run
+    assert find_potential("unit-test", store)["potential_id"] == doc.potential_id
+    xml = fetch_potential(doc.potential_id[:8], store=store, cache=tmp_path)
+    assert xml.parent == tmp_path / doc.potential_id
+    again = fetch_potential("unit-test", store=store, cache=tmp_path)  # served from the cache
+    assert again == xml
+    # Byte-identical files (energies from both are compared in the GridFS test below).
+    original = next(root.rglob("gap.xml")).parent
+    for name in doc.potential.files:
+        assert (xml.parent / name).read_bytes() == (original / name).read_bytes()
+    with pytest.raises(KeyError, match="no potential"):
+        find_potential("nope", store)
+
+
+def test_evaluate_by_id_writes_parity_plots(fit_run):
+    store, doc, root = fit_run
+    job = GapEvaluateMaker().make(doc.potential_id, str(CP2K_SMALL))
+    job.config.expose_store = True  # fetch the potential from the job's own store
+    responses = run_locally(job, store=store, create_folders=True, root_dir=root, log=False)
+    out = responses[job.uuid][1].output
+    assert isinstance(out, GapEvaluationDoc)
+    assert out.potential_id == doc.potential_id
+    assert set(out.figures) == {"energy", "forces"}
+    assert out.errors["all"].n_structures == 16
+    raw = store.docs_store.query_one({"uuid": job.uuid})
+    assert "blob_uuid" in raw["output"]["figure_data"]
+
+
+def test_evaluate_from_a_fit_job_output(cp2k_frames, tiny_hp, memory_store, tmp_path):
+    fit = GapFitMaker(hyperparameters=tiny_hp, test_fraction=0.0, evaluate_train=False).make(str(CP2K_SMALL))
+    evaluate = GapEvaluateMaker(plots=False).make(fit.output.potential, str(CP2K_SMALL))
+    from jobflow import Flow
+
+    responses = run_locally(
+        Flow([fit, evaluate]), store=memory_store, create_folders=True, root_dir=tmp_path, log=False
+    )
+    fit_doc = responses[fit.uuid][1].output
+    assert fit_doc.test_set is None
+    assert fit_doc.train_errors == {}
+    out = responses[evaluate.uuid][1].output
+    assert out.potential_id is None
+    assert out.errors["all"].energy_rmse < 0.05
+
+
+@pytest.mark.slow
+def test_cross_validation(tiny_hp, memory_store, tmp_path):
+    flow = GapCrossValidationMaker(
+        fit_maker=GapFitMaker(hyperparameters=tiny_hp, evaluate_train=False), n_folds=3
+    ).make(str(CP2K_SMALL))
+    fits = flow.jobs[:-1]
+    assert len(fits) == 3
+    # The folds do not depend on each other: they can run in parallel.
+    assert all(not f.input_references for f in fits)
+    responses = run_locally(flow, store=memory_store, create_folders=True, root_dir=tmp_path, log=False)
+    doc = responses[flow.jobs[-1].uuid][1].output
+    assert isinstance(doc, CrossValidationDoc)
+    assert doc.n_folds == 3
+    assert doc.disjoint
+    assert len(set(doc.potential_ids)) == 3
+    spread = doc.summary["all"]["force_rmse"]
+    assert spread.n_folds == 3
+    assert spread.min <= spread.mean <= spread.max
+    assert spread.std >= 0
+    docs = [responses[f.uuid][1].output for f in fits]
+    hashes = [set(d.test_structure_hashes) for d in docs]
+    assert not (hashes[0] & hashes[1] or hashes[0] & hashes[2] or hashes[1] & hashes[2])
+    for d in docs:
+        assert not set(d.train_structure_hashes) & set(d.test_structure_hashes)
+    assert sum(d.test_set.n_structures for d in docs) == 16
+
+
+def test_memory_refusal_fails_the_job(tiny_hp, memory_store, tmp_path):
+    job = GapFitMaker(hyperparameters=tiny_hp, memory_limit_gb=0.001).make(str(CP2K_SMALL))
+    responses = run_locally(job, store=memory_store, create_folders=True, root_dir=tmp_path, log=False)
+    assert job.uuid not in responses or 1 not in responses[job.uuid]
+    assert not list(tmp_path.rglob("gap_fit.log"))
+
+
+def test_selection_from_the_database(cp2k_frames, memory_store):
+    """Labels stored as LabelDoc outputs are found by tag and config_type."""
+    from monty.json import jsanitize
+
+    from gst_flows.schemas.label import LabelDoc, Provenance
+
+    for i, frame in enumerate(cp2k_frames):
+        ct = frame.info["config_type"]
+        atoms = frame.copy()
+        doc = LabelDoc.from_result(
+            atoms,
+            code="cp2k",
+            settings={},
+            settings_hash="s",
+            energy=frame.info["REF_energy"],
+            forces=frame.arrays.get("REF_forces"),
+            stress=None,
+            provenance=Provenance(tag="gst-test", config_type=ct, iteration=0),
+        )
+        if ct != "isolated_atom":
+            doc.virial = frame.info["REF_virial"].reshape(3, 3).tolist()
+        output = jsanitize(doc, strict=True, allow_bson=True, enum_values=True)
+        memory_store.update({"uuid": f"u{i}", "index": 1, "output": output}, key=["uuid", "index"])
+    frames, described = load_training_frames(
+        TrainingSelection(tag="gst-test", config_types=["crystal"]), store=memory_store
+    )
+    assert "tag=gst-test" in described
+    types = sorted({f.info["config_type"] for f in frames})
+    assert types == ["crystal", "isolated_atom"]
+    assert all("structure_hash" in f.info for f in frames)
+    crystal = [f for f in frames if f.info["config_type"] == "crystal"]
+    assert crystal[0].arrays["REF_forces"].shape == (len(crystal[0]), 3)
+
+
+def test_potential_round_trips_through_gridfs(gst_home, tiny_hp, cp2k_frames):
+    """With the project's store (MongoDB protocol + GridFS), fetch by id gives identical results."""
+    from gst_flows.execution import run_local
+    from gst_flows.store import get_store
+
+    job = GapFitMaker(hyperparameters=tiny_hp, test_fraction=0.0, evaluate_train=False).make(str(CP2K_SMALL))
+    responses = run_local(job)
+    doc = responses[job.uuid][1].output
+    store = get_store()
+    store.connect()
+    assert type(store.additional_stores["data"]).__name__ == "GridFSStore"
+    xml = fetch_potential(doc.potential_id, store=store)
+    assert xml.is_file()
+    assert sorted(p.name for p in xml.parent.iterdir() if not p.name.startswith(".")) == sorted(
+        doc.potential.files
+    )
+    original = load_gap_calculator(doc.dir_name + "/gap.xml")
+    fetched = load_potential(doc.potential_id, store=store)  # served from the local cache
+    for frame in cp2k_frames[:4]:
+        atoms = frame.copy()
+        atoms.calc = original
+        e1, f1 = atoms.get_potential_energy(), atoms.get_forces().copy()
+        atoms.calc = fetched
+        assert atoms.get_potential_energy() == e1
+        np.testing.assert_array_equal(atoms.get_forces(), f1)
+
+
+def test_external_test_set_must_not_overlap_training(tiny_hp, memory_store, tmp_path, caplog):
+    job = GapFitMaker(hyperparameters=tiny_hp).make(str(CP2K_SMALL), test_source=str(CP2K_SMALL))
+    responses = run_locally(job, store=memory_store, create_folders=True, root_dir=tmp_path, log=True)
+    assert job.uuid not in responses or 1 not in responses[job.uuid]
+    assert "shares 16 structure(s) with the training data" in caplog.text
+
+
+def test_jobs_serialise_for_fireworks():
+    """Makers, hyperparameters and selections survive JSON, as FireWorks stores them."""
+    import json
+
+    from monty.json import MontyDecoder, MontyEncoder
+
+    from gst_flows.fit import GapHyperparameters
+
+    maker = GapFitMaker(hyperparameters=GapHyperparameters().updated({"three_body": "on"}), tags=["x"])
+    job = maker.make(TrainingSelection(tag="a", iterations=[0]))
+    again = json.loads(json.dumps(job, cls=MontyEncoder), cls=MontyDecoder)
+    assert again.function.__self__ == maker
+    assert again.function_args[0] == TrainingSelection(tag="a", iterations=[0])
+    assert GapFitMaker.fworker_category == "fit"
+    flow = GapCrossValidationMaker(fit_maker=maker, n_folds=3).make("data.extxyz")
+    flow = json.loads(json.dumps(flow, cls=MontyEncoder), cls=MontyDecoder)
+    assert len(flow.jobs) == 4
+    assert all(j.config.expose_store for j in flow.jobs[:3])

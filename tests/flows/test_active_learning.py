@@ -1,0 +1,128 @@
+"""The active-learning loop. Labels come from a Lennard-Jones TEST STAND-IN for DFT (no CP2K);
+the fits are real gap_fit runs and the exploration real GAP-MD, both tiny."""
+
+import itertools
+
+import pytest
+
+from gst_flows.execution import run_local
+from gst_flows.fit.hyperparameters import GapHyperparameters, SoapParams, TwoBodyParams
+from gst_flows.flows.active_learning import (
+    ActiveLearningMaker,
+    convergence_decision,
+    structures_from_atoms,
+)
+from gst_flows.makers.fit import GapFitMaker
+from gst_flows.makers.md import GapMDMaker
+from gst_flows.md.protocol import melt_quench
+from gst_flows.structures import build_rocksalt, perturbed_copies
+from tests.support.standin import StandInLabelMaker
+
+
+def test_failed_exploration_runs_are_skipped():
+    from gst_flows.flows.active_learning import _candidates
+
+    assert _candidates([None, None], 1, "p") == []
+
+
+def test_convergence_rules():
+    h = [{"iteration": 0, "force_rmse": 0.30}]
+    assert convergence_decision(h, 3, None, None) is None
+    assert "target" in convergence_decision(h, 3, 0.3, None)
+    h.append({"iteration": 1, "force_rmse": 0.29})
+    assert "improvement 3.3%" in convergence_decision(h, 3, None, 0.05)
+    assert convergence_decision(h, 3, None, 0.01) is None
+    assert "maximum of 1" in convergence_decision(h, 1, None, None)
+
+
+def _maker(tag):
+    hyper = GapHyperparameters(
+        two_body=TwoBodyParams(cutoff=5.0, n_sparse=10),
+        soap=SoapParams(cutoff=4.5, n_max=3, l_max=2, n_sparse=20),
+        e0={"Ge": 0.0, "Sb": 0.0, "Te": 0.0},  # the stand-in's isolated atoms have zero energy
+        strict_n_sparse=False,
+    )
+    protocol = melt_quench(melt_temperature=350.0, melt_duration=200.0, quench_temperature=300.0,
+                           quench_rate=1000.0, heat_from=None, anneal_duration=0.0)
+    return ActiveLearningMaker(
+        tag=tag,
+        label_maker=StandInLabelMaker(),
+        fit_maker=GapFitMaker(hyperparameters=hyper, test_fraction=0.0),
+        explore_maker=GapMDMaker(protocol=protocol, frame_interval=10, thermo_interval=10,
+                                 checkpoint_interval=100),
+        n_select=3,
+        max_iterations=2,
+        isolated_box=None,
+    )
+
+
+@pytest.fixture(scope="module")
+def loop(gst_home):
+    crystals = [build_rocksalt("GeTe", seed=0), build_rocksalt("Ge1Sb2Te4", seed=0)]
+    initial, held_out = [], []
+    for i, c in enumerate(crystals):
+        c.info["config_type"] = "crystal"
+        initial += [c, *perturbed_copies(c, 3, rattle=0.06, seed=i)]
+        held_out += perturbed_copies(c, 1, rattle=0.1, seed=50 + i)
+    for a in initial + held_out:
+        a.info.setdefault("config_type", "crystal")
+    explore = [build_rocksalt("GeTe", supercell=(2, 1, 1), seed=1)]
+    maker = _maker("al-test")
+    StandInLabelMaker.calls.clear()
+    flow = maker.make(structures_from_atoms(initial), structures_from_atoms(held_out),
+                      structures_from_atoms(explore))
+    run_local(flow)
+    return maker, flow, (initial, held_out, explore), list(StandInLabelMaker.calls)
+
+
+def test_loop_iterates_and_stops_at_the_limit(loop, outputs):
+    docs = sorted((d["output"] for d in outputs.find({"output.@class": "IterationDoc",
+                                                       "output.tag": "al-test"})),
+                  key=lambda d: d["iteration"])
+    assert [d["iteration"] for d in docs] == [0, 1, 2]
+    assert docs[-1]["converged"] is True
+    assert "maximum of 2" in docs[-1]["stop_reason"]
+    assert not docs[0]["converged"]
+    n = [d["n_labels"] for d in docs]
+    assert n[0] == 8
+    assert all(0 < b - a <= 3 for a, b in itertools.pairwise(n))  # budget respected
+    assert [h["iteration"] for h in docs[-1]["history"]] == [0, 1, 2]
+    assert all(h["force_rmse"] is not None for h in docs[-1]["history"])
+
+    # New labels carry their provenance: iteration, generator, potential, MD step.
+    labels = list(outputs.find({"output.@class": "LabelDoc", "output.provenance.tag": "al-test",
+                                "output.provenance.iteration": 1}))
+    assert labels
+    prov = labels[0]["output"]["provenance"]
+    assert prov["potential_id"] == docs[0]["potential_id"]
+    assert prov["md_step"] is not None
+    assert "gap md" in prov["generator"]
+
+
+def test_held_out_never_enters_training(loop, outputs):
+    held = {d["output"]["structure_hash"] for d in outputs.find(
+        {"output.@class": "LabelDoc", "output.provenance.tag": "al-test-heldout"})}
+    assert len(held) == 2
+    from gst_flows.store import get_store
+
+    store = get_store()
+    store.connect()
+    fits = list(store.query({"output.@class": "GapFitDoc"},
+                            properties=["output.train_structure_hashes",
+                                        "output.test_structure_hashes"], load=True))
+    fits = [f for f in fits if set(f["output"]["test_structure_hashes"] or []) == held]
+    assert len(fits) >= 3
+    for fit in fits:
+        assert not held & set(fit["output"]["train_structure_hashes"])
+
+
+def test_rerun_recomputes_no_label(loop):
+    _, _, (initial, held_out, explore), first_calls = loop
+    StandInLabelMaker.calls.clear()
+    again = _maker("al-test")
+    run_local(again.make(structures_from_atoms(initial), structures_from_atoms(held_out),
+                         structures_from_atoms(explore)))
+    iteration0 = len(initial) + len(held_out)
+    assert len(first_calls) > iteration0
+    # iter-0 labels are all reused; only frames of the new exploration can be new.
+    assert not set(StandInLabelMaker.calls) & set(first_calls[:iteration0])

@@ -1,0 +1,449 @@
+"""Protocols on the LAMMPS engine: stages, actions, ledger, checkpoints, safety, cross-check."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from gst_flows.md import lammps_plugin
+from gst_flows.md.lammps_engine import LammpsMDEngine, LammpsPotential, LammpsRunner
+from gst_flows.md.protocol import Protocol, ProtocolError, RunSettings
+from gst_flows.md.results import THERMO_COLUMNS, MDBlowUpError, MDResult, read_frames
+from gst_flows.md.units import KB
+
+
+def _missing() -> str | None:
+    try:
+        lammps_plugin.find_lammps()
+    except lammps_plugin.LammpsNotFoundError as exc:
+        return str(exc)
+    if shutil.which(os.environ.get("CXX", "g++")) is None:
+        return "no C++ compiler (apt-get install g++)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_missing() is not None, reason=f"{_missing()}")
+
+LJ = LammpsPotential.lennard_jones(epsilon=0.05, sigma=2.7, cutoff=5.0)
+FAST = RunSettings(thermo_interval=10, frame_interval=50, checkpoint_interval=100)
+
+
+def _cell(repeat: int = 3) -> bulk:
+    """Rock-salt GeTe-like cell with Sb on a few cation sites (216 atoms for repeat 3)."""
+    atoms = bulk("GeTe", "rocksalt", a=6.0, cubic=True).repeat(repeat)
+    symbols = np.array(atoms.get_chemical_symbols())
+    symbols[np.flatnonzero(symbols == "Ge")[::3]] = "Sb"
+    atoms.set_chemical_symbols(symbols.tolist())
+    z = atoms.positions[:, 2]
+    atoms.arrays["fixed"] = z > z.max() - 1.0  # top layer
+    atoms.arrays["region"] = (z < 4.0).astype(int)  # bottom layers
+    return atoms
+
+
+def _protocol(stages, **kwargs) -> Protocol:
+    return Protocol.from_dict({"name": "test", "seed": 7, "stages": stages, **kwargs})
+
+
+def test_short_protocol_writes_the_shared_run_directory(tmp_path):
+    atoms = _cell()
+    protocol = _protocol(
+        [
+            {"name": "ramp", "ensemble": "nvt", "temperature": {"start": 300, "end": 400},
+             "duration": "0.2 ps"},
+            {"name": "steps", "ensemble": "nvt", "thermostat": "nose-hoover",
+             "temperature": [400, 350], "duration": "0.2 ps"},
+            {"name": "free", "ensemble": "nve", "duration": "0.2 ps"},
+        ],
+        initial_temperature=300,
+    )
+    reports = []
+    engine = LammpsMDEngine(LJ, tmp_path, settings=FAST, progress=reports.append)
+    result = engine.run(atoms, protocol)
+    assert [r.step for r in reports] == [100, 200, 300]
+    assert result.completed
+    assert result.engine == "lammps"
+    assert result.n_steps == protocol.n_steps == 300
+    for name in ("thermo.csv", "frames.extxyz", "final.extxyz", "result.json", "checkpoint.npz"):
+        assert (tmp_path / name).is_file(), name
+    assert tuple(result.thermo) == THERMO_COLUMNS
+    steps = result.thermo["step"]
+    np.testing.assert_array_equal(steps, np.arange(0, 301, 10))
+    np.testing.assert_array_equal(result.thermo["stage"], np.repeat([0, 1, 2], [11, 10, 10]))
+    np.testing.assert_allclose(result.thermo["time_fs"], 2.0 * steps)
+    assert np.isnan(result.thermo["target_temperature_k"][-1])
+    assert result.thermo["target_temperature_k"][10] == pytest.approx(400)
+    frames = read_frames(tmp_path / "frames.extxyz")
+    assert [f.info["step"] for f in frames] == [0, 50, 100, 150, 200, 250, 300]
+    assert [bool(f.info["stage_end"]) for f in frames] == [False, False, True, False, True,
+                                                         False, True]
+    assert frames[-1].get_velocities().shape == (len(atoms), 3)
+    assert "fixed" not in frames[0].arrays or frames[0].arrays["fixed"].any()
+    again = MDResult.from_directory(tmp_path)
+    assert again.n_steps == 300
+    assert [s.name for s in again.stages] == ["ramp", "steps", "free"]
+    # thermostat work closes the energy balance: the conserved energy stays put
+    conserved = result.thermo["conserved_ev"]
+    assert np.ptp(conserved) / len(atoms) < 2e-4
+    assert result.metadata["energy_injection"].startswith("fix heat")
+
+
+def test_schedule_reaches_its_temperature(tmp_path):
+    atoms = _cell()
+    protocol = _protocol(
+        [{"name": "heat", "ensemble": "nvt", "temperature": 600, "tdamp": 20,
+          "duration": "1 ps"}],
+        initial_temperature=100,
+    )
+    result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
+    temps = result.thermo["temperature_k"]
+    assert temps[0] == pytest.approx(100, rel=1e-3)
+    assert np.mean(temps[-20:]) == pytest.approx(600, rel=0.1)
+
+
+def test_fixed_atoms_do_not_move(tmp_path):
+    atoms = _cell()
+    protocol = _protocol(
+        [
+            {"name": "nvt", "ensemble": "nvt", "temperature": 500, "duration": "0.2 ps",
+             "actions": [{"kind": "fix_atoms"}]},
+            {"name": "nve", "ensemble": "nve", "duration": "0.2 ps",
+             "actions": [{"kind": "fix_atoms"}]},
+        ],
+        initial_temperature=500,
+    )
+    result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
+    fixed = atoms.arrays["fixed"]
+    frames = read_frames(tmp_path / "frames.extxyz")
+    for frame in frames:
+        np.testing.assert_array_equal(frame.positions[fixed], atoms.positions[fixed])
+        assert not frame.get_velocities()[fixed].any()
+    moved = np.abs(frames[-1].positions[~fixed] - atoms.positions[~fixed]).max()
+    assert moved > 0.05
+    # the temperature counts mobile atoms only
+    final = frames[-1]
+    v = final.get_velocities()[~fixed]
+    m = final.get_masses()[~fixed]
+    t_mobile = (m[:, None] * v**2).sum() / (3 * (~fixed).sum() * KB)
+    assert final.info["temperature_k"] == pytest.approx(t_mobile, rel=1e-6)
+    assert result.thermo["temperature_k"][-1] == pytest.approx(t_mobile, rel=1e-3)
+
+
+def test_energy_injection_and_removal_ledger(tmp_path):
+    atoms = _cell()
+    rate = 10.0  # eV/ps into ~50 atoms for 0.4 ps: about +300 K in the region, then shared
+    protocol = _protocol(
+        [
+            {"name": "pulse", "ensemble": "nve", "duration": "0.4 ps",
+             "actions": [{"kind": "fix_atoms"},
+                         {"kind": "inject_energy", "region": "region", "rate": rate}]},
+            {"name": "quench", "ensemble": "nve", "duration": "0.4 ps",
+             "actions": [{"kind": "fix_atoms"}, {"kind": "remove_heat"}]},
+        ],
+        initial_temperature=300,
+    )
+    result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
+    th = result.thermo
+    injected = rate * 0.4
+    assert result.ledger.injected == pytest.approx(injected)
+    assert result.ledger.removed == pytest.approx(injected)
+    pulse = result.stage_result("pulse")
+    rise = pulse.final_etot - th["etot_ev"][0]
+    assert rise == pytest.approx(injected, rel=0.01)
+    quench = result.stage_result("quench")
+    assert quench.final_etot == pytest.approx(th["etot_ev"][0], abs=0.01 * injected)
+    assert np.ptp(th["conserved_ev"]) < 0.01 * injected
+    assert pulse.nve_drift is not None
+    assert abs(pulse.nve_drift) < 1e-3
+
+
+def test_graded_injection_heats_the_bottom_more(tmp_path):
+    atoms = _cell(4)  # 512 atoms
+    protocol = _protocol(
+        [{"name": "pulse", "ensemble": "nve", "duration": "0.2 ps",
+          "actions": [{"kind": "graded_injection", "axis": "z", "energy": 8.0, "ratio": 4.0,
+                       "n_slabs": 4}]}],
+        initial_temperature=50,
+    )
+    result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
+    assert result.ledger.injected == pytest.approx(8.0)
+    rise = result.stage_result("pulse").final_etot - result.thermo["etot_ev"][0]
+    assert rise == pytest.approx(8.0, rel=0.01)
+    final = read_frames(tmp_path / "frames.extxyz", -1)[0]
+    z = atoms.positions[:, 2]
+    ke = 0.5 * final.get_masses() * (final.get_velocities() ** 2).sum(axis=1)
+    bottom, top = z < np.quantile(z, 0.25), z >= np.quantile(z, 0.75)
+    assert ke[bottom].mean() > 1.5 * ke[top].mean()
+    # each slab keeps its momentum, so the whole cell does (no fixed atoms here)
+    first = read_frames(tmp_path / "frames.extxyz", 0)[0]
+    p0 = (first.get_masses()[:, None] * first.get_velocities()).sum(axis=0)
+    p1 = (final.get_masses()[:, None] * final.get_velocities()).sum(axis=0)
+    np.testing.assert_allclose(p1, p0, atol=1e-6 * len(atoms))
+
+
+def test_field_moves_cations_and_anions_apart(tmp_path):
+    atoms = _cell()
+    protocol = _protocol(
+        [{"name": "field", "ensemble": "nvt", "temperature": 300, "duration": "0.4 ps",
+          "actions": [{"kind": "electric_field", "strength": 0.3, "direction": "z",
+                       "charges": {"Ge": 1.0, "Sb": 1.0, "Te": -1.0}}]}],
+        initial_temperature=300,
+    )
+    result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
+    final = read_frames(tmp_path / "frames.extxyz", -1)[0]
+    symbols = np.array(atoms.get_chemical_symbols())
+    dz = final.positions[:, 2] - atoms.positions[:, 2]
+    assert dz[symbols != "Te"].mean() > 0.02
+    assert dz[symbols == "Te"].mean() < -0.02
+    assert result.ledger.field_work > 0
+
+
+def test_stop_and_continue_finishes_with_the_same_steps(tmp_path):
+    atoms = _cell()
+    protocol = _protocol(
+        [{"name": "a", "ensemble": "nvt", "temperature": 300, "duration": "0.3 ps"},
+         {"name": "b", "ensemble": "nve", "duration": "0.3 ps"}],
+        initial_temperature=300,
+    )
+    engine = LammpsMDEngine(LJ, tmp_path, settings=FAST)
+    first = engine.run(atoms, protocol, max_steps=200)
+    assert not first.completed
+    assert first.n_steps == 200
+    second = engine.run(atoms, protocol)
+    assert second.completed
+    assert second.n_steps == 300
+    np.testing.assert_array_equal(second.thermo["step"], np.arange(0, 301, 10))
+    frames = read_frames(tmp_path / "frames.extxyz")
+    assert [f.info["step"] for f in frames] == [0, 50, 100, 150, 200, 250, 300]
+    assert second.n_frames == 7
+
+
+@pytest.mark.slow
+def test_walltime_stops_cleanly_and_the_next_call_finishes(tmp_path):
+    atoms = bulk("GeTe", "rocksalt", a=6.0, cubic=True).repeat((8, 8, 4))  # 2,048 atoms
+    protocol = _protocol(
+        [{"name": "long", "ensemble": "nve", "duration": "6 ps"}], initial_temperature=300
+    )
+    settings = RunSettings(thermo_interval=10, frame_interval=1000, checkpoint_interval=500,
+                           walltime=1.5)
+    first = LammpsMDEngine(LJ, tmp_path, settings=settings).run(atoms, protocol)
+    assert not first.completed
+    assert 0 < first.n_steps < 3000
+    rest = RunSettings(thermo_interval=10, frame_interval=1000, checkpoint_interval=500)
+    second = LammpsMDEngine(LJ, tmp_path, settings=rest).run(atoms, protocol)
+    assert second.completed
+    assert second.n_steps == 3000
+    steps = second.thermo["step"]
+    assert steps[-1] == 3000
+    assert np.all(np.diff(steps) > 0)
+    assert set(range(0, 3001, 10)) <= set(steps.tolist())
+
+
+_KILL_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from ase.build import bulk
+    from gst_flows.md.lammps_engine import LammpsMDEngine, LammpsPotential
+    from gst_flows.md.protocol import Protocol, RunSettings
+
+    atoms = bulk("GeTe", "rocksalt", a=6.0, cubic=True).repeat(8)
+    protocol = Protocol.from_dict({"name": "kill", "seed": 1, "initial_temperature": 300,
+        "stages": [{"name": "a", "ensemble": "nvt", "temperature": 300, "duration": "0.4 ps"},
+                   {"name": "b", "ensemble": "nve", "duration": "3 ps"}]})
+    settings = RunSettings(thermo_interval=10, frame_interval=500, checkpoint_interval=100)
+    engine = LammpsMDEngine(LammpsPotential.lennard_jones(), sys.argv[1], settings=settings)
+    result = engine.run(atoms, protocol)
+    print("completed", result.completed, result.n_steps)
+    """
+)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(_KILL_SCRIPT)
+    workdir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(workdir)], start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    checkpoint = workdir / "lammps" / "stage-001" / "ckpt.b"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run(
+        [sys.executable, str(script), str(workdir)], capture_output=True, text=True, check=True
+    )
+    assert "completed True 1700" in done.stdout
+    result = MDResult.from_directory(workdir)
+    np.testing.assert_array_equal(result.thermo["step"], np.arange(0, 1701, 10))
+    inputs = sorted((workdir / "lammps" / "stage-001").glob("in.*.lammps"))
+    assert len(inputs) == 2
+    assert "read_restart ckpt." in inputs[1].read_text()
+    conserved = result.stage_thermo("b")["conserved_ev"]
+    assert np.ptp(conserved) / len(result.final_atoms) < 1e-4
+
+
+def test_too_close_atoms_are_refused_before_any_step(tmp_path):
+    atoms = _cell()
+    atoms.positions[0] = atoms.positions[1] + [0.6, 0.0, 0.0]
+    protocol = _protocol(
+        [{"name": "hot", "ensemble": "nvt", "temperature": 300, "duration": "0.2 ps"}],
+        initial_temperature=300,
+    )
+    with pytest.raises(MDBlowUpError, match="closer than min_distance") as info:
+        LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
+    assert info.value.step == 0
+
+
+def test_distance_limit_is_checked_within_ten_steps(tmp_path):
+    atoms = _cell()
+    protocol = _protocol(
+        [{"name": "hot", "ensemble": "nvt", "temperature": 900, "duration": "0.2 ps"}],
+        initial_temperature=900,
+    )
+    # nearest neighbours start 3.0 A apart; thermal motion soon brings a pair below 2.9 A
+    settings = RunSettings(thermo_interval=10, checkpoint_interval=20,
+                           safety={"min_distance": 2.9})
+    with pytest.raises(MDBlowUpError, match="closer than min_distance") as info:
+        LammpsMDEngine(LJ, tmp_path, settings=settings).run(atoms, protocol)
+    assert info.value.step == 10
+    assert info.value.stage == "hot"
+    assert (tmp_path / "thermo.csv").is_file()
+
+
+def test_force_limit_stops_the_run_at_once(tmp_path):
+    atoms = _cell()
+    atoms.positions[0] = atoms.positions[1] + [1.6, 0.0, 0.0]
+    protocol = _protocol(
+        [{"name": "nve", "ensemble": "nve", "duration": "0.1 ps"}], initial_temperature=300
+    )
+    settings = RunSettings(safety={"max_force": 5.0, "min_distance": 0.5})
+    with pytest.raises(MDBlowUpError, match="max_force") as info:
+        LammpsMDEngine(LJ, tmp_path, settings=settings).run(atoms, protocol)
+    assert info.value.step == 1
+
+
+def test_npt_runs_on_an_orthogonal_cell_and_is_refused_on_a_skewed_one(tmp_path):
+    atoms = _cell()
+    protocol = _protocol(
+        [{"name": "npt", "ensemble": "npt", "temperature": 300, "pressure": 1.0,
+          "pdamp": 100, "duration": "0.4 ps"}],
+        initial_temperature=300,
+    )
+    result = LammpsMDEngine(LJ, tmp_path / "ortho", settings=FAST).run(atoms, protocol)
+    volume = result.thermo["volume_a3"]
+    assert volume[-1] != pytest.approx(volume[0], rel=1e-6)
+    skewed = bulk("Ge", "fcc", a=6.0).repeat(4)
+    with pytest.raises(ProtocolError, match="orthogonal"):
+        LammpsMDEngine(LJ, tmp_path / "skew", settings=FAST).run(skewed, protocol)
+
+
+def test_stand_in_runs_in_a_skewed_cell_on_two_ranks(tmp_path):
+    atoms = bulk("GeTe", "rocksalt", a=6.0).repeat((6, 6, 6))  # primitive, triclinic box
+    protocol = _protocol(
+        [{"name": "nvt", "ensemble": "nvt", "temperature": 300, "duration": "0.1 ps"}],
+        initial_temperature=300,
+    )
+    one = LammpsMDEngine(LJ, tmp_path / "one", settings=FAST).run(atoms, protocol)
+    two = LammpsMDEngine(LJ, tmp_path / "two", settings=FAST,
+                         runner=LammpsRunner(nprocs=2)).run(atoms, protocol)
+    assert two.completed
+    assert two.thermo["epot_ev"][0] == pytest.approx(one.thermo["epot_ev"][0], abs=1e-9)
+    np.testing.assert_allclose(two.final_atoms.cell[:], atoms.cell[:], atol=1e-9)
+
+
+# --------------------------------------------------------------------------- GAP
+
+
+@pytest.fixture(scope="module")
+def test_gap(tmp_path_factory):
+    """The tiny LJ-labelled stand-in GAP (not a GST model), fitted once per module."""
+    from gst_flows.md.lammps_testing import fit_test_gap
+
+    return fit_test_gap(tmp_path_factory.mktemp("test_gap"))
+
+
+@pytest.mark.slow
+def test_gap_nve_trajectory_matches_the_ase_engine(test_gap, tmp_path):
+    from quippy.potential import Potential
+
+    from gst_flows.md.ase_engine import AseMDEngine
+    from gst_flows.md.lammps_testing import rocksalt_test_cell
+
+    atoms = rocksalt_test_cell(2, seed=1)
+    atoms.rattle(0.02, seed=2)
+    protocol = _protocol(
+        [{"name": "nve", "ensemble": "nve", "duration": "30 fs", "timestep": 1.0}],
+        initial_temperature=300,
+    )
+    settings = RunSettings(thermo_interval=10, frame_interval=30)
+    lmp = LammpsMDEngine(test_gap, tmp_path / "lammps", settings=settings,
+                         runner=LammpsRunner(nprocs=2)).run(atoms, protocol)
+    ase = AseMDEngine(Potential(param_filename=str(test_gap)), tmp_path / "ase",
+                      settings=settings).run(atoms, protocol)
+    n = len(atoms)
+    np.testing.assert_array_equal(lmp.thermo["step"], ase.thermo["step"])
+    # same start (same seed), same potential: energies per atom agree far below 1e-6 eV
+    assert np.abs(lmp.thermo["epot_ev"] - ase.thermo["epot_ev"]).max() / n < 1e-6
+    assert np.abs(lmp.thermo["etot_ev"] - ase.thermo["etot_ev"]).max() / n < 1e-6
+    assert np.abs(lmp.final_atoms.positions - ase.final_atoms.positions).max() < 1e-6
+    drift_l, drift_a = lmp.stages[0].nve_drift, ase.stages[0].nve_drift
+    assert abs(drift_l - drift_a) < 1e-5
+
+
+@pytest.mark.slow
+def test_gap_protocol_with_fixed_atoms_and_injection(test_gap, tmp_path):
+    from gst_flows.md.lammps_testing import rocksalt_test_cell
+
+    atoms = rocksalt_test_cell(2, seed=4)
+    z = atoms.positions[:, 2]
+    atoms.arrays["fixed"] = z > z.max() - 1.0
+    atoms.arrays["region"] = (z < 2.0).astype(int)
+    protocol = _protocol(
+        [
+            {"name": "nvt", "ensemble": "nvt", "temperature": 300, "duration": "20 fs",
+             "actions": [{"kind": "fix_atoms"}]},
+            {"name": "pulse", "ensemble": "nve", "duration": "20 fs",
+             "actions": [{"kind": "fix_atoms"},
+                         {"kind": "inject_energy", "region": "region", "rate": 20.0}]},
+        ],
+        initial_temperature=300,
+    )
+    settings = RunSettings(thermo_interval=5, frame_interval=10, checkpoint_interval=10)
+    result = LammpsMDEngine(test_gap, tmp_path, settings=settings).run(atoms, protocol)
+    assert result.completed
+    assert result.potential.startswith("quip:")
+    fixed = atoms.arrays["fixed"]
+    final = result.final_atoms
+    np.testing.assert_allclose(final.positions[fixed], atoms.positions[fixed], atol=1e-12)
+    pulse = result.stage_result("pulse")
+    assert pulse.injected == pytest.approx(0.4)
+    start = result.thermo["etot_ev"][result.thermo["step"] == 10][0]
+    assert pulse.final_etot - start == pytest.approx(0.4, rel=0.02)
+
+
+def test_runner_uses_a_user_command(tmp_path):
+    runner = LammpsRunner(nprocs=4, command="srun -n 4 lmp_mpi")
+    argv = runner.argv("in.lammps")
+    assert argv[:3] == ["srun", "-n", "4"]
+    assert argv[3] == "lmp_mpi"
+    assert argv[4:8] == ["-in", "in.lammps", "-log", "log.lammps"]
+    gap = Path(tmp_path / "gap.xml")
+    gap.write_text("<GAP_params/>")
+    cmds = LammpsPotential.gap(gap, "IP GAP label=x", load_plugin=False).commands(["Ge", "Te"])
+    assert cmds[0] == "pair_style quip"
+    assert cmds[1].endswith('"IP GAP label=x" 32 52')
