@@ -11,9 +11,6 @@ import argparse
 import time
 from pathlib import Path
 
-DEMO_DFT = {"kpoint_spacing": 0.5}
-DEMO_ATOM_BOX = (8.0, 8.5, 9.0)
-
 
 def add_parser(subparsers) -> None:
     """Register the ``demo`` sub-command."""
@@ -26,59 +23,6 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="figures go here")
     parser.add_argument("--seed", type=int, default=0)
     parser.set_defaults(handler=run)
-
-
-def demo_structures(seed: int = 0):
-    """iter-0, held-out and exploration cells of the demo (7-16 atoms)."""
-    from gst_flows.structures import build_diamond, build_rocksalt, perturbed_copies
-
-    crystals = [build_rocksalt("Ge1Sb2Te4", seed=seed), build_rocksalt("GeTe", seed=seed),
-                build_diamond()]
-    initial, held_out = [], []
-    for index, crystal in enumerate(crystals):
-        crystal.info.update({"config_type": "crystal", "generator": crystal.info.get("builder")})
-        initial.append(crystal)
-        for copy in perturbed_copies(crystal, 2, rattle=0.08, strain=0.03, seed=seed + index):
-            copy.info["config_type"] = "crystal"
-            initial.append(copy)
-        (test,) = perturbed_copies(crystal, 1, rattle=0.15, strain=0.02, seed=100 + seed + index)
-        test.info["config_type"] = "crystal"
-        held_out.append(test)
-    explore = [build_rocksalt("Ge1Sb2Te4", supercell=(2, 1, 1), seed=seed),
-               build_rocksalt("GeTe", supercell=(2, 1, 1), seed=seed)]
-    return initial, held_out, explore
-
-
-def demo_maker(tag: str, iterations: int, n_select: int):
-    """The loop's settings, sized for a 2-core machine."""
-    from gst_flows.fit.hyperparameters import GapHyperparameters, SoapParams, TwoBodyParams
-    from gst_flows.flows.active_learning import ActiveLearningMaker
-    from gst_flows.makers.dft import Cp2kLabelMaker
-    from gst_flows.makers.fit import GapFitMaker
-    from gst_flows.makers.md import GapMDMaker
-    from gst_flows.md.protocol import melt_quench
-
-    hyper = GapHyperparameters(
-        two_body=TwoBodyParams(cutoff=5.0, n_sparse=15),
-        soap=SoapParams(cutoff=5.0, n_max=4, l_max=3, n_sparse=60, atom_sigma=0.5),
-        strict_n_sparse=False,
-    )
-    melt = melt_quench(melt_temperature=1200.0, melt_duration=1000.0, quench_temperature=300.0,
-                       quench_rate=500.0, heat_from=None, anneal_duration=0.0)
-    heat = melt_quench(melt_temperature=900.0, melt_duration=1000.0, quench_temperature=600.0,
-                       quench_rate=500.0, heat_from=300.0, heat_duration=1200.0,
-                       anneal_duration=0.0, name="heat-anneal")
-    md = {"frame_interval": 50, "thermo_interval": 25, "checkpoint_interval": 500}
-    return ActiveLearningMaker(
-        tag=tag,
-        label_maker=Cp2kLabelMaker(settings=DEMO_DFT),
-        fit_maker=GapFitMaker(hyperparameters=hyper, test_fraction=0.0, tags=[tag]),
-        explore_maker=GapMDMaker(protocol=melt, **md),
-        device_maker=GapMDMaker(protocol=heat, **md),
-        n_select=n_select,
-        max_iterations=iterations,
-        isolated_box=DEMO_ATOM_BOX,
-    )
 
 
 def _latest_iteration(tag: str):
@@ -100,13 +44,14 @@ def run(args: argparse.Namespace) -> int:
     """Run (or continue) the loop, then write the figures and print the summary."""
     from gst_flows.execution import run_local
     from gst_flows.flows.active_learning import al_explore, structures_from_atoms
+    from gst_flows.flows.profiles import active_learning_setup
     from gst_flows.settings import get_settings
     from gst_flows.store import database_uri
 
     settings = get_settings()
     print(f"database: {database_uri(settings)} ({'embedded' if settings.embedded else 'configured'})")
-    initial, held_out, explore = demo_structures(args.seed)
-    maker = demo_maker(args.tag, args.iterations, args.select)
+    setup = active_learning_setup("small", args.tag, args.iterations, args.select, args.seed)
+    maker, initial, held_out, explore = setup.maker, setup.initial, setup.held_out, setup.explore
     last = _latest_iteration(args.tag)
     start = time.perf_counter()
     if last is not None and (last.converged or last.iteration >= args.iterations):
@@ -120,9 +65,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"iteration 0: labelling {len(initial)} crystal cells, {len(held_out)} held-out "
               f"cells and isolated atoms with CP2K, then fitting a GAP ...")
-        flow = maker.make(structures_from_atoms(initial), structures_from_atoms(held_out),
-                          structures_from_atoms(explore))
-        run_local(flow)
+        run_local(setup.flow())
     last = _latest_iteration(args.tag)
     if last is None:
         print("the loop stopped before its first fit; see the messages above")

@@ -16,6 +16,15 @@ def add_parser(subparsers) -> None:
     label.add_argument("--pack", type=int, default=1,
                        help="labels per Firework (one queue allocation runs them in turn)")
     label.set_defaults(handler=run_label)
+    loop = kinds.add_parser("active-learning", help="the iterative database and GAP loop")
+    loop.add_argument("--profile", choices=["small", "full"], default="full",
+                      help="full: the published-scale loop; small: the demo's settings")
+    loop.add_argument("--tag", default="gst-al")
+    loop.add_argument("--iterations", type=int, help="last iteration (0-based)")
+    loop.add_argument("--select", type=int, help="labels per iteration")
+    loop.add_argument("--seed", type=int, default=0)
+    loop.add_argument("--pack", type=int, default=1, help="labels per Firework")
+    loop.set_defaults(handler=run_active_learning)
 
 
 def run_label(args: argparse.Namespace) -> int:
@@ -26,4 +35,18 @@ def run_label(args: argparse.Namespace) -> int:
     ids = submit(flow, pack_size=args.pack)
     print(f"submitted {count} label job(s) as fireworks {ids[0]}..{ids[-1]}; "
           "run them with 'qlaunch rapidfire' or 'rlaunch rapidfire'")
+    return 0
+
+
+def run_active_learning(args: argparse.Namespace) -> int:
+    """Submit the active-learning loop; its later iterations are added at run time."""
+    from gst_flows.execution import submit
+    from gst_flows.flows.profiles import active_learning_setup
+
+    setup = active_learning_setup(args.profile, args.tag, args.iterations, args.select, args.seed)
+    ids = submit(setup.flow(), pack_size=args.pack)
+    print(f"submitted iteration 0 of the {args.profile} loop tagged {args.tag!r} "
+          f"({len(setup.initial)} crystal cells, {len(setup.held_out)} held-out, "
+          f"{len(setup.aimd)} AIMD runs) as {len(ids)} fireworks; later iterations are added "
+          "as the loop decides. Run: qlaunch rapidfire with fworkers of categories dft, fit, md")
     return 0

@@ -48,6 +48,10 @@ class Cp2kError(RuntimeError):
     """CP2K failed, or its output could not be parsed, after all corrections."""
 
 
+# Fields added to the protocol later, with the value that behaves as before they existed.
+_LATER_FIELDS: dict[str, Any] = {"scf_method": "diagonalization"}
+
+
 @dataclass(frozen=True)
 class Cp2kSettings:
     """The CP2K labelling protocol.
@@ -78,6 +82,9 @@ class Cp2kSettings:
         Spin-polarised (unrestricted) calculation.
     multiplicity
         Spin multiplicity (only with ``uks``; 0 lets CP2K choose).
+    scf_method
+        ``"diagonalization"`` (smearing, Broyden mixing; metals and k-points) or ``"ot"``
+        (orbital transformation, integer occupations, Γ only; used for free atoms).
     basis, potential
         Basis-set and pseudopotential names per element.
     overrides
@@ -98,6 +105,7 @@ class Cp2kSettings:
     nbroyden: int = 8
     uks: bool = False
     multiplicity: int = 0
+    scf_method: str = "diagonalization"
     basis: dict[str, str] = field(
         default_factory=lambda: dict.fromkeys(VALENCE, "DZVP-MOLOPT-SR-GTH")
     )
@@ -112,6 +120,10 @@ class Cp2kSettings:
         for name in ("cutoff", "rel_cutoff", "eps_scf", "kpoint_spacing"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.scf_method not in {"diagonalization", "ot"}:
+            raise ValueError(f"scf_method must be 'diagonalization' or 'ot', not {self.scf_method!r}")
+        if self.scf_method == "ot" and not self.gamma_only:
+            raise ValueError("scf_method 'ot' needs gamma_only (CP2K's OT has no k-points)")
         if self.max_scf < 1:
             raise ValueError(f"max_scf must be at least 1, got {self.max_scf}")
 
@@ -134,8 +146,13 @@ class Cp2kSettings:
         return asdict(self)
 
     def settings_hash(self) -> str:
-        """Hash of everything that changes a label (SHA-1 of the canonical JSON)."""
-        text = json.dumps(self.as_dict(), sort_keys=True, default=str)
+        """Hash of everything that changes a label (SHA-1 of the canonical JSON).
+
+        Fields added after labels were stored are left out while they hold the value that
+        reproduces the earlier behaviour, so existing labels keep their hash.
+        """
+        values = {k: v for k, v in self.as_dict().items() if _LATER_FIELDS.get(k, object()) != v}
+        text = json.dumps(values, sort_keys=True, default=str)
         return hashlib.sha1(text.encode()).hexdigest()
 
 
@@ -212,20 +229,33 @@ def write_cp2k_input(
     nelec = sum(VALENCE.get(s, 0) for s in atoms.get_chemical_symbols())
     added_mos = max(8, math.ceil(settings.added_mos_fraction * nelec / 2))
 
+    if settings.scf_method == "ot":
+        # Integer occupations with orbital transformation: robust for open-shell free atoms.
+        solver = [
+            "SCF_GUESS ATOMIC",
+            *_section("OT", ["MINIMIZER DIIS", "PRECONDITIONER FULL_ALL"], "ON"),
+            *_section("OUTER_SCF", [f"EPS_SCF {settings.eps_scf:.3e}", "MAX_SCF 20"], "ON"),
+        ]
+        max_scf = min(settings.max_scf, 50)
+    else:
+        solver = [
+            f"ADDED_MOS {added_mos}",
+            *_section("SMEAR", [
+                "METHOD FERMI_DIRAC",
+                f"ELECTRONIC_TEMPERATURE [K] {settings.smearing_temperature}",
+            ], "ON"),
+            *_section("DIAGONALIZATION", ["ALGORITHM STANDARD"], "ON"),
+            *_section("MIXING", [
+                "METHOD BROYDEN_MIXING",
+                f"ALPHA {settings.mixing_alpha}",
+                f"NBUFFER {settings.nbroyden}",
+            ], "T"),
+        ]
+        max_scf = settings.max_scf
     scf = [
         f"EPS_SCF {settings.eps_scf:.3e}",
-        f"MAX_SCF {settings.max_scf}",
-        f"ADDED_MOS {added_mos}",
-        *_section("SMEAR", [
-            "METHOD FERMI_DIRAC",
-            f"ELECTRONIC_TEMPERATURE [K] {settings.smearing_temperature}",
-        ], "ON"),
-        *_section("DIAGONALIZATION", ["ALGORITHM STANDARD"], "ON"),
-        *_section("MIXING", [
-            "METHOD BROYDEN_MIXING",
-            f"ALPHA {settings.mixing_alpha}",
-            f"NBUFFER {settings.nbroyden}",
-        ], "T"),
+        f"MAX_SCF {max_scf}",
+        *solver,
         *_section("PRINT", _section("RESTART", [], "OFF")),
     ]
     dft = [

@@ -79,6 +79,21 @@ def _held_out_tag(tag: str) -> str:
     return f"{tag}-heldout"
 
 
+def _steering(step, name: str):
+    """Name a light steering job; its dynamic children keep their own FireWorks categories."""
+    step.name = name
+    step.config.pass_manager_config = False
+    return step
+
+
+def _categorised(flow: Flow) -> Flow:
+    """Give every job of a flow created at run time its maker's FireWorks category."""
+    from gst_flows.execution import assign_categories
+
+    assign_categories(flow)
+    return flow
+
+
 @dataclass
 class ActiveLearningMaker(Maker):
     """The iterative GST reference database and GAP, as one self-steering flow.
@@ -196,8 +211,7 @@ class ActiveLearningMaker(Maker):
             "explore": [s.as_dict() for s in explore],
             "device": [s.as_dict() for s in (device or explore)],
         }
-        fit = al_fit(self, state, waits)
-        fit.name = "iter-0 fit"
+        fit = _steering(al_fit(self, state, waits), "iter-0 fit")
         jobs.append(fit)
         return Flow(jobs, output=fit.output, name=self.name)
 
@@ -229,10 +243,10 @@ def al_fit(maker: ActiveLearningMaker, state: dict[str, Any], waits: list[Any]) 
         test_source=TrainingSelection(tag=_held_out_tag(maker.tag)),
     )
     fit.name = f"iter-{state['iteration']} gap fit"
-    decide = al_decide(maker, state, fit.output.potential_id, fit.output.test_errors,
-                       fit.output.train_errors, fit.output.training_set)
-    decide.name = f"iter-{state['iteration']} decide"
-    return Response(replace=Flow([fit, decide], output=decide.output))
+    decide = _steering(al_decide(maker, state, fit.output.potential_id, fit.output.test_errors,
+                                 fit.output.train_errors, fit.output.training_set),
+                       f"iter-{state['iteration']} decide")
+    return Response(replace=_categorised(Flow([fit, decide], output=decide.output)))
 
 
 def _overall(errors: dict[str, Any] | None) -> dict[str, Any]:
@@ -283,8 +297,7 @@ def al_decide(
         return Response(output=doc)
     following = {**state, "iteration": state["iteration"] + 1, "history": history,
                  "potential_id": potential_id}
-    explore = al_explore(maker, following)
-    explore.name = f"iter-{following['iteration']} explore"
+    explore = _steering(al_explore(maker, following), f"iter-{following['iteration']} explore")
     return Response(output=doc, addition=explore)
 
 
@@ -302,12 +315,12 @@ def al_explore(maker: ActiveLearningMaker, state: dict[str, Any]) -> Response:
         run = md_maker.make(cell if isinstance(cell, Structure) else Structure.from_dict(cell))
         run.name = f"iter-{iteration} md {index}"
         runs.append(run)
-    select = al_select(maker, state, [r.output for r in runs])
-    select.name = f"iter-{iteration} select"
+    select = _steering(al_select(maker, state, [r.output for r in runs]),
+                       f"iter-{iteration} select")
     # An exploration run that blows up (common with early potentials) must not end the loop:
     # selection proceeds with the runs that finished.
     select.config.on_missing_references = OnMissing.NONE
-    return Response(replace=Flow([*runs, select], output=select.output))
+    return Response(replace=_categorised(Flow([*runs, select], output=select.output)))
 
 
 def _candidates(md_docs: list[Any], iteration: int, potential_id: str):
@@ -384,6 +397,6 @@ def al_select(maker: ActiveLearningMaker, state: dict[str, Any], md_docs: list[A
     )
     labels = label_flow(chosen, maker.label_maker, name=f"iter-{iteration} labels",
                         max_failed_fraction=maker.max_failed_fraction, tag=maker.tag)
-    fit = al_fit(maker, {**state, "n_new_labels": len(chosen)}, [labels.output])
-    fit.name = f"iter-{iteration} fit"
-    return Response(output=doc, addition=Flow([labels, fit]))
+    fit = _steering(al_fit(maker, {**state, "n_new_labels": len(chosen)}, [labels.output]),
+                    f"iter-{iteration} fit")
+    return Response(output=doc, addition=_categorised(Flow([labels, fit])))

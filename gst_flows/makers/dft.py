@@ -206,7 +206,8 @@ class Cp2kIsolatedAtomMaker(Cp2kLabelMaker):
     """Reference energy of one isolated atom for the fit's e0, with the bulk protocol.
 
     The bulk settings (basis, pseudopotential, functional, cutoffs, smearing) are kept;
-    the calculation is spin-polarised at the atom's ground-state multiplicity and Γ-only.
+    the calculation is spin-polarised at the atom's ground-state multiplicity, Γ-only, with
+    integer occupations (orbital transformation), as free atoms need.
     The document records the bulk protocol's settings hash as ``reference_settings_hash`` and
     ``config_type = "isolated_atom"``; an identical earlier run is reused, so each element is
     computed once per protocol. Give the atom a large, slightly asymmetric box (see
@@ -221,10 +222,10 @@ class Cp2kIsolatedAtomMaker(Cp2kLabelMaker):
             raise ValueError(f"an isolated-atom calculation takes one atom, got {len(atoms)}")
         bulk = self.resolved_settings()
         element = atoms.get_chemical_symbols()[0]
-        # Open p shells converge slowly: gentler mixing and more iterations than for bulk.
+        # Open p shells slosh under smearing and Broyden mixing: integer occupations with OT.
         atom = bulk.update(
             uks=True, gamma_only=True, multiplicity=ATOM_MULTIPLICITY.get(element, 0),
-            max_scf=max(bulk.max_scf, 300), mixing_alpha=min(bulk.mixing_alpha, 0.1),
+            scf_method="ot",
         )
         return atom, {
             "reference_settings_hash": bulk.settings_hash(),

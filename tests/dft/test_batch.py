@@ -81,6 +81,7 @@ def test_isolated_atom_protocol_follows_the_bulk_protocol(gst_home):
     for element, multiplicity in ATOM_MULTIPLICITY.items():
         settings, extra = maker.protocol_for(Atoms(element, cell=[10, 10.5, 11], pbc=True))
         assert settings.uks and settings.gamma_only
+        assert settings.scf_method == "ot"
         assert settings.multiplicity == multiplicity
         assert settings.cutoff == 250 and settings.functional == bulk.functional
         assert extra == {"reference_settings_hash": bulk.settings_hash(),

@@ -117,3 +117,10 @@ def test_custodian_scf_corrections_apply_cleanly(tmp_path):
     assert "NBROYDEN" not in text
     assert "NBUFFER 20" in text
     assert "ALPHA 0.05" in text
+
+
+def test_hash_of_the_reference_protocol_is_stable():
+    """Stored labels are found again only if the default protocol keeps its hash."""
+    assert Cp2kSettings().settings_hash() == "f2356abf0860a2744a6d4972f7f4f4ae24f51c36"
+    assert Cp2kSettings(scf_method="ot", gamma_only=True).settings_hash() != Cp2kSettings(
+        gamma_only=True).settings_hash()

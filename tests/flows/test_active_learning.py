@@ -14,7 +14,7 @@ from gst_flows.flows.active_learning import (
 )
 from gst_flows.makers.fit import GapFitMaker
 from gst_flows.makers.md import GapMDMaker
-from gst_flows.md.protocol import melt_quench
+from gst_flows.md.protocol import SafetyLimits, melt_quench
 from gst_flows.structures import build_rocksalt, perturbed_copies
 from tests.support.standin import StandInLabelMaker
 
@@ -48,8 +48,11 @@ def _maker(tag):
         tag=tag,
         label_maker=StandInLabelMaker(),
         fit_maker=GapFitMaker(hyperparameters=hyper, test_fraction=0.0),
+        # The tiny test GAP is crude: allow hotter excursions than production runs do.
         explore_maker=GapMDMaker(protocol=protocol, frame_interval=10, thermo_interval=10,
-                                 checkpoint_interval=100),
+                                 checkpoint_interval=100,
+                                 safety=SafetyLimits(temperature_factor=20.0, max_force=500.0,
+                                                     min_distance=0.5)),
         n_select=3,
         max_iterations=2,
         isolated_box=None,
@@ -126,3 +129,31 @@ def test_rerun_recomputes_no_label(loop):
     assert len(first_calls) > iteration0
     # iter-0 labels are all reused; only frames of the new exploration can be new.
     assert not set(StandInLabelMaker.calls) & set(first_calls[:iteration0])
+
+
+def test_run_time_jobs_keep_their_categories():
+    from gst_flows.flows.active_learning import al_fit
+
+    maker = _maker("cat-test")
+    response = al_fit.original(maker, {"iteration": 3, "history": []}, [])
+    fit, decide = response.replace.jobs
+    assert fit.config.manager_config["_category"] == "fit"
+    assert "_category" not in decide.config.manager_config
+    assert decide.config.pass_manager_config is False
+
+
+def test_submit_full_profile_to_the_launchpad(gst_home, capsys):
+    from gst_flows.cli import main
+    from gst_flows.store import get_launchpad
+
+    launchpad = get_launchpad()
+    before = set(launchpad.get_fw_ids())
+    assert main(["submit", "active-learning", "--profile", "full", "--tag", "sub-test",
+                 "--pack", "4"]) == 0
+    assert "submitted iteration 0 of the full loop" in capsys.readouterr().out
+    new = [launchpad.get_fw_by_id(i) for i in set(launchpad.get_fw_ids()) - before]
+    categories = [fw.spec.get("_category") for fw in new]
+    assert categories.count("dft") >= 10  # labels (packed 4 per Firework), isolated atoms, AIMD
+    packed = [fw for fw in new if len(fw.tasks) == 4]
+    assert packed
+    assert all(fw.spec["_category"] == "dft" for fw in packed)

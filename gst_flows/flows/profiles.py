@@ -1,0 +1,172 @@
+"""Ready-made active-learning set-ups: ``small`` (the demo) and ``full`` (a cluster).
+
+``small`` runs on one workstation in about half an hour; ``full`` is the published-scale loop.
+
+Each profile returns the maker and the structures the loop starts from, built with
+:mod:`gst_flows.structures`; the flow itself is ``maker.make(...)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ase import Atoms
+
+__all__ = ["ActiveLearningSetup", "active_learning_setup"]
+
+SMALL_DFT = {"kpoint_spacing": 0.5}
+SMALL_ATOM_BOX = (8.0, 8.5, 9.0)
+FULL_LINE = ("GeTe", "Ge2Sb2Te5", "Ge1Sb2Te4", "Ge1Sb4Te7")
+
+
+@dataclass
+class ActiveLearningSetup:
+    """A maker and its starting structures (ASE, with ``config_type`` in ``info``)."""
+
+    maker: Any
+    initial: list[Atoms]
+    held_out: list[Atoms]
+    explore: list[Atoms]
+    device: list[Atoms] = field(default_factory=list)
+    aimd: list[Atoms] = field(default_factory=list)
+
+    def flow(self):
+        """The loop's flow (iteration 0; later iterations are made at run time)."""
+        from gst_flows.flows.active_learning import structures_from_atoms
+
+        return self.maker.make(
+            structures_from_atoms(self.initial), structures_from_atoms(self.held_out),
+            structures_from_atoms(self.explore), structures_from_atoms(self.device or self.explore),
+            structures_from_atoms(self.aimd),
+        )
+
+
+def _crystal_set(crystals: list[Atoms], copies: int, seed: int) -> tuple[list[Atoms], list[Atoms]]:
+    from gst_flows.structures import perturbed_copies
+
+    initial, held_out = [], []
+    for index, crystal in enumerate(crystals):
+        crystal.info.update({"config_type": "crystal", "generator": crystal.info.get("builder")})
+        initial.append(crystal)
+        for copy in perturbed_copies(crystal, copies, rattle=0.08, strain=0.03, seed=seed + index):
+            copy.info["config_type"] = "crystal"
+            initial.append(copy)
+        (test,) = perturbed_copies(crystal, 1, rattle=0.15, strain=0.02, seed=100 + seed + index)
+        test.info["config_type"] = "crystal"
+        held_out.append(test)
+    return initial, held_out
+
+
+def _small(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearningSetup:
+    from gst_flows.fit.hyperparameters import GapHyperparameters, SoapParams, TwoBodyParams
+    from gst_flows.flows.active_learning import ActiveLearningMaker
+    from gst_flows.makers.dft import Cp2kLabelMaker
+    from gst_flows.makers.fit import GapFitMaker
+    from gst_flows.makers.md import GapMDMaker
+    from gst_flows.md.protocol import melt_quench
+    from gst_flows.structures import build_diamond, build_rocksalt
+
+    crystals = [build_rocksalt("Ge1Sb2Te4", seed=seed), build_rocksalt("GeTe", seed=seed),
+                build_diamond()]
+    initial, held_out = _crystal_set(crystals, 2, seed)
+    explore = [build_rocksalt("Ge1Sb2Te4", supercell=(2, 1, 1), seed=seed),
+               build_rocksalt("GeTe", supercell=(2, 1, 1), seed=seed)]
+    hyper = GapHyperparameters(
+        two_body=TwoBodyParams(cutoff=5.0, n_sparse=15),
+        soap=SoapParams(cutoff=5.0, n_max=4, l_max=3, n_sparse=60, atom_sigma=0.5),
+        strict_n_sparse=False,
+    )
+    melt = melt_quench(melt_temperature=1200.0, melt_duration=1000.0, quench_temperature=300.0,
+                       quench_rate=500.0, heat_from=None, anneal_duration=0.0)
+    heat = melt_quench(melt_temperature=900.0, melt_duration=1000.0, quench_temperature=600.0,
+                       quench_rate=500.0, heat_from=300.0, heat_duration=1200.0,
+                       anneal_duration=0.0, name="heat-anneal")
+    md = {"frame_interval": 50, "thermo_interval": 25, "checkpoint_interval": 500}
+    maker = ActiveLearningMaker(
+        tag=tag,
+        label_maker=Cp2kLabelMaker(settings=SMALL_DFT),
+        fit_maker=GapFitMaker(hyperparameters=hyper, test_fraction=0.0, tags=[tag]),
+        explore_maker=GapMDMaker(protocol=melt, **md),
+        device_maker=GapMDMaker(protocol=heat, **md),
+        n_select=n_select,
+        max_iterations=iterations,
+        isolated_box=SMALL_ATOM_BOX,
+    )
+    return ActiveLearningSetup(maker, initial, held_out, explore)
+
+
+def _full(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearningSetup:
+    from gst_flows.flows.active_learning import ActiveLearningMaker
+    from gst_flows.makers.dft import Cp2kAimdMaker, Cp2kLabelMaker
+    from gst_flows.makers.fit import GapFitMaker
+    from gst_flows.makers.md import GapMDMaker
+    from gst_flows.md.protocol import melt_quench
+    from gst_flows.structures import (
+        build_crystallisation_cell,
+        build_diamond,
+        build_layered,
+        build_rocksalt,
+        smallest_supercell,
+    )
+
+    crystals = [build_diamond()]
+    for composition in FULL_LINE:
+        for multiple in range(1, 9):
+            try:
+                crystals.append(build_rocksalt(composition, supercell=smallest_supercell(multiple),
+                                               seed=seed))
+                break
+            except ValueError:
+                continue
+    for composition in ("Sb2Te3", "Ge1Sb2Te4"):
+        crystals.append(build_layered(composition, seed=seed))
+    initial, held_out = _crystal_set(crystals, 4, seed)
+    explore = [build_rocksalt(c, supercell=(2, 2, 2), seed=seed) for c in ("Ge1Sb2Te4", "GeTe")]
+    device = [build_crystallisation_cell(supercell=(3, 2, 2), seed=seed)]
+    aimd = [build_rocksalt("Ge1Sb2Te4", supercell=(2, 2, 2), seed=seed)]
+    maker = ActiveLearningMaker(
+        tag=tag,
+        label_maker=Cp2kLabelMaker(),
+        fit_maker=GapFitMaker(tags=[tag]),
+        explore_maker=GapMDMaker(protocol=melt_quench(), engine="ase", frame_interval=500),
+        device_maker=GapMDMaker(protocol="crystallisation_600K", frame_interval=1000),
+        aimd_maker=Cp2kAimdMaker.melt_quench(),
+        n_select=n_select,
+        max_iterations=iterations,
+        target_force_rmse=0.15,
+        min_improvement=0.02,
+        max_failed_fraction=0.1,
+    )
+    return ActiveLearningSetup(maker, initial, held_out, explore, device, aimd)
+
+
+def active_learning_setup(
+    profile: str = "small", tag: str = "gst-al", iterations: int | None = None,
+    n_select: int | None = None, seed: int = 0,
+) -> ActiveLearningSetup:
+    """The loop's maker and starting structures for a named profile.
+
+    Parameters
+    ----------
+    profile
+        ``small`` (7-16-atom cells, coarser k-points, tiny GAP; about half an hour on two
+        cores) or ``full`` (the quasi-binary line in rock-salt and layered forms, AIMD, the
+        default CP2K protocol and GAP hyperparameters, 64-atom explorations and a
+        crystallisation cell; a cluster job).
+    tag
+        Tag of every label of the loop.
+    iterations
+        Last iteration (default 2 for small, 5 for full).
+    n_select
+        Labels per iteration (default 4 for small, 50 for full).
+    seed
+        Seed of the builders.
+    """
+    if profile == "small":
+        return _small(tag, 2 if iterations is None else iterations,
+                      4 if n_select is None else n_select, seed)
+    if profile == "full":
+        return _full(tag, 5 if iterations is None else iterations,
+                     50 if n_select is None else n_select, seed)
+    raise ValueError(f"unknown profile {profile!r}; use 'small' or 'full'")
