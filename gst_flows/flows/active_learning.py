@@ -312,46 +312,83 @@ def al_explore(maker: ActiveLearningMaker, state: dict[str, Any]) -> Response:
     cells = state["explore"] if iteration == 1 else state["device"]
     runs = []
     for index, cell in enumerate(cells):
-        run = md_maker.make(cell if isinstance(cell, Structure) else Structure.from_dict(cell))
+        structure = cell if isinstance(cell, Structure) else Structure.from_dict(cell)
+        run = al_md(md_maker, structure)
         run.name = f"iter-{iteration} md {index}"
+        run.update_config({"manager_config": {"_category": md_maker.fworker_category}})
         runs.append(run)
     select = _steering(al_select(maker, state, [r.output for r in runs]),
                        f"iter-{iteration} select")
     # An exploration run that blows up (common with early potentials) must not end the loop:
     # selection proceeds with the runs that finished.
     select.config.on_missing_references = OnMissing.NONE
-    return Response(replace=_categorised(Flow([*runs, select], output=select.output)))
+    return Response(replace=Flow([*runs, select], output=select.output))
 
 
-def _candidates(md_docs: list[Any], iteration: int, potential_id: str):
-    """Frames of the exploration runs with their provenance in ``info``."""
-    from gst_flows.schemas.md import MDDoc
+@job(data=["frames"])
+def al_md(md_maker: GapMDMaker, structure: Structure) -> dict[str, Any]:
+    """Exploration MD that keeps its frames when the potential fails.
+
+    With an early potential an exploration often runs into configurations it cannot describe
+    and the engine stops it (blow-up detection). The frames saved until then are exactly the
+    ones worth labelling, so they are returned instead of failing the job.
+    """
+    from pathlib import Path
+
+    from gst_flows.md.results import MDBlowUpError, read_frames
+
+    status = "completed"
+    try:
+        md_maker.make.original(md_maker, structure)
+    except MDBlowUpError as exc:
+        status = f"stopped early: {exc}"
+        logger.warning("exploration %s", status)
+    path = Path.cwd() / "frames.extxyz"
+    frames = read_frames(path) if path.exists() else []
+    return {
+        "status": status,
+        "protocol": md_maker.resolved_protocol().name,
+        "frames": [
+            {"structure": AseAtomsAdaptor.get_structure(a).as_dict(),
+             "step": a.info.get("step"), "stage": a.info.get("stage_name"),
+             "temperature": a.info.get("temperature_k")}
+            for a in frames
+        ],
+    }
+
+
+def _candidates(md_runs: list[Any], iteration: int, potential_id: str, min_distance: float = 1.8):
+    """Frames of the exploration runs with their provenance in ``info``.
+
+    Frames with atoms closer than ``min_distance`` Å (debris of a failed run) are dropped.
+    """
+    from gst_flows.structures import minimum_distance
 
     frames = []
-    for run_index, raw in enumerate(md_docs):
-        if raw is None:
+    for run_index, run in enumerate(md_runs):
+        if run is None:
             logger.warning("iteration %d: exploration run %d failed; its frames are skipped",
                            iteration, run_index)
             continue
-        doc = raw if isinstance(raw, MDDoc) else MDDoc.model_validate(
-            {k: v for k, v in raw.items() if not k.startswith("@")}
-        )
-        steps = [s for chunk in doc.trajectory for s in chunk.steps]
-        stage_names = [s for chunk in doc.trajectory for s in chunk.stages]
-        temps = {s.name: s.mean_temperature for s in doc.stages}
-        for i, atoms in enumerate(doc.frames()):
-            atoms = atoms.copy()
+        for frame in run["frames"]:
+            structure = frame["structure"]
+            if not isinstance(structure, Structure):
+                structure = Structure.from_dict(structure)
+            atoms = AseAtomsAdaptor.get_atoms(structure)
             atoms.info.clear()
             atoms.arrays = {k: v for k, v in atoms.arrays.items() if k in ("numbers", "positions")}
-            stage = stage_names[i] if i < len(stage_names) else None
+            if minimum_distance(atoms) < min_distance:
+                continue
+            temperature = frame.get("temperature")
+            liquid = (temperature or 0) >= 900
             atoms.info.update({
-                "generator": f"gap md run {run_index} ({doc.protocol_name}, stage {stage})",
+                "generator": f"gap md run {run_index} ({run['protocol']}, stage {frame['stage']})",
                 "potential_id": potential_id,
-                "md_step": int(steps[i]) if i < len(steps) else None,
-                "temperature": temps.get(stage),
+                "md_step": frame.get("step"),
+                "temperature": temperature,
                 "iteration": iteration,
-                "config_type": "liquid" if (temps.get(stage) or 0) >= 900 else "amorphous"
-                if iteration == 1 else "phase_transition",
+                "config_type": ("liquid" if liquid else "amorphous") if iteration == 1
+                else "phase_transition",
             })
             frames.append(atoms)
     return frames

@@ -82,7 +82,7 @@ def _small(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearnin
     heat = melt_quench(melt_temperature=900.0, melt_duration=1000.0, quench_temperature=600.0,
                        quench_rate=500.0, heat_from=300.0, heat_duration=1200.0,
                        anneal_duration=0.0, name="heat-anneal")
-    md = {"frame_interval": 50, "thermo_interval": 25, "checkpoint_interval": 500}
+    md = {"frame_interval": 10, "thermo_interval": 10, "checkpoint_interval": 500}
     maker = ActiveLearningMaker(
         tag=tag,
         label_maker=Cp2kLabelMaker(settings=SMALL_DFT),
