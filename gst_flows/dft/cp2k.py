@@ -389,6 +389,39 @@ def parse_cp2k_output(directory: str | Path, natoms: int) -> Cp2kResult:
     )
 
 
+def _own_process_job(*args: Any, **kwargs: Any):
+    """A custodian ``Cp2kJob`` that stops only its own CP2K when a handler intervenes.
+
+    custodian's ``Cp2kJob.terminate`` runs ``killall cp2k.psmp``, which also ends every other
+    CP2K on the node (other jobs, other users' runs). This job starts CP2K in a process group
+    of its own and terminates that group only.
+    """
+    import signal
+    import subprocess
+
+    from custodian.cp2k.jobs import Cp2kJob
+
+    class OwnProcessCp2kJob(Cp2kJob):
+        def run(self, directory="./"):
+            cmd = [*self.cp2k_cmd, "-i", self.input_file]
+            with (
+                open(os.path.join(directory, self.output_file), "w") as out,
+                open(os.path.join(directory, self.stderr_file), "w", buffering=1) as err,
+            ):
+                self._process = subprocess.Popen(
+                    cmd, cwd=directory, stdout=out, stderr=err, start_new_session=True
+                )
+            return self._process
+
+        def terminate(self, directory="./"):
+            process = getattr(self, "_process", None)
+            if process is not None and process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+
+    return OwnProcessCp2kJob(*args, **kwargs)
+
+
 def _custodian_handlers(walltime: float | None):
     from custodian.cp2k.handlers import (
         AbortHandler,
@@ -459,9 +492,10 @@ def run_cp2k(
     try:
         if use_custodian:
             from custodian import Custodian
-            from custodian.cp2k.jobs import Cp2kJob
 
-            job = Cp2kJob(command, input_file=INPUT_FILE, output_file=OUTPUT_FILE, backup=True)
+            job = _own_process_job(
+                command, input_file=INPUT_FILE, output_file=OUTPUT_FILE, backup=True
+            )
             cust = Custodian(
                 _custodian_handlers(walltime),
                 [job],

@@ -124,3 +124,26 @@ def test_hash_of_the_reference_protocol_is_stable():
     assert Cp2kSettings().settings_hash() == "f2356abf0860a2744a6d4972f7f4f4ae24f51c36"
     assert Cp2kSettings(scf_method="ot", gamma_only=True).settings_hash() != Cp2kSettings(
         gamma_only=True).settings_hash()
+
+
+def test_custodian_job_terminates_only_its_own_process(tmp_path):
+    """custodian's Cp2kJob.terminate would `killall cp2k.psmp` on the whole node."""
+    import subprocess
+    import time
+
+    from gst_flows.dft.cp2k import _own_process_job
+
+    (tmp_path / "cp2k.inp").write_text("&GLOBAL\n&END GLOBAL\n")
+    # Stand-ins for CP2K: `sleep` ignores the appended "-i cp2k.inp" only via a shell wrapper.
+    bystander = subprocess.Popen(["sleep", "30"])
+    job = _own_process_job(["bash", "-c", "sleep 30", "cp2k"], input_file="cp2k.inp")
+    process = job.run(str(tmp_path))
+    try:
+        job.terminate(str(tmp_path))
+        process.wait(timeout=10)
+        time.sleep(0.2)
+        assert process.returncode is not None
+        assert bystander.poll() is None  # the other process was left alone
+    finally:
+        bystander.kill()
+        bystander.wait()
