@@ -12,7 +12,7 @@ __all__ = ["main"]
 # Each module in gst_flows.commands registers one sub-command with ``add_parser``.
 COMMANDS = (
     "db", "build", "label", "query", "export", "import_", "fit", "md", "analyse", "submit",
-    "launchers", "demo",
+    "scenario", "launchers", "demo",
 )
 
 

@@ -1,0 +1,143 @@
+"""``gst-flows scenario NAME --size small --potential REF``: run a device scenario."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from gst_flows.commands.common import format_table, parse_key_values
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register the ``scenario`` sub-command."""
+    from gst_flows.flows.scenarios import SCENARIOS
+
+    parser = subparsers.add_parser(
+        "scenario",
+        help="run a device scenario (SET, RESET, heating, electromigration)",
+        description="Build a device scenario's cells, check its protocols against them, and "
+        "run it: MD then analyses, documents in the database, figures and k̄ extxyz files in "
+        "the job directories. 'small' runs here in minutes on the ASE engine; 'full' is the "
+        "published cell for a cluster (LAMMPS engine; use --submit).",
+    )
+    parser.add_argument("name", nargs="?", metavar="NAME",
+                        help=f"scenario: {', '.join(SCENARIOS)}")
+    parser.add_argument("--size", default="small", help="size preset: small (default) or full")
+    parser.add_argument("--potential", help="GAP XML file, potential id, or module:factory")
+    parser.add_argument("--engine", choices=("ase", "lammps"),
+                        help="MD engine (default: the size preset's)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="scenario parameter (JSON value), e.g. --set pulse=\"large\" "
+                        "--set 'supercell=[6,2,4]' (repeatable)")
+    parser.add_argument("--md", action="append", default=[], metavar="KEY=VALUE",
+                        help="MD job setting, e.g. --md frame_interval=100 --md walltime=80000 "
+                        "--md 'engine_kwargs={\"nprocs\": 64}' (repeatable)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--local", action="store_true",
+                      help="run here through jobflow into the database (the default)")
+    mode.add_argument("--submit", action="store_true",
+                      help="add to the LaunchPad ('md' and 'analysis' fworker categories)")
+    mode.add_argument("--check", action="store_true",
+                      help="build the cells, check the protocols, print the plan; run nothing")
+    mode.add_argument("--lammps-inputs", metavar="DIR",
+                      help="write the LAMMPS inputs of every run into DIR; run nothing")
+    mode.add_argument("--list", action="store_true",
+                      help="list the scenarios and their size presets")
+    parser.set_defaults(handler=run)
+
+
+def _maker(args: argparse.Namespace):
+    from gst_flows.flows.scenarios import scenario_maker
+
+    if not args.name:
+        raise ValueError("give a scenario NAME (or --list)")
+    kwargs: dict[str, Any] = parse_key_values(args.set)
+    for key, value in list(kwargs.items()):
+        if isinstance(value, list) and key not in ("charges",):
+            kwargs[key] = _tuple(value)
+    md = parse_key_values(args.md)
+    return scenario_maker(args.name, size=args.size, potential=args.potential,
+                          engine=args.engine, seed=args.seed, md=md, **kwargs)
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(_tuple(v) for v in value) if isinstance(value, list) else value
+
+
+def _list() -> int:
+    from gst_flows.flows.scenarios import SCENARIOS
+
+    rows = []
+    for name, cls in SCENARIOS.items():
+        doc = (cls.__doc__ or "").strip().split("\n")[0].replace("``", "")
+        rows.append([name, ", ".join(cls.SIZES), doc[:80]])
+    print(format_table(rows, ("scenario", "sizes", "description")))
+    return 0
+
+
+def _plan(maker) -> list:
+    runs = maker.prepare()
+    resolved = maker.resolved()
+    print(f"{maker.scenario} ({maker.size}): engine {resolved.engine}, "
+          f"{len(runs)} MD run(s)")
+    params = {k: v for k, v in maker.parameters().items() if v is not None}
+    print("parameters: " + json.dumps(params, default=str))
+    for run in runs:
+        print(f"- {run.label}: {run.atoms.get_chemical_formula()} ({len(run.atoms):,} atoms)")
+        print("  " + run.protocol.summary().replace("\n", "\n  "))
+    return runs
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run, submit, check or write the LAMMPS inputs of a scenario."""
+    if args.list:
+        return _list()
+    maker = _maker(args)
+    if args.check:
+        _plan(maker)
+        return 0
+    if args.lammps_inputs:
+        from gst_flows.flows.scenarios import write_lammps_inputs
+        from gst_flows.md.lammps_engine import LammpsPotential
+
+        potential = (LammpsPotential.lennard_jones() if args.potential is None
+                     else LammpsPotential.gap(args.potential))
+        for k, run_ in enumerate(_plan(maker)):
+            out = Path(args.lammps_inputs) / f"run-{k:02d}"
+            inputs = write_lammps_inputs(run_.atoms, run_.protocol, potential, out,
+                                         seed=maker.seed)
+            print(f"wrote {len(inputs.scripts)} stage inputs and {inputs.data_file.name} "
+                  f"({inputs.bytes / 1e6:.1f} MB) to {out}")
+        if args.potential is None:
+            print("(no --potential: the inputs use the Lennard-Jones stand-in pair style)")
+        return 0
+    if not args.potential:
+        raise ValueError("give --potential (GAP XML file, potential id or module:factory)")
+    from gst_flows.execution import run_local, submit
+
+    flow = maker.make()
+    if args.submit:
+        ids = submit(flow)
+        print(f"submitted {maker.scenario} ({maker.size}) as fireworks {ids}")
+        return 0
+    responses = run_local(flow)
+    last = flow.jobs[-1].uuid
+    outputs = responses.get(last, {})
+    if not outputs:
+        print("the scenario did not finish: see the job logs", file=sys.stderr)
+        return 4
+    doc = outputs[max(outputs)].output
+    rows = [[k, f"{v:.4g}" if isinstance(v, float) else v] for k, v in doc.key_figures().items()]
+    print(format_table(rows, ("key figure", "value")))
+    for figure in doc.figures:
+        print(f"figure {figure.name}: {', '.join(figure.files)}")
+    for path in doc.kbar_files:
+        print(f"k̄ frames: {path}")
+    print(f"stored {doc.scenario} document of job {last}")
+    return 0
