@@ -40,10 +40,14 @@ def test_start_stop_restart_keeps_data(server):
 
 def test_stop_only_ends_its_own_pid(server):
     server.start()
+    real_state = server.state_file.read_text()
     # A state file pointing at a process that is not a database server is never killed.
     server.state_file.write_text(f'{{"pid": {os.getpid()}, "port": 1}}')
-    assert server.stop() is False
-    assert server.status()["running"] is False
+    try:
+        assert server.stop() is False
+        assert server.status()["running"] is False
+    finally:
+        server.state_file.write_text(real_state)  # so the fixture stops the real server
 
 
 def test_port_taken_picks_another(server):
