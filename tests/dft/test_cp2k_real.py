@@ -26,7 +26,7 @@ def test_label_through_run_locally_and_finite_differences(gst_home, rattled_cell
     flow = label_flow([rattled_cell], Cp2kLabelMaker(settings=FAST_CP2K), tag="fd-check",
                       config_type="crystal", iteration=0, generator="test")
     responses = run_local(flow)
-    (uuid,) = [u for u in responses if u != flow.uuid and 1 in responses[u]]
+    uuid = flow.jobs[0].uuid  # the label; the flow's last job is the batch summary
     doc = responses[uuid][1].output
     assert doc.state == "successful", doc.error
     assert doc.code == "cp2k" and doc.code_version.startswith("CP2K version")
@@ -71,9 +71,10 @@ def test_label_through_run_locally_and_finite_differences(gst_home, rattled_cell
     # Running the same flow again reuses the stored label instead of recomputing it.
     again = label_flow([rattled_cell], Cp2kLabelMaker(settings=FAST_CP2K), tag="fd-check")
     responses = run_local(again)
-    reused = [r[1].output for u, r in responses.items() if u != again.uuid and 1 in r]
-    assert reused[0].reused_from == uuid
-    assert reused[0].energy == doc.energy
+    reused = responses[again.jobs[0].uuid][1].output
+    assert reused.reused_from == uuid
+    assert reused.energy == doc.energy
+    assert responses[again.output.uuid][1].output.n_reused == 1
 
 
 def test_failed_label_is_stored_and_the_batch_completes(gst_home, outputs):
