@@ -1,6 +1,7 @@
 """The labelling flow through FireWorks: submitted to the LaunchPad, run by `qlaunch -r rapidfire`
 on a one-node SLURM cluster on loopback, the result read back with plain pymongo."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from ase.io import write
 
 from gst_flows.cli import main
@@ -52,6 +54,10 @@ def test_qlaunch_rapidfire_on_slurm(gst_home, db_uri, outputs, slurm, tmp_path, 
     paths = write_launchers(fw_dir, db_uri, queue="slurm", category="dft", ntasks=2,
                             walltime="00:20:00",
                             pre_rocket=f"export SLURM_CONF={slurm.conf}; export OMP_NUM_THREADS=1")
+    # This fworker runs only the firework of this test, whatever else the LaunchPad holds.
+    worker = yaml.safe_load(paths["fworker_dft"].read_text())
+    worker["query"] = json.dumps({"fw_id": fw_id})
+    paths["fworker_dft"].write_text(yaml.safe_dump(worker))
     fw_config = fw_dir / "FW_config.yaml"
     fw_config.write_text("QUEUE_UPDATE_INTERVAL: 1\n")
     env = {**os.environ, **slurm.env, "FW_CONFIG_FILE": str(fw_config)}

@@ -157,3 +157,7 @@ def test_submit_full_profile_to_the_launchpad(gst_home, capsys):
     packed = [fw for fw in new if len(fw.tasks) == 4]
     assert packed
     assert all(fw.spec["_category"] == "dft" for fw in packed)
+    # Leave the session's LaunchPad as it was: other tests launch from it.
+    for fw_id in {fw.fw_id for fw in new}:
+        if fw_id in launchpad.get_fw_ids():
+            launchpad.delete_wf(fw_id)
