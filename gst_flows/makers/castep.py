@@ -10,20 +10,10 @@ from jobflow import Maker, job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from gst_flows.makers.dft import find_existing_label
+from gst_flows.makers.dft import current_job_uuid, find_existing_label
 from gst_flows.schemas.label import LabelDoc, Provenance
 
 __all__ = ["CastepLabelMaker"]
-
-
-def _job_uuid() -> str:
-    """The uuid of the running jobflow job, or a fresh one outside a job."""
-    import uuid
-
-    from jobflow import CURRENT_JOB
-
-    running = getattr(CURRENT_JOB, "job", None)
-    return running.uuid if running is not None else str(uuid.uuid4())
 
 
 @dataclass
@@ -82,7 +72,7 @@ class CastepLabelMaker(Maker):
         if existing is not None:
             return existing
         # Several jobs may share a launch directory (packed Fireworks): one folder each.
-        run_dir = Path.cwd() / f"castep-{_job_uuid()[:8]}"
+        run_dir = Path.cwd() / f"castep-{current_job_uuid()[:8]}"
         common = {
             "code": "castep",
             "settings": castep.as_dict(),

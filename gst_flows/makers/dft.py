@@ -20,6 +20,7 @@ __all__ = [
     "Cp2kAimdMaker",
     "Cp2kIsolatedAtomMaker",
     "Cp2kLabelMaker",
+    "current_job_uuid",
     "find_existing_label",
     "labelled_snapshot",
 ]
@@ -78,7 +79,7 @@ def _report(doc: LabelDoc) -> LabelDoc:
     return doc
 
 
-def _current_uuid() -> str:
+def current_job_uuid() -> str:
     """Uuid of the running jobflow job, or a fresh one outside a job."""
     import uuid
 
@@ -166,7 +167,7 @@ class Cp2kLabelMaker(Maker):
         if existing is not None:
             return _report(existing)
         # Several jobs may share a launch directory (packed Fireworks): one folder each.
-        run_dir = Path.cwd() / f"cp2k-{_current_uuid()[:8]}"
+        run_dir = Path.cwd() / f"cp2k-{current_job_uuid()[:8]}"
         common = {
             "code": "cp2k",
             "settings": cp2k.as_dict(),
@@ -357,7 +358,7 @@ class Cp2kAimdMaker(Maker):
         config = get_settings()
         command = shlex.split(self.command) if self.command else config.cp2k_command
         stages = [AimdStage(float(t), int(n)) for t, n in self.stages]
-        run_dir = Path.cwd() / f"aimd-{_current_uuid()[:8]}"
+        run_dir = Path.cwd() / f"aimd-{current_job_uuid()[:8]}"
         result = run_aimd(
             atoms, stages, cp2k, run_dir, timestep=self.timestep, every=self.snapshot_interval,
             timecon=self.thermostat_timecon, command=command,
@@ -372,7 +373,7 @@ class Cp2kAimdMaker(Maker):
             snap.positions = frame.positions
             prov = {
                 **(provenance or {}),
-                "generator": f"cp2k aimd {_current_uuid()}",
+                "generator": f"cp2k aimd {current_job_uuid()}",
                 "temperature": stages[stage_index].temperature,
                 "md_step": frame.step,
                 "config_type": (provenance or {}).get("config_type")

@@ -14,20 +14,10 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.dft.vasp import GstVaspInputGenerator
-from gst_flows.makers.dft import find_existing_label
+from gst_flows.makers.dft import current_job_uuid, find_existing_label
 from gst_flows.schemas.label import LabelDoc, Provenance
 
 __all__ = ["VaspLabelMaker"]
-
-
-def _job_uuid() -> str:
-    """The uuid of the running jobflow job, or a fresh one outside a job."""
-    import uuid
-
-    from jobflow import CURRENT_JOB
-
-    running = getattr(CURRENT_JOB, "job", None)
-    return running.uuid if running is not None else str(uuid.uuid4())
 
 
 @dataclass
@@ -96,7 +86,7 @@ class VaspLabelMaker(StaticMaker):
         if existing is not None:
             return existing
         # Several jobs may share a launch directory (packed Fireworks): one folder each.
-        run_dir = Path.cwd() / f"vasp-{_job_uuid()[:8]}"
+        run_dir = Path.cwd() / f"vasp-{current_job_uuid()[:8]}"
         run_dir.mkdir(parents=True, exist_ok=True)
         common = {
             "code": "vasp",
