@@ -39,7 +39,7 @@ from gst_flows.analysis.growth import (
     growth_speed,
     seeded_grain_sizes,
 )
-from gst_flows.analysis.io import with_arrays, write_kbar_extxyz
+from gst_flows.analysis.io import read_frames, with_arrays, write_kbar_extxyz
 from gst_flows.analysis.neighbours import (
     DEFAULT_BOND_CUTOFF,
     GST_BOND_CUTOFFS,
@@ -113,6 +113,7 @@ __all__ = [
     "partial_coordination",
     "prepare_reference",
     "radial_distribution",
+    "read_frames",
     "reference_environments",
     "resolve_cutoffs",
     "ring_statistics",

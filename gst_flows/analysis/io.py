@@ -8,7 +8,35 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
-from ase.io import write
+from ase.io import read, write
+
+
+def read_frames(path: str | os.PathLike, index: str = ":", fmt: str | None = None) -> list[Atoms]:
+    """Read the frames of a structure or trajectory file with ASE.
+
+    Parameters
+    ----------
+    path
+        Any file ASE reads.
+    index
+        Frames to read, ASE slice syntax (``":"`` all, ``"-1"`` the last, ``"::10"``).
+    fmt
+        ASE format name when the file name does not tell.
+
+    Raises
+    ------
+    FileNotFoundError
+        For a missing file.
+    ValueError
+        When the selection holds no frame.
+    """
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    frames = read(os.fspath(path), index=index, format=fmt)
+    frames = frames if isinstance(frames, list) else [frames]
+    if not frames:
+        raise ValueError(f"no frames selected from {path} with index {index!r}")
+    return frames
 
 
 def with_arrays(atoms: Atoms, arrays: Mapping[str, np.ndarray]) -> Atoms:

@@ -12,28 +12,30 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["KINDS", "add_parser", "load_frames", "parse_cutoffs", "run_analyse", "run_plot"]
+from gst_flows.analysis.run import ANALYSIS_KINDS
+from gst_flows.plotting.analysis import FIGURE_KINDS
 
-KINDS = (
-    "rdf",
-    "adf",
-    "coordination",
-    "homopolar",
-    "density",
-    "rings",
-    "altbc",
-    "kbar",
-    "temperature",
-    "growth",
-    "soap-map",
-)
-PLOT_KINDS = ("rdf", "adf", "rings", "altbc", "kbar", "temperature", "growth", "soap-map")
+if TYPE_CHECKING:
+    from gst_flows.analysis.run import AnalysisOptions
+
+__all__ = [
+    "KINDS",
+    "add_parser",
+    "load_frames",
+    "options_from_args",
+    "parse_cutoffs",
+    "run_analyse",
+    "run_plot",
+]
+
+KINDS = ANALYSIS_KINDS
+PLOT_KINDS = FIGURE_KINDS
 
 
 def add_parser(subparsers: Any, *, plot: bool = True) -> None:
@@ -53,7 +55,13 @@ def add_parser(subparsers: Any, *, plot: bool = True) -> None:
         "ASE reads) and write a JSON summary, an NPZ of the arrays and PNG/PDF figures.",
     )
     parser.add_argument("kind", metavar="KIND", choices=KINDS, help=f"one of: {', '.join(KINDS)}")
-    parser.add_argument("trajectory", metavar="TRAJECTORY", help="structure or trajectory file")
+    parser.add_argument(
+        "trajectory",
+        metavar="TRAJECTORY",
+        help="structure or trajectory file, or db:KEY=VALUE[,KEY=VALUE] for labelled "
+        "configurations in the database (keys: tag, iteration, config_type, composition, "
+        "settings_hash, code), e.g. db:tag=demo",
+    )
     parser.add_argument("-i", "--index", default=":", help="frames to read, ASE slice syntax (default ':')")
     parser.add_argument("--format", help="ASE file format if not clear from the name")
     parser.add_argument(
@@ -62,6 +70,12 @@ def add_parser(subparsers: Any, *, plot: bool = True) -> None:
     parser.add_argument("--name", help="stem of the output files (default: KIND)")
     parser.add_argument("--no-plot", action="store_true", help="skip figures")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
+    parser.add_argument(
+        "--store",
+        action="store_true",
+        help="run as a job and store the analysis document (arrays in the data store) in the "
+        "database; files go to the job directory",
+    )
     parser.add_argument(
         "--cutoff",
         action="append",
@@ -125,244 +139,127 @@ def parse_cutoffs(items: Sequence[str]) -> float | dict[str, float] | None:
 
 
 def load_frames(path: str, index: str = ":", fmt: str | None = None) -> list:
-    """Read frames with ASE; a missing file raises ``FileNotFoundError``."""
-    from ase.io import read
+    """Read frames with ASE (see :func:`gst_flows.analysis.io.read_frames`)."""
+    from gst_flows.analysis.io import read_frames
 
-    if not Path(path).exists():
-        raise FileNotFoundError(f"no such file: {path}")
-    frames = read(path, index=index, format=fmt)
-    frames = frames if isinstance(frames, list) else [frames]
-    if not frames:
-        raise ValueError(f"no frames selected from {path} with index {index!r}")
-    return frames
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    return read_frames(path, index, fmt)
 
 
 def _write(out: Path, stem: str, summary: dict, arrays: dict[str, np.ndarray]) -> None:
+    from gst_flows.analysis.run import jsonable
+
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(_jsonable(summary), indent=2) + "\n")
+    (out / f"{stem}.json").write_text(json.dumps(jsonable(summary), indent=2) + "\n")
     if arrays:
         np.savez_compressed(out / f"{stem}.npz", **arrays)
 
 
-def _frame_stats(frames: list, fn: Callable) -> dict[str, float]:
-    values = [fn(f) for f in frames]
-    keys = values[0].keys()
-    return {k: float(np.mean([v[k] for v in values])) for k in keys}
+def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
+    """Analysis options from the command-line arguments (reference structure read here)."""
+    from gst_flows.analysis.run import AnalysisOptions
+
+    return AnalysisOptions(
+        cutoffs=parse_cutoffs(args.cutoff),
+        r_max=args.r_max,
+        bin_width=args.bin_width,
+        min_angle=args.min_angle,
+        max_size=args.max_size,
+        reference=load_frames(args.reference)[0] if args.reference else None,
+        zeta=args.zeta,
+        threshold=args.threshold,
+        axis=args.axis,
+        fronts=args.fronts,
+        seed_array=args.seed_array,
+        method=args.method,
+        colour_by=args.colour_by,
+        marker_by=args.marker_by,
+        plane=args.plane,
+        bin_size=args.bin_size,
+        sigma=args.sigma,
+        timestep_ps=args.timestep,
+        progress=args.progress,
+    )
 
 
 def run_analyse(args: argparse.Namespace) -> int:
     """Handler of ``gst-flows analyse``."""
-    import gst_flows.analysis as an
+    from gst_flows.analysis.io import write_kbar_extxyz
+    from gst_flows.analysis.run import analyse, check_analysis, jsonable
+    from gst_flows.plotting.analysis import draw_analysis
 
+    if args.store or args.trajectory.startswith("db:"):
+        return _run_stored(args)
     frames = load_frames(args.trajectory, args.index, args.format)
-    cutoffs = parse_cutoffs(args.cutoff)
+    options = options_from_args(args)
+    check_analysis(args.kind, frames, options)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     stem = args.name or args.kind.replace("-", "_")
-    times = np.arange(len(frames)) * args.timestep
     start = time.perf_counter()
-    summary: dict[str, Any] = {"kind": args.kind, "trajectory": args.trajectory, "frames": len(frames)}
-    arrays: dict[str, np.ndarray] = {}
-    kind = args.kind
-
-    if kind == "rdf":
-        res = an.radial_distribution(frames, args.r_max or 8.0, args.bin_width or 0.02)
-        arrays = {"r": res.r, "total": res.total, **{f"g_{k}": v for k, v in res.partial.items()}}
-        summary["first_peak"] = float(res.r[np.argmax(res.total)])
-    elif kind == "adf":
-        res = an.bond_angle_distribution(frames, cutoffs, args.bin_width or 1.0)
-        arrays = {"theta": res.theta, "total": res.total}
-        arrays.update({f"adf_{k}": v for k, v in res.by_centre.items()})
-        summary["mode"] = float(res.theta[np.argmax(res.total)])
-    elif kind == "coordination":
-        summary["coordination"] = _frame_stats(frames, lambda f: an.partial_coordination(f, cutoffs))
-        arrays = {"coordination": an.coordination_numbers(frames[-1], cutoffs)}
-    elif kind == "homopolar":
-        summary["fractions"] = _frame_stats(frames, lambda f: an.homopolar_bond_fraction(f, cutoffs))
-        summary["bond_counts"] = _frame_stats(frames, lambda f: an.bond_counts(f, cutoffs))
-    elif kind == "density":
-        density = np.array([an.mass_density(f) for f in frames])
-        arrays = {"time": times, "density": density}
-        summary["mean_density"] = float(density.mean())
-    elif kind == "rings":
-        res = an.ring_statistics(frames, cutoffs, args.max_size, progress=args.progress)
-        arrays = {"sizes": res.sizes, "counts": res.counts, "per_atom": res.per_atom}
-        summary["rings_per_atom"] = dict(zip(res.sizes.tolist(), res.per_atom.tolist(), strict=True))
-    elif kind == "altbc":
-        res = an.altbc(
-            frames, r_max=args.r_max or 4.0, bin_width=args.bin_width or 0.02, min_angle=args.min_angle
-        )
-        arrays = {"r": res.r, "density": res.density}
-        summary.update(n_triples=res.n_triples, n_centres=res.n_centres)
-    elif kind in ("kbar", "growth"):
-        arrays, summary = _kbar(frames, times, args, cutoffs, summary, stem, out)
-    elif kind == "temperature":
-        arrays, summary = _temperature(frames, times, args, summary)
-    elif kind == "soap-map":
-        res = an.soap_map(frames, args.method, progress=args.progress)
-        arrays = {"coordinates": res.coordinates, "kernel": res.kernel, "explained": res.explained}
-        arrays["colour"] = np.array(an.frame_labels(frames, args.colour_by))
-        arrays["marker"] = np.array(an.frame_labels(frames, args.marker_by))
-        summary["explained"] = res.explained
+    result = analyse(args.kind, frames, options)
+    summary = {"kind": args.kind, "trajectory": args.trajectory, **result.summary}
     summary["seconds"] = round(time.perf_counter() - start, 3)
-    _write(out, stem, summary, arrays)
-    if not args.no_plot and kind in PLOT_KINDS:
-        draw(kind, {k: np.asarray(v) for k, v in arrays.items()}, out / stem)
-    print(json.dumps(_jsonable({k: v for k, v in summary.items() if k != "trajectory"})))
+    if args.kind == "kbar":
+        threshold = summary["threshold"]
+        write_kbar_extxyz(out / f"{stem}.extxyz", frames, result.kbar, threshold=threshold)
+    _write(out, stem, summary, result.arrays)
+    if not args.no_plot and args.kind in PLOT_KINDS:
+        draw_analysis(args.kind, result.arrays, out / stem)
+    print(json.dumps(jsonable({k: v for k, v in summary.items() if k != "trajectory"})))
     print(f"wrote {out / stem}.*")
     return 0
 
 
-def _kbar(
-    frames: list,
-    times: np.ndarray,
-    args: argparse.Namespace,
-    cutoffs: float | dict[str, float] | None,
-    summary: dict[str, Any],
-    stem: str,
-    out: Path,
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    import gst_flows.analysis as an
-    from gst_flows.analysis.soap import SoapSettings
+def database_filters(text: str) -> dict[str, Any]:
+    """``db:tag=demo,iteration=1`` → ``{"tag": "demo", "iteration": 1}``."""
+    filters: dict[str, Any] = {}
+    for item in filter(None, text.removeprefix("db:").split(",")):
+        if "=" not in item:
+            raise ValueError(f"database selection {item!r} is not KEY=VALUE")
+        key, value = (part.strip() for part in item.split("=", 1))
+        filters[key] = int(value) if key == "iteration" else value
+    if not filters:
+        raise ValueError("give a database selection such as db:tag=demo")
+    return filters
 
-    zeta = args.zeta if args.zeta is not None else an.DEFAULT_ZETA
-    threshold = args.threshold if args.threshold is not None else an.DEFAULT_THRESHOLD
-    reference = load_frames(args.reference)[0] if args.reference else None
-    refs, settings = an.prepare_reference(frames[0], reference, SoapSettings())
-    iterator = frames
-    if args.progress:
-        from tqdm.auto import tqdm
 
-        iterator = tqdm(frames, desc="k̄", unit="frame")
-    kbars, fraction, density, thickness, grains = [], [], [], [], []
-    seeds = None
-    if args.kind == "growth" and args.seed_array in frames[0].arrays:
-        ids = np.asarray(frames[0].arrays[args.seed_array])
-        seeds = [np.flatnonzero(ids == s) for s in np.unique(ids[ids > 0])]
-    for frame in iterator:
-        kbar = an.crystallinity(frame, refs, zeta=zeta, settings=settings)
-        kbars.append(kbar)
-        crystalline = kbar > threshold
-        fraction.append(an.crystalline_fraction(kbar, threshold))
-        density.append(an.mass_density(frame))
-        if args.kind == "growth":
-            thickness.append(an.crystalline_thickness(frame, crystalline, args.axis))
-            if seeds:
-                sizes = an.seeded_grain_sizes(frame, crystalline, seeds, cutoffs)
-                grains.append(an.equivalent_radius(sizes, an.number_density(frame)))
-    arrays = {
-        "time": times,
-        "crystalline_fraction": np.array(fraction),
-        "density": np.array(density),
-        "mean_kbar": np.array([k.mean() for k in kbars]),
+def _run_stored(args: argparse.Namespace) -> int:
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from gst_flows.execution import run_local
+    from gst_flows.makers.analyse import DatabaseAnalysisMaker, StructureAnalysisMaker
+    from gst_flows.schemas.analysis import AnalysisDoc
+
+    options = options_from_args(args)
+    values = {k: getattr(options, k) for k in options.__dataclass_fields__}
+    reference = values.pop("reference")
+    common = {
+        "name": args.name or f"analysis {args.kind}",
+        "kind": args.kind,
+        "options": values,
+        "reference": None if reference is None else AseAtomsAdaptor.get_structure(reference),
+        "figures": not args.no_plot,
     }
-    summary.update(zeta=zeta, threshold=threshold, final_fraction=fraction[-1])
-    if args.kind == "kbar":
-        an.write_kbar_extxyz(out / f"{stem}.extxyz", frames, kbars, threshold=threshold)
-        antisites = an.find_antisites(frames[-1], kbars[-1], threshold, cutoffs=cutoffs)
-        summary["antisites_last_frame"] = int(antisites.sum())
+    if args.trajectory.startswith("db:"):
+        job = DatabaseAnalysisMaker(**common).make(database_filters(args.trajectory))
     else:
-        arrays["thickness"] = np.array(thickness)
-        if len(frames) >= 2:
-            fit = an.growth_speed(times, arrays["thickness"], n_fronts=args.fronts)
-            summary["front_speed_m_per_s"] = fit.speed
-        if grains:
-            radii = np.array(grains)
-            arrays["grain_radius"] = radii
-            if len(frames) >= 2:
-                summary["grain_speed_m_per_s"] = [
-                    an.growth_speed(times, radii[:, g]).speed for g in range(radii.shape[1])
-                ]
-    return arrays, summary
-
-
-def _temperature(
-    frames: list, times: np.ndarray, args: argparse.Namespace, summary: dict[str, Any]
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    import gst_flows.analysis as an
-
-    maps, profiles, mean_t = [], [], []
-    for frame in frames:
-        tmap = an.temperature_map(frame, args.plane, args.bin_size, args.sigma)
-        prof = an.temperature_profile(frame, args.axis, args.bin_size, args.sigma)
-        maps.append(tmap.temperature)
-        profiles.append(prof.temperature)
-        mean_t.append(an.kinetic_temperature(frame))
-    arrays = {
-        "time": times,
-        "maps": np.array(maps),
-        "profiles": np.array(profiles),
-        "edges_0": tmap.edges[0],
-        "edges_1": tmap.edges[1],
-        "profile_edges": prof.edges[0],
-        "axes": np.array(list(args.plane)),
-        "profile_axis": np.array([args.axis]),
-        "temperature": np.array(mean_t),
-    }
-    summary.update(mean_temperature=mean_t, max_temperature=float(np.nanmax(maps)))
-    return arrays, summary
-
-
-def draw(kind: str, data: dict[str, np.ndarray], stem: Path, title: str | None = None) -> list:
-    """Draw the figure(s) of one analysis from its saved arrays."""
-    import gst_flows.plotting as pl
-    from gst_flows.analysis import ALTBC, RDF, AngleDistribution, RingStatistics, SoapMap
-    from gst_flows.analysis.temperature import TemperatureMap
-
-    if kind == "rdf":
-        partial = {k[2:]: v for k, v in data.items() if k.startswith("g_")}
-        figs = {"": pl.plot_rdf(RDF(data["r"], data["total"], partial), title=title)}
-    elif kind == "adf":
-        by = {k[4:]: v for k, v in data.items() if k.startswith("adf_")}
-        figs = {"": pl.plot_angles(AngleDistribution(data["theta"], data["total"], by), title=title)}
-    elif kind == "rings":
-        stats = RingStatistics(data["sizes"], data["counts"], data["per_atom"], None)
-        figs = {"": pl.plot_rings(stats, title=title)}
-    elif kind == "altbc":
-        figs = {"": pl.plot_altbc(ALTBC(data["r"], data["density"], 0, 0), title=title)}
-    elif kind in ("kbar", "growth"):
-        figs = {"": pl.plot_crystallinity_series(data["time"], data, title=title)}
-    elif kind == "temperature":
-        axes = tuple(str(a) for a in data["axes"])
-        last = TemperatureMap(data["maps"][-1], (data["edges_0"], data["edges_1"]), data["maps"][-1], axes)
-        profile = TemperatureMap(
-            data["profiles"][-1],
-            (data["profile_edges"],),
-            data["profiles"][-1],
-            (str(data["profile_axis"][0]),),
-        )
-        figs = {
-            "": pl.plot_temperature_map(last, title=title),
-            "_profile": pl.plot_temperature_profile(profile, title=title),
-        }
-    elif kind == "soap-map":
-        smap = SoapMap(data["coordinates"], data["kernel"], data["explained"], "map")
-        figs = {
-            "": pl.plot_soap_map(
-                smap,
-                [str(c) for c in data["colour"]],
-                marker_by=[str(m) for m in data["marker"]],
-                title=title,
-            )
-        }
-    else:
-        raise ValueError(f"no figure for {kind!r}")
-    written = []
-    for suffix, fig in figs.items():
-        written += pl.save_figure(fig, stem.with_name(stem.name + suffix))
-    return written
+        frames = load_frames(args.trajectory, args.index, args.format)
+        StructureAnalysisMaker(**common).check(frames)
+        job = StructureAnalysisMaker(index=args.index, **common).make(str(Path(args.trajectory).resolve()))
+    responses = run_local(job)
+    response = responses.get(job.uuid, {})
+    if not response:
+        print(f"analysis job {job.uuid} failed: see the log above")
+        return 1
+    doc = next(iter(response.values())).output
+    doc = doc if isinstance(doc, AnalysisDoc) else AnalysisDoc.model_validate(doc)
+    print(json.dumps({"uuid": job.uuid, **doc.summary}))
+    for figure in doc.figures:
+        print("\n".join(f"wrote {f}" for f in figure.files))
+    if doc.kbar_file:
+        print(f"wrote {doc.kbar_file}")
+    print(f"stored the analysis document of job {job.uuid} (arrays in the data store)")
+    return 0
 
 
 def run_plot(args: argparse.Namespace) -> int:
@@ -373,6 +270,8 @@ def run_plot(args: argparse.Namespace) -> int:
     with np.load(path) as npz:
         data = {k: npz[k] for k in npz.files}
     stem = Path(args.output) if args.output else path.with_suffix("")
-    for written in draw(args.kind, data, stem, args.title):
+    from gst_flows.plotting.analysis import draw_analysis
+
+    for written in draw_analysis(args.kind, data, stem, args.title):
         print(f"wrote {written}")
     return 0

@@ -15,7 +15,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from gst_flows.md.protocol import Protocol, RunSettings, SafetyLimits, load_protocol
 from gst_flows.schemas.md import MDDoc
 
-__all__ = ["GapMDMaker", "structure_to_atoms"]
+__all__ = ["GapMDMaker", "as_md_doc", "structure_to_atoms"]
 
 #: Files of a job directory a continuation job does not copy from the run it continues.
 RESTART_IGNORE = ("FW.json", "FW_offline.json", "FW_submit.script", "jobflow.log",
@@ -33,6 +33,13 @@ def structure_to_atoms(structure: Structure | Atoms) -> Atoms:
     if "fixed" in atoms.arrays:
         atoms.arrays["fixed"] = atoms.arrays["fixed"].astype(bool)
     return atoms
+
+
+def as_md_doc(doc: MDDoc | dict) -> MDDoc:
+    """An :class:`MDDoc` from a resolved job output (model or dictionary)."""
+    if isinstance(doc, MDDoc):
+        return doc
+    return MDDoc.model_validate({k: v for k, v in doc.items() if not k.startswith("@")})
 
 
 @dataclass

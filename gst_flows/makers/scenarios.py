@@ -23,7 +23,7 @@ from jobflow import Maker, Response, job
 from monty.json import MSONable
 from pymatgen.core import Structure
 
-from gst_flows.makers.md import RESTART_IGNORE, GapMDMaker, structure_to_atoms
+from gst_flows.makers.md import RESTART_IGNORE, GapMDMaker, as_md_doc, structure_to_atoms
 from gst_flows.md.units import ev_to_fj
 from gst_flows.schemas.md import EnergyLedgerDoc, MDDoc, PotentialDoc
 from gst_flows.schemas.scenarios import (
@@ -242,13 +242,6 @@ class AnalysisSettings(MSONable):
 
     def __post_init__(self) -> None:
         self.formats = tuple(self.formats)
-
-
-def as_md_doc(doc: MDDoc | dict) -> MDDoc:
-    """An :class:`MDDoc` from a resolved job output (model or dictionary)."""
-    if isinstance(doc, MDDoc):
-        return doc
-    return MDDoc.model_validate({k: v for k, v in doc.items() if not k.startswith("@")})
 
 
 def stage_end_steps(doc: MDDoc) -> dict[str, int]:

@@ -79,3 +79,18 @@ def test_rdf_spatial_sort_path_matches_small_path(monkeypatch):
     assert np.allclose(plain.total, again.total)
     for key in plain.partial:
         assert np.allclose(plain.partial[key], again.partial[key])
+
+
+def test_first_peak_is_the_nearest_neighbour_shell(gete):
+    from gst_flows.analysis.run import first_peak
+
+    rdf = radial_distribution(gete, 6.0, 0.02)
+    assert first_peak(rdf.r, rdf.total) == pytest.approx(3.0, abs=0.02)
+    # strongly rattled small cells: noise below the first shell crosses g = 1 but is no peak
+    frames = []
+    for k in range(3):
+        atoms = gete.copy()
+        atoms.positions += np.random.default_rng(k).normal(0, 0.05 + 0.3 * k, atoms.positions.shape)
+        frames.append(atoms)
+    rdf = radial_distribution(frames, 6.0, 0.02)
+    assert first_peak(rdf.r, rdf.total) == pytest.approx(3.0, abs=0.1)
