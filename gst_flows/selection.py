@@ -6,13 +6,17 @@ SOAP vector of each structure from :func:`gst_flows.analysis.soap.mean_soap_vect
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 __all__ = [
+    "committee_spread",
     "cur_selection",
     "farthest_point_sampling",
     "near_duplicates",
     "select_diverse",
+    "uncertainty_weights",
 ]
 
 
@@ -180,3 +184,45 @@ def select_diverse(
     else:
         picked = cur_selection(x, n_select)
     return [int(keep[i]) for i in picked]
+
+
+def committee_spread(forces: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+    """Disagreement of a committee of potentials on each configuration, eV/Å.
+
+    Parameters
+    ----------
+    forces
+        ``forces[m][c]``: forces (atoms × 3, eV/Å) that member ``m`` predicts for
+        configuration ``c``; at least two members.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per configuration, the root mean square over atoms and components of the standard
+        deviation across members.
+    """
+    if len(forces) < 2:
+        raise ValueError(f"a committee needs at least two members, got {len(forces)}")
+    n = {len(member) for member in forces}
+    if len(n) != 1:
+        raise ValueError("every committee member must predict every configuration")
+    spread = []
+    for c in range(n.pop()):
+        stacked = np.stack([np.asarray(member[c], dtype=float) for member in forces])
+        spread.append(float(np.sqrt(np.mean(stacked.var(axis=0)))))
+    return np.asarray(spread)
+
+
+def uncertainty_weights(spread: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """Selection weights from uncertainties: ``(spread / mean spread) ** power``.
+
+    A candidate the committee disagrees on twice as much as average gets twice the weight
+    (``power`` 1); with no disagreement at all every weight is 1.
+    """
+    spread = np.asarray(spread, dtype=float)
+    if spread.ndim != 1 or np.any(spread < 0) or not np.all(np.isfinite(spread)):
+        raise ValueError("uncertainties must be finite and non-negative, one per candidate")
+    mean = spread.mean() if len(spread) else 0.0
+    if mean <= 0:
+        return np.ones_like(spread)
+    return (spread / mean) ** power

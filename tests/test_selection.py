@@ -63,3 +63,48 @@ def test_cur_order_and_errors(clusters):
         select_diverse(points, 2, method="random")
     with pytest.raises(ValueError, match="2D"):
         select_diverse(points[0], 2)
+
+
+def test_committee_spread_and_weights():
+    from gst_flows.selection import committee_spread, uncertainty_weights
+
+    rng = np.random.default_rng(0)
+    base = [rng.normal(size=(4, 3)) for _ in range(3)]
+    # members agree on configuration 0, disagree by 0.1 and 0.4 eV/Å on 1 and 2
+    members = [[b.copy() for b in base] for _ in range(2)]
+    members[1][1] += 0.2
+    members[1][2] += 0.8
+    spread = committee_spread(members)
+    assert spread == pytest.approx([0.0, 0.1, 0.4])
+    assert uncertainty_weights(spread) == pytest.approx([0.0, 0.6, 2.4])
+    assert uncertainty_weights(spread, power=0) == pytest.approx([1, 1, 1])
+    assert uncertainty_weights(np.zeros(3)) == pytest.approx([1, 1, 1])
+    with pytest.raises(ValueError, match="at least two members"):
+        committee_spread(members[:1])
+    with pytest.raises(ValueError, match="every configuration"):
+        committee_spread([base, base[:2]])
+    with pytest.raises(ValueError, match="non-negative"):
+        uncertainty_weights(np.array([0.1, -1.0]))
+
+
+def test_training_selection_subsample_keeps_isolated_atoms():
+    from ase import Atoms
+
+    from gst_flows.makers.fit import TrainingSelection
+
+    frames = [Atoms("GeTe", positions=[[0, 0, 0], [0, 0, 2.8 + 0.01 * k]], cell=[6, 6, 6], pbc=True)
+              for k in range(10)]
+    for f in frames:
+        f.info["config_type"] = "crystal"
+    isolated = Atoms("Ge", cell=[10, 10, 10], pbc=True)
+    isolated.info["config_type"] = "isolated_atom"
+    frames.append(isolated)
+    a = TrainingSelection(tag="x", subsample=0.5, subsample_seed=1).subsampled(frames)
+    b = TrainingSelection(tag="x", subsample=0.5, subsample_seed=2).subsampled(frames)
+    assert len(a) == len(b) == 6 and isolated in a and isolated in b
+    assert [id(f) for f in a] != [id(f) for f in b]
+    assert TrainingSelection(tag="x").subsampled(frames) == frames
+    with pytest.raises(ValueError, match="fraction"):
+        TrainingSelection(subsample=1.5)
+    query = TrainingSelection(tag="x", settings_hash="abc").criteria()
+    assert {"output.reference_settings_hash": "abc"} in query["$or"]

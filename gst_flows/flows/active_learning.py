@@ -132,6 +132,15 @@ class ActiveLearningMaker(Maker):
         in the fit's hyperparameters instead).
     soap
         Keyword arguments of :class:`gst_flows.analysis.soap.SoapSettings` for selection.
+    uncertainty
+        ``"committee"``: weight farthest-point sampling by the disagreement of a committee of
+        ``committee_size`` extra fits, each on a random ``committee_fraction`` of the
+        training structures (force spread on each candidate; see
+        :func:`gst_flows.selection.committee_spread`). None: diversity only.
+    committee_size, committee_fraction
+        Members of the committee and the fraction of structures each is fitted on.
+    uncertainty_power
+        Exponent of the uncertainty weights (0 ignores them, larger trusts them more).
     """
 
     name: str = "active learning"
@@ -149,6 +158,22 @@ class ActiveLearningMaker(Maker):
     max_failed_fraction: float = 0.5
     isolated_box: tuple[float, float, float] | None = (10.0, 10.5, 11.0)
     soap: dict[str, Any] = field(default_factory=lambda: {"r_cut": 5.0, "n_max": 4, "l_max": 4})
+    uncertainty: str | None = None
+    committee_size: int = 3
+    committee_fraction: float = 0.75
+    uncertainty_power: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.uncertainty not in (None, "committee"):
+            raise ValueError(f"unknown uncertainty {self.uncertainty!r}: None or 'committee'")
+        if self.uncertainty == "committee":
+            if self.committee_size < 2:
+                raise ValueError(f"a committee needs at least 2 members, got {self.committee_size}")
+            if not 0 < self.committee_fraction < 1:
+                raise ValueError(
+                    f"committee_fraction must be in (0, 1), got {self.committee_fraction}")
+            if self.selection_method != "fps":
+                raise ValueError("uncertainty weights apply to farthest-point sampling (fps) only")
 
     def make(
         self,
@@ -243,10 +268,23 @@ def al_fit(maker: ActiveLearningMaker, state: dict[str, Any], waits: list[Any]) 
         test_source=TrainingSelection(tag=_held_out_tag(maker.tag)),
     )
     fit.name = f"iter-{state['iteration']} gap fit"
+    committee = []
+    # The last iteration's committee would weigh a selection that never happens.
+    if maker.uncertainty == "committee" and state["iteration"] < maker.max_iterations:
+        from dataclasses import replace
+
+        member_maker = replace(maker.fit_maker, test_fraction=0.0, evaluate_train=False)
+        for k in range(maker.committee_size):
+            selection = TrainingSelection(tag=maker.tag, subsample=maker.committee_fraction,
+                                          subsample_seed=1000 * state["iteration"] + k)
+            member = member_maker.make(selection)
+            member.name = f"iter-{state['iteration']} committee fit {k + 1}/{maker.committee_size}"
+            committee.append(member)
     decide = _steering(al_decide(maker, state, fit.output.potential_id, fit.output.test_errors,
-                                 fit.output.train_errors, fit.output.training_set),
+                                 fit.output.train_errors, fit.output.training_set,
+                                 [m.output.potential_id for m in committee]),
                        f"iter-{state['iteration']} decide")
-    return Response(replace=_categorised(Flow([fit, decide], output=decide.output)))
+    return Response(replace=_categorised(Flow([fit, *committee, decide], output=decide.output)))
 
 
 def _overall(errors: dict[str, Any] | None) -> dict[str, Any]:
@@ -264,6 +302,7 @@ def al_decide(
     test_errors: dict[str, Any],
     train_errors: dict[str, Any],
     training_set: dict[str, Any],
+    committee: list[str] | None = None,
 ) -> Response:
     """Record the iteration and decide, at run time, whether another one follows."""
     held = _overall(test_errors)
@@ -287,7 +326,7 @@ def al_decide(
         labels_per_config_type=per_type,
         held_out_force_rmse=held.get("force_rmse"), held_out_energy_rmse=held.get("energy_rmse"),
         train_force_rmse=train.get("force_rmse"), converged=reason is not None,
-        stop_reason=reason, history=history,
+        stop_reason=reason, history=history, committee_potential_ids=list(committee or []),
     )
     rmse = doc.held_out_force_rmse
     logger.info("iteration %d: %d labels, held-out force RMSE %s eV/Å, potential %s%s",
@@ -296,7 +335,7 @@ def al_decide(
     if reason is not None:
         return Response(output=doc)
     following = {**state, "iteration": state["iteration"] + 1, "history": history,
-                 "potential_id": potential_id}
+                 "potential_id": potential_id, "committee": list(committee or [])}
     explore = _steering(al_explore(maker, following), f"iter-{following['iteration']} explore")
     return Response(output=doc, addition=explore)
 
@@ -394,6 +433,26 @@ def _candidates(md_runs: list[Any], iteration: int, potential_id: str, min_dista
     return frames
 
 
+def committee_force_spread(potential_ids: Sequence[str], frames: Sequence[Any], store=None) -> np.ndarray:
+    """Force spread (eV/Å) of a committee of stored potentials on each frame.
+
+    See :func:`gst_flows.selection.committee_spread`.
+    """
+    from gst_flows.potentials import load_potential
+    from gst_flows.selection import committee_spread
+
+    forces = []
+    for potential_id in potential_ids:
+        calculator = load_potential(potential_id, store=store)
+        member = []
+        for frame in frames:
+            atoms = frame.copy()
+            atoms.calc = calculator
+            member.append(atoms.get_forces())
+        forces.append(member)
+    return committee_spread(forces)
+
+
 @job(output_schema=SelectionDoc, data=["structures"])
 def al_select(maker: ActiveLearningMaker, state: dict[str, Any], md_docs: list[Any]) -> Response:
     """Choose diverse candidates in SOAP space (not already labelled), label them, refit."""
@@ -402,7 +461,7 @@ def al_select(maker: ActiveLearningMaker, state: dict[str, Any], md_docs: list[A
     from gst_flows.analysis.soap import SoapSettings, mean_soap_vectors
     from gst_flows.dataset import label_filter
     from gst_flows.flows.label import label_flow
-    from gst_flows.selection import near_duplicates, select_diverse
+    from gst_flows.selection import near_duplicates, select_diverse, uncertainty_weights
 
     iteration = state["iteration"]
     candidates = _candidates(md_docs, iteration, state["potential_id"])
@@ -419,7 +478,15 @@ def al_select(maker: ActiveLearningMaker, state: dict[str, Any], md_docs: list[A
     soap = SoapSettings(**{**maker.soap, "species_resolved": True, "species": tuple(species)})
     x = mean_soap_vectors(candidates, soap) if candidates else np.zeros((0, soap.dimension))
     x_old = mean_soap_vectors(existing, soap) if existing else None
-    picked = select_diverse(x, maker.n_select, maker.selection_method, existing=x_old) if len(x) else []
+    spread = None
+    weights = None
+    if state.get("committee") and candidates:
+        spread = committee_force_spread(state["committee"], candidates, store)
+        weights = uncertainty_weights(spread, maker.uncertainty_power)
+        logger.info("iteration %d: committee force spread %.3f–%.3f eV/Å (mean %.3f)", iteration,
+                    spread.min(), spread.max(), spread.mean())
+    picked = select_diverse(x, maker.n_select, maker.selection_method, existing=x_old,
+                            weights=weights) if len(x) else []
     chosen = [candidates[i] for i in picked]
     n_dup = int(near_duplicates(x, x_old).sum()) if len(x) else 0
     logger.info("iteration %d: selected %d of %d candidate frames (%d near-duplicates)",
@@ -428,6 +495,9 @@ def al_select(maker: ActiveLearningMaker, state: dict[str, Any], md_docs: list[A
         tag=maker.tag, iteration=iteration, method=maker.selection_method,
         n_candidates=len(candidates), n_duplicates=n_dup, n_existing=len(existing),
         n_selected=len(chosen), budget=maker.n_select,
+        uncertainty="committee" if spread is not None else None,
+        mean_candidate_spread=float(spread.mean()) if spread is not None else None,
+        selected_spread=[float(spread[i]) for i in picked] if spread is not None else [],
         provenance=[{k: a.info.get(k) for k in ("generator", "potential_id", "temperature",
                                                "md_step", "config_type")} for a in chosen],
         structures=[AseAtomsAdaptor.get_structure(a) for a in chosen],

@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 from ase import Atoms
 from jobflow import Flow, Maker, job
 from monty.json import MSONable
@@ -68,11 +69,26 @@ class TrainingSelection(MSONable):
         Only these active-learning iterations.
     config_types
         Only these config_types (isolated atoms are always included).
+    settings_hash
+        Only labels of this DFT protocol (and the isolated atoms computed for it), so a tag
+        holding labels of two protocols still gives one consistent training set.
+    subsample
+        Keep this fraction of the structures (isolated atoms always kept), drawn at random
+        with ``subsample_seed``: the training sets of a committee of fits.
+    subsample_seed
+        Seed of the subsample.
     """
 
     tag: str | None = None
     iterations: list[int] | None = None
     config_types: list[str] | None = None
+    settings_hash: str | None = None
+    subsample: float | None = None
+    subsample_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.subsample is not None and not 0 < self.subsample <= 1:
+            raise ValueError(f"subsample must be a fraction in (0, 1], got {self.subsample}")
 
     def criteria(self) -> dict:
         """MongoDB filter on the job documents of the store."""
@@ -87,7 +103,20 @@ class TrainingSelection(MSONable):
             query["output.provenance.iteration"] = {"$in": list(self.iterations)}
         if self.config_types:
             query["output.provenance.config_type"] = {"$in": [*self.config_types, ISOLATED_ATOM]}
+        if self.settings_hash:
+            query["$or"] = [{"output.settings_hash": self.settings_hash},
+                            {"output.reference_settings_hash": self.settings_hash}]
         return query
+
+    def subsampled(self, frames: list[Atoms]) -> list[Atoms]:
+        """The frames :attr:`subsample` keeps (all of them when it is None)."""
+        if self.subsample is None or self.subsample >= 1:
+            return frames
+        structures = [k for k, f in enumerate(frames) if not is_isolated_atom(f)]
+        n_keep = max(1, round(self.subsample * len(structures)))
+        rng = np.random.default_rng(self.subsample_seed)
+        keep = set(rng.choice(structures, size=n_keep, replace=False).tolist()) if structures else set()
+        return [f for k, f in enumerate(frames) if is_isolated_atom(f) or k in keep]
 
     def describe(self) -> str:
         """Short text for documents and logs."""
@@ -139,7 +168,7 @@ def load_training_frames(source: Source, store=None) -> tuple[list[Atoms], str]:
             frames.append(LabelDoc.model_validate(output).to_atoms())
         if not frames:
             raise FitInputError(f"no successful labels match {source.describe()}")
-        return frames, source.describe()
+        return source.subsampled(frames), source.describe()
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"training data file {path} not found")

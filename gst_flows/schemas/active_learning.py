@@ -25,6 +25,15 @@ class SelectionDoc(BaseModel):
     provenance: list[dict[str, Any]] = Field(
         default_factory=list, description="Generator job, potential, temperature, step of each."
     )
+    uncertainty: str | None = Field(
+        None, description="How candidates were weighted by uncertainty ('committee') or None."
+    )
+    mean_candidate_spread: float | None = Field(
+        None, description="Mean committee force spread over the candidates, eV/Å."
+    )
+    selected_spread: list[float] = Field(
+        default_factory=list, description="Committee force spread of each chosen structure, eV/Å."
+    )
     structures: list[Structure] = Field(
         default_factory=list, description="The chosen structures (data store)."
     )
@@ -46,6 +55,10 @@ class IterationDoc(BaseModel):
     train_force_rmse: float | None = Field(None, description="Training force RMSE, eV/Å.")
     converged: bool = Field(description="Whether the loop stops after this iteration.")
     stop_reason: str | None = Field(None, description="Why the loop stops (or None).")
+    committee_potential_ids: list[str] = Field(
+        default_factory=list,
+        description="Committee fits of this iteration (uncertainty of the next selection).",
+    )
     history: list[dict[str, Any]] = Field(
         default_factory=list,
         description="Learning curve so far: iteration, n_labels, held-out force RMSE, potential.",

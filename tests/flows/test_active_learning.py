@@ -25,6 +25,15 @@ def test_failed_exploration_runs_are_skipped():
     assert _candidates([None, None], 1, "p") == []
 
 
+def test_committee_settings_are_checked():
+    with pytest.raises(ValueError, match="unknown uncertainty"):
+        ActiveLearningMaker(uncertainty="variance")
+    with pytest.raises(ValueError, match="at least 2 members"):
+        ActiveLearningMaker(uncertainty="committee", committee_size=1)
+    with pytest.raises(ValueError, match="fps"):
+        ActiveLearningMaker(uncertainty="committee", selection_method="cur")
+
+
 def test_convergence_rules():
     h = [{"iteration": 0, "force_rmse": 0.30}]
     assert convergence_decision(h, 3, None, None) is None
@@ -56,6 +65,9 @@ def _maker(tag):
         n_select=3,
         max_iterations=2,
         isolated_box=None,
+        uncertainty="committee",
+        committee_size=2,
+        committee_fraction=0.7,
     )
 
 
@@ -161,3 +173,30 @@ def test_submit_full_profile_to_the_launchpad(gst_home, capsys):
     for fw_id in {fw.fw_id for fw in new}:
         if fw_id in launchpad.get_fw_ids():
             launchpad.delete_wf(fw_id)
+
+
+def test_committee_weights_the_selection(loop, outputs):
+    from gst_flows.store import get_store
+
+    iterations = {d["output"]["iteration"]: d["output"] for d in outputs.find(
+        {"output.@class": "IterationDoc", "output.tag": "al-test"})}
+    # committees for iterations 0 and 1 (they weigh the selections of 1 and 2), none after the last
+    assert [len(iterations[k]["committee_potential_ids"]) for k in (0, 1, 2)] == [2, 2, 0]
+    selections = [d["output"] for d in outputs.find({"output.@class": "SelectionDoc",
+                                                     "output.tag": "al-test"})]
+    assert {sel["iteration"] for sel in selections} == {1, 2}  # (a restart test re-runs the loop)
+    for sel in selections:
+        assert sel["uncertainty"] == "committee"
+        assert sel["mean_candidate_spread"] > 0
+        assert len(sel["selected_spread"]) == sel["n_selected"]
+    # each member is fitted on a different subsample of what the main fit of its iteration saw
+    store = get_store()
+    store.connect()
+    ids = iterations[0]["committee_potential_ids"] + [iterations[0]["potential_id"]]
+    fits = {f["output"]["potential_id"]: set(f["output"]["train_structure_hashes"]) for f in store.query(
+        {"output.@class": "GapFitDoc", "output.potential_id": {"$in": ids}},
+        properties=["output.potential_id", "output.train_structure_hashes"], load=True)}
+    main = fits[iterations[0]["potential_id"]]
+    first, second = (fits[i] for i in iterations[0]["committee_potential_ids"])
+    assert first < main and second < main and first != second
+    assert len(first) == round(0.7 * len(main))
