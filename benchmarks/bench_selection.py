@@ -10,7 +10,12 @@ The labeller is a STAND-IN for DFT: matscipy's species-aware Lennard-Jones pair 
 benchmark runs here in minutes); it is the same for both strategies. Prints the RMSE per budget
 and the number of labels random selection needs to reach the RMSE that FPS reaches.
 
-    python benchmarks/bench_selection.py [--budgets 4,8,16,32] [--repeats 3]
+A third strategy, FPS weighted by committee uncertainty, picks in batches as the loop does: the
+first batch by FPS alone, then before each further batch a committee of ``--committee`` fits
+(each on a random 75 % of the labels so far) predicts forces on every candidate and the SOAP
+distances are weighted by their spread (:func:`gst_flows.selection.committee_spread`).
+
+    python benchmarks/bench_selection.py [--budgets 4,8,16,32] [--repeats 3] [--committee 3]
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ def _label(frames, calc):
     return out
 
 
-def _force_rmse(train, test, workdir):
+def _fit(train, workdir):
     from gst_flows.fit import GapHyperparameters, SoapParams, TwoBodyParams, fit_gap
     from gst_flows.fit.fit import load_gap_calculator
 
@@ -73,7 +78,39 @@ def _force_rmse(train, test, workdir):
         strict_n_sparse=False,
     )
     result = fit_gap(train, hyper, workdir)
-    calc = load_gap_calculator(result.potential_path)
+    return load_gap_calculator(result.potential_path)
+
+
+def _committee_picks(x, candidates, budget, calc, size, workdir, batch=4, seed=0):
+    """FPS in batches, each batch after the first weighted by a committee's force spread."""
+    from gst_flows.selection import committee_spread, select_diverse, uncertainty_weights
+
+    rng = np.random.default_rng(seed)
+    picked = select_diverse(x, min(batch, budget), "fps")
+    step = 0
+    while len(picked) < budget:
+        train = _label([candidates[i] for i in picked], calc)
+        forces = []
+        for m in range(size):
+            keep = rng.choice(len(train), size=max(2, round(0.75 * len(train))), replace=False)
+            member = _fit([train[i] for i in keep], f"{workdir}/c{step}-{m}")
+            predictions = []
+            for frame in candidates:
+                probe = frame.copy()
+                probe.calc = member
+                predictions.append(probe.get_forces())
+            forces.append(predictions)
+        weights = uncertainty_weights(committee_spread(forces))
+        rest = [i for i in range(len(candidates)) if i not in set(picked)]
+        more = select_diverse(x[rest], min(batch, budget - len(picked)), "fps",
+                              existing=x[picked], weights=weights[rest])
+        picked += [rest[i] for i in more]
+        step += 1
+    return picked
+
+
+def _force_rmse(train, test, workdir):
+    calc = _fit(train, workdir)
     diffs = []
     for frame in test:
         probe = frame.copy()
@@ -87,6 +124,8 @@ def main() -> None:
     parser.add_argument("--budgets", default="4,8,16,32")
     parser.add_argument("--repeats", type=int, default=3, help="random draws per budget")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--committee", type=int, default=3,
+                        help="committee size of the uncertainty-weighted strategy (0: skip it)")
     args = parser.parse_args()
 
     from gst_flows.analysis.soap import SoapSettings, mean_soap_vectors
@@ -102,7 +141,7 @@ def main() -> None:
                         species=("Ge", "Sb", "Te"))
     x = mean_soap_vectors(candidates, soap)
     budgets = [int(b) for b in args.budgets.split(",")]
-    results = {"fps": {}, "random": {}}
+    results = {"fps": {}, "random": {}, "committee": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for budget in budgets:
             picked = select_diverse(x, budget, "fps")
@@ -114,15 +153,27 @@ def main() -> None:
                 train = _label([candidates[i] for i in idx], calc)
                 values.append(_force_rmse(train, test, f"{tmp}/rnd-{budget}-{r}"))
             results["random"][budget] = float(np.mean(values))
-            print(f"budget {budget:3d}: FPS force RMSE {results['fps'][budget]:.4f} eV/Å, "
-                  f"random {results['random'][budget]:.4f} eV/Å (mean of {args.repeats})",
-                  flush=True)
+            line = (f"budget {budget:3d}: FPS force RMSE {results['fps'][budget]:.4f} eV/Å, "
+                    f"random {results['random'][budget]:.4f} eV/Å (mean of {args.repeats})")
+            if args.committee >= 2:
+                picked = _committee_picks(x, candidates, budget, calc, args.committee,
+                                          f"{tmp}/com-{budget}", seed=args.seed)
+                train = _label([candidates[i] for i in picked], calc)
+                results["committee"][budget] = _force_rmse(train, test, f"{tmp}/com-{budget}/fit")
+                line += f", FPS + committee {results['committee'][budget]:.4f} eV/Å"
+            print(line, flush=True)
     print(f"pool {len(candidates)} candidates, held-out {len(test)}; labeller: Lennard-Jones stand-in")
     for budget in budgets:
         target = results["fps"][budget]
         reached = [b for b in budgets if results["random"][b] <= target]
         need = f"{reached[0]}" if reached else f"more than {budgets[-1]}"
         print(f"FPS with {budget:3d} labels reaches {target:.4f} eV/Å; random needs {need} labels")
+    for budget in results["committee"]:
+        target = results["committee"][budget]
+        reached = [b for b in budgets if results["random"][b] <= target]
+        need = f"{reached[0]}" if reached else f"more than {budgets[-1]}"
+        print(f"FPS + committee with {budget:3d} labels reaches {target:.4f} eV/Å; "
+              f"random needs {need} labels")
 
 
 if __name__ == "__main__":

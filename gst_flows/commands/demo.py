@@ -22,6 +22,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--select", type=int, default=4, help="labels added per iteration")
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="figures go here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--committee", type=int, default=0, metavar="N",
+                        help="weight the selection by the force spread of N sub-sampled fits "
+                        "per iteration (0: diversity only; each member is one more gap_fit)")
     parser.set_defaults(handler=run)
 
 
@@ -50,7 +53,10 @@ def run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     print(f"database: {database_uri(settings)} ({'embedded' if settings.embedded else 'configured'})")
-    setup = active_learning_setup("small", args.tag, args.iterations, args.select, args.seed)
+    setup = active_learning_setup(
+        "small", args.tag, args.iterations, args.select, args.seed,
+        uncertainty="committee" if args.committee else None, committee_size=args.committee or 3,
+    )
     maker, initial, held_out, explore = setup.maker, setup.initial, setup.held_out, setup.explore
     last = _latest_iteration(args.tag)
     start = time.perf_counter()

@@ -24,6 +24,9 @@ def add_parser(subparsers) -> None:
     loop.add_argument("--select", type=int, help="labels per iteration")
     loop.add_argument("--seed", type=int, default=0)
     loop.add_argument("--pack", type=int, default=1, help="labels per Firework")
+    loop.add_argument("--committee", type=int, default=0, metavar="N",
+                      help="weight the selection by the force spread of N sub-sampled fits "
+                      "per iteration (0: diversity only)")
     loop.set_defaults(handler=run_active_learning)
 
 
@@ -43,7 +46,10 @@ def run_active_learning(args: argparse.Namespace) -> int:
     from gst_flows.execution import submit
     from gst_flows.flows.profiles import active_learning_setup
 
-    setup = active_learning_setup(args.profile, args.tag, args.iterations, args.select, args.seed)
+    setup = active_learning_setup(
+        args.profile, args.tag, args.iterations, args.select, args.seed,
+        uncertainty="committee" if args.committee else None, committee_size=args.committee or 3,
+    )
     ids = submit(setup.flow(), pack_size=args.pack)
     print(f"submitted iteration 0 of the {args.profile} loop tagged {args.tag!r} "
           f"({len(setup.initial)} crystal cells, {len(setup.held_out)} held-out, "

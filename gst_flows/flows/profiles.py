@@ -143,7 +143,8 @@ def _full(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearning
 
 def active_learning_setup(
     profile: str = "small", tag: str = "gst-al", iterations: int | None = None,
-    n_select: int | None = None, seed: int = 0,
+    n_select: int | None = None, seed: int = 0, uncertainty: str | None = None,
+    committee_size: int = 3,
 ) -> ActiveLearningSetup:
     """The loop's maker and starting structures for a named profile.
 
@@ -162,11 +163,20 @@ def active_learning_setup(
         Labels per iteration (default 4 for small, 50 for full).
     seed
         Seed of the builders.
+    uncertainty, committee_size
+        ``"committee"`` weights the selection by the force spread of ``committee_size``
+        sub-sampled fits per iteration (see :class:`ActiveLearningMaker`); None: diversity only.
     """
+    from dataclasses import replace
+
     if profile == "small":
-        return _small(tag, 2 if iterations is None else iterations,
-                      4 if n_select is None else n_select, seed)
-    if profile == "full":
-        return _full(tag, 5 if iterations is None else iterations,
-                     50 if n_select is None else n_select, seed)
-    raise ValueError(f"unknown profile {profile!r}; use 'small' or 'full'")
+        setup = _small(tag, 2 if iterations is None else iterations,
+                       4 if n_select is None else n_select, seed)
+    elif profile == "full":
+        setup = _full(tag, 5 if iterations is None else iterations,
+                      50 if n_select is None else n_select, seed)
+    else:
+        raise ValueError(f"unknown profile {profile!r}; use 'small' or 'full'")
+    if uncertainty is not None:
+        setup.maker = replace(setup.maker, uncertainty=uncertainty, committee_size=committee_size)
+    return setup

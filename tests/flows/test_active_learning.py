@@ -161,7 +161,7 @@ def test_submit_full_profile_to_the_launchpad(gst_home, capsys):
     launchpad = get_launchpad()
     before = set(launchpad.get_fw_ids())
     assert main(["submit", "active-learning", "--profile", "full", "--tag", "sub-test",
-                 "--pack", "4"]) == 0
+                 "--pack", "4", "--committee", "3"]) == 0
     assert "submitted iteration 0 of the full loop" in capsys.readouterr().out
     new = [launchpad.get_fw_by_id(i) for i in set(launchpad.get_fw_ids()) - before]
     categories = [fw.spec.get("_category") for fw in new]
@@ -169,6 +169,10 @@ def test_submit_full_profile_to_the_launchpad(gst_home, capsys):
     packed = [fw for fw in new if len(fw.tasks) == 4]
     assert packed
     assert all(fw.spec["_category"] == "dft" for fw in packed)
+    from monty.json import jsanitize
+
+    specs = str(jsanitize([fw.to_dict() for fw in new], strict=True)).replace("'", '"')
+    assert '"uncertainty": "committee"' in specs and '"committee_size": 3' in specs
     # Leave the session's LaunchPad as it was: other tests launch from it.
     for fw_id in {fw.fw_id for fw in new}:
         if fw_id in launchpad.get_fw_ids():
