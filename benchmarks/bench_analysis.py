@@ -33,7 +33,10 @@ RING_ATOMS = 100_000
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident memory of this process plus the largest of its worker processes, MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + workers) / 1024.0
 
 
 def cross_point(scale: float) -> Atoms:
@@ -72,18 +75,25 @@ def bench_kbar(scale: float) -> dict:
 
 def bench_rdf(scale: float) -> dict:
     from gst_flows.analysis import radial_distribution
+    from gst_flows.analysis.rdf import _workers
+    from gst_flows.analysis.run import first_peak
 
     atoms = cross_point(scale)
-    start = time.perf_counter()
-    total = radial_distribution(atoms, r_max=8.0, bin_width=0.02, partial=False)
-    t_total = time.perf_counter() - start
-    start = time.perf_counter()
-    radial_distribution(atoms, r_max=8.0, bin_width=0.02, partial=True)
-    t_partial = time.perf_counter() - start
+    times = {}
+    for workers in (1, None):
+        start = time.perf_counter()
+        radial_distribution(atoms, r_max=8.0, bin_width=0.02, partial=False, workers=workers)
+        t_total = time.perf_counter() - start
+        start = time.perf_counter()
+        rdf = radial_distribution(atoms, r_max=8.0, bin_width=0.02, partial=True, workers=workers)
+        times[workers] = (t_total, time.perf_counter() - start)
+    n = _workers(None, atoms, 8.0)
     return {
         "atoms": len(atoms),
-        "seconds": t_total,
-        "note": f"with partials {t_partial:.1f} s; first peak at {total.r[np.argmax(total.total)]:.2f} Å",
+        "seconds": times[None][1],
+        "note": f"with partials, {n} process(es); total only {times[None][0]:.1f} s; one process: "
+        f"partials {times[1][1]:.1f} s, total {times[1][0]:.1f} s; first peak "
+        f"{first_peak(rdf.r, rdf.total):.2f} Å",
     }
 
 

@@ -94,3 +94,25 @@ def test_first_peak_is_the_nearest_neighbour_shell(gete):
         frames.append(atoms)
     rdf = radial_distribution(frames, 6.0, 0.02)
     assert first_peak(rdf.r, rdf.total) == pytest.approx(3.0, abs=0.1)
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_parallel_slabs_count_every_pair_once(partial):
+    # a triclinic, elongated random cell: the slabs cut along its longest direction
+    rng = np.random.default_rng(3)
+    from gst_flows.analysis.rdf import _workers
+
+    cell = np.array([[14.0, 0.0, 0.0], [3.0, 13.0, 0.0], [2.0, 1.5, 60.0]])
+    n = 1200
+    atoms = Atoms(rng.choice(["Ge", "Sb", "Te"], n).tolist(),
+                  scaled_positions=rng.random((n, 3)), cell=cell, pbc=True)
+    assert _workers(3, atoms, 6.0) == 3
+    serial = radial_distribution(atoms, 6.0, 0.05, partial=partial, workers=1)
+    split = radial_distribution(atoms, 6.0, 0.05, partial=partial, workers=3)
+    assert np.array_equal(serial.total, split.total)
+    for key in serial.partial:
+        assert np.array_equal(serial.partial[key], split.partial[key])
+    # slabs must be thicker than their halos: fewer (or one) when the cutoff is long
+    assert _workers(3, atoms, 12.0) == 2 and _workers(2, atoms, 25.0) == 1
+    with pytest.raises(ValueError, match="workers"):
+        radial_distribution(atoms, 6.0, workers=0)
