@@ -168,7 +168,23 @@ class GapMDMaker(Maker):
         MDDoc or Response
             The document, or a replacement job continuing the run after a walltime stop.
         """
-        atoms = structure_to_atoms(structure)
+        return self.run_protocol(structure_to_atoms(structure), structure, restart_from)
+
+    def run_protocol(
+        self, atoms: Atoms, source: Any, restart_from: str | None = None
+    ) -> MDDoc | Response:
+        """Run the protocol on ``atoms`` in the current directory (the body of :meth:`make`).
+
+        Parameters
+        ----------
+        atoms
+            The starting atoms.
+        source
+            What :meth:`make` was given; a continuation job after a walltime stop is made
+            from it.
+        restart_from
+            Run directory of an earlier job of the same protocol to continue from.
+        """
         protocol = self.check(atoms)
         workdir = Path.cwd()
         if restart_from is not None and Path(restart_from).resolve() != workdir.resolve():
@@ -178,7 +194,7 @@ class GapMDMaker(Maker):
         engine, info = self.build_engine(workdir)
         result = engine.run(atoms, protocol, restart=True)
         if not result.completed:
-            follow = self.make(structure, restart_from=str(workdir))
+            follow = self.make(source, restart_from=str(workdir))
             follow.name = f"{self.name} (continued from step {result.n_steps})"
             return Response(replace=follow)
         return MDDoc.from_result(

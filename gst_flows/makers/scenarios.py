@@ -11,7 +11,6 @@ the scenario's document (:mod:`gst_flows.schemas.scenarios`).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from jobflow import Maker, Response, job
 from monty.json import MSONable
 from pymatgen.core import Structure
 
-from gst_flows.makers.md import RESTART_IGNORE, GapMDMaker, as_md_doc, structure_to_atoms
+from gst_flows.makers.md import GapMDMaker, as_md_doc, structure_to_atoms
 from gst_flows.md.units import ev_to_fj
 from gst_flows.schemas.md import EnergyLedgerDoc, MDDoc, PotentialDoc
 from gst_flows.schemas.scenarios import (
@@ -184,22 +183,7 @@ class ScenarioMDMaker(GapMDMaker):
         MDDoc or Response
             The document, or a replacement job continuing the run after a walltime stop.
         """
-        atoms = cell_atoms(cell)
-        protocol = self.check(atoms)
-        workdir = Path.cwd()
-        if restart_from is not None and Path(restart_from).resolve() != workdir.resolve():
-            shutil.copytree(restart_from, workdir, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(*RESTART_IGNORE))
-        engine, info = self.build_engine(workdir)
-        result = engine.run(atoms, protocol, restart=True)
-        if not result.completed:
-            follow = self.make(cell, restart_from=str(workdir))
-            follow.name = f"{self.name} (continued from step {result.n_steps})"
-            return Response(replace=follow)
-        return MDDoc.from_result(
-            result, info, name=self.name, chunk_bytes=self.chunk_bytes,
-            summary_points=self.summary_points, max_structure_atoms=self.max_structure_atoms,
-        )
+        return self.run_protocol(cell_atoms(cell), cell, restart_from)
 
 
 # --------------------------------------------------------------------------- analysis base
