@@ -83,24 +83,19 @@ def _fit(train, workdir):
 
 def _committee_picks(x, candidates, budget, calc, size, workdir, batch=4, seed=0):
     """FPS in batches, each batch after the first weighted by a committee's force spread."""
-    from gst_flows.selection import committee_spread, select_diverse, uncertainty_weights
+    from gst_flows.flows.active_learning import calculator_spread
+    from gst_flows.selection import select_diverse, uncertainty_weights
 
     rng = np.random.default_rng(seed)
     picked = select_diverse(x, min(batch, budget), "fps")
     step = 0
     while len(picked) < budget:
         train = _label([candidates[i] for i in picked], calc)
-        forces = []
+        members = []
         for m in range(size):
             keep = rng.choice(len(train), size=max(2, round(0.75 * len(train))), replace=False)
-            member = _fit([train[i] for i in keep], f"{workdir}/c{step}-{m}")
-            predictions = []
-            for frame in candidates:
-                probe = frame.copy()
-                probe.calc = member
-                predictions.append(probe.get_forces())
-            forces.append(predictions)
-        weights = uncertainty_weights(committee_spread(forces))
+            members.append(_fit([train[i] for i in keep], f"{workdir}/c{step}-{m}"))
+        weights = uncertainty_weights(calculator_spread(members, candidates))
         rest = [i for i in range(len(candidates)) if i not in set(picked)]
         more = select_diverse(x[rest], min(batch, budget - len(picked)), "fps",
                               existing=x[picked], weights=weights[rest])

@@ -439,11 +439,16 @@ def committee_force_spread(potential_ids: Sequence[str], frames: Sequence[Any], 
     See :func:`gst_flows.selection.committee_spread`.
     """
     from gst_flows.potentials import load_potential
+
+    return calculator_spread([load_potential(p, store=store) for p in potential_ids], frames)
+
+
+def calculator_spread(calculators: Sequence[Any], frames: Sequence[Any]) -> np.ndarray:
+    """Force spread (eV/Å) of a committee of ASE calculators on each frame."""
     from gst_flows.selection import committee_spread
 
     forces = []
-    for potential_id in potential_ids:
-        calculator = load_potential(potential_id, store=store)
+    for calculator in calculators:
         member = []
         for frame in frames:
             atoms = frame.copy()

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 from jobflow import Maker, job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from gst_flows.makers.dft import current_job_uuid, find_existing_label
-from gst_flows.schemas.label import LabelDoc, Provenance
+from gst_flows.makers.dft import run_label
+from gst_flows.schemas.label import LabelDoc
 
 __all__ = ["CastepLabelMaker"]
 
@@ -61,37 +60,15 @@ class CastepLabelMaker(Maker):
         import shlex
 
         from gst_flows.dft.castep import CastepError, run_castep
-        from gst_flows.hashing import structure_hash
         from gst_flows.structures import validate_structure
 
         atoms = AseAtomsAdaptor.get_atoms(structure)
         atoms.info.clear()
         validate_structure(atoms)
         castep = self.resolved_settings()
-        existing = find_existing_label(structure_hash(atoms), castep.settings_hash(), provenance)
-        if existing is not None:
-            return existing
-        # Several jobs may share a launch directory (packed Fireworks): one folder each.
-        run_dir = Path.cwd() / f"castep-{current_job_uuid()[:8]}"
-        common = {
-            "code": "castep",
-            "settings": castep.as_dict(),
-            "settings_hash": castep.settings_hash(),
-            "provenance": Provenance(**(provenance or {})),
-            "dir_name": str(run_dir),
-        }
         command = shlex.split(self.command) if self.command else None
-        try:
-            result = run_castep(atoms, castep, run_dir, command=command)
-        except CastepError as exc:
-            return LabelDoc.from_result(atoms, error=str(exc), **common)
-        return LabelDoc.from_result(
-            atoms,
-            energy=result.energy,
-            forces=result.forces,
-            stress=result.stress,
-            code_version=result.version,
-            kpoints=list(result.kpoints) if result.kpoints else None,
-            walltime=result.walltime,
-            **common,
+        return run_label(
+            atoms, code="castep", settings=castep.as_dict(), settings_hash=castep.settings_hash(),
+            provenance=provenance, errors=(CastepError,),
+            run=lambda run_dir: run_castep(atoms, castep, run_dir, command=command),
         )

@@ -66,6 +66,71 @@ def find_existing_label(
 logger = logging.getLogger(__name__)
 
 
+def run_label(
+    atoms: Any,
+    *,
+    code: str,
+    settings: dict[str, Any],
+    settings_hash: str,
+    provenance: dict[str, Any] | None,
+    run: Any,
+    errors: tuple[type[Exception], ...],
+    describe_error: Any = str,
+    extra: dict[str, Any] | None = None,
+) -> LabelDoc:
+    """The body every label maker shares: reuse, run folder, success or failure document.
+
+    Parameters
+    ----------
+    atoms
+        The structure to label (validated).
+    code, settings, settings_hash
+        The code and its protocol.
+    provenance
+        Keys of :class:`Provenance`.
+    run
+        ``run(run_dir)`` runs the code in ``run_dir`` and returns a parsed result with
+        ``energy`` (eV), ``forces`` (eV/Å), ``stress`` (GPa), ``version``, ``kpoints``,
+        ``walltime`` and, if the code reports them, ``corrections``.
+    errors
+        Exceptions that mean the calculation failed (a failed-label document is returned).
+    describe_error
+        Turns such an exception into the document's error text.
+    extra
+        Further document fields.
+    """
+    from gst_flows.hashing import structure_hash
+
+    existing = find_existing_label(structure_hash(atoms), settings_hash, provenance)
+    if existing is not None:
+        return existing
+    # Several jobs may share a launch directory (packed Fireworks): one folder each.
+    run_dir = Path.cwd() / f"{code}-{current_job_uuid()[:8]}"
+    common = {
+        "code": code,
+        "settings": settings,
+        "settings_hash": settings_hash,
+        "provenance": Provenance(**(provenance or {})),
+        "dir_name": str(run_dir),
+        **(extra or {}),
+    }
+    try:
+        result = run(run_dir)
+    except errors as exc:
+        return LabelDoc.from_result(atoms, error=describe_error(exc), **common)
+    return LabelDoc.from_result(
+        atoms,
+        energy=result.energy,
+        forces=result.forces,
+        stress=result.stress,
+        code_version=result.version,
+        kpoints=list(result.kpoints) if result.kpoints else None,
+        walltime=result.walltime,
+        **({"corrections": result.corrections} if hasattr(result, "corrections") else {}),
+        **common,
+    )
+
+
 def _report(doc: LabelDoc) -> LabelDoc:
     """Log one line of batch progress for a finished label and return it."""
     from jobflow import CURRENT_JOB
@@ -150,7 +215,6 @@ class Cp2kLabelMaker(Maker):
         import shlex
 
         from gst_flows.dft.cp2k import Cp2kError, run_cp2k
-        from gst_flows.hashing import structure_hash
         from gst_flows.settings import get_settings
         from gst_flows.structures import validate_structure
 
@@ -163,42 +227,14 @@ class Cp2kLabelMaker(Maker):
         omp = self.omp_threads or config.cp2k_omp_threads
         if "config_type" in extra:
             provenance = {**(provenance or {}), "config_type": extra.pop("config_type")}
-        existing = find_existing_label(structure_hash(atoms), cp2k.settings_hash(), provenance)
-        if existing is not None:
-            return _report(existing)
-        # Several jobs may share a launch directory (packed Fireworks): one folder each.
-        run_dir = Path.cwd() / f"cp2k-{current_job_uuid()[:8]}"
-        common = {
-            "code": "cp2k",
-            "settings": cp2k.as_dict(),
-            "settings_hash": cp2k.settings_hash(),
-            "provenance": Provenance(**(provenance or {})),
-            "dir_name": str(run_dir),
-            **extra,
-        }
-        try:
-            result = run_cp2k(
-                atoms,
-                cp2k,
-                directory=run_dir,
-                command=command,
-                omp_threads=omp,
-                use_custodian=self.use_custodian,
-                max_errors=self.max_errors,
+        return _report(run_label(
+            atoms, code="cp2k", settings=cp2k.as_dict(), settings_hash=cp2k.settings_hash(),
+            provenance=provenance, errors=(Cp2kError,), extra=extra,
+            run=lambda run_dir: run_cp2k(
+                atoms, cp2k, directory=run_dir, command=command, omp_threads=omp,
+                use_custodian=self.use_custodian, max_errors=self.max_errors,
                 walltime=self.walltime,
-            )
-        except Cp2kError as exc:
-            return _report(LabelDoc.from_result(atoms, error=str(exc), **common))
-        return _report(LabelDoc.from_result(
-            atoms,
-            energy=result.energy,
-            forces=result.forces,
-            stress=result.stress,
-            code_version=result.version,
-            kpoints=list(result.kpoints) if result.kpoints else None,
-            walltime=result.walltime,
-            corrections=result.corrections,
-            **common,
+            ),
         ))
 
 

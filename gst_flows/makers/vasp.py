@@ -14,8 +14,8 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.dft.vasp import GstVaspInputGenerator
-from gst_flows.makers.dft import current_job_uuid, find_existing_label
-from gst_flows.schemas.label import LabelDoc, Provenance
+from gst_flows.makers.dft import run_label
+from gst_flows.schemas.label import LabelDoc
 
 __all__ = ["VaspLabelMaker"]
 
@@ -69,7 +69,6 @@ class VaspLabelMaker(StaticMaker):
         from atomate2.vasp.jobs.base import _FILES_TO_ZIP
 
         from gst_flows.dft.vasp import parse_vasp_output, species_order
-        from gst_flows.hashing import structure_hash
         from gst_flows.structures import validate_structure
 
         generator = self.input_set_generator
@@ -81,42 +80,26 @@ class VaspLabelMaker(StaticMaker):
         atoms = AseAtomsAdaptor.get_atoms(structure)
         atoms.info.clear()
         validate_structure(atoms)
-        settings_hash = generator.settings_hash()
-        existing = find_existing_label(structure_hash(atoms), settings_hash, provenance)
-        if existing is not None:
-            return existing
-        # Several jobs may share a launch directory (packed Fireworks): one folder each.
-        run_dir = Path.cwd() / f"vasp-{current_job_uuid()[:8]}"
-        run_dir.mkdir(parents=True, exist_ok=True)
-        common = {
-            "code": "vasp",
-            "settings": generator.protocol(),
-            "settings_hash": settings_hash,
-            "provenance": Provenance(**(provenance or {})),
-            "dir_name": str(run_dir),
-        }
         grouped = AseAtomsAdaptor.get_structure(atoms[species_order(atoms)])
-        # atomate2 writes, runs and gzips in the working directory.
-        with contextlib.chdir(run_dir):
-            write_vasp_input_set(grouped, generator, **self.write_input_set_kwargs)
-            try:
-                # Looked up on the module at call time, so atomate2's test doubles apply.
-                vasp_run.run_vasp(**self.run_vasp_kwargs)
-                result = parse_vasp_output(run_dir, atoms)
-            except (RuntimeError, OSError) as exc:  # VaspError and custodian's errors included
-                return LabelDoc.from_result(atoms, error=f"{type(exc).__name__}: {exc}", **common)
-            finally:
-                gzip_output_folder(
-                    directory=run_dir, setting=SETTINGS.VASP_ZIP_FILES, files_list=_FILES_TO_ZIP
-                )
-        return LabelDoc.from_result(
-            atoms,
-            energy=result.energy,
-            forces=result.forces,
-            stress=result.stress,
-            code_version=result.version,
-            kpoints=list(result.kpoints) if result.kpoints else None,
-            walltime=result.walltime,
-            corrections=result.corrections,
-            **common,
+
+        def run(run_dir: Path):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            # atomate2 writes, runs and gzips in the working directory.
+            with contextlib.chdir(run_dir):
+                write_vasp_input_set(grouped, generator, **self.write_input_set_kwargs)
+                try:
+                    # Looked up on the module at call time, so atomate2's test doubles apply.
+                    vasp_run.run_vasp(**self.run_vasp_kwargs)
+                    return parse_vasp_output(run_dir, atoms)
+                finally:
+                    gzip_output_folder(
+                        directory=run_dir, setting=SETTINGS.VASP_ZIP_FILES, files_list=_FILES_TO_ZIP
+                    )
+
+        return run_label(
+            atoms, code="vasp", settings=generator.protocol(),
+            settings_hash=generator.settings_hash(), provenance=provenance, run=run,
+            # VaspError and custodian's errors included
+            errors=(RuntimeError, OSError),
+            describe_error=lambda exc: f"{type(exc).__name__}: {exc}",
         )
