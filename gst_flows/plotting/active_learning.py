@@ -57,14 +57,13 @@ def soap_map_figure(frames: Sequence[Atoms], path: str | Path, method: str = "kp
     method
         ``kpca`` or ``mds`` (see :func:`gst_flows.analysis.soap_map.soap_map`).
     """
-    from gst_flows.analysis.soap import SoapSettings
     from gst_flows.analysis.soap_map import soap_map
 
     plt = _pyplot()
     path = Path(path)
-    species = tuple(sorted({s for a in frames for s in a.get_chemical_symbols()}))
-    settings = SoapSettings(r_cut=5.0, n_max=4, l_max=4, species_resolved=True, species=species)
-    embedding = soap_map(list(frames), method, settings=settings)
+    # Species-agnostic SOAP: the map separates structure (crystal, liquid, amorphous) rather
+    # than composition, which a species-resolved kernel puts first.
+    embedding = soap_map(list(frames), method)
     xy = embedding.coordinates
     fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6), constrained_layout=True)
     for ax, key in zip(axes, ("iteration", "config_type"), strict=True):

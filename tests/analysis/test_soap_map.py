@@ -48,3 +48,29 @@ def test_kernel_embeddings_from_a_known_kernel():
         assert d[2, 3] < 0.3 * d[1, 3]
     with pytest.raises(ValueError, match="unknown embedding"):
         embed_kernel(kernel, "tsne")
+
+
+def test_database_soap_map_figure_separates_phases_not_compositions(tmp_path):
+    """The demo's map: crystals of two compositions sit together, apart from melted cells."""
+    from analysis_structures import rocksalt_gete, rocksalt_gst
+
+    from gst_flows.analysis.soap_map import soap_map
+    from gst_flows.plotting.active_learning import soap_map_figure
+
+    frames = []
+    for k in range(3):
+        for build, name in ((rocksalt_gete, "GeTe"), (rocksalt_gst, "GST")):
+            crystal = build(2)
+            crystal.positions += np.random.default_rng(k).normal(0, 0.03, crystal.positions.shape)
+            crystal.info.update(iteration=0, config_type=f"crystal {name}")
+            melted = build(2)
+            melted.positions += np.random.default_rng(10 + k).normal(0, 0.7, melted.positions.shape)
+            melted.info.update(iteration=1, config_type=f"liquid {name}")
+            frames += [crystal, melted]
+    path = soap_map_figure(frames, tmp_path / "map.png")
+    assert path.exists() and path.with_suffix(".pdf").exists()
+    xy = soap_map(frames).coordinates
+    crystal = np.array(["crystal" in f.info["config_type"] for f in frames])
+    # distance between phase centroids exceeds the spread within the crystals of both compositions
+    gap = np.linalg.norm(xy[crystal].mean(axis=0) - xy[~crystal].mean(axis=0))
+    assert gap > 2 * xy[crystal].std(axis=0).max()
