@@ -7,9 +7,9 @@ from typing import NamedTuple
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers
 
 from gst_flows.analysis.bonds import bond_triplets
+from gst_flows.analysis.neighbours import species_mask
 
 #: Default minimum bond angle (degrees) of a near-linear triple.
 DEFAULT_MIN_ANGLE = 155.0
@@ -89,10 +89,7 @@ def altbc(
         if centre_species is None:
             allowed = np.ones(len(frame), dtype=bool)
         else:
-            unknown = [s for s in centre_species if s not in atomic_numbers]
-            if unknown:
-                raise ValueError(f"unknown centre species {unknown}")
-            allowed = np.isin(frame.numbers, [atomic_numbers[s] for s in centre_species])
+            allowed = species_mask(frame.numbers, centre_species, "centre")
         n_centres += int(allowed.sum())
         centre, _, _, a, b = bond_triplets(frame, float(edges[-1]))
         da = np.linalg.norm(a, axis=1)

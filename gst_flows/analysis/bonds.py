@@ -10,17 +10,31 @@ from ase import Atoms
 from ase.data import chemical_symbols
 from ase.units import _amu
 
-from gst_flows.analysis.neighbours import CutoffSpec, neighbour_pairs, pair_key
+from gst_flows.analysis.common import as_frames
+from gst_flows.analysis.neighbours import CutoffSpec, neighbour_pairs, pair_key, species_pairs
 
 #: Pairs counted as "wrong" (cation–cation) bonds besides homopolar ones in GST.
 GST_WRONG_PAIRS: tuple[str, ...] = ("Ge-Sb",)
 
 
-def _frames(atoms: Atoms | Sequence[Atoms]) -> list[Atoms]:
-    frames = [atoms] if isinstance(atoms, Atoms) else list(atoms)
-    if not frames:
-        raise ValueError("no frames given")
-    return frames
+def _species_bond_matrix(atoms: Atoms, cutoffs: CutoffSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Species present, species index of every atom, and bond ends per ordered species pair.
+
+    Returns the sorted atomic numbers ``zs``, the index into ``zs`` of every
+    atom, and ``counts[a, b]``: bonds from an atom of species a to one of b
+    (each bond appears in both orders).
+    """
+    i, j = neighbour_pairs(atoms, cutoffs, "ij")
+    zs, types = np.unique(atoms.numbers, return_inverse=True)
+    ns = len(zs)
+    counts = np.bincount(types[i] * ns + types[j], minlength=ns * ns).reshape(ns, ns)
+    return zs, types, counts
+
+
+def _cell_volume(atoms: Atoms) -> float:
+    if atoms.cell.rank < 3:
+        raise ValueError("the density needs a cell with three lattice vectors")
+    return atoms.cell.volume
 
 
 def coordination_numbers(atoms: Atoms, cutoffs: CutoffSpec = None) -> np.ndarray:
@@ -66,10 +80,8 @@ def partial_coordination(atoms: Atoms, cutoffs: CutoffSpec = None) -> dict[str, 
         the mean number of Ge neighbours of a Te atom. ``"A"`` alone is the
         mean total coordination of species A.
     """
-    i, j = neighbour_pairs(atoms, cutoffs, "ij")
-    zs, types = np.unique(atoms.numbers, return_inverse=True)
+    zs, types, counts = _species_bond_matrix(atoms, cutoffs)
     ns = len(zs)
-    counts = np.bincount(types[i] * ns + types[j], minlength=ns * ns).reshape(ns, ns)
     n_species = np.bincount(types, minlength=ns)
     out: dict[str, float] = {}
     for a in range(ns):
@@ -96,17 +108,12 @@ def bond_counts(atoms: Atoms, cutoffs: CutoffSpec = None) -> dict[str, int]:
         ``{"A-B": count}`` over every pair of species present (zero counts
         included); each bond is counted once.
     """
-    i, j = neighbour_pairs(atoms, cutoffs, "ij")
-    zs, types = np.unique(atoms.numbers, return_inverse=True)
-    ns = len(zs)
-    ordered = np.bincount(types[i] * ns + types[j], minlength=ns * ns).reshape(ns, ns)
+    zs, _, ordered = _species_bond_matrix(atoms, cutoffs)
     out: dict[str, int] = {}
-    for a in range(ns):
-        for b in range(a, ns):
-            key = pair_key(chemical_symbols[zs[a]], chemical_symbols[zs[b]])
-            # Each bond appears twice in the full list (i→j and j→i).
-            n = ordered[a, b] + ordered[b, a] if a != b else ordered[a, a]
-            out[key] = int(n // 2)
+    for a, b, key in species_pairs(zs):
+        # Each bond appears twice in the full list (i→j and j→i).
+        n = ordered[a, b] + ordered[b, a] if a != b else ordered[a, a]
+        out[key] = int(n // 2)
     return out
 
 
@@ -254,7 +261,7 @@ def bond_angle_distribution(
     edges = np.linspace(0.0, nbins * bin_width, nbins + 1)
     total = np.zeros(nbins)
     per: dict[str, np.ndarray] = {}
-    for frame in _frames(atoms):
+    for frame in as_frames(atoms):
         angles, centre = bond_angles(frame, cutoffs)
         total += np.histogram(angles, edges)[0]
         numbers = frame.numbers[centre]
@@ -272,9 +279,7 @@ def bond_angle_distribution(
 
 def number_density(atoms: Atoms) -> float:
     """Number of atoms per Å³ of cell volume."""
-    if atoms.cell.rank < 3:
-        raise ValueError("the density needs a cell with three lattice vectors")
-    return len(atoms) / atoms.cell.volume
+    return len(atoms) / _cell_volume(atoms)
 
 
 def mass_density(atoms: Atoms) -> float:
@@ -290,7 +295,6 @@ def mass_density(atoms: Atoms) -> float:
     float
         Density in g/cm³.
     """
-    if atoms.cell.rank < 3:
-        raise ValueError("the density needs a cell with three lattice vectors")
+    volume = _cell_volume(atoms)
     grams = atoms.get_masses().sum() * _amu * 1e3
-    return float(grams / (atoms.cell.volume * 1e-24))
+    return float(grams / (volume * 1e-24))

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers
 
-from gst_flows.analysis.neighbours import CutoffSpec, neighbour_pairs
+from gst_flows.analysis.common import as_frames, progress_bar
+from gst_flows.analysis.neighbours import CutoffSpec, neighbour_pairs, species_mask
 from gst_flows.analysis.soap import SoapSettings, iter_soap, soap_vectors
 
 #: Default kernel exponent ζ.
@@ -363,10 +363,7 @@ def find_antisites(
     kbar = np.asarray(kbar)
     if kbar.shape != (len(atoms),):
         raise ValueError("kbar must hold one number per atom")
-    unknown = [s for s in anions if s not in atomic_numbers]
-    if unknown:
-        raise ValueError(f"unknown anion species {unknown}")
-    is_anion = np.isin(atoms.numbers, [atomic_numbers[s] for s in anions])
+    is_anion = species_mask(atoms.numbers, anions, "anion")
     i, j = neighbour_pairs(atoms, cutoffs, "ij")
     n = len(atoms)
     same = np.bincount(i, weights=(is_anion[i] == is_anion[j]).astype(float), minlength=n)
@@ -409,17 +406,10 @@ def crystallinity_series(
     """
     from gst_flows.analysis.bonds import mass_density
 
-    frames = list(frames)
-    if not frames:
-        raise ValueError("no frames given")
+    frames = as_frames(frames)
     refs, resolved = prepare_reference(frames[0], reference, settings or SoapSettings())
     out = {name: np.zeros(len(frames)) for name in ("crystalline_fraction", "mean_kbar", "density")}
-    iterator: Sequence[Atoms] = frames
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(frames, desc="k̄", unit="frame")
-    for f, frame in enumerate(iterator):
+    for f, frame in enumerate(progress_bar(frames, progress, "k̄", "frame")):
         kbar = crystallinity(
             frame,
             refs,

@@ -16,7 +16,9 @@ import numpy as np
 from ase import Atoms
 from ase.data import chemical_symbols
 
+from gst_flows.analysis.common import axis_index, mean_per_bin
 from gst_flows.analysis.neighbours import neighbour_pairs, pair_key
+from gst_flows.analysis.rdf import rdf_bins
 
 __all__ = [
     "BaseLength",
@@ -29,15 +31,6 @@ __all__ = [
     "species_density_profiles",
 ]
 
-_AXES = {"x": 0, "y": 1, "z": 2}
-
-
-def _axis(axis: str) -> int:
-    try:
-        return _AXES[axis]
-    except KeyError:
-        raise ValueError(f"unknown axis {axis!r}: use 'x', 'y' or 'z'") from None
-
 
 def _slab_index(atoms: Atoms, axis: str, bin_size: float) -> tuple[np.ndarray, np.ndarray, int]:
     """Slab index of every atom along a lattice direction, the slab edges (Å) and the count."""
@@ -45,7 +38,7 @@ def _slab_index(atoms: Atoms, axis: str, bin_size: float) -> tuple[np.ndarray, n
         raise ValueError("profiles bin along the cell: the structure needs a 3D cell")
     if not bin_size > 0:
         raise ValueError("bin_size must be positive (Å)")
-    d = _axis(axis)
+    d = axis_index(axis)
     length = float(atoms.cell.lengths()[d])
     n = max(1, round(length / bin_size))
     frac = atoms.cell.scaled_positions(atoms.positions)[:, d]
@@ -91,9 +84,7 @@ def binned_mean(
     keep = np.ones(len(atoms), bool) if mask is None else np.asarray(mask, bool)
     total = np.bincount(idx[keep], weights=values[keep], minlength=n)
     count = np.bincount(idx[keep], minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return 0.5 * (edges[1:] + edges[:-1]), mean
+    return 0.5 * (edges[1:] + edges[:-1]), mean_per_bin(total, count)
 
 
 def species_density_profiles(
@@ -201,16 +192,14 @@ def disordered_base_length(
     if kbar.shape != (len(atoms),):
         raise ValueError("kbar must hold one number per atom")
     keep = np.ones(len(atoms), bool) if mask is None else np.asarray(mask, bool).copy()
-    height = atoms.positions[:, _axis(normal)]
+    height = atoms.positions[:, axis_index(normal)]
     if not keep.any():
         raise ValueError("no atom selected")
     keep &= height <= height[keep].min() + depth
     idx, edges, n = _slab_index(atoms, axis, bin_size)
     total = np.bincount(idx[keep], minlength=n)
-    disordered = np.bincount(idx[keep], weights=(kbar[keep] < threshold).astype(float),
-                             minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, disordered / np.maximum(total, 1), np.nan)
+    disordered = np.bincount(idx[keep], weights=(kbar[keep] < threshold).astype(float), minlength=n)
+    share = mean_per_bin(disordered, total)
     centres = 0.5 * (edges[1:] + edges[:-1])
     width = edges[1] - edges[0]
     length_axis = edges[-1]
@@ -225,7 +214,7 @@ def disordered_base_length(
         k0 = int(filled[np.argmin(np.abs(filled - k0))])
     if not flag[k0]:
         return BaseLength(0.0, centres, share, float("nan"), float("nan"))
-    periodic = bool(atoms.pbc[_axis(axis)])
+    periodic = bool(atoms.pbc[axis_index(axis)])
     # empty bins (between atomic planes) neither end nor count as the end of a stretch
     ok = flag | empty
     if ok.all():
@@ -240,8 +229,9 @@ def disordered_base_length(
         lo += 1
     while empty[hi % n]:
         hi -= 1
-    return BaseLength(float((hi - lo + 1) * width), centres, share, float(lo * width),
-                      float((hi + 1) * width))
+    return BaseLength(
+        float((hi - lo + 1) * width), centres, share, float(lo * width), float((hi + 1) * width)
+    )
 
 
 def onset_temperature(
@@ -299,9 +289,7 @@ def onset_temperature(
     return float(t[k - 1] + frac * (t[k] - t[k - 1]))
 
 
-def mean_shift(
-    frames: Sequence[Atoms], mask: np.ndarray, direction: Sequence[float]
-) -> np.ndarray:
+def mean_shift(frames: Sequence[Atoms], mask: np.ndarray, direction: Sequence[float]) -> np.ndarray:
     """Mean position of a group of atoms along a direction, relative to the first frame.
 
     Parameters
@@ -346,7 +334,7 @@ def central_mask(atoms: Atoms, axis: str = "z", fraction: float = 0.4) -> np.nda
     """
     if not 0 < fraction <= 1:
         raise ValueError("fraction must be in (0, 1]")
-    frac = atoms.cell.scaled_positions(atoms.positions)[:, _axis(axis)] % 1.0
+    frac = atoms.cell.scaled_positions(atoms.positions)[:, axis_index(axis)] % 1.0
     return np.abs(frac - 0.5) <= fraction / 2
 
 
@@ -392,10 +380,7 @@ def region_rdf(
         raise ValueError("centres must be one boolean per atom")
     if atoms.cell.rank < 3:
         raise ValueError("the RDF needs a cell with three lattice vectors")
-    nbins = int(np.ceil(r_max / bin_width - 1e-9))
-    edges = np.arange(nbins + 1) * bin_width
-    r = 0.5 * (edges[1:] + edges[:-1])
-    shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    nbins, edges, r, shell = rdf_bins(r_max, bin_width)
     n_c = int(centres.sum())
     if n_c == 0:
         raise ValueError("the region holds no atom")

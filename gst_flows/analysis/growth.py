@@ -10,12 +10,11 @@ from ase import Atoms
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from gst_flows.analysis.common import axis_index, mean_per_bin, plane_spacings
 from gst_flows.analysis.neighbours import CutoffSpec, neighbour_pairs
 
 #: 1 Å/ps in m/s.
 ANGSTROM_PER_PS = 100.0
-
-_AXES = {"x": 0, "y": 1, "z": 2}
 
 
 def _mask(atoms: Atoms, crystalline: np.ndarray) -> np.ndarray:
@@ -23,13 +22,6 @@ def _mask(atoms: Atoms, crystalline: np.ndarray) -> np.ndarray:
     if crystalline.shape != (len(atoms),):
         raise ValueError("crystalline must hold one entry per atom")
     return crystalline.astype(bool)
-
-
-def _axis(axis: str) -> int:
-    try:
-        return _AXES[axis]
-    except KeyError:
-        raise ValueError(f"unknown axis {axis!r}: use 'x', 'y' or 'z'") from None
 
 
 def crystalline_thickness(atoms: Atoms, crystalline: np.ndarray, axis: str = "z") -> float:
@@ -57,9 +49,7 @@ def crystalline_thickness(atoms: Atoms, crystalline: np.ndarray, axis: str = "z"
     mask = _mask(atoms, crystalline)
     if atoms.cell.rank < 3:
         raise ValueError("the crystalline thickness needs a 3D cell")
-    d = _axis(axis)
-    cell = np.asarray(atoms.cell)
-    height = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[(d + 1) % 3], cell[(d + 2) % 3]))
+    height = plane_spacings(atoms.cell)[axis_index(axis)]
     return float(height * mask.mean()) if len(atoms) else 0.0
 
 
@@ -87,17 +77,15 @@ def crystalline_profile(
         Crystalline fraction of each slab (NaN in empty slabs).
     """
     mask = _mask(atoms, crystalline)
-    d = _axis(axis)
+    d = axis_index(axis)
     length = atoms.cell.lengths()[d]
     n = max(1, round(length / bin_size))
     frac = atoms.cell.scaled_positions(atoms.positions)[:, d] % 1.0
     idx = np.minimum((frac * n).astype(int), n - 1)
     total = np.bincount(idx, minlength=n)
     cryst = np.bincount(idx, weights=mask.astype(float), minlength=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fraction = np.where(total > 0, cryst / np.maximum(total, 1), np.nan)
     centres = (np.arange(n) + 0.5) * length / n
-    return centres, fraction
+    return centres, mean_per_bin(cryst, total)
 
 
 def grain_labels(

@@ -8,12 +8,14 @@ cache friendly at device scale.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols
 from matscipy.neighbours import neighbour_list
+
+from gst_flows.analysis.common import plane_spacings
 
 #: Default bond cutoff (Å) used for every pair of Ge, Sb and Te.
 DEFAULT_BOND_CUTOFF = 3.2
@@ -50,6 +52,54 @@ def pair_key(a: str, b: str) -> str:
     """
     za, zb = atomic_numbers[a], atomic_numbers[b]
     return f"{a}-{b}" if (za, a) <= (zb, b) else f"{b}-{a}"
+
+
+def species_mask(numbers: np.ndarray, species: Sequence[str], role: str) -> np.ndarray:
+    """Atoms of the named species.
+
+    Parameters
+    ----------
+    numbers
+        Atomic numbers of the atoms.
+    species
+        Chemical symbols selected.
+    role
+        What the species are, for the error message (e.g. ``"anion"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask, one entry per atom.
+
+    Raises
+    ------
+    ValueError
+        If a symbol is not a chemical element.
+    """
+    unknown = [s for s in species if s not in atomic_numbers]
+    if unknown:
+        raise ValueError(f"unknown {role} species {unknown}")
+    return np.isin(numbers, [atomic_numbers[s] for s in species])
+
+
+def species_pairs(numbers: np.ndarray) -> Iterator[tuple[int, int, str]]:
+    """Every unordered pair of species, each once, with its key.
+
+    Parameters
+    ----------
+    numbers
+        Atomic numbers of the species present, sorted (as from :func:`numpy.unique`).
+
+    Yields
+    ------
+    a, b
+        Indices into ``numbers`` with ``a <= b``.
+    key
+        :func:`pair_key` of the two species.
+    """
+    for a in range(len(numbers)):
+        for b in range(a, len(numbers)):
+            yield a, b, pair_key(chemical_symbols[numbers[a]], chemical_symbols[numbers[b]])
 
 
 def species_of(atoms: Atoms) -> list[str]:
@@ -152,7 +202,7 @@ def spatial_order(atoms: Atoms, bin_size: float) -> np.ndarray:
         nbins = np.maximum(1, ((positions.max(axis=0) - lo) / bin_size).astype(int))
         frac = (positions - lo) / np.maximum(positions.max(axis=0) - lo, 1e-12)
     else:
-        heights = cell.volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+        heights = plane_spacings(cell)
         nbins = np.maximum(1, (heights / bin_size).astype(int))
         frac = atoms.cell.scaled_positions(atoms.positions) % 1.0
     idx = np.minimum((frac * nbins).astype(np.int64), nbins - 1)

@@ -10,7 +10,8 @@ import numpy as np
 from ase import Atoms
 from ase.data import chemical_symbols
 
-from gst_flows.analysis.neighbours import _search, pair_key, spatial_order
+from gst_flows.analysis.common import as_frames, plane_spacings
+from gst_flows.analysis.neighbours import _search, pair_key, spatial_order, species_pairs
 
 
 class RDF(NamedTuple):
@@ -32,11 +33,30 @@ class RDF(NamedTuple):
     partial: dict[str, np.ndarray]
 
 
-def _as_frames(atoms: Atoms | Sequence[Atoms]) -> list[Atoms]:
-    frames = [atoms] if isinstance(atoms, Atoms) else list(atoms)
-    if not frames:
-        raise ValueError("no frames given")
-    return frames
+def rdf_bins(r_max: float, bin_width: float) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Distance bins of g(r) from 0 to at least ``r_max``.
+
+    Parameters
+    ----------
+    r_max
+        Largest distance in Å (rounded up to whole bins).
+    bin_width
+        Bin width in Å.
+
+    Returns
+    -------
+    nbins
+        Number of bins.
+    edges, centres
+        Bin edges and centres in Å.
+    shell
+        Volume of each spherical shell in Å³.
+    """
+    nbins = int(np.ceil(r_max / bin_width - 1e-9))
+    edges = np.arange(nbins + 1) * bin_width
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    return nbins, edges, centres, shell
 
 
 def radial_distribution(
@@ -83,11 +103,8 @@ def radial_distribution(
     """
     if not (r_max > 0 and bin_width > 0):
         raise ValueError("r_max and bin_width must be positive (Å)")
-    frames = _as_frames(atoms)
-    nbins = int(np.ceil(r_max / bin_width - 1e-9))
-    edges = np.arange(nbins + 1) * bin_width
-    r = 0.5 * (edges[1:] + edges[:-1])
-    shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    frames = as_frames(atoms)
+    nbins, edges, r, shell = rdf_bins(r_max, bin_width)
     total = np.zeros(nbins)
     partials: dict[str, np.ndarray] = {}
     cutoff = float(edges[-1])
@@ -101,8 +118,15 @@ def radial_distribution(
         zs, types = np.unique(sorted_frame.numbers, return_inverse=True)
         ns = len(zs)
         split = partial and ns > 1
-        pair_counts = _pair_counts(sorted_frame, types.astype(np.int32), ns if split else 1, cutoff,
-                                   bin_width, nbins, _workers(workers, sorted_frame, cutoff))
+        pair_counts = _pair_counts(
+            sorted_frame,
+            types.astype(np.int32),
+            ns if split else 1,
+            cutoff,
+            bin_width,
+            nbins,
+            _workers(workers, sorted_frame, cutoff),
+        )
         counts = pair_counts.sum(axis=(0, 1)).astype(float)
         total += counts * volume / (n * n * shell)
         if not partial:
@@ -112,11 +136,9 @@ def radial_distribution(
             partials[key] = partials.get(key, 0.0) + counts * volume / (n * n * shell)
             continue
         n_species = np.bincount(types, minlength=ns).astype(float)
-        for a in range(ns):
-            for b in range(a, ns):
-                key = pair_key(chemical_symbols[zs[a]], chemical_symbols[zs[b]])
-                g = pair_counts[a, b] * volume / (n_species[a] * n_species[b] * shell)
-                partials[key] = partials.get(key, 0.0) + g
+        for a, b, key in species_pairs(zs):
+            g = pair_counts[a, b] * volume / (n_species[a] * n_species[b] * shell)
+            partials[key] = partials.get(key, 0.0) + g
     scale = 1.0 / len(frames)
     return RDF(r, total * scale, {k: v * scale for k, v in partials.items()})
 
@@ -134,7 +156,7 @@ def _workers(requested: int | None, atoms: Atoms, cutoff: float) -> int:
         wanted = min(2, os.cpu_count() or 1) if len(atoms) > PARALLEL_ATOMS else 1
     if wanted == 1:
         return 1
-    spacing = _plane_spacings(atoms.cell).max()
+    spacing = plane_spacings(atoms.cell).max()
     # No atom may be in both halos of a slab (slab + 2 halos < cell), and a slab should be at
     # least as thick as its two halos, or the halos cost more than the split saves.
     if spacing <= 4 * cutoff:
@@ -142,13 +164,15 @@ def _workers(requested: int | None, atoms: Atoms, cutoff: float) -> int:
     return max(1, min(wanted, int(spacing // (2 * cutoff))))
 
 
-def _plane_spacings(cell: np.ndarray) -> np.ndarray:
-    cell = np.asarray(cell)
-    return abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
-
-
-def _histogram(atoms: Atoms, types: np.ndarray, ns: int, cutoff: float, bin_width: float,
-               nbins: int, n_core: int | None = None) -> np.ndarray:
+def _histogram(
+    atoms: Atoms,
+    types: np.ndarray,
+    ns: int,
+    cutoff: float,
+    bin_width: float,
+    nbins: int,
+    n_core: int | None = None,
+) -> np.ndarray:
     """Pair counts (species a, species b, bin) of the first ``n_core`` atoms (all if None)."""
     quantities = ("ijd" if ns > 1 else "id") if n_core is not None else ("ijd" if ns > 1 else "d")
     found = dict(zip(quantities, _search(quantities, atoms, cutoff), strict=True))
@@ -173,8 +197,9 @@ def _histogram(atoms: Atoms, types: np.ndarray, ns: int, cutoff: float, bin_widt
     return np.bincount(code, minlength=ns * ns * nbins).reshape(ns, ns, nbins)
 
 
-def _pair_counts(atoms: Atoms, types: np.ndarray, ns: int, cutoff: float, bin_width: float,
-                 nbins: int, workers: int) -> np.ndarray:
+def _pair_counts(
+    atoms: Atoms, types: np.ndarray, ns: int, cutoff: float, bin_width: float, nbins: int, workers: int
+) -> np.ndarray:
     """Ordered pair counts per (species, species, bin), split over ``workers`` processes."""
     if ns == 1:
         types = np.zeros(len(atoms), dtype=np.int32)
@@ -196,8 +221,8 @@ def _slabs(atoms: Atoms, types: np.ndarray, cutoff: float, n: int) -> list[tuple
     periodicity would have supplied, so each core atom sees every neighbour within ``cutoff``.
     """
     cell = np.asarray(atoms.cell)
-    axis = int(np.argmax(_plane_spacings(cell)))
-    halo = cutoff / _plane_spacings(cell)[axis]
+    axis = int(np.argmax(plane_spacings(cell)))
+    halo = cutoff / plane_spacings(cell)[axis]
     frac = atoms.cell.scaled_positions(atoms.positions) % 1.0
     s = frac[:, axis]
     tasks = []

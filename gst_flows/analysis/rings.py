@@ -36,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 from ase import Atoms
 
+from gst_flows.analysis.common import progress_bar
 from gst_flows.analysis.neighbours import CutoffSpec, neighbour_pairs, spatial_order
 
 # Path pairs handled at once; bounds the memory of the search.
@@ -389,12 +390,7 @@ def ring_statistics(
         n = graph.n
         table = _distance_table(graph, depth, chunk_size)
         finds = np.zeros((n, max_size + 1), dtype=np.int64)
-        chunks = range(0, n, chunk_size)
-        if progress:
-            from tqdm.auto import tqdm
-
-            chunks = tqdm(chunks, desc="rings", unit="chunk")
-        for start in chunks:
+        for start in progress_bar(range(0, n, chunk_size), progress, "rings", "chunk"):
             roots = np.arange(start, min(n, start + chunk_size), dtype=np.int64)
             finds[roots] = _ring_finds(graph, roots, max_size, table)
         total = finds.sum(axis=0)[3:]

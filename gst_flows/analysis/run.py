@@ -323,23 +323,19 @@ def _kbar(
     kind: str, frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]
 ) -> AnalysisResult:
     import gst_flows.analysis as an
+    from gst_flows.analysis.common import progress_bar
     from gst_flows.analysis.soap import SoapSettings
 
     zeta = options.zeta if options.zeta is not None else an.DEFAULT_ZETA
     threshold = options.threshold if options.threshold is not None else an.DEFAULT_THRESHOLD
     times = frame_times(frames, options.timestep_ps)
     refs, settings = an.prepare_reference(frames[0], options.reference, SoapSettings())
-    iterator: Sequence[Atoms] = frames
-    if options.progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(frames, desc="k̄", unit="frame")
     kbars, fraction, density, thickness, grains = [], [], [], [], []
     seeds = None
     if kind == "growth" and options.seed_array in frames[0].arrays:
         ids = np.asarray(frames[0].arrays[options.seed_array])
         seeds = [np.flatnonzero(ids == s) for s in np.unique(ids[ids > 0])]
-    for frame in iterator:
+    for frame in progress_bar(frames, options.progress, "k̄", "frame"):
         kbar = an.crystallinity(frame, refs, zeta=zeta, settings=settings)
         kbars.append(kbar)
         crystalline = kbar > threshold

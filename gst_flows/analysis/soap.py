@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from ase import Atoms
 
+from gst_flows.analysis.common import plane_spacings, progress_bar
+
 #: Symbol every atom takes in species-agnostic descriptors.
 AGNOSTIC_SYMBOL = "H"
 
@@ -93,9 +95,11 @@ class SoapSettings:
         return nn * (nn + 1) // 2 * (self.l_max + 1)
 
 
-def _heights(cell: np.ndarray) -> np.ndarray:
-    volume = abs(np.linalg.det(cell))
-    return volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows of ``vectors`` scaled to unit length; rows of zeros stay zero."""
+    norms = np.linalg.norm(vectors, axis=1)
+    norms[norms == 0] = 1.0
+    return vectors / norms[:, None]
 
 
 def _grid(atoms: Atoms, halo: float, chunk_size: int) -> np.ndarray:
@@ -103,7 +107,7 @@ def _grid(atoms: Atoms, halo: float, chunk_size: int) -> np.ndarray:
     n_blocks = np.ones(3, dtype=int)
     if atoms.cell.rank < 3:
         return n_blocks
-    heights = _heights(np.asarray(atoms.cell))
+    heights = plane_spacings(atoms.cell)
     target = int(np.ceil(len(atoms) / chunk_size))
     while n_blocks.prod() < target:
         width = np.where(atoms.pbc, heights / (n_blocks + 1), 0.0)
@@ -151,7 +155,7 @@ def iter_blocks(
         idx = np.arange(n)
         yield idx, atoms.positions, atoms.positions, atoms.numbers
         return
-    heights = _heights(cell)
+    heights = plane_spacings(cell)
     if np.any(pbc & (heights < halo)):
         raise ValueError(
             f"cell height {heights.min():.2f} Å is below the halo {halo:.2f} Å; "
@@ -218,7 +222,7 @@ def repeat_to_height(atoms: Atoms, height: float) -> Atoms:
     """
     if atoms.cell.rank < 3 or not atoms.pbc.any():
         return atoms
-    heights = _heights(np.asarray(atoms.cell))
+    heights = plane_spacings(atoms.cell)
     reps = np.where(atoms.pbc, np.ceil(height / heights - 1e-12), 1).astype(int)
     reps = np.maximum(reps, 1)
     return atoms if (reps == 1).all() else atoms.repeat(tuple(int(r) for r in reps))
@@ -258,10 +262,8 @@ def iter_soap(
     work = repeat_to_height(atoms, settings.halo)
     blocks = iter_blocks(work, settings.halo, chunk_size)
     if progress:
-        from tqdm.auto import tqdm
-
         n_blocks = int(_grid(work, settings.halo, chunk_size).prod())
-        blocks = tqdm(blocks, total=n_blocks, desc="SOAP", unit="block")
+        blocks = progress_bar(blocks, progress, "SOAP", "block", total=n_blocks)
     for core, centres, positions, numbers in blocks:
         if len(work) > n:
             keep = core < n
@@ -281,10 +283,7 @@ def iter_soap(
         cluster = Atoms(numbers=numbers, positions=positions, pbc=False)
         # Centres as positions: dscribe's index path copies all positions per centre.
         vectors = soap.create(cluster, centers=centres)  # type: ignore[attr-defined]
-        vectors = np.asarray(vectors, dtype=float).reshape(len(core), -1)
-        norms = np.linalg.norm(vectors, axis=1)
-        norms[norms == 0] = 1.0
-        yield core, vectors / norms[:, None]
+        yield core, unit_rows(np.asarray(vectors, dtype=float).reshape(len(core), -1))
 
 
 def soap_vectors(
@@ -347,12 +346,7 @@ def mean_soap_vectors(
     """
     settings = (settings or SoapSettings()).with_species(*frames)
     out = np.zeros((len(frames), settings.dimension))
-    iterator: Sequence[Atoms] = frames
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(frames, desc="SOAP", unit="frame")
-    for f, frame in enumerate(iterator):
+    for f, frame in enumerate(progress_bar(frames, progress, "SOAP", "frame")):
         total = np.zeros(settings.dimension)
         for _, vectors in iter_soap(frame, settings, chunk_size=chunk_size):
             total += vectors.sum(axis=0)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 from ase import Atoms
 
-from gst_flows.analysis.soap import SoapSettings, mean_soap_vectors
+from gst_flows.analysis.soap import SoapSettings, mean_soap_vectors, unit_rows
 
 
 class SoapMap(NamedTuple):
@@ -48,10 +48,7 @@ def average_kernel(vectors: np.ndarray, zeta: float = 2.0) -> np.ndarray:
     numpy.ndarray
         ``K[a, b] = (p̄_a · p̄_b / (|p̄_a| |p̄_b|))^ζ``, 1 on the diagonal.
     """
-    v = np.asarray(vectors, dtype=float)
-    norms = np.linalg.norm(v, axis=1)
-    norms[norms == 0] = 1.0
-    u = v / norms[:, None]
+    u = unit_rows(np.asarray(vectors, dtype=float))
     return np.clip(u @ u.T, 0.0, 1.0) ** zeta
 
 

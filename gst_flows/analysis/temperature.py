@@ -11,10 +11,10 @@ from ase.constraints import FixAtoms
 from ase.units import kB
 from scipy.ndimage import gaussian_filter
 
+from gst_flows.analysis.common import axis_index
+
 #: Published smoothing width (standard deviation) of temperature maps, Å.
 DEFAULT_SIGMA = 10.0
-
-_AXES = {"x": 0, "y": 1, "z": 2}
 
 
 class TemperatureMap(NamedTuple):
@@ -81,6 +81,11 @@ def _momenta(atoms: Atoms) -> np.ndarray:
     return atoms.get_momenta()
 
 
+def _twice_kinetic(momenta: np.ndarray, masses: np.ndarray) -> np.ndarray:
+    """Twice the kinetic energy of each atom, p²/m in eV."""
+    return np.einsum("ij,ij->i", momenta, momenta) / masses
+
+
 def binned_temperature(
     atoms: Atoms,
     axes: Sequence[str],
@@ -129,10 +134,7 @@ def binned_temperature(
     if atoms.cell.rank < 3:
         raise ValueError("temperature maps bin along the cell: the frame needs a 3D cell")
     names = tuple(axes)
-    try:
-        dims = [_AXES[a] for a in names]
-    except KeyError as err:
-        raise ValueError(f"unknown axis {err.args[0]!r}: use 'x', 'y' or 'z'") from None
+    dims = [axis_index(a) for a in names]
     if len(set(dims)) != len(dims):
         raise ValueError("axes must be distinct")
     if not bin_size > 0:
@@ -149,7 +151,7 @@ def binned_temperature(
     p = momenta[keep]
     m = atoms.get_masses()[keep]
     counts = np.bincount(flat, minlength=size).astype(float)
-    twice_k = np.bincount(flat, weights=np.einsum("ij,ij->i", p, p) / m, minlength=size)
+    twice_k = np.bincount(flat, weights=_twice_kinetic(p, m), minlength=size)
     dof = 3.0 * counts
     if remove_bin_momentum:
         mass = np.bincount(flat, weights=m, minlength=size)
@@ -279,7 +281,7 @@ def kinetic_temperature(
     momenta = _momenta(atoms)
     keep = ~_exclusion(atoms, exclude)
     p, m = momenta[keep], atoms.get_masses()[keep]
-    twice_k = float(np.sum(np.einsum("ij,ij->i", p, p) / m))
+    twice_k = float(np.sum(_twice_kinetic(p, m)))
     dof = 3.0 * len(m)
     if remove_momentum and len(m):
         twice_k -= float(np.sum(p.sum(axis=0) ** 2) / m.sum())
