@@ -6,6 +6,8 @@ Pure layer: no jobflow, no database. :mod:`gst_flows.makers.md` wraps it into jo
 - :mod:`gst_flows.md.ase_engine`: runs a protocol with any ASE calculator (quippy GAP);
 - :mod:`gst_flows.md.lammps_engine`: runs the same protocol in LAMMPS (``pair_style quip``);
 - :mod:`gst_flows.md.results`: the run directory and result shared by both engines;
+- :mod:`gst_flows.md.engine`: the run set-up, restarts, progress reports and result writing
+  both engines share;
 - :mod:`gst_flows.md.potential`: potential references (GAP file, id, calculator factory).
 """
 

@@ -20,7 +20,6 @@ kinetic energy changes by exactly rate × timestep.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import logging
@@ -35,26 +34,29 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
+from gst_flows.md.engine import (
+    CHECKPOINT,
+    OUTPUTS,
+    EngineRun,
+    MDEngine,
+    MDProgress,
+    run_engine,
+    too_close,
+)
 from gst_flows.md.protocol import (
     ElectricField,
-    GradedInjection,
-    InjectEnergy,
     Protocol,
     ProtocolError,
-    RemoveHeat,
     RunSettings,
     Stage,
     fixed_mask,
-    graded_groups,
-    select_atoms,
+    heat_groups,
 )
 from gst_flows.md.results import (
     THERMO_COLUMNS,
     EnergyLedger,
     MDBlowUpError,
     MDResult,
-    read_thermo,
-    stage_results,
     write_frame,
 )
 from gst_flows.md.units import AMU_PER_A3_TO_G_PER_CM3, EV_PER_A3_TO_GPA, FS, KB
@@ -63,46 +65,8 @@ __all__ = ["AseMDEngine", "MDProgress", "run_protocol"]
 
 log = logging.getLogger(__name__)
 
-_CHECKPOINT = "checkpoint.npz"
 _VERSION = 1
 _CHAIN = 3
-_ROLE_SKIP = ("numbers", "positions", "momenta", "velocities", "masses", "initial_magmoms",
-              "initial_charges", "tags")
-
-
-@dataclass(frozen=True)
-class MDProgress:
-    """A progress report.
-
-    Attributes
-    ----------
-    step, n_steps
-        Steps done and total.
-    stage
-        Current stage name.
-    temperature
-        Current temperature of the mobile atoms, K.
-    elapsed
-        Wall-clock seconds in this invocation.
-    steps_per_second
-        Speed in this invocation.
-    eta
-        Estimated seconds to the end.
-    """
-
-    step: int
-    n_steps: int
-    stage: str
-    temperature: float
-    elapsed: float
-    steps_per_second: float
-    eta: float
-
-    def __str__(self) -> str:
-        pct = 100.0 * self.step / max(self.n_steps, 1)
-        return (f"step {self.step}/{self.n_steps} ({pct:.1f}%) stage {self.stage} "
-                f"T={self.temperature:.0f} K, {self.steps_per_second:.2f} steps/s, "
-                f"ETA {self.eta / 60:.1f} min")
 
 
 class _StopRunError(Exception):
@@ -150,37 +114,24 @@ class _StageContext:
         return forces
 
     def _groups(self, atoms: Atoms, stage: Stage) -> list[_Group]:
-        groups: list[_Group] = []
-        for action in stage.actions:
-            if isinstance(action, InjectEnergy):
-                mask = select_atoms(atoms, action.region, action.region_value) & self.mobile
-                rate = action.total_energy(stage.duration) / stage.duration
-                groups.append(_Group(np.flatnonzero(mask), rate))
-            elif isinstance(action, GradedInjection):
-                for mask, rate in graded_groups(atoms, action, stage.duration, self.mobile):
-                    groups.append(_Group(np.flatnonzero(mask), rate))
-            elif isinstance(action, RemoveHeat):
-                mask = select_atoms(atoms, action.region, action.region_value) & self.mobile
-                groups.append(_Group(np.flatnonzero(mask), -self.plan.removal_rate))
-        return groups
+        return [
+            _Group(np.flatnonzero(mask), rate)
+            for mask, rate in heat_groups(atoms, stage, self.mobile, self.plan.removal_rate)
+        ]
 
 
-class _Run:
+class _Run(EngineRun):
     """State of one invocation of the engine on one run directory."""
+
+    engine: AseMDEngine
+    logger = log
+    outputs = (*OUTPUTS, "blowup.extxyz")
 
     def __init__(self, engine: AseMDEngine, atoms: Atoms, protocol: Protocol,
                  max_steps: int | None) -> None:
-        self.engine = engine
-        self.settings = engine.settings
-        self.protocol = protocol
-        self.plan = protocol.energy_plan()
-        self.workdir = engine.workdir
-        self.max_steps = max_steps
+        super().__init__(engine, atoms, protocol, max_steps)
         self.atoms = atoms
-        self.masses = atoms.get_masses()
         self.total_mass = float(self.masses.sum())
-        self.n_atoms = len(atoms)
-        self.roles = {k: np.array(v) for k, v in atoms.arrays.items() if k not in _ROLE_SKIP}
         self.ledger = EnergyLedger()
         self.step = 0
         self.stage_index = 0
@@ -199,47 +150,28 @@ class _Run:
         self.ctx: _StageContext | None = None
         self.thermo_fh: IO[str] | None = None
         self.frames_fh: IO[str] | None = None
-        self.t0 = time.perf_counter()
         self.last_report = self.t0
-        self.steps_this_run = 0
         self.checkpoint_written = False
 
     # ------------------------------------------------------------------ setup
 
+    def load(self) -> bool:
+        path = self.workdir / CHECKPOINT
+        if not path.exists():
+            return False
+        self.resume(path)
+        return True
+
     def start_fresh(self) -> None:
-        for name in ("thermo.csv", "frames.extxyz", "final.extxyz", "result.json",
-                     _CHECKPOINT, "blowup.extxyz"):
-            with contextlib.suppress(FileNotFoundError):
-                (self.workdir / name).unlink()
-        seed = self.protocol.seed if self.protocol.seed is not None else self.engine.seed
-        if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**63))
-        self.seed = int(seed)
+        self.remove_outputs()
+        self.seed = self.draw_seed()
         self.rng = np.random.default_rng(self.seed)
-        stage0 = self.protocol.stages[0]
-        fixed = fixed_mask(self.atoms, stage0)
-        temperature = self.protocol.start_temperature()
-        if self.protocol.initial_temperature is None and self.atoms.get_momenta().any():
-            self.v = self.atoms.get_velocities() * FS
-        elif temperature:
-            self.v = self._maxwell_boltzmann(temperature, ~fixed)
-        self.v[fixed] = 0.0
+        fixed = fixed_mask(self.atoms, self.protocol.stages[0])
+        self.v = self.start_velocities(self.atoms.get_velocities(), fixed, self.rng)
         self.atoms.arrays.pop("momenta", None)  # velocities live in self.v
         self.thermo_fh = open(self.workdir / "thermo.csv", "w", newline="")  # noqa: SIM115
         csv.writer(self.thermo_fh).writerow(THERMO_COLUMNS)
         self.frames_fh = open(self.workdir / "frames.extxyz", "w")  # noqa: SIM115
-
-    def _maxwell_boltzmann(self, temperature: float, mobile: np.ndarray) -> np.ndarray:
-        sigma = np.sqrt(KB * temperature / self.masses)[:, None] * FS
-        v = self.rng.standard_normal((self.n_atoms, 3)) * sigma
-        v[~mobile] = 0.0
-        m = self.masses[mobile, None]
-        v[mobile] -= (m * v[mobile]).sum(axis=0) / m.sum()
-        ke = 0.5 * np.sum(m * v[mobile] ** 2) / FS**2
-        target = 1.5 * mobile.sum() * KB * temperature
-        if ke > 0:
-            v *= np.sqrt(target / ke)
-        return v
 
     def resume(self, path: Path) -> None:
         with np.load(path, allow_pickle=False) as data:
@@ -445,12 +377,9 @@ class _Run:
             return
         if not np.all(np.isfinite(self.atoms.positions)):
             self._blowup(ctx, "non-finite positions")
-        pair = _closest_pair(self.atoms, cutoff)
-        if pair is not None:
-            i, j, d = pair
-            s = self.atoms.get_chemical_symbols()
-            self._blowup(ctx, f"atoms {i} ({s[i]}) and {j} ({s[j]}) are {d:.2f} Å apart, closer "
-                              f"than min_distance {cutoff:g} Å")
+        reason = too_close(self.atoms, cutoff)
+        if reason is not None:
+            self._blowup(ctx, reason)
 
     def expected_temperature(self, ctx: _StageContext) -> float:
         target = ctx.stage.temperature_at_step(self.stage_step)
@@ -468,7 +397,7 @@ class _Run:
         raise MDBlowUpError(self.step, ctx.stage.name, reason, self._checkpoint_path())
 
     def _checkpoint_path(self) -> str | None:
-        path = self.workdir / _CHECKPOINT
+        path = self.workdir / CHECKPOINT
         return str(path) if path.exists() else None
 
     # ------------------------------------------------------------------ output
@@ -535,11 +464,11 @@ class _Run:
             "group_rates": [g.rate for g in groups],
         }
         arrays = {f"group_{i}": g.index for i, g in enumerate(groups)}
-        tmp = self.workdir / f".{_CHECKPOINT}.tmp.npz"
+        tmp = self.workdir / f".{CHECKPOINT}.tmp.npz"
         np.savez(tmp, positions=self.atoms.positions, velocities=self.v,
                  cell=np.array(self.atoms.cell), numbers=self.atoms.numbers,
                  state=np.array(json.dumps(state)), **arrays)
-        os.replace(tmp, self.workdir / _CHECKPOINT)
+        os.replace(tmp, self.workdir / CHECKPOINT)
         self.checkpoint_written = True
 
     def progress(self, ctx: _StageContext, temperature: float, force: bool = False) -> None:
@@ -547,19 +476,25 @@ class _Run:
         if not force and now - self.last_report < self.settings.progress_interval:
             return
         self.last_report = now
-        elapsed = now - self.t0
-        speed = self.steps_this_run / elapsed if elapsed > 0 else 0.0
-        remaining = self.protocol.n_steps - self.step
-        report = MDProgress(self.step, self.protocol.n_steps, ctx.stage.name, temperature,
-                            elapsed, speed, remaining / speed if speed > 0 else float("inf"))
-        log.info("%s", report)
-        if self.engine.progress is not None:
-            self.engine.progress(report)
+        self.report(self.step, ctx.stage.name, temperature, now)
 
     # ------------------------------------------------------------------ loop
 
     def run(self) -> bool:
-        """Run to the end (True) or to a stop at a checkpoint (False)."""
+        completed = False
+        try:
+            completed = self._steps()
+        except _StopRunError:
+            self.checkpoint()
+            log.info("stopped at step %d of %d (checkpoint written)", self.step, self.protocol.n_steps)
+        finally:
+            self.close()
+        if completed and self.ctx is not None:
+            self.progress(self.ctx, self.temperature(self.ctx, self.kinetic_energy()), force=True)
+        return completed
+
+    def _steps(self) -> bool:
+        """Step to the end (True); raise :class:`_StopRunError` to stop at a checkpoint."""
         settings = self.settings
         stages = self.protocol.stages
         first = True
@@ -580,7 +515,7 @@ class _Run:
                     self.frame(ctx, temperature, stage_end=False)
                 first = False
             while self.stage_step < ctx.n_steps:
-                if self.max_steps is not None and self.steps_this_run >= self.max_steps:
+                if self.max_steps is not None and self.steps_this_call >= self.max_steps:
                     raise _StopRunError
                 last = self.stage_step + 1 == ctx.n_steps
                 next_step = self.step + 1
@@ -590,7 +525,7 @@ class _Run:
                 if ctx.groups:
                     self.apply_groups(ctx)
                 self.step, self.stage_step = next_step, self.stage_step + 1
-                self.steps_this_run += 1
+                self.steps_this_call += 1
                 ke = self.kinetic_energy()
                 temperature = self.temperature(ctx, ke)
                 self.check(ctx, temperature,
@@ -622,20 +557,29 @@ class _Run:
             if handle is not None:
                 handle.close()
 
+    def result(self, completed: bool) -> MDResult:
+        final = self.atoms.copy()
+        final.calc = None
+        final.set_velocities(self.v / FS)
+        engine = self.engine
+        return self.write_result(
+            final_atoms=final,
+            thermo=self.read_thermo(),
+            ledger=self.ledger,
+            n_steps=self.step,
+            completed=completed,
+            n_frames=self.n_frames,
+            seed=self.seed,
+            wall_time=self.wall_before + time.perf_counter() - self.t0,
+            potential=engine.potential_id,
+            metadata={
+                "calculator": type(engine.calculator).__name__,
+                "settings": self.settings.model_dump(mode="json"),
+            },
+        )
 
-def _closest_pair(atoms: Atoms, cutoff: float) -> tuple[int, int, float] | None:
-    try:
-        from matscipy.neighbours import neighbour_list
-    except ImportError:  # pragma: no cover - matscipy is a dependency
-        from ase.neighborlist import neighbor_list as neighbour_list
-    i, j, d = neighbour_list("ijd", atoms, cutoff)
-    if len(d) == 0:
-        return None
-    k = int(np.argmin(d))
-    return int(i[k]), int(j[k]), float(d[k])
 
-
-class AseMDEngine:
+class AseMDEngine(MDEngine):
     """Run protocols with an ASE calculator.
 
     Parameters
@@ -655,6 +599,9 @@ class AseMDEngine:
     potential_id
         Identifier of the potential, recorded in the result.
 
+    :meth:`run` continues from ``workdir/checkpoint.npz``, and refuses ``npt`` stages when the
+    calculator does not compute stress.
+
     Examples
     --------
     >>> engine = AseMDEngine(LennardJones(), workdir="run")            # doctest: +SKIP
@@ -673,115 +620,25 @@ class AseMDEngine:
         progress: Callable[[MDProgress], None] | None = None,
         potential_id: str | None = None,
     ) -> None:
+        super().__init__(workdir, settings=settings, seed=seed, progress=progress, potential_id=potential_id)
         self.calculator = calculator
-        self.workdir = Path(workdir)
-        self.settings = settings or RunSettings()
-        self.seed = seed
-        self.progress = progress
-        self.potential_id = potential_id
 
-    def run(
-        self,
-        atoms: Atoms,
-        protocol: Protocol,
-        *,
-        restart: bool = True,
-        max_steps: int | None = None,
-    ) -> MDResult:
-        """Run ``protocol`` from ``atoms`` (not modified), or continue it from a checkpoint.
-
-        Parameters
-        ----------
-        atoms
-            Starting structure with its role arrays; velocities it carries are used unless the
-            protocol sets an ``initial_temperature``.
-        protocol
-            The protocol; validated against ``atoms`` before any compute.
-        restart
-            Continue from ``workdir/checkpoint.npz`` when it exists (same protocol and atoms);
-            False starts afresh, deleting earlier outputs in ``workdir``.
-        max_steps
-            Stop at a checkpoint after this many steps in this call (the result then has
-            ``completed=False``; call again to continue).
-
-        Returns
-        -------
-        MDResult
-            Series, frames, ledger and final state.
-
-        Raises
-        ------
-        ProtocolError
-            When the protocol cannot run on ``atoms`` or with this calculator.
-        MDBlowUpError
-            When a safety limit is crossed; the last good checkpoint is kept.
-        """
-        protocol.validate_for(atoms)
-        self._check_calculator(protocol)
-        if atoms.constraints:
-            raise ProtocolError(
-                "the structure carries ASE constraints: mark atoms in a per-atom array and use a "
-                "fix_atoms action instead"
-            )
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        work = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell,
-                     pbc=atoms.pbc)
-        for name, values in atoms.arrays.items():
-            if name not in ("numbers", "positions"):
-                work.arrays[name] = np.array(values)
-        work.calc = self.calculator
-        state = _Run(self, work, protocol, max_steps)
-        checkpoint = self.workdir / _CHECKPOINT
-        if restart and checkpoint.exists():
-            state.resume(checkpoint)
-        else:
-            state.start_fresh()
-        completed = False
-        try:
-            completed = state.run()
-        except _StopRunError:
-            state.checkpoint()
-            log.info("stopped at step %d of %d (checkpoint written)", state.step,
-                     protocol.n_steps)
-        finally:
-            state.close()
-        if completed and state.ctx is not None:
-            state.progress(state.ctx, state.temperature(state.ctx, state.kinetic_energy()),
-                           force=True)
-        return self._result(state, completed)
-
-    def _check_calculator(self, protocol: Protocol) -> None:
+    def _check(self, atoms: Atoms, protocol: Protocol) -> None:
         needs_stress = any(s.ensemble == "npt" for s in protocol.stages)
         implemented = getattr(self.calculator, "implemented_properties", ["energy", "forces"])
         if needs_stress and "stress" not in implemented:
             raise ProtocolError(
                 f"npt stages need stress, which {type(self.calculator).__name__} does not compute"
             )
+        super()._check(atoms, protocol)
 
-    def _result(self, state: _Run, completed: bool) -> MDResult:
-        final = state.atoms.copy()
-        final.calc = None
-        final.set_velocities(state.v / FS)
-        thermo = read_thermo(self.workdir / "thermo.csv")
-        result = MDResult(
-            engine=self.name,
-            protocol=state.protocol,
-            final_atoms=final,
-            thermo=thermo,
-            stages=stage_results(thermo, state.protocol, state.n_atoms),
-            ledger=state.ledger,
-            n_steps=state.step,
-            completed=completed,
-            workdir=self.workdir,
-            n_frames=state.n_frames,
-            seed=state.seed,
-            wall_time=state.wall_before + time.perf_counter() - state.t0,
-            potential=self.potential_id,
-            metadata={"calculator": type(self.calculator).__name__,
-                      "settings": self.settings.model_dump(mode="json")},
-        )
-        result.write()
-        return result
+    def _start(self, atoms: Atoms, protocol: Protocol, max_steps: int | None) -> _Run:
+        work = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        for name, values in atoms.arrays.items():
+            if name not in ("numbers", "positions"):
+                work.arrays[name] = np.array(values)
+        work.calc = self.calculator
+        return _Run(self, work, protocol, max_steps)
 
 
 def run_protocol(
@@ -807,8 +664,4 @@ def run_protocol(
         ``settings``, ``seed``, ``progress``, ``potential_id`` go to :class:`AseMDEngine`;
         ``restart`` and ``max_steps`` to :meth:`AseMDEngine.run`.
     """
-    from gst_flows.md.protocol import load_protocol
-
-    run_kwargs = {k: kwargs.pop(k) for k in ("restart", "max_steps") if k in kwargs}
-    engine = AseMDEngine(calculator, workdir=workdir, **kwargs)
-    return engine.run(atoms, load_protocol(protocol), **run_kwargs)
+    return run_engine(AseMDEngine, calculator, atoms, protocol, workdir, **kwargs)

@@ -31,8 +31,16 @@ from ase import Atoms, units
 from ase.data import atomic_numbers
 from ase.io import write
 
-from gst_flows.md.ase_engine import MDProgress
-from gst_flows.md.lammps_input import HeatGroup, StagePlan, stage_script
+from gst_flows.md.engine import (
+    CHECKPOINT,
+    EngineRun,
+    MDEngine,
+    MDProgress,
+    mobile_temperature,
+    run_engine,
+    too_close,
+)
+from gst_flows.md.lammps_input import HeatGroup, StageGroups, StagePlan, stage_groups, stage_script
 from gst_flows.md.lammps_io import (
     VELOCITY_METAL_PER_ASE,
     iter_lammps_dump,
@@ -40,27 +48,9 @@ from gst_flows.md.lammps_io import (
     write_lammps_data,
 )
 from gst_flows.md.lammps_plugin import find_lammps, lammps_env, plugin_path
-from gst_flows.md.protocol import (
-    ElectricField,
-    GradedInjection,
-    InjectEnergy,
-    Protocol,
-    ProtocolError,
-    RemoveHeat,
-    RunSettings,
-    fixed_mask,
-    graded_groups,
-    select_atoms,
-)
-from gst_flows.md.results import (
-    THERMO_COLUMNS,
-    EnergyLedger,
-    MDBlowUpError,
-    MDResult,
-    read_thermo,
-    stage_results,
-)
-from gst_flows.md.units import FS, KB
+from gst_flows.md.protocol import Protocol, ProtocolError, RunSettings, fixed_mask
+from gst_flows.md.results import THERMO_COLUMNS, EnergyLedger, MDBlowUpError, MDResult
+from gst_flows.md.units import FS
 
 log = logging.getLogger(__name__)
 
@@ -390,9 +380,6 @@ def lammps_single_point(
 # --------------------------------------------------------------------------- MD engine
 
 _STATE_VERSION = 1
-_CHECKPOINT = "checkpoint.npz"
-_ROLE_SKIP = ("numbers", "positions", "momenta", "velocities", "masses", "initial_magmoms",
-              "initial_charges", "tags")
 _HALT = re.compile(r"Fix halt condition for fix-id (\S+) met on step (\d+) with value (\S+)")
 _R2INFO_STEP = re.compile(r"Current timestep number\s*=\s*(\d+)")
 
@@ -431,7 +418,7 @@ def _parse_thermo_blocks(log: Path) -> list[list[list[float]]]:
     return [b for b in blocks if b]
 
 
-class LammpsMDEngine:
+class LammpsMDEngine(MDEngine):
     """Run protocols with LAMMPS (``pair_style quip`` for a GAP, or a stand-in pair style).
 
     Each stage is one LAMMPS invocation (see :mod:`gst_flows.md.lammps_input`), started from
@@ -457,8 +444,11 @@ class LammpsMDEngine:
     skin
         Neighbour-list skin, Å.
     progress
-        Called with an :class:`~gst_flows.md.ase_engine.MDProgress` after each LAMMPS run
+        Called with an :class:`~gst_flows.md.engine.MDProgress` after each LAMMPS run
         (one per stage or resumed part of a stage); reports also go to this module's logger.
+
+    :meth:`run` continues from the LAMMPS checkpoints in ``workdir`` (restart files of the
+    stages) and raises :class:`LammpsError` when LAMMPS fails other than by a blow-up.
 
     Examples
     --------
@@ -483,59 +473,13 @@ class LammpsMDEngine:
     ) -> None:
         if not isinstance(potential, LammpsPotential):
             potential = LammpsPotential.gap(potential)
+        super().__init__(workdir, settings=settings, seed=seed, progress=progress, potential_id=potential_id)
         self.potential = potential
-        self.workdir = Path(workdir)
-        self.settings = settings or RunSettings()
-        self.seed = seed
         self.runner = runner or LammpsRunner()
-        self.potential_id = potential_id
         self.skin = skin
-        self.progress = progress
 
-    def run(
-        self,
-        atoms: Atoms,
-        protocol: Protocol,
-        *,
-        restart: bool = True,
-        max_steps: int | None = None,
-    ) -> MDResult:
-        """Run ``protocol`` from ``atoms`` (not modified), or continue it from a checkpoint.
-
-        Parameters
-        ----------
-        atoms
-            Starting structure with its role arrays; velocities it carries are used unless the
-            protocol sets an ``initial_temperature``.
-        protocol
-            The protocol; validated against ``atoms`` before any compute.
-        restart
-            Continue from the LAMMPS checkpoints in ``workdir`` when they belong to the same
-            protocol and atoms; False starts afresh, deleting earlier outputs.
-        max_steps
-            Stop at a checkpoint after this many steps in this call (the result then has
-            ``completed=False``; call again to continue).
-
-        Returns
-        -------
-        MDResult
-            Series, frames, ledger and final state.
-
-        Raises
-        ------
-        ProtocolError
-            When the protocol cannot run on ``atoms``.
-        MDBlowUpError
-            When a safety limit is crossed; the last good checkpoint is kept.
-        LammpsError
-            When LAMMPS fails for another reason.
-        """
-        protocol.validate_for(atoms)
-        if atoms.constraints:
-            raise ProtocolError(
-                "the structure carries ASE constraints: mark atoms in a per-atom array and use a "
-                "fix_atoms action instead"
-            )
+    def _check(self, atoms: Atoms, protocol: Protocol) -> None:
+        super()._check(atoms, protocol)
         if any(s.ensemble == "npt" for s in protocol.stages):
             from ase.calculators.lammps import Prism
 
@@ -544,39 +488,29 @@ class LammpsMDEngine:
                     "npt stages on the LAMMPS engine need an orthogonal cell (fix press/berendsen "
                     "does not support triclinic boxes); use the ASE engine or an orthogonal cell"
                 )
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        state = _LammpsRun(self, atoms, protocol, max_steps)
-        if not (restart and state.load()):
-            state.start_fresh()
-        completed = state.run()
-        return state.result(completed)
+
+    def _start(self, atoms: Atoms, protocol: Protocol, max_steps: int | None) -> _LammpsRun:
+        return _LammpsRun(self, atoms, protocol, max_steps)
 
 
-class _LammpsRun:
+class _LammpsRun(EngineRun):
     """One call of :meth:`LammpsMDEngine.run` on one run directory."""
+
+    engine: LammpsMDEngine
+    logger = log
 
     def __init__(self, engine: LammpsMDEngine, atoms: Atoms, protocol: Protocol,
                  max_steps: int | None) -> None:
-        self.engine = engine
-        self.settings = engine.settings
-        self.protocol = protocol
-        self.plan = protocol.energy_plan()
+        super().__init__(engine, atoms, protocol, max_steps)
         self.starts = protocol.stage_start_steps()
-        self.workdir = engine.workdir
         self.lmpdir = self.workdir / "lammps"
         self.atoms = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell,
                            pbc=atoms.pbc)
-        self.masses = atoms.get_masses()
         self.atoms.set_masses(self.masses)
         self.initial_velocities = atoms.get_velocities()
-        self.roles = {k: np.array(v) for k, v in atoms.arrays.items() if k not in _ROLE_SKIP}
         for name, values in self.roles.items():
             self.atoms.arrays[name] = np.array(values)
-        self.n_atoms = len(atoms)
         self.species = lammps_species(atoms)
-        self.max_steps = max_steps
-        self.steps_this_call = 0
-        self.t0 = time.perf_counter()
         self.state: dict[str, Any] = {}
         self.prism_rot: np.ndarray | None = None
 
@@ -597,7 +531,7 @@ class _LammpsRun:
         """Load an earlier run of the same protocol and atoms; False if there is none."""
         path = self.lmpdir / "state.json"
         if not path.is_file():
-            if (self.workdir / _CHECKPOINT).is_file():
+            if (self.workdir / CHECKPOINT).is_file():
                 raise ValueError(
                     f"{self.workdir} holds a checkpoint of another engine: use a fresh directory "
                     "or restart=False"
@@ -618,31 +552,20 @@ class _LammpsRun:
         return True
 
     def start_fresh(self) -> None:
-        for name in ("thermo.csv", "frames.extxyz", "final.extxyz", "result.json", _CHECKPOINT):
-            with contextlib.suppress(FileNotFoundError):
-                (self.workdir / name).unlink()
+        self.remove_outputs()
         if self.lmpdir.exists():
             shutil.rmtree(self.lmpdir)
         self.lmpdir.mkdir(parents=True)
-        seed = self.protocol.seed if self.protocol.seed is not None else self.engine.seed
-        if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**63))
-        rng = np.random.default_rng(int(seed))
+        seed = self.draw_seed()
         fixed = fixed_mask(self.atoms, self.protocol.stages[0])
-        temperature = self.protocol.start_temperature()
-        v = np.zeros((self.n_atoms, 3))  # Å/fs
-        if self.protocol.initial_temperature is None and self.initial_velocities.any():
-            v = self.initial_velocities * FS
-        elif temperature:
-            v = _maxwell_boltzmann(rng, self.masses, temperature, ~fixed)
-        v[fixed] = 0.0
+        v = self.start_velocities(self.initial_velocities, fixed, np.random.default_rng(seed))
         start = self.atoms.copy()
         start.set_velocities(v / FS)
         prism = write_lammps_data(self.lmpdir / "structure.data", start, self.species)
         self.prism_rot = np.asarray(prism.rot_mat)
         self.state = {
             **self._identity(),
-            "seed": int(seed),
+            "seed": seed,
             "species": self.species,
             "rot_mat": self.prism_rot.tolist(),
             "stages": [],
@@ -654,7 +577,7 @@ class _LammpsRun:
         frame = self._frame_atoms(start.positions, v, np.asarray(start.cell),
                                   {"step": 0, "time_fs": 0.0, "stage": 0,
                                    "stage_name": self.protocol.stages[0].name,
-                                   "temperature_k": _temperature(self.masses, v, ~fixed),
+                                   "temperature_k": mobile_temperature(self.masses, v, ~fixed),
                                    "stage_end": False})
         with (self.workdir / "frames.extxyz").open("w") as handle:
             write(handle, frame, format="extxyz")
@@ -662,22 +585,9 @@ class _LammpsRun:
 
     def _check_start_distances(self, atoms: Atoms) -> None:
         """Closest-pair check on the starting structure (LAMMPS checks later steps)."""
-        cutoff = self.settings.safety.min_distance
-        if cutoff <= 0:
-            return
-        try:
-            from matscipy.neighbours import neighbour_list
-        except ImportError:  # pragma: no cover - matscipy is a dependency
-            from ase.neighborlist import neighbor_list as neighbour_list
-        i, j, d = neighbour_list("ijd", atoms, cutoff)
-        if len(d):
-            k = int(np.argmin(d))
-            s = atoms.get_chemical_symbols()
-            raise MDBlowUpError(
-                0, self.protocol.stages[0].name,
-                f"atoms {i[k]} ({s[i[k]]}) and {j[k]} ({s[j[k]]}) are {d[k]:.2f} Å apart, closer "
-                f"than min_distance {cutoff:g} Å",
-            )
+        reason = too_close(atoms, self.settings.safety.min_distance)
+        if reason is not None:
+            raise MDBlowUpError(0, self.protocol.stages[0].name, reason)
 
     # ------------------------------------------------------------------ helpers
 
@@ -744,54 +654,36 @@ class _LammpsRun:
                 best = (sdir / name, step)
         return best
 
-    def _stage_groups(self, index: int, atoms: Atoms) -> dict[str, Any]:
+    def _stage_groups(self, index: int, atoms: Atoms) -> StageGroups:
         """Masks and rates of a stage, computed at its start and saved for resumes."""
         sdir = self._stage_dir(index)
         path = sdir / "groups.npz"
         if path.is_file():
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
-                return {
-                    "fixed": np.array(data["fixed"]),
-                    "heat": [HeatGroup(np.array(data[f"heat{j}"]), r)
-                             for j, r in enumerate(meta["heat_rates"])],
-                    "field": [(np.array(data[f"field{j}"]), np.array(f))
-                              for j, f in enumerate(meta["field_forces"])],
-                    "t_ref": meta["t_ref"],
-                }
-        stage = self.protocol.stages[index]
-        fixed = fixed_mask(atoms, stage)
-        mobile = ~fixed
-        heat: list[HeatGroup] = []
-        for action in stage.actions:
-            if isinstance(action, InjectEnergy):
-                mask = select_atoms(atoms, action.region, action.region_value) & mobile
-                heat.append(HeatGroup(mask, action.total_energy(stage.duration) / stage.duration))
-            elif isinstance(action, GradedInjection):
-                heat += [HeatGroup(m, r) for m, r in
-                         graded_groups(atoms, action, stage.duration, mobile)]
-            elif isinstance(action, RemoveHeat):
-                mask = select_atoms(atoms, action.region, action.region_value) & mobile
-                heat.append(HeatGroup(mask, -self.plan[index].removal_rate))
-        field: list[tuple[np.ndarray, np.ndarray]] = []
-        fields = stage.actions_of(ElectricField)
-        if fields:
-            symbols = np.array(atoms.get_chemical_symbols())
-            for symbol in self.species:
-                force = sum((a.charges.get(symbol, 0.0) * a.field_vector() for a in fields),
-                            np.zeros(3))
-                mask = (symbols == symbol) & mobile
-                if np.any(force != 0.0) and mask.any():
-                    field.append((mask, force @ self.prism_rot))  # into the LAMMPS frame
-        v_fs = atoms.get_velocities() * FS
-        t_ref = _temperature(self.masses, v_fs, mobile)
+                return StageGroups(
+                    fixed=np.array(data["fixed"]),
+                    heat=[HeatGroup(np.array(data[f"heat{j}"]), r) for j, r in enumerate(meta["heat_rates"])],
+                    field=[
+                        (np.array(data[f"field{j}"]), np.array(f)) for j, f in enumerate(meta["field_forces"])
+                    ],
+                    t_ref=meta["t_ref"],
+                )
+        groups = stage_groups(
+            atoms,
+            self.protocol.stages[index],
+            self.species,
+            self.prism_rot,
+            self.plan[index].removal_rate,
+            atoms.get_velocities() * FS,
+        )
         sdir.mkdir(parents=True, exist_ok=True)
-        arrays = {f"heat{j}": g.mask for j, g in enumerate(heat)}
-        arrays.update({f"field{j}": m for j, (m, _) in enumerate(field)})
-        meta = {"heat_rates": [g.rate for g in heat],
-                "field_forces": [f.tolist() for _, f in field], "t_ref": t_ref}
-        np.savez_compressed(path, fixed=fixed, meta=np.array(json.dumps(meta)), **arrays)
-        return {"fixed": fixed, "heat": heat, "field": field, "t_ref": t_ref}
+        arrays = {f"heat{j}": g.mask for j, g in enumerate(groups.heat)}
+        arrays.update({f"field{j}": m for j, (m, _) in enumerate(groups.field)})
+        meta = {"heat_rates": [g.rate for g in groups.heat],
+                "field_forces": [f.tolist() for _, f in groups.field], "t_ref": groups.t_ref}
+        np.savez_compressed(path, fixed=groups.fixed, meta=np.array(json.dumps(meta)), **arrays)
+        return groups
 
     # ------------------------------------------------------------------ loop
 
@@ -827,10 +719,10 @@ class _LammpsRun:
                 index=index, stage=stage, start_step=start, end_step=end, from_step=from_step,
                 stop_step=stop, source=source,
                 potential=self.engine.potential.commands(self.species),
-                fixed=groups["fixed"], heat=groups["heat"], field_forces=groups["field"],
+                fixed=groups.fixed, heat=groups.heat, field_forces=groups.field,
                 seed=(self.state["seed"] * 1_000_003 + 7 * index + 131 * attempt) % 900_000_000
                 + 1,
-                t_ref=groups["t_ref"], injected=self.plan[index].injected,
+                t_ref=groups.t_ref, injected=self.plan[index].injected,
                 frames_file=f"frames.{attempt}.dump", skin=self.engine.skin, timeout=timeout,
                 group_dir=sdir,
             )
@@ -879,16 +771,9 @@ class _LammpsRun:
         return True
 
     def _report(self, stage: str, step: int) -> None:
-        elapsed = time.perf_counter() - self.t0
-        speed = self.steps_this_call / elapsed if elapsed > 0 else 0.0
-        remaining = self.protocol.n_steps - step
-        thermo = read_thermo(self.workdir / "thermo.csv")
+        thermo = self.read_thermo()
         temperature = float(thermo["temperature_k"][-1]) if len(thermo["step"]) else 0.0
-        report = MDProgress(step, self.protocol.n_steps, stage, temperature, elapsed, speed,
-                            remaining / speed if speed > 0 else float("inf"))
-        log.info("%s", report)
-        if self.engine.progress is not None:
-            self.engine.progress(report)
+        self.report(step, stage, temperature)
 
     def _stage_record(self, index: int) -> dict[str, Any]:
         stages = self.state["stages"]
@@ -1077,7 +962,7 @@ class _LammpsRun:
                 v_fs = frame.velocities * FS
                 info = {"step": int(step), "time_fs": float(time_fs), "stage": index,
                         "stage_name": stage.name,
-                        "temperature_k": _temperature(self.masses, v_fs, ~fixed),
+                        "temperature_k": mobile_temperature(self.masses, v_fs, ~fixed),
                         "stage_end": bool(is_end)}
                 write(handle, self._frame_atoms(frame.positions, v_fs, frame.cell, info),
                       format="extxyz")
@@ -1091,9 +976,9 @@ class _LammpsRun:
                 "protocol_hash": self.protocol.hash(), "step": int(step),
                 "stage_index": index + 1 if complete else index,
                 "restart": str(restart.relative_to(self.workdir))}
-        tmp = self.workdir / f".{_CHECKPOINT}.tmp.npz"
+        tmp = self.workdir / f".{CHECKPOINT}.tmp.npz"
         np.savez(tmp, state=np.array(json.dumps(info)))
-        os.replace(tmp, self.workdir / _CHECKPOINT)
+        os.replace(tmp, self.workdir / CHECKPOINT)
 
     def result(self, completed: bool) -> MDResult:
         wall = self.state.get("wall_time", 0.0) + time.perf_counter() - self.t0
@@ -1112,7 +997,7 @@ class _LammpsRun:
             n_steps, final = self._read_dump_state(last)
         else:
             n_steps, final = self._read_data_state()
-        thermo = read_thermo(self.workdir / "thermo.csv")
+        thermo = self.read_thermo()
         ledger = EnergyLedger()
         if len(thermo["step"]):
             ledger = EnergyLedger(
@@ -1121,16 +1006,12 @@ class _LammpsRun:
                 thermostat=float(thermo["thermostat_ev"][-1]),
             )
         runner = self.engine.runner
-        result = MDResult(
-            engine=self.engine.name,
-            protocol=self.protocol,
+        return self.write_result(
             final_atoms=final,
             thermo=thermo,
-            stages=stage_results(thermo, self.protocol, self.n_atoms),
             ledger=ledger,
             n_steps=int(n_steps),
             completed=completed,
-            workdir=self.workdir,
             n_frames=int(self.state.get("n_frames", 1)),
             seed=self.state["seed"],
             wall_time=wall,
@@ -1146,36 +1027,6 @@ class _LammpsRun:
                 "run_directory": str(self.lmpdir),
             },
         )
-        result.write()
-        return result
-
-
-def _maxwell_boltzmann(rng: np.random.Generator, masses: np.ndarray, temperature: float,
-                       mobile: np.ndarray) -> np.ndarray:
-    """Velocities (Å/fs) at exactly ``temperature`` for the mobile atoms, zero momentum.
-
-    Draws the same numbers as the ASE engine for the same seed.
-    """
-    n = len(masses)
-    sigma = np.sqrt(KB * temperature / masses)[:, None] * FS
-    v = rng.standard_normal((n, 3)) * sigma
-    v[~mobile] = 0.0
-    m = masses[mobile, None]
-    v[mobile] -= (m * v[mobile]).sum(axis=0) / m.sum()
-    ke = 0.5 * np.sum(m * v[mobile] ** 2) / FS**2
-    target = 1.5 * mobile.sum() * KB * temperature
-    if ke > 0:
-        v *= np.sqrt(target / ke)
-    return v
-
-
-def _temperature(masses: np.ndarray, v_fs: np.ndarray, mobile: np.ndarray) -> float:
-    """Temperature of the mobile atoms (3 degrees of freedom each), K."""
-    n = int(mobile.sum())
-    if n == 0:
-        return 0.0
-    ke = 0.5 * float(np.einsum("i,ij,ij->", masses[mobile], v_fs[mobile], v_fs[mobile])) / FS**2
-    return 2.0 * ke / (3.0 * n * KB)
 
 
 def run_protocol_lammps(
@@ -1201,8 +1052,4 @@ def run_protocol_lammps(
         ``settings``, ``seed``, ``runner``, ``potential_id``, ``skin``, ``progress`` go to
         :class:`LammpsMDEngine`; ``restart`` and ``max_steps`` to :meth:`LammpsMDEngine.run`.
     """
-    from gst_flows.md.protocol import load_protocol
-
-    run_kwargs = {k: kwargs.pop(k) for k in ("restart", "max_steps") if k in kwargs}
-    engine = LammpsMDEngine(potential, workdir=workdir, **kwargs)
-    return engine.run(atoms, load_protocol(protocol), **run_kwargs)
+    return run_engine(LammpsMDEngine, potential, atoms, protocol, workdir, **kwargs)

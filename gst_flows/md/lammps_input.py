@@ -38,14 +38,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gst_flows.md.engine import mobile_temperature
 from gst_flows.md.lammps_io import group_id_commands
-from gst_flows.md.protocol import RunSettings, Stage
+from gst_flows.md.protocol import ElectricField, RunSettings, Stage, fixed_mask, heat_groups
 from gst_flows.md.units import KB
 
-__all__ = ["GROUP_LIMIT", "HeatGroup", "StagePlan", "stage_script"]
+if TYPE_CHECKING:
+    from ase import Atoms
+
+__all__ = ["GROUP_LIMIT", "HeatGroup", "StageGroups", "StagePlan", "stage_groups",
+           "stage_script"]
 
 #: LAMMPS allows 32 groups including ``all``; a stage uses at most this many.
 GROUP_LIMIT = 28
@@ -74,6 +80,67 @@ class HeatGroup:
 
     mask: np.ndarray
     rate: float
+
+
+@dataclass
+class StageGroups:
+    """Atom groups of a stage, fixed at its start (the fields of :class:`StagePlan` they fill).
+
+    Attributes
+    ----------
+    fixed, heat
+        :attr:`StagePlan.fixed` and :attr:`StagePlan.heat`.
+    field
+        :attr:`StagePlan.field_forces`.
+    t_ref
+        :attr:`StagePlan.t_ref`: temperature of the mobile atoms at the stage start, K.
+    """
+
+    fixed: np.ndarray
+    heat: list[HeatGroup]
+    field: list[tuple[np.ndarray, np.ndarray]]
+    t_ref: float
+
+
+def stage_groups(
+    atoms: Atoms, stage: Stage, species: Sequence[str], rot: np.ndarray, removal_rate: float, v_fs: np.ndarray
+) -> StageGroups:
+    """Fixed atoms, heat groups, field forces and temperature of a stage from its start state.
+
+    Parameters
+    ----------
+    atoms
+        Structure at the start of the stage, with its role arrays.
+    stage
+        The stage.
+    species
+        Symbols of atom types 1, 2, ...
+    rot
+        Rotation from the ASE into the LAMMPS frame (``Prism.rot_mat``).
+    removal_rate
+        Power a ``remove_heat`` action takes out, eV/fs.
+    v_fs
+        Velocities at the start of the stage, Å/fs (for ``t_ref``).
+
+    Returns
+    -------
+    StageGroups
+        The groups.
+    """
+    fixed = fixed_mask(atoms, stage)
+    mobile = ~fixed
+    heat = [HeatGroup(m, r) for m, r in heat_groups(atoms, stage, mobile, removal_rate)]
+    forces: list[tuple[np.ndarray, np.ndarray]] = []
+    fields = stage.actions_of(ElectricField)
+    if fields:
+        symbols = np.array(atoms.get_chemical_symbols())
+        for symbol in species:
+            force = sum((a.charges.get(symbol, 0.0) * a.field_vector() for a in fields), np.zeros(3))
+            mask = (symbols == symbol) & mobile
+            if np.any(force != 0.0) and mask.any():
+                forces.append((mask, force @ rot))  # into the LAMMPS frame
+    t_ref = mobile_temperature(atoms.get_masses(), v_fs, mobile)
+    return StageGroups(fixed, heat, forces, t_ref)
 
 
 @dataclass

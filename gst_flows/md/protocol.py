@@ -20,8 +20,8 @@ Units: eV, Å, fs, K, GPa, charges in e and fields in V/Å (= eV/Å per e); inje
 eV/ps. YAML files may write quantities with units (``"30 ps"``, ``"0.264 fJ"``).
 
 Engines (ASE, LAMMPS) translate a validated protocol; the helpers :func:`select_atoms`,
-:func:`graded_groups` and :meth:`Protocol.energy_plan` give both the same atom groups and
-energies.
+:func:`graded_groups`, :func:`heat_groups` and :meth:`Protocol.energy_plan` give both the same
+atom groups and energies.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ __all__ = [
     "TemperaturePiece",
     "fixed_mask",
     "graded_groups",
+    "heat_groups",
     "iter_actions",
     "list_protocols",
     "load_protocol",
@@ -1094,6 +1095,42 @@ def graded_groups(
     rate = action.total_energy(duration) / duration
     total = sum(weights)
     return [(mask, rate * w / total) for mask, w in zip(masks, weights, strict=True)]
+
+
+def heat_groups(
+    atoms: Atoms, stage: Stage, mobile: np.ndarray, removal_rate: float
+) -> list[tuple[np.ndarray, float]]:
+    """Atoms whose kinetic energy a stage changes at a constant rate, and the rates.
+
+    Parameters
+    ----------
+    atoms
+        The structure when the stage starts, with the role arrays that select regions.
+    stage
+        The stage; its :class:`InjectEnergy`, :class:`GradedInjection` and
+        :class:`RemoveHeat` actions make the groups, in order.
+    mobile
+        Atoms that may move (no group holds a fixed atom).
+    removal_rate
+        Power a :class:`RemoveHeat` action takes out, eV/fs (the stage's
+        :attr:`StageEnergy.removal_rate`).
+
+    Returns
+    -------
+    list of (numpy.ndarray, float)
+        Boolean atom mask and rate in eV/fs of each group (negative: heat removed).
+    """
+    groups: list[tuple[np.ndarray, float]] = []
+    for action in stage.actions:
+        if isinstance(action, InjectEnergy):
+            mask = select_atoms(atoms, action.region, action.region_value) & mobile
+            groups.append((mask, action.total_energy(stage.duration) / stage.duration))
+        elif isinstance(action, GradedInjection):
+            groups += graded_groups(atoms, action, stage.duration, mobile)
+        elif isinstance(action, RemoveHeat):
+            mask = select_atoms(atoms, action.region, action.region_value) & mobile
+            groups.append((mask, -removal_rate))
+    return groups
 
 
 # --------------------------------------------------------------------------- generators

@@ -24,7 +24,6 @@ import numpy as np
 from ase import Atoms
 
 from gst_flows.md.protocol import (
-    ElectricField,
     GradedInjection,
     InjectEnergy,
     Protocol,
@@ -32,8 +31,6 @@ from gst_flows.md.protocol import (
     RunSettings,
     Steps,
     fixed_mask,
-    graded_groups,
-    select_atoms,
 )
 from gst_flows.md.units import FS, KB
 
@@ -127,7 +124,7 @@ def write_lammps_inputs(
         The files written.
     """
     from gst_flows.md.lammps_engine import LammpsPotential
-    from gst_flows.md.lammps_input import HeatGroup, StagePlan, stage_script
+    from gst_flows.md.lammps_input import StagePlan, stage_groups, stage_script
     from gst_flows.md.lammps_io import lammps_species, write_lammps_data
 
     protocol.validate_for(atoms)
@@ -145,47 +142,36 @@ def write_lammps_inputs(
     data_file = directory / "structure.data"
     prism = write_lammps_data(data_file, start, species)
     rot = np.asarray(prism.rot_mat)
-    masses = atoms.get_masses()
     plan = protocol.energy_plan()
     scripts = []
     for index, (stage, begin) in enumerate(zip(protocol.stages, protocol.stage_start_steps(),
                                                strict=True)):
         sdir = directory / f"stage-{index:03d}"
         sdir.mkdir(exist_ok=True)
-        fixed = fixed_mask(atoms, stage)
-        mobile = ~fixed
-        heat = []
-        for action in stage.actions:
-            if isinstance(action, InjectEnergy):
-                mask = select_atoms(atoms, action.region, action.region_value) & mobile
-                heat.append(HeatGroup(mask, action.total_energy(stage.duration) / stage.duration))
-            elif isinstance(action, GradedInjection):
-                heat += [HeatGroup(m, r) for m, r in
-                         graded_groups(atoms, action, stage.duration, mobile)]
-            elif isinstance(action, RemoveHeat):
-                mask = select_atoms(atoms, action.region, action.region_value) & mobile
-                heat.append(HeatGroup(mask, -plan[index].removal_rate))
-        forces = []
-        fields = stage.actions_of(ElectricField)
-        symbols = np.array(atoms.get_chemical_symbols())
-        for symbol in species:
-            force = sum((a.charges.get(symbol, 0.0) * a.field_vector() for a in fields),
-                        np.zeros(3))
-            mask = (symbols == symbol) & mobile
-            if np.any(force != 0.0) and mask.any():
-                forces.append((mask, force @ rot))
-        n_mobile = int(mobile.sum())
-        t_ref = (float(np.einsum("i,ij,ij->", masses[mobile], v[mobile], v[mobile])) / FS**2
-                 / (3.0 * n_mobile * KB)) if n_mobile else 0.0
+        groups = stage_groups(atoms, stage, species, rot, plan[index].removal_rate, v)
         source = ("read_data ../structure.data" if index == 0
                   else f"read_restart ../stage-{index - 1:03d}/final.restart")
-        script = stage_script(StagePlan(
-            index=index, stage=stage, start_step=begin, end_step=begin + stage.n_steps,
-            from_step=begin, stop_step=begin + stage.n_steps, source=source,
-            potential=potential.commands(species), fixed=fixed, heat=heat,
-            field_forces=forces, seed=(seed * 1_000_003 + 7 * index) % 900_000_000 + 1,
-            t_ref=t_ref, injected=plan[index].injected, skin=skin, group_dir=sdir,
-        ), settings)
+        script = stage_script(
+            StagePlan(
+                index=index,
+                stage=stage,
+                start_step=begin,
+                end_step=begin + stage.n_steps,
+                from_step=begin,
+                stop_step=begin + stage.n_steps,
+                source=source,
+                potential=potential.commands(species),
+                fixed=groups.fixed,
+                heat=groups.heat,
+                field_forces=groups.field,
+                seed=(seed * 1_000_003 + 7 * index) % 900_000_000 + 1,
+                t_ref=groups.t_ref,
+                injected=plan[index].injected,
+                skin=skin,
+                group_dir=sdir,
+            ),
+            settings,
+        )
         path = sdir / "in.lammps"
         path.write_text(script)
         scripts.append(path)

@@ -29,6 +29,50 @@ _FULL_MD = {"thermo_interval": 50, "frame_interval": 2500, "checkpoint_interval"
 _SMALL_MD = {"thermo_interval": 5, "frame_interval": 25, "checkpoint_interval": 0}
 
 
+def _cell_parameters(maker: Any, **extra: Any) -> dict[str, Any]:
+    """Cell parameters of a maker that may insert an amorphous structure from a file."""
+    params: dict[str, Any] = {
+        "composition": maker.composition,
+        "supercell": list(maker.supercell),
+        "seed": maker.seed,
+        **extra,
+    }
+    if maker.amorphous is not None:
+        params["amorphous"] = maker.amorphous
+    return params
+
+
+def _melt_and_quench(maker: Any, common: dict[str, Any]) -> tuple[list[Stage], float]:
+    """Melt and quench stages before an anneal, and the temperature the run starts at.
+
+    A stage of zero duration is left out; without a melt the run starts at the anneal
+    temperature.
+    """
+    stages = []
+    if maker.melt_duration:
+        stages.append(
+            Stage(
+                name="melt",
+                temperature=maker.melt_temperature,
+                duration=maker.melt_duration,
+                tag="reset",
+                **common,
+            )
+        )
+    if maker.quench_duration:
+        stages.append(
+            Stage(
+                name="quench",
+                duration=maker.quench_duration,
+                tag="reset",
+                temperature=Ramp(start=maker.melt_temperature, end=maker.anneal_temperature),
+                **common,
+            )
+        )
+    start = maker.melt_temperature if maker.melt_duration else maker.anneal_temperature
+    return stages, start
+
+
 @dataclass
 class SetCrystallisationMaker(ScenarioMaker):
     """SET crystallisation: a crystal grows along [111] from fixed template layers.
@@ -83,29 +127,17 @@ class SetCrystallisationMaker(ScenarioMaker):
 
     def runs(self) -> list[ScenarioRun]:
         """One run: melt and quench the middle, then anneal."""
-        params: dict[str, Any] = {"composition": self.composition,
-                                  "supercell": list(self.supercell), "seed": self.seed,
-                                  "crystal_bilayers": self.crystal_bilayers}
-        if self.amorphous is not None:
-            params["amorphous"] = self.amorphous
+        params = _cell_parameters(self, crystal_bilayers=self.crystal_bilayers)
         fix = FixAtoms(array="fixed")
         common = {"ensemble": "nvt", "timestep": self.timestep, "actions": [fix]}
-        stages = []
-        if self.melt_duration:
-            stages.append(Stage(name="melt", temperature=self.melt_temperature,
-                                duration=self.melt_duration, tag="reset", **common))
-        if self.quench_duration:
-            stages.append(Stage(name="quench", duration=self.quench_duration, tag="reset",
-                                temperature=Ramp(start=self.melt_temperature,
-                                                 end=self.anneal_temperature), **common))
+        stages, start = _melt_and_quench(self, common)
         stages.append(Stage(name="anneal", temperature=self.anneal_temperature,
                             duration=self.anneal_duration, tag="set", **common))
         protocol = self.protocol(
             name="set_crystallisation",
             description=f"melt the middle at {self.melt_temperature:g} K, quench, anneal at "
             f"{self.anneal_temperature:g} K with the template fixed",
-            initial_temperature=self.melt_temperature if self.melt_duration
-            else self.anneal_temperature,
+            initial_temperature=start,
             stages=stages,
         )
         return [ScenarioRun("anneal", CellSpec("crystallisation-cell", params), protocol)]
@@ -270,30 +302,18 @@ class PolycrystallineGrowthMaker(ScenarioMaker):
 
     def runs(self) -> list[ScenarioRun]:
         """One run: melt and quench the matrix around the held seeds, then anneal."""
-        params: dict[str, Any] = {"composition": self.composition,
-                                  "supercell": list(self.supercell), "seed": self.seed,
-                                  "n_seeds": self.n_seeds, "seed_atoms": self.seed_atoms}
-        if self.amorphous is not None:
-            params["amorphous"] = self.amorphous
+        params = _cell_parameters(self, n_seeds=self.n_seeds, seed_atoms=self.seed_atoms)
         hold = FixAtoms(array=SEED_ARRAY)
         common = {"ensemble": "nvt", "timestep": self.timestep, "tdamp": self.tdamp,
                   "actions": [hold]}
-        stages = []
-        if self.melt_duration:
-            stages.append(Stage(name="melt", temperature=self.melt_temperature,
-                                duration=self.melt_duration, tag="reset", **common))
-        if self.quench_duration:
-            stages.append(Stage(name="quench", duration=self.quench_duration, tag="reset",
-                                temperature=Ramp(start=self.melt_temperature,
-                                                 end=self.anneal_temperature), **common))
+        stages, start = _melt_and_quench(self, common)
         stages.append(Stage(name="grow", ensemble="nvt", temperature=self.anneal_temperature,
                             duration=self.anneal_duration, tag="set", timestep=self.timestep))
         protocol = self.protocol(
             name="polycrystalline_growth",
             description=f"{self.n_seeds} seeds of {self.seed_atoms} atoms: melt and quench the "
             f"matrix, anneal at {self.anneal_temperature:g} K",
-            initial_temperature=self.melt_temperature if self.melt_duration
-            else self.anneal_temperature,
+            initial_temperature=start,
             stages=stages,
         )
         return [ScenarioRun("anneal", CellSpec("seeded", params, mark_seeds=True), protocol)]
