@@ -18,19 +18,25 @@ with the tensile-positive sign (CASTEP prints the stress with this sign, and its
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import subprocess
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from ase import Atoms
 from ase.units import GPa
 
+from gst_flows.dft.common import (
+    ProtocolSettings,
+    check_protocol,
+    in_input_order,
+    mismatched_geometry,
+    settings_digest,
+    species_order,
+)
 from gst_flows.dft.cp2k import kpoint_mesh
 
 __all__ = [
@@ -57,7 +63,7 @@ class CastepError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class CastepSettings:
+class CastepSettings(ProtocolSettings):
     """The CASTEP labelling protocol.
 
     Parameters
@@ -99,38 +105,16 @@ class CastepSettings:
     param: dict[str, Any] = field(default_factory=dict)
     cell: dict[str, Any] = field(default_factory=dict)
 
+    code_name: ClassVar[str] = "CASTEP"
+
     def __post_init__(self) -> None:
-        if self.functional.upper() not in {"PBESOL", "PBE"}:
-            raise ValueError(f"functional must be PBESOL or PBE, not {self.functional!r}")
-        for name in ("cutoff", "kpoint_spacing", "elec_energy_tol", "smearing_width"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        check_protocol(self, ("cutoff", "kpoint_spacing", "elec_energy_tol", "smearing_width"))
         if self.max_scf_cycles < 1:
             raise ValueError(f"max_scf_cycles must be at least 1, got {self.max_scf_cycles}")
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> CastepSettings:
-        """Build settings from a dict, refusing unknown keys with a clear error."""
-        values = dict(values or {})
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(
-                f"unknown CASTEP setting(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}"
-            )
-        return cls(**values)
-
-    def update(self, **changes: Any) -> CastepSettings:
-        """Return a copy with some fields changed."""
-        return replace(self, **changes)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict of the settings (JSON-serialisable)."""
-        return asdict(self)
-
     def settings_hash(self) -> str:
         """Hash of everything that changes a label (SHA-1 of the canonical JSON)."""
-        text = json.dumps({"code": "castep", **self.as_dict()}, sort_keys=True, default=str)
-        return hashlib.sha1(text.encode()).hexdigest()
+        return settings_digest({"code": "castep", **self.as_dict()})
 
     def param_keywords(self) -> dict[str, Any]:
         """The ``.param`` keywords of this protocol."""
@@ -169,11 +153,6 @@ class CastepResult:
     directory: str
 
 
-def _species_order(atoms: Atoms) -> np.ndarray:
-    # CASTEP prints species in ascending atomic number; writing them so keeps one order.
-    return np.argsort(atoms.numbers, kind="stable")
-
-
 def write_castep_input(
     atoms: Atoms, settings: CastepSettings | None = None, directory: str | Path = ".", seed: str = SEED
 ) -> tuple[Path, Path]:
@@ -206,7 +185,8 @@ def write_castep_input(
         raise ValueError("CASTEP labels need a periodic cell (pbc on all three axes)")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    grouped = atoms[_species_order(atoms)]
+    # CASTEP prints species in ascending atomic number; writing them so keeps one order.
+    grouped = atoms[species_order(atoms)]
     grouped.info.clear()
     for name in list(grouped.arrays):
         if name not in ("numbers", "positions"):
@@ -285,17 +265,14 @@ def parse_castep_output(directory: str | Path, atoms: Atoms, seed: str = SEED) -
     if "forces" not in results or "free_energy" not in results:
         raise CastepError(f"{path} holds no final energy and forces")
 
-    order = _species_order(atoms)
+    order = species_order(atoms)
     grouped = atoms[order]
     if parsed.get_chemical_symbols() != grouped.get_chemical_symbols():
         raise CastepError(f"{path} describes {parsed.get_chemical_formula()}, not the structure written")
-    delta = parsed.get_scaled_positions(wrap=False) - grouped.get_scaled_positions(wrap=False)
-    delta -= np.round(delta)
-    if np.abs(delta).max() > 1e-4 or not np.allclose(parsed.cell.array, grouped.cell.array, atol=1e-4):
+    if mismatched_geometry(parsed.get_scaled_positions(wrap=False), parsed.cell.array, grouped, 1e-4):
         raise CastepError(f"{path} is not a label of the structure that was written")
 
-    forces = np.empty((len(atoms), 3))
-    forces[order] = np.asarray(results["forces"], dtype=float)
+    forces = in_input_order(results["forces"], order)
     stress = None
     if "stress" in results:
         from ase.stress import voigt_6_to_full_3x3_stress

@@ -10,19 +10,20 @@ analytical stress. Results are converted to eV, eV/Å and GPa here, once.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import os
 import re
 import shutil
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from ase import Atoms
 from ase.units import Bohr, GPa, Hartree
+
+from gst_flows.dft.common import ProtocolSettings, check_protocol, settings_digest
 
 __all__ = [
     "Cp2kError",
@@ -53,7 +54,7 @@ _LATER_FIELDS: dict[str, Any] = {"scf_method": "diagonalization"}
 
 
 @dataclass(frozen=True)
-class Cp2kSettings:
+class Cp2kSettings(ProtocolSettings):
     """The CP2K labelling protocol.
 
     Parameters
@@ -114,36 +115,16 @@ class Cp2kSettings:
     )
     overrides: dict[str, Any] = field(default_factory=dict)
 
+    code_name: ClassVar[str] = "CP2K"
+
     def __post_init__(self) -> None:
-        if self.functional.upper() not in {"PBESOL", "PBE"}:
-            raise ValueError(f"functional must be PBESOL or PBE, not {self.functional!r}")
-        for name in ("cutoff", "rel_cutoff", "eps_scf", "kpoint_spacing"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        check_protocol(self, ("cutoff", "rel_cutoff", "eps_scf", "kpoint_spacing"))
         if self.scf_method not in {"diagonalization", "ot"}:
             raise ValueError(f"scf_method must be 'diagonalization' or 'ot', not {self.scf_method!r}")
         if self.scf_method == "ot" and not self.gamma_only:
             raise ValueError("scf_method 'ot' needs gamma_only (CP2K's OT has no k-points)")
         if self.max_scf < 1:
             raise ValueError(f"max_scf must be at least 1, got {self.max_scf}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> Cp2kSettings:
-        """Build settings from a dict, refusing unknown keys with a clear error."""
-        values = dict(values or {})
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown CP2K setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
-
-    def update(self, **changes: Any) -> Cp2kSettings:
-        """Return a copy with some fields changed."""
-        return replace(self, **changes)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict of the settings (JSON-serialisable)."""
-        return asdict(self)
 
     def settings_hash(self) -> str:
         """Hash of everything that changes a label (SHA-1 of the canonical JSON).
@@ -152,8 +133,7 @@ class Cp2kSettings:
         reproduces the earlier behaviour, so existing labels keep their hash.
         """
         values = {k: v for k, v in self.as_dict().items() if _LATER_FIELDS.get(k, object()) != v}
-        text = json.dumps(values, sort_keys=True, default=str)
-        return hashlib.sha1(text.encode()).hexdigest()
+        return settings_digest(values)
 
 
 @dataclass

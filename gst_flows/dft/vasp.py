@@ -19,7 +19,6 @@ the forces are derivatives of.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from copy import deepcopy
@@ -32,6 +31,13 @@ from ase import Atoms
 from atomate2.vasp.sets.core import StaticSetGenerator
 from pymatgen.io.vasp import Incar, Kpoints
 
+from gst_flows.dft.common import (
+    check_protocol,
+    in_input_order,
+    mismatched_geometry,
+    settings_digest,
+    species_order,
+)
 from gst_flows.dft.cp2k import kpoint_mesh
 
 __all__ = [
@@ -76,15 +82,6 @@ class VaspError(RuntimeError):
     """VASP failed, or its output could not be parsed as a label of the given structure."""
 
 
-def species_order(atoms: Atoms) -> np.ndarray:
-    """Indices that group the atoms by species (ascending atomic number, stable).
-
-    VASP and CASTEP want atoms of one species together; the label is mapped back to the
-    original order with this permutation (``original[order] = grouped``).
-    """
-    return np.argsort(atoms.numbers, kind="stable")
-
-
 def _gst_config() -> dict[str, Any]:
     return {
         "INCAR": dict(GST_VASP_INCAR),
@@ -127,10 +124,7 @@ class GstVaspInputGenerator(StaticSetGenerator):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.functional.upper() not in _GGA_TAGS:
-            raise ValueError(f"functional must be PBESOL or PBE, not {self.functional!r}")
-        if self.kpoint_spacing <= 0:
-            raise ValueError(f"kpoint_spacing must be positive, got {self.kpoint_spacing}")
+        check_protocol(self, ("kpoint_spacing",))
 
     @property
     def incar_updates(self) -> dict:
@@ -176,8 +170,7 @@ class GstVaspInputGenerator(StaticSetGenerator):
 
     def settings_hash(self) -> str:
         """SHA-1 of :meth:`protocol` (canonical JSON)."""
-        text = json.dumps(self.protocol(), sort_keys=True, default=str)
-        return hashlib.sha1(text.encode()).hexdigest()
+        return settings_digest(self.protocol())
 
 
 @dataclass
@@ -212,10 +205,7 @@ def _check_same_structure(expected: Atoms, structure, directory: Path) -> None:
             f"vasprun.xml in {directory} holds {structure.formula} in another order than the "
             f"structure that was written ({expected.get_chemical_formula()})"
         )
-    delta = np.asarray(structure.frac_coords) - expected.get_scaled_positions(wrap=False)
-    delta -= np.round(delta)
-    same_cell = np.allclose(structure.lattice.matrix, expected.cell.array, atol=1e-3)
-    if np.abs(delta).max() > 1e-3 or not same_cell:
+    if mismatched_geometry(structure.frac_coords, structure.lattice.matrix, expected, 1e-3):
         raise VaspError(f"vasprun.xml in {directory} is not a label of the structure that was written")
 
 
@@ -264,9 +254,7 @@ def parse_vasp_output(directory: str | Path, atoms: Atoms) -> VaspResult:
     step = run.ionic_steps[-1]
     _check_same_structure(atoms[order], step["structure"], directory)
 
-    grouped_forces = np.asarray(step["forces"], dtype=float)
-    forces = np.empty_like(grouped_forces)
-    forces[order] = grouped_forces
+    forces = in_input_order(step["forces"], order)
     stress = None
     if step.get("stress") is not None:
         stress = -KBAR_TO_GPA * np.asarray(step["stress"], dtype=float)

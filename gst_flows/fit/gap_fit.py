@@ -64,20 +64,12 @@ def descriptor_string(
         E.g. ``"distance_2b add_species=F Z1=32 Z2=52 cutoff=5.5 ..."``.
     """
     z = [atomic_numbers[s] for s in descriptor.species]
-    if descriptor.term == "two_body":
-        t = hyperparameters.two_body
-        head = f"distance_2b add_species=F Z1={z[0]} Z2={z[1]}"
-        body = {
-            "cutoff": t.cutoff,
-            "n_sparse": descriptor.n_sparse,
-            "covariance_type": t.covariance_type,
-            "delta": t.delta,
-            "theta_uniform": t.theta_uniform,
-            "sparse_method": t.sparse_method,
-        }
-    elif descriptor.term == "three_body":
-        t = hyperparameters.three_body
-        head = f"angle_3b add_species=F Z={z[0]} Z1={z[1]} Z2={z[2]}"
+    if descriptor.term in ("two_body", "three_body"):
+        t = getattr(hyperparameters, descriptor.term)
+        if descriptor.term == "two_body":
+            head = f"distance_2b add_species=F Z1={z[0]} Z2={z[1]}"
+        else:
+            head = f"angle_3b add_species=F Z={z[0]} Z1={z[1]} Z2={z[2]}"
         body = {
             "cutoff": t.cutoff,
             "n_sparse": descriptor.n_sparse,

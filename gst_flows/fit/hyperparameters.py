@@ -72,7 +72,23 @@ class Sigma(MSONable):
 
 
 @dataclass
-class TwoBodyParams(MSONable):
+class _SquaredExponentialTerm(MSONable):
+    """Fields of a low-order term (two- or three-body) with a squared-exponential kernel.
+
+    The subclasses set their own defaults for ``cutoff`` (Å), ``delta`` (eV), ``n_sparse``
+    and ``sparse_method``; the field order, and so the positional arguments, is this one.
+    """
+
+    cutoff: float
+    delta: float
+    n_sparse: int
+    theta_uniform: float = 1.0
+    covariance_type: str = "ard_se"
+    sparse_method: str = "random"
+
+
+@dataclass
+class TwoBodyParams(_SquaredExponentialTerm):
     """Two-body (pair distance) term, one GP per species pair.
 
     Parameters
@@ -94,13 +110,11 @@ class TwoBodyParams(MSONable):
     cutoff: float = 5.5
     delta: float = 0.5
     n_sparse: int = 20
-    theta_uniform: float = 1.0
-    covariance_type: str = "ard_se"
     sparse_method: str = "uniform"
 
 
 @dataclass
-class ThreeBodyParams(MSONable):
+class ThreeBodyParams(_SquaredExponentialTerm):
     """Three-body (bond angle) term, one GP per centre species and neighbour species pair.
 
     Parameters
@@ -122,8 +136,6 @@ class ThreeBodyParams(MSONable):
     cutoff: float = 4.0
     delta: float = 0.05
     n_sparse: int = 50
-    theta_uniform: float = 1.0
-    covariance_type: str = "ard_se"
     sparse_method: str = "random"
 
 
@@ -181,6 +193,10 @@ DEFAULT_CONFIG_TYPE_SIGMA: dict[str, Sigma] = {
 }
 
 
+# The descriptor terms of a fit: field name of GapHyperparameters → parameter class.
+_TERMS: dict[str, type] = {"two_body": TwoBodyParams, "three_body": ThreeBodyParams, "soap": SoapParams}
+
+
 def _default_config_type_sigma() -> dict[str, Sigma]:
     return {k: Sigma(*v.as_tuple()) for k, v in DEFAULT_CONFIG_TYPE_SIGMA.items()}
 
@@ -226,11 +242,7 @@ class GapHyperparameters(MSONable):
 
     def __post_init__(self):
         # Accept plain dicts, as they come back from JSON or a database.
-        for name, cls in (
-            ("two_body", TwoBodyParams),
-            ("three_body", ThreeBodyParams),
-            ("soap", SoapParams),
-        ):
+        for name, cls in _TERMS.items():
             value = getattr(self, name)
             if isinstance(value, dict):
                 setattr(self, name, cls(**{k: v for k, v in value.items() if k[0] != "@"}))
@@ -239,10 +251,15 @@ class GapHyperparameters(MSONable):
         if self.e0 is not None:
             self.e0 = {str(k): float(v) for k, v in self.e0.items()}
 
+    def _enabled_terms(self) -> dict[str, Any]:
+        """The descriptor terms in use, by field name."""
+        return {name: getattr(self, name) for name in _TERMS if getattr(self, name) is not None}
+
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
         """Raise :class:`FitInputError` if any setting cannot give a fit."""
-        if self.two_body is None and self.three_body is None and self.soap is None:
+        terms = self._enabled_terms()
+        if not terms:
             raise FitInputError("no descriptor: enable at least one of two_body, three_body, soap")
         sigmas = {"default": self.default_sigma, **self.config_type_sigma}
         for config_type, sigma in sigmas.items():
@@ -253,10 +270,7 @@ class GapHyperparameters(MSONable):
                         f"sigma {kind} for config_type '{config_type}' is {value}: "
                         "sigma is an expected error and must be > 0"
                     )
-        for name in ("two_body", "three_body", "soap"):
-            term = getattr(self, name)
-            if term is None:
-                continue
+        for name, term in terms.items():
             if term.cutoff <= 0:
                 raise FitInputError(f"{name}.cutoff must be > 0 Å, got {term.cutoff}")
             if term.delta <= 0:
@@ -282,7 +296,7 @@ class GapHyperparameters(MSONable):
     @property
     def max_cutoff(self) -> float:
         """Largest descriptor cutoff, Å."""
-        return max(t.cutoff for t in (self.two_body, self.three_body, self.soap) if t is not None)
+        return max(t.cutoff for t in self._enabled_terms().values())
 
     # ---------------------------------------------------------------- updates
     def updated(self, changes: dict[str, Any]) -> GapHyperparameters:
@@ -310,8 +324,8 @@ class GapHyperparameters(MSONable):
     def _apply(self, key: str, value: Any) -> None:
         parts = key.split(".")
         head = parts[0]
-        if head in ("two_body", "three_body", "soap"):
-            cls = {"two_body": TwoBodyParams, "three_body": ThreeBodyParams, "soap": SoapParams}[head]
+        if head in _TERMS:
+            cls = _TERMS[head]
             if len(parts) == 1:
                 flag = str(value).lower()
                 if flag in ("none", "off", "false", "0", "no"):

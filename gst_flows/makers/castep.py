@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
-from jobflow import Maker, job
-from pymatgen.core import Structure
-from pymatgen.io.ase import AseAtomsAdaptor
+from ase import Atoms
 
-from gst_flows.makers.dft import run_label
+from gst_flows.makers.dft import BaseLabelMaker, run_label
 from gst_flows.schemas.label import LabelDoc
 
 __all__ = ["CastepLabelMaker"]
 
 
 @dataclass
-class CastepLabelMaker(Maker):
+class CastepLabelMaker(BaseLabelMaker):
     """Label a structure with CASTEP: energy, forces and stress, as a :class:`LabelDoc`.
 
     The protocol defaults to the published GST database's (PBEsol, 600 eV; see
@@ -38,33 +36,18 @@ class CastepLabelMaker(Maker):
     settings: dict[str, Any] = field(default_factory=dict)
     command: str | None = None
 
-    fworker_category: ClassVar[str] = "dft"
-
     def resolved_settings(self):
         """The CASTEP protocol of this maker (defaults overridden by :attr:`settings`)."""
         from gst_flows.dft.castep import CastepSettings
 
         return CastepSettings.from_dict(self.settings)
 
-    @job(output_schema=LabelDoc, data=["forces", "structure"])
-    def make(self, structure: Structure, provenance: dict[str, Any] | None = None) -> LabelDoc:
-        """Run CASTEP on ``structure`` in a folder of the job's directory.
-
-        Parameters
-        ----------
-        structure
-            Structure to label.
-        provenance
-            Keys of :class:`Provenance` (tag, iteration, generator, config_type, ...).
-        """
+    def label(self, atoms: Atoms, provenance: dict[str, Any] | None) -> LabelDoc:
+        """Run CASTEP on ``atoms`` in a folder of the job's directory."""
         import shlex
 
         from gst_flows.dft.castep import CastepError, run_castep
-        from gst_flows.structures import validate_structure
 
-        atoms = AseAtomsAdaptor.get_atoms(structure)
-        atoms.info.clear()
-        validate_structure(atoms)
         castep = self.resolved_settings()
         command = shlex.split(self.command) if self.command else None
         return run_label(

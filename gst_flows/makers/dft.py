@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+from ase import Atoms
 from jobflow import Maker, job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
@@ -17,6 +18,7 @@ from gst_flows.schemas.label import LabelDoc, Provenance
 
 __all__ = [
     "ATOM_MULTIPLICITY",
+    "BaseLabelMaker",
     "Cp2kAimdMaker",
     "Cp2kIsolatedAtomMaker",
     "Cp2kLabelMaker",
@@ -154,8 +156,54 @@ def current_job_uuid() -> str:
     return running.uuid if running is not None else str(uuid.uuid4())
 
 
+def _validated_atoms(structure: Structure) -> Atoms:
+    """``structure`` as ASE atoms without extra info, refused if no code should be run on it."""
+    from gst_flows.structures import validate_structure
+
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.info.clear()
+    validate_structure(atoms)
+    return atoms
+
+
 @dataclass
-class Cp2kLabelMaker(Maker):
+class BaseLabelMaker(Maker):
+    """Label a structure with a DFT code: energy, forces and stress, as a :class:`LabelDoc`.
+
+    The job validates the structure and calls :meth:`label`, which each code's maker
+    implements (usually with :func:`run_label`). Label jobs run on ``dft`` fworkers.
+    """
+
+    fworker_category: ClassVar[str] = "dft"
+
+    @job(output_schema=LabelDoc, data=["forces", "structure"])
+    def make(self, structure: Structure, provenance: dict[str, Any] | None = None) -> LabelDoc:
+        """Run the code on ``structure`` in a folder of the job's directory.
+
+        Parameters
+        ----------
+        structure
+            Structure to label.
+        provenance
+            Keys of :class:`Provenance` (tag, iteration, generator, config_type, ...).
+        """
+        return self.label(_validated_atoms(structure), provenance)
+
+    def label(self, atoms: Atoms, provenance: dict[str, Any] | None) -> LabelDoc:
+        """Run the code on validated ``atoms`` and return the label document.
+
+        Parameters
+        ----------
+        atoms
+            Structure to label.
+        provenance
+            Keys of :class:`Provenance`.
+        """
+        raise NotImplementedError
+
+
+@dataclass
+class Cp2kLabelMaker(BaseLabelMaker):
     """Label a structure with CP2K: energy, forces and stress, as a :class:`LabelDoc`.
 
     A CP2K failure that custodian cannot correct gives a document with ``state="failed"`` and
@@ -188,8 +236,6 @@ class Cp2kLabelMaker(Maker):
     max_errors: int = 5
     walltime: float | None = None
 
-    fworker_category: ClassVar[str] = "dft"
-
     def resolved_settings(self):
         """The CP2K protocol this maker uses here: defaults, then configuration, then fields."""
         from gst_flows.dft.cp2k import Cp2kSettings
@@ -201,26 +247,13 @@ class Cp2kLabelMaker(Maker):
         """The CP2K settings for ``atoms`` and extra document fields (none for bulk labels)."""
         return self.resolved_settings(), {}
 
-    @job(output_schema=LabelDoc, data=["forces", "structure"])
-    def make(self, structure: Structure, provenance: dict[str, Any] | None = None) -> LabelDoc:
-        """Run CP2K on ``structure`` in the job's directory.
-
-        Parameters
-        ----------
-        structure
-            Structure to label.
-        provenance
-            Keys of :class:`Provenance` (tag, iteration, generator, config_type, ...).
-        """
+    def label(self, atoms: Atoms, provenance: dict[str, Any] | None) -> LabelDoc:
+        """Run CP2K on ``atoms`` in a folder of the job's directory."""
         import shlex
 
         from gst_flows.dft.cp2k import Cp2kError, run_cp2k
         from gst_flows.settings import get_settings
-        from gst_flows.structures import validate_structure
 
-        atoms = AseAtomsAdaptor.get_atoms(structure)
-        atoms.info.clear()
-        validate_structure(atoms)
         cp2k, extra = self.protocol_for(atoms)
         config = get_settings()
         command = shlex.split(self.command) if self.command else config.cp2k_command
@@ -385,11 +418,8 @@ class Cp2kAimdMaker(Maker):
 
         from gst_flows.dft.cp2k_md import AimdStage, run_aimd
         from gst_flows.settings import get_settings
-        from gst_flows.structures import validate_structure
 
-        atoms = AseAtomsAdaptor.get_atoms(structure)
-        atoms.info.clear()
-        validate_structure(atoms)
+        atoms = _validated_atoms(structure)
         cp2k = Cp2kLabelMaker(settings=self.settings).resolved_settings()
         config = get_settings()
         command = shlex.split(self.command) if self.command else config.cp2k_command

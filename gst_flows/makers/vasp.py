@@ -5,23 +5,22 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
+from ase import Atoms
 from atomate2.vasp.jobs.core import StaticMaker
 from atomate2.vasp.sets.base import VaspInputGenerator
-from jobflow import job
-from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.dft.vasp import GstVaspInputGenerator
-from gst_flows.makers.dft import run_label
+from gst_flows.makers.dft import BaseLabelMaker, run_label
 from gst_flows.schemas.label import LabelDoc
 
 __all__ = ["VaspLabelMaker"]
 
 
 @dataclass
-class VaspLabelMaker(StaticMaker):
+class VaspLabelMaker(BaseLabelMaker, StaticMaker):
     """Label a structure with VASP: energy, forces and stress, as a :class:`LabelDoc`.
 
     atomate2's :class:`~atomate2.vasp.jobs.core.StaticMaker` with the GST input set: inputs
@@ -49,19 +48,8 @@ class VaspLabelMaker(StaticMaker):
     name: str = "vasp label"
     input_set_generator: VaspInputGenerator = field(default_factory=GstVaspInputGenerator)
 
-    fworker_category: ClassVar[str] = "dft"
-
-    @job(output_schema=LabelDoc, data=["forces", "structure"])
-    def make(self, structure: Structure, provenance: dict[str, Any] | None = None) -> LabelDoc:
-        """Write the inputs, run VASP in a folder of the job's directory, parse the label.
-
-        Parameters
-        ----------
-        structure
-            Structure to label.
-        provenance
-            Keys of :class:`Provenance` (tag, iteration, generator, config_type, ...).
-        """
+    def label(self, atoms: Atoms, provenance: dict[str, Any] | None) -> LabelDoc:
+        """Write the inputs, run VASP in a folder of the job's directory, parse the label."""
         from atomate2 import SETTINGS
         from atomate2.common.files import gzip_output_folder
         from atomate2.vasp import run as vasp_run
@@ -69,7 +57,6 @@ class VaspLabelMaker(StaticMaker):
         from atomate2.vasp.jobs.base import _FILES_TO_ZIP
 
         from gst_flows.dft.vasp import parse_vasp_output, species_order
-        from gst_flows.structures import validate_structure
 
         generator = self.input_set_generator
         if not hasattr(generator, "protocol"):
@@ -77,9 +64,6 @@ class VaspLabelMaker(StaticMaker):
                 f"{type(generator).__name__} does not describe its protocol: use "
                 "GstVaspInputGenerator (or a subclass) so labels can be hashed and reused"
             )
-        atoms = AseAtomsAdaptor.get_atoms(structure)
-        atoms.info.clear()
-        validate_structure(atoms)
         grouped = AseAtomsAdaptor.get_structure(atoms[species_order(atoms)])
 
         def run(run_dir: Path):
