@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from fireworks import LaunchPad
     from jobflow import JobStore
 
-__all__ = ["database_uri", "get_database", "get_launchpad", "get_store"]
+__all__ = ["current_store", "database_uri", "get_database", "get_launchpad", "get_store"]
 
 
 def database_uri(settings: GstFlowsSettings | None = None) -> str:
@@ -87,3 +87,19 @@ def get_launchpad(settings: GstFlowsSettings | None = None) -> LaunchPad:
     ):
         launchpad.reset("", require_password=False)
     return launchpad
+
+
+def current_store() -> JobStore:
+    """The store of the running job when jobflow exposes it, else the configured one, connected.
+
+    jobflow sets ``CURRENT_JOB.store`` only for jobs with ``config.expose_store``; every other
+    job (and code outside a job) gets the store built from the settings, which on a worker is
+    the same database.
+    """
+    from jobflow import CURRENT_JOB
+
+    store = getattr(CURRENT_JOB, "store", None)
+    if store is None:
+        store = get_store()
+    store.connect()
+    return store

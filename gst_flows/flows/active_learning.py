@@ -461,23 +461,20 @@ def calculator_spread(calculators: Sequence[Any], frames: Sequence[Any]) -> np.n
 @job(output_schema=SelectionDoc, data=["structures"])
 def al_select(maker: ActiveLearningMaker, state: dict[str, Any], md_docs: list[Any]) -> Response:
     """Choose diverse candidates in SOAP space (not already labelled), label them, refit."""
-    from jobflow import CURRENT_JOB
-
     from gst_flows.analysis.soap import SoapSettings, mean_soap_vectors
     from gst_flows.dataset import label_filter
     from gst_flows.flows.label import label_flow
     from gst_flows.selection import near_duplicates, select_diverse, uncertainty_weights
+    from gst_flows.store import current_store
 
     iteration = state["iteration"]
     candidates = _candidates(md_docs, iteration, state["potential_id"])
-    store = CURRENT_JOB.store
+    store = current_store()
     existing = []
-    if store is not None:
-        for doc in store.query(label_filter(tag=maker.tag), properties=["output.structure"],
-                               load=True):
-            structure = doc["output"].get("structure")
-            if structure:
-                existing.append(AseAtomsAdaptor.get_atoms(Structure.from_dict(structure)))
+    for doc in store.query(label_filter(tag=maker.tag), properties=["output.structure"], load=True):
+        structure = doc["output"].get("structure")
+        if structure:
+            existing.append(AseAtomsAdaptor.get_atoms(Structure.from_dict(structure)))
     existing = [a for a in existing if len(a) > 1]
     species = sorted({s for a in [*candidates, *existing] for s in a.get_chemical_symbols()})
     soap = SoapSettings(**{**maker.soap, "species_resolved": True, "species": tuple(species)})

@@ -229,9 +229,9 @@ class DatabaseAnalysisMaker(StructureAnalysisMaker):
         AnalysisDoc
             Summary and figures; arrays in the data store.
         """
-        from jobflow import CURRENT_JOB
+        from gst_flows.store import current_store
 
-        frames = self.select(filters, store=CURRENT_JOB.store)
+        frames = self.select(filters, store=current_store())
         return self.run(frames, "database:" + json.dumps(filters or {}, sort_keys=True, default=str))
 
     def select(self, filters: dict[str, Any] | None, store: Any = None) -> list[Atoms]:

@@ -42,6 +42,7 @@ from gst_flows.schemas.fit import (
     MetricSpread,
     TrainingSetSummary,
 )
+from gst_flows.store import current_store
 
 __all__ = [
     "GapCrossValidationMaker",
@@ -127,20 +128,6 @@ class TrainingSelection(MSONable):
 Source = str | os.PathLike | TrainingSelection | dict
 
 
-def _current_store():
-    """Store of the running job when exposed (``job.config.expose_store``), else the configured one."""
-    from jobflow import CURRENT_JOB
-
-    store = getattr(CURRENT_JOB, "store", None)
-    if store is not None:
-        return store
-    from gst_flows.store import get_store
-
-    store = get_store()
-    store.connect()
-    return store
-
-
 def load_training_frames(source: Source, store=None) -> tuple[list[Atoms], str]:
     """Labelled frames from an extxyz file or a database selection.
 
@@ -161,7 +148,7 @@ def load_training_frames(source: Source, store=None) -> tuple[list[Atoms], str]:
     if isinstance(source, TrainingSelection):
         from gst_flows.schemas.label import LabelDoc
 
-        store = store or _current_store()
+        store = store or current_store()
         frames = []
         for entry in store.query(source.criteria(), properties=["output"], load=True):
             output = {k: v for k, v in entry["output"].items() if not k.startswith("@")}
@@ -535,7 +522,7 @@ class GapEvaluateMaker(Maker):
             xml = Path(str(potential)).resolve()
         else:
             potential_id = str(potential)
-            xml = fetch_potential(potential_id, store=_current_store())
+            xml = fetch_potential(potential_id, store=current_store())
         frames, described = load_training_frames(source)
         frames = [f for f in frames if not is_isolated_atom(f)]
         if not frames:

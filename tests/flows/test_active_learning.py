@@ -204,3 +204,28 @@ def test_committee_weights_the_selection(loop, outputs):
     first, second = (fits[i] for i in iterations[0]["committee_potential_ids"])
     assert first < main and second < main and first != second
     assert len(first) == round(0.7 * len(main))
+
+
+def test_selection_skips_what_is_already_labelled(loop, outputs):
+    from pymatgen.core import Structure
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from gst_flows.hashing import structure_hash
+    from gst_flows.store import get_store
+
+    store = get_store()
+    store.connect()
+    selections = list(store.query({"output.@class": "SelectionDoc", "output.tag": "al-test"},
+                                  properties=["completed_at", "output.n_existing",
+                                              "output.structures"], load=True))
+    assert selections
+    labels = list(outputs.find({"output.@class": "LabelDoc", "output.provenance.tag": "al-test",
+                                "output.reused_from": None}))
+    for sel in selections:
+        # every training cell labelled before the selection ran is known to it
+        earlier = {d["output"]["structure_hash"] for d in labels
+                   if d["completed_at"] < sel["completed_at"]}
+        assert sel["output"]["n_existing"] >= len(earlier) >= 8
+        chosen = {structure_hash(AseAtomsAdaptor.get_atoms(Structure.from_dict(s)))
+                  for s in sel["output"]["structures"]}
+        assert not chosen & earlier
