@@ -35,6 +35,7 @@ def slurm(tmp_path):
     cluster.start()
     yield cluster
     cluster.stop()
+    assert not cluster.step_daemons(), "a job step of the test cluster outlived it"
 
 
 def test_qlaunch_rapidfire_on_slurm(gst_home, db_uri, outputs, slurm, tmp_path, capsys):

@@ -5,6 +5,7 @@ Every daemon runs in the foreground as our child process and is stopped by its p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 
 __all__ = ["SlurmCluster", "slurm_available"]
 
-DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue")
+DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel")
 
 
 def slurm_available() -> bool:
@@ -140,7 +141,23 @@ class SlurmCluster:
         raise RuntimeError("SLURM node did not become idle: " + self._logs())
 
     def stop(self) -> None:
-        """Stop every daemon started here, by pid (slurmd first, munged last)."""
+        """Cancel the jobs, then stop every daemon started here, by pid (slurmd first, munged last).
+
+        A job's ``slurmstepd`` runs in a session of its own, out of reach of the daemons'
+        process groups; any that outlives slurmd is found by this cluster's ``SLURM_CONF``
+        in its environment and stopped too.
+        """
+        if self.processes and all(proc.poll() is None for proc in self.processes):
+            env = {**os.environ, **self.env}
+            subprocess.run([_program("scancel"), "--full", "--user", str(os.getuid())],
+                           env=env, capture_output=True, check=False, timeout=30)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                out = subprocess.run([_program("squeue"), "-h", "-o", "%i"], env=env,
+                                     capture_output=True, text=True, check=False, timeout=30)
+                if out.returncode != 0 or not out.stdout.strip():
+                    break
+                time.sleep(0.3)
         for proc in reversed(self.processes):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -150,6 +167,23 @@ class SlurmCluster:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=5)
         self.processes.clear()
+        for pid in self.step_daemons():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def step_daemons(self) -> list[int]:
+        """Pids of ``slurmstepd`` processes started for this cluster."""
+        mine = f"SLURM_CONF={self.conf}".encode()
+        pids = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if not (proc / "cmdline").read_bytes().startswith(b"slurmstepd"):
+                    continue
+                if mine in (proc / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+        return pids
 
     def _logs(self) -> str:
         texts = []
