@@ -221,8 +221,9 @@ def _slabs(atoms: Atoms, types: np.ndarray, cutoff: float, n: int) -> list[tuple
     periodicity would have supplied, so each core atom sees every neighbour within ``cutoff``.
     """
     cell = np.asarray(atoms.cell)
-    axis = int(np.argmax(plane_spacings(cell)))
-    halo = cutoff / plane_spacings(cell)[axis]
+    spacings = plane_spacings(cell)
+    axis = int(np.argmax(spacings))
+    halo = cutoff / spacings[axis]
     frac = atoms.cell.scaled_positions(atoms.positions) % 1.0
     s = frac[:, axis]
     tasks = []

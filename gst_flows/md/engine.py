@@ -170,10 +170,8 @@ def too_close(atoms: Atoms, cutoff: float) -> str | None:
     """
     if cutoff <= 0:
         return None
-    try:
-        from matscipy.neighbours import neighbour_list
-    except ImportError:  # pragma: no cover - matscipy is a dependency
-        from ase.neighborlist import neighbor_list as neighbour_list
+    from matscipy.neighbours import neighbour_list
+
     i, j, d = neighbour_list("ijd", atoms, cutoff)
     if len(d) == 0:
         return None
