@@ -19,7 +19,7 @@ import logging
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ import numpy as np
 from ase import Atoms
 from ase.units import GPa
 
+from gst_flows.db.labels import DATA_FIELDS, DatasetError, StoredLabel, find_labels, label_filter
 from gst_flows.fit.data import CONFIG_TYPE_KEY, ENERGY_KEY, FORCES_KEY, VIRIAL_KEY
 from gst_flows.schemas.label import LabelDoc, Provenance
 
@@ -48,138 +49,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 IMPORTED = "imported"
-_DATA_FIELDS = ["forces", "structure"]
-
-
-class DatasetError(ValueError):
-    """A data set cannot be exported or imported; the message says which frame and why."""
-
-
-@dataclass
-class StoredLabel:
-    """A label document as stored: the job's uuid, the document, the job's metadata."""
-
-    uuid: str
-    doc: LabelDoc
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def _normalise_formula(composition: str) -> str:
-    try:
-        return Atoms(composition).get_chemical_formula(mode="metal", empirical=True)
-    except (ValueError, KeyError) as exc:
-        raise DatasetError(f"not a chemical composition: {composition!r}") from exc
-
-
-def label_filter(
-    tag: str | None = None,
-    iteration: int | Sequence[int] | None = None,
-    config_type: str | Sequence[str] | None = None,
-    composition: str | Sequence[str] | None = None,
-    settings_hash: str | None = None,
-    code: str | None = None,
-    state: str | None = "successful",
-    query: dict[str, Any] | None = None,
-    include_reused: bool = False,
-) -> dict[str, Any]:
-    """MongoDB filter selecting label documents in the outputs collection.
-
-    Documents that only reuse an identical earlier label are left out unless
-    ``include_reused``: each label once.
-
-    Parameters
-    ----------
-    tag, iteration, config_type
-        Provenance to match (``iteration`` and ``config_type`` may be lists).
-    composition
-        Chemical composition(s), in any formula form (``Ge1Sb2Te4``, ``GeSb2Te4``); matched
-        on the reduced formula.
-    settings_hash
-        A protocol's settings hash, or a unique prefix of at least 6 characters. Isolated-atom
-        labels computed for that protocol (``reference_settings_hash``) match too.
-    code
-        The labelling code: ``cp2k``, ``vasp``, ``castep``, ``imported``.
-    state
-        ``"successful"`` (default), ``"failed"``, or None for both.
-    query
-        Any further MongoDB filter on the job documents (``output.*`` fields).
-    include_reused
-        Also match copies that reuse an identical earlier label (with their own provenance).
-    """
-    criteria: dict[str, Any] = {"output.@class": "LabelDoc"}
-    if not include_reused:
-        criteria["output.reused_from"] = None
-    if state:
-        criteria["output.state"] = state
-    if tag:
-        criteria["output.provenance.tag"] = tag
-    if iteration is not None:
-        iterations = [iteration] if isinstance(iteration, int) else list(iteration)
-        criteria["output.provenance.iteration"] = {"$in": [int(i) for i in iterations]}
-    if config_type:
-        types = [config_type] if isinstance(config_type, str) else list(config_type)
-        criteria["output.provenance.config_type"] = {"$in": types}
-    if composition:
-        formulas = [composition] if isinstance(composition, str) else list(composition)
-        criteria["output.formula"] = {"$in": [_normalise_formula(f) for f in formulas]}
-    if code:
-        criteria["output.code"] = code
-    clauses: list[dict[str, Any]] = [criteria]
-    if settings_hash:
-        if len(settings_hash) < 6 or not all(c in "0123456789abcdef" for c in settings_hash):
-            raise DatasetError(
-                f"settings hash {settings_hash!r}: give the hexadecimal hash or a prefix of at "
-                "least 6 characters"
-            )
-        match: Any = settings_hash if len(settings_hash) == 40 else {"$regex": f"^{settings_hash}"}
-        clauses.append({"$or": [{"output.settings_hash": match},
-                                {"output.reference_settings_hash": match}]})
-    if query:
-        clauses.append(query)
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def find_labels(
-    *,
-    store: JobStore | None = None,
-    load: bool = True,
-    forces: bool = True,
-    **filters: Any,
-) -> list[StoredLabel]:
-    """Stored label documents matching ``filters`` (see :func:`label_filter`), oldest first.
-
-    Parameters
-    ----------
-    store
-        The job store; the configured one (:func:`gst_flows.store.get_store`) when omitted.
-    load
-        Load the arrays kept in the ``data`` store (structure, forces), as export and
-        relabelling need; without, documents come without them.
-    forces
-        Include the forces (leave them out when only structures are needed).
-    **filters
-        Keyword arguments of :func:`label_filter`.
-    """
-    from gst_flows.store import get_store
-
-    store = store or get_store()
-    store.connect()
-    skip = set() if load else set(_DATA_FIELDS)
-    if not forces:
-        skip.add("forces")
-    fields = [f"output.{name}" for name in LabelDoc.model_fields if name not in skip]
-    found = store.query(
-        label_filter(**filters),
-        properties=["uuid", "metadata", *fields],
-        sort={"completed_at": 1},
-        load=load,
-    )
-    labels = []
-    for entry in found:
-        output = {k: v for k, v in entry["output"].items() if k not in skip}
-        doc = LabelDoc.model_validate(output)
-        labels.append(StoredLabel(entry["uuid"], doc, entry.get("metadata") or {}))
-    return labels
 
 
 # --------------------------------------------------------------------------- export
@@ -265,7 +134,7 @@ def export_labels(
     from ase.io import write
 
     labels = find_labels(
-        store=store, tag=tag, iteration=iteration, config_type=config_type,
+        store=store, unique=False, tag=tag, iteration=iteration, config_type=config_type,
         composition=composition, settings_hash=settings_hash, code=code, query=query,
     )
     seen: set[tuple[str, str]] = set()
@@ -322,12 +191,17 @@ class ImportSummary:
     n_duplicates_in_file: int
     settings_hash: str
     uuids: list[str]
+    n_reused: int = 0
+    tag: str | None = None
 
     def describe(self) -> str:
         """One line for people."""
         skipped = []
+        if self.n_reused:
+            skipped.append(f"{self.n_reused} stored before, now also under tag {self.tag!r}")
         if self.n_already_stored:
-            skipped.append(f"{self.n_already_stored} already stored")
+            skipped.append(f"{self.n_already_stored} already stored"
+                           + (f" under tag {self.tag!r}" if self.tag else ""))
         if self.n_duplicates_in_file:
             skipped.append(f"{self.n_duplicates_in_file} repeated in the file")
         return (
@@ -471,8 +345,6 @@ def import_dataset(
     DatasetError
         When the file cannot be read or a frame lacks a needed label (nothing is stored).
     """
-    import uuid as uuid_module
-
     from gst_flows.store import get_store
     from gst_flows.structures import StructureError, read_structures
 
@@ -530,28 +402,12 @@ def import_dataset(
 
     store = store or get_store()
     store.connect()
-    in_store = {
-        entry["output"]["structure_hash"]
-        for entry in store.query(
-            {"output.@class": "LabelDoc", "output.settings_hash": settings_hash},
-            properties=["output.structure_hash"],
-        )
-    }
-    new: list[tuple[int, LabelDoc]] = []
-    new_hashes: set[str] = set()
-    already = in_file = 0
-    for index, doc in docs:
-        if doc.structure_hash in in_store:
-            already += 1
-        elif doc.structure_hash in new_hashes:
-            in_file += 1
-        else:
-            new_hashes.add(doc.structure_hash)
-            new.append((index, doc))
+    originals, reuses, already, in_file = _claim_frames(store, docs, settings_hash, tag)
     now = datetime.now().isoformat()
-    entries = [
-        {
-            "uuid": str(uuid_module.uuid4()),
+
+    def entry(uuid: str, index: int, doc: LabelDoc) -> dict[str, Any]:
+        return {
+            "uuid": uuid,
             "index": 1,
             "output": doc,
             "completed_at": now,
@@ -559,11 +415,17 @@ def import_dataset(
             "hosts": [],
             "name": f"import {path.name}",
         }
-        for index, doc in new
-    ]
+
+    entries = [entry(uuid, index, doc) for uuid, index, doc in originals]
     if entries:
-        store.update(entries, key=["uuid", "index"], save={"data": _DATA_FIELDS})
-    logger.info("imported %d labels from %s", len(entries), path)
+        store.update(entries, key=["uuid", "index"], save={"data": list(DATA_FIELDS)})
+    # A frame labelled before joins this tag as a reuse: provenance only, no second copy of
+    # the arrays (readers take them from the original).
+    reuse_entries = [entry(uuid, index, doc) for uuid, index, doc in reuses]
+    if reuse_entries:
+        store.update(reuse_entries, key=["uuid", "index"])
+    logger.info("imported %d labels from %s (%d reused under tag %s)", len(entries), path,
+                len(reuse_entries), tag)
     return ImportSummary(
         path=path,
         n_frames=len(frames),
@@ -572,5 +434,79 @@ def import_dataset(
         n_duplicates_in_file=in_file,
         settings_hash=settings_hash,
         uuids=[e["uuid"] for e in entries],
+        n_reused=len(reuse_entries),
+        tag=tag,
     )
 
+
+def _claim_frames(
+    store: JobStore, docs: list[tuple[int, LabelDoc]], settings_hash: str, tag: str | None
+) -> tuple[list[tuple[str, int, LabelDoc]], list[tuple[str, int, LabelDoc]], int, int]:
+    """Claim each frame's label in the registry: new originals, reuses under ``tag``, counts.
+
+    Concurrent imports of the same frames agree through the registry's atomic upserts: each
+    label is stored once, and added to a tag once.
+    """
+    import uuid as uuid_module
+
+    from gst_flows.db import registry as reg
+
+    originals: list[tuple[str, int, LabelDoc]] = []
+    reuses: list[tuple[str, int, LabelDoc]] = []
+    seen: set[str] = set()
+    already = in_file = 0
+    for index, doc in docs:
+        if doc.structure_hash in seen:
+            in_file += 1
+            continue
+        seen.add(doc.structure_hash)
+        uuid = str(uuid_module.uuid4())
+        claim = reg.claim_label(store, doc.structure_hash, settings_hash, uuid, tag=tag,
+                                kind="import")
+        owner = claim.owner
+        if claim.mine:
+            legacy = _legacy_original(store, doc.structure_hash, settings_hash)
+            if legacy is not None and reg.set_owner(store, claim.key, uuid, legacy["uuid"]):
+                owner = legacy["uuid"]
+                if legacy["output"]["provenance"].get("tag") == tag:
+                    already += 1
+                    continue
+        elif store.query_one({"uuid": owner}, properties=["uuid"]) is None:
+            # The owner has not stored its document: another import is writing it, or died.
+            owner = _await_owner(store, claim, uuid)
+        if owner == uuid:
+            originals.append((uuid, index, doc))
+        elif claim.tag_added:
+            reuse = doc.model_copy(update={"reused_from": owner, "structure": None, "forces": None})
+            reuses.append((uuid, index, reuse))
+        else:
+            already += 1
+    return originals, reuses, already, in_file
+
+
+def _legacy_original(store: JobStore, structure_hash: str, settings_hash: str) -> dict | None:
+    """A label stored before the registry existed (it has no registry entry)."""
+    return store.query_one(
+        label_filter(include_reused=False, structure_hash=structure_hash,
+                     query={"output.settings_hash": settings_hash}),
+        properties=["uuid", "output.provenance"],
+    )
+
+
+def _await_owner(store: JobStore, claim: Any, uuid: str, timeout: float = 60.0) -> str:
+    """The owner of a claim once its document is stored; ``uuid`` if the claim went stale."""
+    import time
+
+    from gst_flows.db import registry as reg
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store.query_one({"uuid": claim.owner}, properties=["uuid"]) is not None:
+            return claim.owner
+        if reg.is_stale(store, claim.key) and reg.take_over(store, claim.key, claim.owner, uuid):
+            return uuid
+        time.sleep(0.2)
+    raise DatasetError(
+        f"frame {claim.key.split(':')[1][:10]} is being stored by another import that has not "
+        "finished; run the import again when it has"
+    )

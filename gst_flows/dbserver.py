@@ -3,6 +3,12 @@
 The server (PyPI ``secantusdb``, GPL-2.0) is never imported; it is started as a program, bound to
 127.0.0.1 on a free port, with its data under ``<data_dir>/db``. Its pid and port are recorded in
 ``<data_dir>/db/server.json`` so any later process finds it, and ``stop`` ends only that pid.
+
+The database belongs to the account that created it: the server requires authentication
+(SCRAM) with a credential generated on first start and kept in ``<data_dir>/db/credentials.json``
+(mode 0600); the data directory is 0700 and every file in it 0600. On first start the server is
+run once without authentication, on a private port, only to create that one user (and to drop
+any other user it finds), then restarted with ``--auth``.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -23,6 +30,11 @@ from pathlib import Path
 __all__ = ["DatabaseServerError", "EmbeddedServer"]
 
 HOST = "127.0.0.1"
+#: The one user of the embedded server.
+USER = "gst-flows"
+#: Mode of the data directories (owner only) and of every file in them.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 
 class DatabaseServerError(RuntimeError):
@@ -84,11 +96,36 @@ def _is_our_server(pid: int) -> bool:
     return "secantusd" in cmdline
 
 
-def _ping(port: int, timeout_ms: int = 1000) -> bool:
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (atomic replace)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(tmp, FILE_MODE)
+    os.replace(tmp, path)
+
+
+def _restrict(directory: Path) -> None:
+    """Make ``directory`` and everything below it private to its owner (0700/0600)."""
+    for root, dirs, files in os.walk(directory):
+        os.chmod(root, DIR_MODE)
+        for name in dirs:
+            os.chmod(os.path.join(root, name), DIR_MODE)
+        for name in files:
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(os.path.join(root, name), FILE_MODE)
+
+
+def _ping(port: int, timeout_ms: int = 1000, credentials: dict | None = None) -> bool:
     import pymongo
 
+    auth = {}
+    if credentials:
+        auth = {"username": credentials["username"], "password": credentials["password"],
+                "authSource": "admin"}
     client = pymongo.MongoClient(
-        HOST, port, serverSelectionTimeoutMS=timeout_ms, directConnection=True
+        HOST, port, serverSelectionTimeoutMS=timeout_ms, directConnection=True, **auth
     )
     try:
         client.admin.command("ping")
@@ -129,6 +166,24 @@ class EmbeddedServer:
         """The server's log."""
         return self.directory / "server.log"
 
+    @property
+    def credentials_file(self) -> Path:
+        """JSON file with the server's user name and password (mode 0600)."""
+        return self.directory / "credentials.json"
+
+    def credentials(self) -> dict | None:
+        """The server's user name and password, None before its first start."""
+        try:
+            return json.loads(self.credentials_file.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _uri(self, port: int) -> str:
+        cred = self.credentials()
+        if not cred:
+            return f"mongodb://{HOST}:{port}/"
+        return f"mongodb://{cred['username']}:{cred['password']}@{HOST}:{port}/?authSource=admin"
+
     def _read_state(self) -> dict | None:
         try:
             return json.loads(self.state_file.read_text())
@@ -144,8 +199,10 @@ class EmbeddedServer:
             "running": running,
             "pid": pid if running else None,
             "port": port,
-            "uri": f"mongodb://{HOST}:{port}/" if running else None,
+            "uri": self._uri(port) if running else None,
+            "masked_uri": f"mongodb://{USER}:***@{HOST}:{port}/" if running else None,
             "storage": str(self.directory / "storage"),
+            "credentials": str(self.credentials_file),
         }
 
     def uri(self) -> str:
@@ -155,7 +212,8 @@ class EmbeddedServer:
     @contextlib.contextmanager
     def _lock(self):
         self._prepare_directory()
-        with open(self.directory / ".lock", "w") as handle:
+        fd = os.open(self.directory / ".lock", os.O_WRONLY | os.O_CREAT, FILE_MODE)
+        with os.fdopen(fd, "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -164,9 +222,14 @@ class EmbeddedServer:
 
     def _prepare_directory(self) -> None:
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            base = Path(self.data_dir).expanduser()
+            base.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            self.directory.mkdir(mode=DIR_MODE, exist_ok=True)
+            for directory in (base, self.directory):
+                if directory.stat().st_uid == os.getuid():
+                    os.chmod(directory, DIR_MODE)
             probe = self.directory / ".write-test"
-            probe.write_text("ok")
+            _write_private(probe, "ok")
             probe.unlink()
         except OSError as exc:
             raise DatabaseServerError(
@@ -178,7 +241,10 @@ class EmbeddedServer:
         """Start the server unless it is already running; return its status.
 
         A second call while the server runs does nothing. The port of the last run is reused
-        when it is still free, so URIs written into submitted workflows stay valid.
+        when it is still free, so launcher files stay valid; when it is taken the server moves
+        to a free port (submitted work still runs: jobs find the store from the configuration
+        at run time, see :class:`gst_flows.db.jobstore.ConfiguredJobStore`; regenerate the
+        launcher files with ``gst-flows launchers``).
         """
         with self._lock():
             current = self.status()
@@ -189,40 +255,92 @@ class EmbeddedServer:
             if not port or not _port_free(port):
                 port = _free_port()
             storage = self.directory / "storage"
-            cmd = [
-                _server_program(),
-                "--host", HOST,
-                "--port", str(port),
-                "--storage-path", str(storage),
-                "--standalone",
-                "--log-level", "WARNING",
-            ]
-            with open(self.log_file, "ab") as log:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            deadline = time.monotonic() + self.start_timeout
-            while time.monotonic() < deadline:
-                if proc.poll() is not None:
-                    raise DatabaseServerError(
-                        f"embedded database server exited with code {proc.returncode} "
-                        f"on port {port}: {self._log_tail()}"
-                    )
-                if _ping(port, 300):
-                    break
-                time.sleep(0.2)
-            else:
-                proc.kill()
-                raise DatabaseServerError(
-                    f"embedded database server did not answer on {HOST}:{port} within "
-                    f"{self.start_timeout:.0f} s: {self._log_tail()}"
-                )
-            self.state_file.write_text(json.dumps({"pid": proc.pid, "port": port}))
+            if storage.exists():
+                _restrict(storage)
+            if self.credentials() is None:
+                self._provision(storage)
+            proc = self._spawn(storage, port, auth=True)
+            self._await(proc, port, self.credentials())
+            _write_private(self.state_file, json.dumps({"pid": proc.pid, "port": port}))
             return self.status()
+
+    def _spawn(self, storage: Path, port: int, auth: bool) -> subprocess.Popen:
+        cmd = [
+            _server_program(),
+            "--host", HOST,
+            "--port", str(port),
+            "--storage-path", str(storage),
+            "--standalone",
+            "--log-level", "WARNING",
+        ]
+        if auth:
+            cmd.append("--auth")
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+        with os.fdopen(fd, "ab") as log:
+            return subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                umask=0o077,  # storage files readable by their owner only
+            )
+
+    def _await(self, proc: subprocess.Popen, port: int, credentials: dict | None) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise DatabaseServerError(
+                    f"embedded database server exited with code {proc.returncode} "
+                    f"on port {port}: {self._log_tail()}"
+                )
+            if _ping(port, 300, credentials):
+                return
+            time.sleep(0.2)
+        proc.kill()
+        raise DatabaseServerError(
+            f"embedded database server did not answer on {HOST}:{port} within "
+            f"{self.start_timeout:.0f} s: {self._log_tail()}"
+        )
+
+    def _provision(self, storage: Path) -> None:
+        """Create the server's one user and its credential file (first start only).
+
+        The server runs without authentication for this only, on a fresh private port; any
+        other user found (one created by someone else meanwhile, or left in an older data
+        directory) is dropped.
+        """
+        import pymongo
+
+        port = _free_port()
+        proc = self._spawn(storage, port, auth=False)
+        try:
+            self._await(proc, port, None)
+            password = secrets.token_urlsafe(24)
+            client = pymongo.MongoClient(HOST, port, directConnection=True,
+                                         serverSelectionTimeoutMS=5000)
+            try:
+                admin = client.admin
+                for user in admin.command("usersInfo").get("users", []):
+                    admin.command("dropUser", user["user"])
+                admin.command("createUser", USER, pwd=password,
+                              roles=[{"role": "root", "db": "admin"}])
+                others = [u["user"] for u in admin.command("usersInfo").get("users", [])
+                          if u["user"] != USER]
+                for user in others:
+                    admin.command("dropUser", user)
+            finally:
+                client.close()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        _write_private(self.credentials_file,
+                       json.dumps({"username": USER, "password": password}))
+        _restrict(storage)
 
     def stop(self, timeout: float = 20.0) -> bool:
         """Stop the server this handle started (by its recorded pid).
@@ -247,7 +365,7 @@ class EmbeddedServer:
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, os.WNOHANG)
             state.pop("pid", None)
-            self.state_file.write_text(json.dumps(state))
+            _write_private(self.state_file, json.dumps(state))
             return True
 
     def _log_tail(self, lines: int = 3) -> str:

@@ -3,6 +3,11 @@
 With no ``db_uri`` configured, the embedded server is started on demand and its loopback URI is
 used. Job documents land in a ``MongoStore``; arrays that grow with atoms or frames go to the
 ``data`` additional store, a ``GridFSStore`` in the same database.
+
+The store is a :class:`gst_flows.db.jobstore.ConfiguredJobStore`: it finds its database from
+the configuration of the process that connects it, at connection time. Submitted Fireworks therefore carry no
+address and no credentials (only "use the configured store"), and a worker finds the database
+even after the embedded server came back on another port.
 """
 
 from __future__ import annotations
@@ -16,7 +21,26 @@ if TYPE_CHECKING:
     from fireworks import LaunchPad
     from jobflow import JobStore
 
-__all__ = ["current_store", "database_uri", "get_database", "get_launchpad", "get_store"]
+__all__ = [
+    "current_store",
+    "database_uri",
+    "get_database",
+    "get_launchpad",
+    "get_store",
+    "mask_uri",
+]
+
+
+def mask_uri(uri: str | None) -> str | None:
+    """``uri`` with its password replaced by ``***`` (for printing and logs)."""
+    if not uri or "@" not in uri:
+        return uri
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else uri
 
 
 def database_uri(settings: GstFlowsSettings | None = None) -> str:
@@ -33,30 +57,18 @@ def get_store(settings: GstFlowsSettings | None = None) -> JobStore:
     Parameters
     ----------
     settings
-        Settings to use; read from the configuration file and environment when omitted.
+        Settings to use; read from the configuration file and environment when omitted, and
+        again by every process that connects a deserialised copy.
 
     Returns
     -------
     JobStore
-        A store whose ``additional_stores["data"]`` is a GridFS store in the same database.
+        A :class:`ConfiguredJobStore` whose ``additional_stores["data"]`` is a GridFS store in
+        the same database. Nothing is connected (and no server started) until ``connect()``.
     """
-    from jobflow import JobStore
-    from maggma.stores import GridFSStore, MongoStore
+    from gst_flows.db.jobstore import ConfiguredJobStore
 
-    settings = settings or get_settings()
-    uri = database_uri(settings)
-    docs = MongoStore(
-        database=settings.database,
-        collection_name=settings.outputs_collection,
-        uri=uri,
-        key="uuid",
-    )
-    data = GridFSStore(
-        database=settings.database,
-        collection_name=f"{settings.outputs_collection}_data",
-        uri=uri,
-    )
-    return JobStore(docs, additional_stores={"data": data})
+    return ConfiguredJobStore(settings)
 
 
 def get_database(settings: GstFlowsSettings | None = None):

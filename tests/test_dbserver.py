@@ -18,7 +18,7 @@ def server(tmp_path):
 def test_start_stop_restart_keeps_data(server):
     status = server.start()
     assert status["running"]
-    assert status["uri"].startswith("mongodb://127.0.0.1:")
+    assert status["uri"].startswith("mongodb://gst-flows:")
     client = pymongo.MongoClient(status["uri"])
     client.gst.check.insert_one({"kept": 42})
     client.close()
@@ -79,7 +79,7 @@ def test_cli_db_commands(tmp_path, monkeypatch, capsys):
         assert main(["db", "start"]) == 0
         capsys.readouterr()
         assert main(["db", "uri"]) == 0
-        assert capsys.readouterr().out.strip().startswith("mongodb://127.0.0.1:")
+        assert capsys.readouterr().out.strip().startswith("mongodb://gst-flows:***@127.0.0.1:")
         assert main(["db", "status"]) == 0
     finally:
         assert main(["db", "stop"]) == 0
@@ -88,8 +88,8 @@ def test_cli_db_commands(tmp_path, monkeypatch, capsys):
 
 def test_configured_uri_never_touches_embedded(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GST_FLOWS_DATA_DIR", str(tmp_path / "d"))
-    monkeypatch.setenv("GST_FLOWS_DB_URI", "mongodb://db.example:27017/")
+    monkeypatch.setenv("GST_FLOWS_DB_URI", "mongodb://me:hunter2@db.example:27017/")
     assert main(["db", "uri"]) == 0
-    assert capsys.readouterr().out.strip() == "mongodb://db.example:27017/"
+    assert capsys.readouterr().out.strip() == "mongodb://me:***@db.example:27017/"
     assert main(["db", "start"]) == 1
     assert not (tmp_path / "d" / "db").exists()

@@ -106,5 +106,6 @@ def test_training_selection_subsample_keeps_isolated_atoms():
     assert TrainingSelection(tag="x").subsampled(frames) == frames
     with pytest.raises(ValueError, match="fraction"):
         TrainingSelection(subsample=1.5)
-    query = TrainingSelection(tag="x", settings_hash="abc").criteria()
-    assert {"output.reference_settings_hash": "abc"} in query["$or"]
+    full = "ab" * 20
+    query = TrainingSelection(tag="x", settings_hash=full).criteria()
+    assert {"$or": [{"output.settings_hash": full}, {"output.reference_settings_hash": full}]} in query["$and"]

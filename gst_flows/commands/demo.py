@@ -49,10 +49,11 @@ def run(args: argparse.Namespace) -> int:
     from gst_flows.flows.active_learning import al_explore, structures_from_atoms
     from gst_flows.flows.profiles import active_learning_setup
     from gst_flows.settings import get_settings
-    from gst_flows.store import database_uri
+    from gst_flows.store import database_uri, mask_uri
 
     settings = get_settings()
-    print(f"database: {database_uri(settings)} ({'embedded' if settings.embedded else 'configured'})")
+    kind = "embedded" if settings.embedded else "configured"
+    print(f"database: {mask_uri(database_uri(settings))} ({kind})")
     setup = active_learning_setup(
         "small", args.tag, args.iterations, args.select, args.seed,
         uncertainty="committee" if args.committee else None, committee_size=args.committee or 3,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -43,13 +44,20 @@ def write_launchers(
     (directory / "logs").mkdir(exist_ok=True)
     paths: dict[str, Path] = {}
 
-    def dump(name: str, content: dict) -> Path:
+    def dump(name: str, content: dict, private: bool = False) -> Path:
         path = directory / name
-        path.write_text(yaml.safe_dump(content, sort_keys=False))
+        text = yaml.safe_dump(content, sort_keys=False)
+        if private:  # it holds the database's credentials: owner only
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.chmod(path, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+        else:
+            path.write_text(text)
         return path
 
     paths["launchpad"] = dump(
-        "my_launchpad.yaml", {"host": uri, "uri_mode": True, "name": launchpad_name}
+        "my_launchpad.yaml", {"host": uri, "uri_mode": True, "name": launchpad_name}, private=True
     )
     paths["fworker"] = dump(
         "my_fworker.yaml", {"name": "gst-any", "category": "", "query": "{}", "env": {}}

@@ -6,7 +6,6 @@ import argparse
 import json
 
 from gst_flows.commands.common import LABEL_HEADER, format_table, label_row
-from gst_flows.dataset import label_filter
 
 
 def add_parser(subparsers) -> None:
@@ -18,15 +17,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--config-type", help="only this config_type")
     parser.add_argument("--state", choices=["successful", "failed"], help="only this state")
     parser.add_argument("--all", action="store_true",
-                        help="list every document, also copies reusing an identical label")
+                        help="list every document, also each reuse of a label listed already")
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.set_defaults(handler=run)
-
-
-def label_query(tag: str | None = None, config_type: str | None = None,
-                state: str | None = None, include_reused: bool = False) -> dict:
-    """Filter of label documents (see :func:`gst_flows.dataset.label_filter`)."""
-    return label_filter(tag=tag, config_type=config_type, state=state, include_reused=include_reused)
 
 
 def batch_progress(collection, tag: str | None = None) -> list[dict]:
@@ -74,25 +67,17 @@ def run(args: argparse.Namespace) -> int:
         print(format_table([[r["batch"][:8], r["tag"], r["total"], r["done"], r["failed"],
                              r["remaining"], r["last"]] for r in rows], header))
         return 0
-    cursor = collection.find(
-        label_query(args.tag, args.config_type, args.state, include_reused=True),
-        {"uuid": 1, "output": 1, "_id": 0},
-    ).sort("completed_at", 1)
+    from gst_flows.db import find_labels
+    from gst_flows.store import get_store
+
     rows = []
-    seen: set[tuple[str, str]] = set()
-    for entry in cursor:
-        out = entry["output"]
-        key = (out.get("structure_hash"), out.get("settings_hash"))
-        if not args.all and key in seen:
-            continue  # the same label reused in this selection: list it once
-        seen.add(key)
+    for label in find_labels(store=get_store(settings), load=False, unique=not args.all,
+                             tag=args.tag, config_type=args.config_type, state=args.state):
+        out = label.doc.model_dump(mode="json", exclude={"forces", "structure"})
         if args.json:
-            keep = {k: v for k, v in out.items()
-                    if k not in ("forces", "structure") and not k.startswith("@")}
-            keep["uuid"] = entry["uuid"]
-            print(json.dumps(keep, default=str))
+            print(json.dumps({**out, "uuid": label.uuid}, default=str))
         else:
-            rows.append(label_row(out, entry["uuid"]))
+            rows.append(label_row(out, label.uuid))
     if not args.json:
         print(format_table(rows, LABEL_HEADER))
         print(f"{len(rows)} label(s)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,12 +17,15 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from gst_flows.schemas.aimd import AimdDoc
 from gst_flows.schemas.label import LabelDoc, Provenance
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "ATOM_MULTIPLICITY",
     "BaseLabelMaker",
     "Cp2kAimdMaker",
     "Cp2kIsolatedAtomMaker",
     "Cp2kLabelMaker",
+    "acquire_label",
     "current_job_uuid",
     "find_existing_label",
     "labelled_snapshot",
@@ -29,6 +33,22 @@ __all__ = [
 
 # Spin multiplicity of the free atoms' ground states: Ge s2p2 (3P), Sb s2p3 (4S), Te s2p4 (3P).
 ATOM_MULTIPLICITY = {"Ge": 3, "Sb": 4, "Te": 3}
+
+
+def _exposed_store():
+    """The store jobflow exposes to the running job (``expose_store``), else None."""
+    from jobflow import CURRENT_JOB
+
+    return getattr(CURRENT_JOB, "store", None)
+
+
+def _reuse(found: dict[str, Any], provenance: dict[str, Any] | None) -> LabelDoc:
+    output = {k: v for k, v in found["output"].items() if not k.startswith("@")}
+    doc = LabelDoc.model_validate(output)
+    doc.reused_from = found["uuid"]
+    if provenance is not None:
+        doc.provenance = Provenance(**provenance)
+    return doc
 
 
 def find_existing_label(
@@ -39,33 +59,75 @@ def find_existing_label(
     Looks in the store of the running job (exposed by jobflow when the job's config has
     ``expose_store``); returns None outside a job or when nothing matches. The copy returned
     carries ``provenance`` when given (the new context it is used in) and ``reused_from``.
+    This only reads; :func:`acquire_label` also claims the label for the running job.
     """
-    from jobflow import CURRENT_JOB
-
-    store = getattr(CURRENT_JOB, "store", None)
+    store = _exposed_store()
     if store is None:
         return None
     found = store.query_one(
         {
             "output.@class": "LabelDoc",
             "output.state": "successful",
+            "output.reused_from": None,
             "output.structure_hash": structure_hash,
             "output.settings_hash": settings_hash,
         },
         properties=["output", "uuid"],
         load=True,
     )
-    if not found:
-        return None
-    output = {k: v for k, v in found["output"].items() if not k.startswith("@")}
-    doc = LabelDoc.model_validate(output)
-    doc.reused_from = found["uuid"]
-    if provenance is not None:
-        doc.provenance = Provenance(**provenance)
-    return doc
+    return _reuse(found, provenance) if found else None
 
 
-logger = logging.getLogger(__name__)
+def acquire_label(
+    store: Any,
+    structure_hash: str,
+    settings_hash: str,
+    owner: str,
+    provenance: dict[str, Any] | None = None,
+) -> LabelDoc | None:
+    """Reuse the stored label of this structure and protocol, or claim it for ``owner``.
+
+    Returns the reused document, or None when ``owner`` now holds the claim and must compute
+    the label. When another job holds the claim and is still computing (its heartbeat is
+    fresh), this waits for its result instead of computing the same label twice; a claim whose
+    owner stopped (a killed worker) is taken over; a failed owner's claim is released.
+    """
+    from gst_flows.db import registry as reg
+
+    tag = (provenance or {}).get("tag")
+    waited = 0.0
+    announced = False
+    while True:
+        claim = reg.claim_label(store, structure_hash, settings_hash, owner, tag=tag)
+        if claim.mine:
+            # A label computed before the registry existed is an owner too.
+            legacy = store.query_one(
+                {"output.@class": "LabelDoc", "output.state": "successful",
+                 "output.reused_from": None, "output.structure_hash": structure_hash,
+                 "output.settings_hash": settings_hash, "uuid": {"$ne": owner}},
+                properties=["output", "uuid"], load=True,
+            )
+            if legacy and reg.set_owner(store, claim.key, owner, legacy["uuid"]):
+                return _reuse(legacy, provenance)
+            return None
+        found = store.query_one({"uuid": claim.owner, "output.@class": "LabelDoc"},
+                                properties=["output", "uuid"], load=True)
+        if found is not None:
+            if found["output"].get("state") == "successful":
+                return _reuse(found, provenance)
+            reg.release_claim(store, claim.key, claim.owner)  # the owner failed: try again
+            continue
+        if reg.is_stale(store, claim.key) and reg.take_over(store, claim.key, claim.owner, owner):
+            logger.info("label %s: taking over the stale claim of job %s", claim.key[:20], claim.owner)
+            return None
+        if not announced:
+            logger.info("label %s: job %s is computing it; waiting for its result",
+                        claim.key[:20], claim.owner)
+            announced = True
+        pause = reg.wait_interval(waited)
+        reg.sleep(pause)
+        waited += pause
+
 
 
 def run_label(
@@ -101,13 +163,18 @@ def run_label(
     extra
         Further document fields.
     """
+    from gst_flows.db import registry as reg
     from gst_flows.hashing import structure_hash
 
-    existing = find_existing_label(structure_hash(atoms), settings_hash, provenance)
-    if existing is not None:
-        return existing
+    store = _exposed_store()
+    me = current_job_uuid()
+    s_hash = structure_hash(atoms)
+    if store is not None:
+        existing = acquire_label(store, s_hash, settings_hash, me, provenance)
+        if existing is not None:
+            return existing
     # Several jobs may share a launch directory (packed Fireworks): one folder each.
-    run_dir = Path.cwd() / f"{code}-{current_job_uuid()[:8]}"
+    run_dir = Path.cwd() / f"{code}-{me[:8]}"
     common = {
         "code": code,
         "settings": settings,
@@ -116,10 +183,18 @@ def run_label(
         "dir_name": str(run_dir),
         **(extra or {}),
     }
+    key = reg.label_key(s_hash, settings_hash)
     try:
-        result = run(run_dir)
+        with reg.heartbeat(store, key, me) if store is not None else nullcontext():
+            result = run(run_dir)
     except errors as exc:
+        if store is not None:
+            reg.release_claim(store, key, me)
         return LabelDoc.from_result(atoms, error=describe_error(exc), **common)
+    except BaseException:
+        if store is not None:
+            reg.release_claim(store, key, me)
+        raise
     return LabelDoc.from_result(
         atoms,
         energy=result.energy,
@@ -314,8 +389,19 @@ def labelled_snapshot(
     code_version: str | None = None,
     provenance: dict[str, Any] | None = None,
 ) -> LabelDoc:
-    """Store an MD frame that is labelled by construction (AIMD) as a :class:`LabelDoc`."""
+    """Store an MD frame that is labelled by construction (AIMD) as a :class:`LabelDoc`.
+
+    A frame already labelled with these settings (the same AIMD run again) is reused.
+    """
+    from gst_flows.hashing import structure_hash
+
     atoms = AseAtomsAdaptor.get_atoms(structure)
+    store = _exposed_store()
+    if store is not None:
+        existing = acquire_label(store, structure_hash(atoms), settings_hash, current_job_uuid(),
+                                 provenance)
+        if existing is not None:
+            return existing
     return LabelDoc.from_result(
         atoms,
         code="cp2k",
@@ -445,11 +531,13 @@ class Cp2kAimdMaker(Maker):
                 "config_type": (provenance or {}).get("config_type")
                 or self._config_type(stage_index, stages[stage_index].temperature),
             }
-            snapshots.append(labelled_snapshot(
+            snapshot = labelled_snapshot(
                 AseAtomsAdaptor.get_structure(snap), frame.energy, frame.forces.tolist(),
                 None if frame.stress is None else frame.stress.tolist(),
                 cp2k.as_dict(), cp2k.settings_hash(), provenance=prov,
-            ))
+            )
+            snapshot.config.expose_store = True  # one label per frame, also when run again
+            snapshots.append(snapshot)
         final = atoms.copy()
         final.positions = result.final_positions
         conserved = result.conserved

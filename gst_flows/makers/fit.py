@@ -91,23 +91,20 @@ class TrainingSelection(MSONable):
         if self.subsample is not None and not 0 < self.subsample <= 1:
             raise ValueError(f"subsample must be a fraction in (0, 1], got {self.subsample}")
 
-    def criteria(self) -> dict:
-        """MongoDB filter on the job documents of the store."""
-        query: dict[str, Any] = {
-            "output.@class": "LabelDoc",
-            "output.state": "successful",
-            "output.reused_from": None,
+    def filters(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`gst_flows.db.find_labels` for this selection."""
+        return {
+            "tag": self.tag or None,
+            "iteration": list(self.iterations) if self.iterations else None,
+            "config_type": [*self.config_types, ISOLATED_ATOM] if self.config_types else None,
+            "settings_hash": self.settings_hash or None,
         }
-        if self.tag:
-            query["output.provenance.tag"] = self.tag
-        if self.iterations:
-            query["output.provenance.iteration"] = {"$in": list(self.iterations)}
-        if self.config_types:
-            query["output.provenance.config_type"] = {"$in": [*self.config_types, ISOLATED_ATOM]}
-        if self.settings_hash:
-            query["$or"] = [{"output.settings_hash": self.settings_hash},
-                            {"output.reference_settings_hash": self.settings_hash}]
-        return query
+
+    def criteria(self) -> dict:
+        """MongoDB filter on the job documents of the store (see :func:`label_filter`)."""
+        from gst_flows.db import label_filter
+
+        return label_filter(**self.filters())
 
     def subsampled(self, frames: list[Atoms]) -> list[Atoms]:
         """The frames :attr:`subsample` keeps (all of them when it is None)."""
@@ -146,13 +143,11 @@ def load_training_frames(source: Source, store=None) -> tuple[list[Atoms], str]:
     if isinstance(source, dict):
         source = TrainingSelection(**{k: v for k, v in source.items() if not k.startswith("@")})
     if isinstance(source, TrainingSelection):
-        from gst_flows.schemas.label import LabelDoc
+
+        from gst_flows.db import find_labels
 
         store = store or current_store()
-        frames = []
-        for entry in store.query(source.criteria(), properties=["output"], load=True):
-            output = {k: v for k, v in entry["output"].items() if not k.startswith("@")}
-            frames.append(LabelDoc.model_validate(output).to_atoms())
+        frames = [label.doc.to_atoms() for label in find_labels(store=store, **source.filters())]
         if not frames:
             raise FitInputError(f"no successful labels match {source.describe()}")
         return source.subsampled(frames), source.describe()

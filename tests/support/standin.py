@@ -2,15 +2,14 @@
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import ClassVar
 
 from ase.units import GPa
-from jobflow import Maker, job
-from pymatgen.io.ase import AseAtomsAdaptor
 
-from gst_flows.makers.dft import find_existing_label
-from gst_flows.schemas.label import LabelDoc, Provenance
+from gst_flows.makers.dft import BaseLabelMaker, run_label
 
 
 def ionic_pair_potential(sigma: float = 2.7, epsilon: float = 0.08):
@@ -34,33 +33,37 @@ def ionic_pair_potential(sigma: float = 2.7, epsilon: float = 0.08):
 
 
 @dataclass
-class StandInLabelMaker(Maker):
+class StandInLabelMaker(BaseLabelMaker):
     """TEST STAND-IN FOR A DFT LABELLER: species-aware Lennard-Jones energy, forces, stress.
 
-    Produces label documents with ``code="test-stand-in"``; ``sigma`` plays the part of the
-    protocol (a "functional"), so two makers with different ``sigma`` are two protocols.
+    Implements only the label step of the real base class, so reuse, the label registry and
+    failure documents run the production path. Produces label documents with
+    ``code="test-stand-in"``; ``sigma`` plays the part of the protocol (a "functional"), so
+    two makers with different ``sigma`` are two protocols. ``delay`` (s) makes a label take
+    time, as a DFT run does.
     """
 
     name: str = "stand-in label"
     sigma: float = 2.7
+    delay: float = 0.0
     calls: ClassVar[list[str]] = []
 
-    @job(output_schema=LabelDoc, data=["forces", "structure"])
-    def make(self, structure, provenance=None):
+    def label(self, atoms, provenance):
         from gst_flows.hashing import structure_hash
 
-        atoms = AseAtomsAdaptor.get_atoms(structure)
-        atoms.info.clear()
         settings = {"potential": "ionic-lennard-jones", "sigma": self.sigma, "epsilon": 0.08}
         settings_hash = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-        existing = find_existing_label(structure_hash(atoms), settings_hash, provenance)
-        if existing is not None:
-            return existing
-        StandInLabelMaker.calls.append(structure_hash(atoms))
-        probe = atoms.copy()
-        probe.calc = ionic_pair_potential(self.sigma)
-        return LabelDoc.from_result(
-            atoms, code="test-stand-in", settings=settings, settings_hash=settings_hash,
-            energy=probe.get_potential_energy(), forces=probe.get_forces(),
-            stress=probe.get_stress(voigt=False) / GPa, provenance=Provenance(**(provenance or {})),
-        )
+
+        def run(run_dir):
+            StandInLabelMaker.calls.append(structure_hash(atoms))
+            time.sleep(self.delay)
+            probe = atoms.copy()
+            probe.calc = ionic_pair_potential(self.sigma)
+            return SimpleNamespace(
+                energy=probe.get_potential_energy(), forces=probe.get_forces(),
+                stress=probe.get_stress(voigt=False) / GPa, version="stand-in", kpoints=None,
+                walltime=self.delay,
+            )
+
+        return run_label(atoms, code="test-stand-in", settings=settings, settings_hash=settings_hash,
+                         provenance=provenance, run=run, errors=())
