@@ -91,8 +91,9 @@ def submit(
 ) -> list[int]:
     """Add ``flow`` to the LaunchPad; return the new Firework ids.
 
-    The job store is serialised into each Firework, so workers write to the same database
-    without a jobflow configuration of their own. ``pack_size`` > 1 packs independent jobs
+    Each Firework holds the store only as :class:`~gst_flows.db.jobstore.ConfiguredJobStore`
+    (no address, no credentials): a worker connects to the database of its own gst-flows
+    configuration, without a jobflow configuration. ``pack_size`` > 1 packs independent jobs
     of one category into shared Fireworks (see :func:`packed_workflow`).
     """
     settings = settings or get_settings()

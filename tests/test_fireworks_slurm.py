@@ -86,3 +86,65 @@ def test_qlaunch_rapidfire_on_slurm(gst_home, db_uri, outputs, slurm, tmp_path, 
     assert doc["output"]["natoms"] == 7
     assert doc["output"]["provenance"]["config_type"] == "crystal"
     assert doc["output"]["energy"] < 0
+
+
+def test_lost_run_is_found_and_rerun(gst_home, outputs, slurm, tmp_path):
+    """A worker killed mid-label (scancel) leaves its firework RUNNING: lpad detect_lostruns
+    finds it, --rerun puts it back, a new queue job finishes it, the label stored once."""
+    from gst_flows.db import find_labels
+    from gst_flows.execution import submit
+    from gst_flows.flows.label import label_flow
+    from tests.support.standin import StandInLabelMaker
+
+    hold = tmp_path / "hold"
+    hold.write_text("the label runs until this file is removed")
+    atoms = build_rocksalt("GeTe", seed=61)
+    atoms.rattle(0.05, seed=62)
+    flow = label_flow([atoms], StandInLabelMaker(hold_file=str(hold)), tag="lost-run")
+    label_job = flow.jobs[0]
+    launchpad = get_launchpad()
+    fw_ids = submit(flow)
+    fw_id = launchpad.get_fw_ids({"spec._tasks.job.uuid": label_job.uuid})[0]
+
+    fw_dir = tmp_path / "fw"
+    paths = write_launchers(fw_dir, launchpad.host, walltime="00:20:00",
+                            pre_rocket=f"export SLURM_CONF={slurm.conf}; "
+                            f"export PYTHONPATH={Path(__file__).resolve().parents[1]}")
+    worker = yaml.safe_load(paths["fworker"].read_text())
+    worker["query"] = json.dumps({"fw_id": {"$in": fw_ids}})
+    paths["fworker"].write_text(yaml.safe_dump(worker))
+    fw_config = fw_dir / "FW_config.yaml"
+    fw_config.write_text("QUEUE_UPDATE_INTERVAL: 1\n")
+    env = {**os.environ, **slurm.env, "FW_CONFIG_FILE": str(fw_config)}
+    qlaunch = [str(Path(sys.executable).parent / "qlaunch"), "-l", str(paths["launchpad"]),
+               "-w", str(paths["fworker"]), "-q", str(paths["qadapter"]), "-r", "rapidfire",
+               "--nlaunches", "1"]
+    lpad = [str(Path(sys.executable).parent / "lpad"), "-l", str(paths["launchpad"])]
+
+    def wait_for(state, timeout=300):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if launchpad.get_fw_by_id(fw_id).state == state:
+                return
+            time.sleep(1)
+        raise AssertionError(f"firework {fw_id} never reached {state}")
+
+    subprocess.run(qlaunch, cwd=fw_dir, env=env, check=True, capture_output=True, timeout=300)
+    wait_for("RUNNING")
+    time.sleep(2)
+    subprocess.run(["scancel", "--user", "root"], env=env, check=True)  # the node dies
+    time.sleep(3)
+    assert launchpad.get_fw_by_id(fw_id).state == "RUNNING"  # nobody told FireWorks
+    hold.unlink()
+    found = subprocess.run([*lpad, "detect_lostruns", "--time", "1", "--rerun"],
+                           capture_output=True, text=True, env=env, check=True)
+    assert str(fw_id) in found.stdout + found.stderr
+    assert launchpad.get_fw_by_id(fw_id).state == "READY"
+    subprocess.run(qlaunch, cwd=fw_dir, env=env, check=True, capture_output=True, timeout=300)
+    wait_for("COMPLETED")
+    labels = find_labels(tag="lost-run", load=False)
+    assert len(labels) == 1 and labels[0].uuid == label_job.uuid
+    assert outputs.count_documents({"output.provenance.tag": "lost-run"}) == 1
+    for fw in fw_ids:
+        if fw in launchpad.get_fw_ids():
+            launchpad.delete_wf(fw)

@@ -9,6 +9,7 @@ fit and the active-learning selection all see the same set, exactly once each.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -183,12 +184,16 @@ def find_labels(
     if not forces:
         skip.add("forces")
     fields = [f"output.{name}" for name in LabelDoc.model_fields if name not in skip]
-    found = store.query(
-        label_filter(**filters),
-        properties=["uuid", "metadata", *fields],
-        sort={"completed_at": 1},
-        load=load,
-    )
+    criteria = label_filter(**filters)
+    for attempt in range(50):
+        try:
+            found = list(store.query(criteria, properties=["uuid", "metadata", *fields],
+                                     sort={"completed_at": 1}, load=load))
+            break
+        except KeyError:  # a job's document is written before its arrays: read again
+            if attempt == 49:
+                raise
+            time.sleep(0.2)
     labels: list[StoredLabel] = []
     seen: set[tuple[str, str]] = set()
     for entry in found:

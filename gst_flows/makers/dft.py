@@ -42,6 +42,24 @@ def _exposed_store():
     return getattr(CURRENT_JOB, "store", None)
 
 
+def _load_label(store: Any, criteria: dict[str, Any], wait: float = 30.0) -> dict[str, Any] | None:
+    """One label document with its arrays, waiting for arrays still being written.
+
+    jobflow writes a document before its ``data`` blobs: a reader that finds the document of a
+    job finishing this very moment waits for them.
+    """
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return store.query_one(criteria, properties=["output", "uuid"], load=True)
+        except KeyError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def _reuse(found: dict[str, Any], provenance: dict[str, Any] | None) -> LabelDoc:
     output = {k: v for k, v in found["output"].items() if not k.startswith("@")}
     doc = LabelDoc.model_validate(output)
@@ -64,17 +82,13 @@ def find_existing_label(
     store = _exposed_store()
     if store is None:
         return None
-    found = store.query_one(
-        {
-            "output.@class": "LabelDoc",
-            "output.state": "successful",
-            "output.reused_from": None,
-            "output.structure_hash": structure_hash,
-            "output.settings_hash": settings_hash,
-        },
-        properties=["output", "uuid"],
-        load=True,
-    )
+    found = _load_label(store, {
+        "output.@class": "LabelDoc",
+        "output.state": "successful",
+        "output.reused_from": None,
+        "output.structure_hash": structure_hash,
+        "output.settings_hash": settings_hash,
+    })
     return _reuse(found, provenance) if found else None
 
 
@@ -101,17 +115,15 @@ def acquire_label(
         claim = reg.claim_label(store, structure_hash, settings_hash, owner, tag=tag)
         if claim.mine:
             # A label computed before the registry existed is an owner too.
-            legacy = store.query_one(
-                {"output.@class": "LabelDoc", "output.state": "successful",
-                 "output.reused_from": None, "output.structure_hash": structure_hash,
-                 "output.settings_hash": settings_hash, "uuid": {"$ne": owner}},
-                properties=["output", "uuid"], load=True,
-            )
+            legacy = _load_label(store, {
+                "output.@class": "LabelDoc", "output.state": "successful",
+                "output.reused_from": None, "output.structure_hash": structure_hash,
+                "output.settings_hash": settings_hash, "uuid": {"$ne": owner},
+            })
             if legacy and reg.set_owner(store, claim.key, owner, legacy["uuid"]):
                 return _reuse(legacy, provenance)
             return None
-        found = store.query_one({"uuid": claim.owner, "output.@class": "LabelDoc"},
-                                properties=["output", "uuid"], load=True)
+        found = _load_label(store, {"uuid": claim.owner, "output.@class": "LabelDoc"})
         if found is not None:
             if found["output"].get("state") == "successful":
                 return _reuse(found, provenance)

@@ -4,6 +4,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import ClassVar
 
@@ -40,12 +41,14 @@ class StandInLabelMaker(BaseLabelMaker):
     failure documents run the production path. Produces label documents with
     ``code="test-stand-in"``; ``sigma`` plays the part of the protocol (a "functional"), so
     two makers with different ``sigma`` are two protocols. ``delay`` (s) makes a label take
-    time, as a DFT run does.
+    time, as a DFT run does; while the file ``hold_file`` exists the label does not finish (a
+    long calculation whose worker a test can kill).
     """
 
     name: str = "stand-in label"
     sigma: float = 2.7
     delay: float = 0.0
+    hold_file: str | None = None
     calls: ClassVar[list[str]] = []
 
     def label(self, atoms, provenance):
@@ -57,6 +60,8 @@ class StandInLabelMaker(BaseLabelMaker):
         def run(run_dir):
             StandInLabelMaker.calls.append(structure_hash(atoms))
             time.sleep(self.delay)
+            while self.hold_file and Path(self.hold_file).exists():
+                time.sleep(0.2)
             probe = atoms.copy()
             probe.calc = ionic_pair_potential(self.sigma)
             return SimpleNamespace(
