@@ -57,8 +57,9 @@ class GstFlowsSettings(BaseSettings):
         description="Directory for the embedded database, potential cache and run directories.",
     )
     cp2k_cmd: str = Field(
-        "mpirun --allow-run-as-root -np 2 cp2k.psmp",
-        description="Command that runs CP2K; '-i INPUT' is appended.",
+        "mpirun -np 2 cp2k.psmp",
+        description="Command that runs CP2K; '-i INPUT' is appended. As root, OpenMPI's mpirun "
+        "also needs --allow-run-as-root (scripts/demo.sh and the tests add it).",
     )
     cp2k_omp_threads: int = Field(1, description="OMP_NUM_THREADS for CP2K runs.")
     fit_memory_limit_gb: float | None = Field(

@@ -29,10 +29,15 @@ def gst_home(tmp_path_factory) -> Path:
     (by its pid) when the session ends.
     """
     home = tmp_path_factory.mktemp("gst-home")
-    saved = {k: os.environ.get(k) for k in ("GST_FLOWS_DATA_DIR", "GST_FLOWS_CONFIG", "GST_FLOWS_DB_URI")}
+    names = ("GST_FLOWS_DATA_DIR", "GST_FLOWS_CONFIG", "GST_FLOWS_DB_URI", "GST_FLOWS_CP2K_CMD")
+    saved = {k: os.environ.get(k) for k in names}
     os.environ["GST_FLOWS_DATA_DIR"] = str(home / "data")
     os.environ["GST_FLOWS_CONFIG"] = str(home / "no-config.yaml")
     os.environ.pop("GST_FLOWS_DB_URI", None)
+    # Tests and CI run as root here: OpenMPI's mpirun refuses root without this flag, which the
+    # packaged default leaves out.
+    root_flag = " --allow-run-as-root" if os.geteuid() == 0 else ""
+    os.environ["GST_FLOWS_CP2K_CMD"] = f"mpirun{root_flag} -np 2 cp2k.psmp"
     yield home
     EmbeddedServer(home / "data").stop()
     for key, value in saved.items():

@@ -22,9 +22,10 @@ def test_defaults_without_file(tmp_path, monkeypatch):
     monkeypatch.setenv("GST_FLOWS_CONFIG", str(tmp_path / "missing.yaml"))
     monkeypatch.delenv("GST_FLOWS_DB_URI", raising=False)
     monkeypatch.setenv("GST_FLOWS_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GST_FLOWS_CP2K_CMD", raising=False)
     settings = get_settings()
     assert settings.embedded
-    assert settings.cp2k_command[:3] == ["mpirun", "--allow-run-as-root", "-np"]
+    assert settings.cp2k_command == ["mpirun", "-np", "2", "cp2k.psmp"]  # no root flag for users
 
 
 def test_unknown_key_in_file_is_refused(tmp_path, monkeypatch):

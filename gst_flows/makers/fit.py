@@ -182,13 +182,9 @@ def _memory_limit(limit_gb: float | None) -> int:
     if limit_gb is not None:
         return int(limit_gb * GiB)
     from gst_flows.fit import default_memory_limit
+    from gst_flows.settings import get_settings
 
-    try:
-        from gst_flows.settings import get_settings
-
-        configured = getattr(get_settings(), "fit_memory_limit_gb", None)
-    except Exception:
-        configured = None
+    configured = get_settings().fit_memory_limit_gb
     return int(configured * GiB) if configured else default_memory_limit()
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from ase import Atoms
-from atomate2.vasp.jobs.core import StaticMaker
 from atomate2.vasp.sets.base import VaspInputGenerator
+from custodian.custodian import CustodianError
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from gst_flows.dft.vasp import GstVaspInputGenerator
+from gst_flows.dft.vasp import GstVaspInputGenerator, VaspError
 from gst_flows.makers.dft import BaseLabelMaker, run_label
 from gst_flows.schemas.label import LabelDoc
 
@@ -20,15 +20,16 @@ __all__ = ["VaspLabelMaker"]
 
 
 @dataclass
-class VaspLabelMaker(BaseLabelMaker, StaticMaker):
+class VaspLabelMaker(BaseLabelMaker):
     """Label a structure with VASP: energy, forces and stress, as a :class:`LabelDoc`.
 
-    atomate2's :class:`~atomate2.vasp.jobs.core.StaticMaker` with the GST input set: inputs
-    are written by atomate2 (``write_vasp_input_set``), VASP runs under custodian with
-    atomate2's handlers (``run_vasp``; command from atomate2's ``VASP_CMD`` setting), and the
-    outputs are parsed into the same document CP2K labels produce (not into atomate2's
-    ``TaskDoc``). A run that custodian cannot correct gives a document with
-    ``state="failed"``, so a batch carries on.
+    atomate2's static-calculation path with the GST input set: inputs are written by atomate2
+    (``write_vasp_input_set``), VASP runs under custodian with atomate2's handlers
+    (``run_vasp``; command from atomate2's ``VASP_CMD`` setting), and the outputs are parsed
+    into the same document CP2K labels produce (not into atomate2's
+    ``TaskDoc``). A run that custodian cannot correct, or whose output is not a finished
+    label, gives a document with ``state="failed"``, so a batch carries on; anything else (a
+    missing VASP executable, a bug) fails the job.
 
     Parameters
     ----------
@@ -47,6 +48,8 @@ class VaspLabelMaker(BaseLabelMaker, StaticMaker):
 
     name: str = "vasp label"
     input_set_generator: VaspInputGenerator = field(default_factory=GstVaspInputGenerator)
+    write_input_set_kwargs: dict[str, Any] = field(default_factory=dict)
+    run_vasp_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def label(self, atoms: Atoms, provenance: dict[str, Any] | None) -> LabelDoc:
         """Write the inputs, run VASP in a folder of the job's directory, parse the label."""
@@ -83,7 +86,6 @@ class VaspLabelMaker(BaseLabelMaker, StaticMaker):
         return run_label(
             atoms, code="vasp", settings=generator.protocol(),
             settings_hash=generator.settings_hash(), provenance=provenance, run=run,
-            # VaspError and custodian's errors included
-            errors=(RuntimeError, OSError),
+            errors=(CustodianError, VaspError),
             describe_error=lambda exc: f"{type(exc).__name__}: {exc}",
         )

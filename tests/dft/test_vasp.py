@@ -148,3 +148,17 @@ def test_unconverged_run_is_a_failed_label(gst_home, mock_vasp, gete, tmp_path):
     assert "SCF did not converge" in doc.error
     assert doc.energy is None and doc.forces is None
     assert doc.settings["incar"]["EDIFF"] == 1e-7
+
+
+def test_a_broken_setup_fails_the_job_not_the_label(gst_home, mock_vasp, gete, tmp_path, monkeypatch):
+    """Only VASP's own failures become failed labels; a missing program is not one."""
+    from atomate2.vasp import run as vasp_run
+
+    def no_vasp(**kwargs):
+        raise FileNotFoundError("vasp_std: command not found")
+
+    monkeypatch.setattr(vasp_run, "run_vasp", no_vasp)
+    maker = VaspLabelMaker(input_set_generator=GstVaspInputGenerator(user_incar_settings={"EDIFF": 2e-7}))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="vasp_std"):
+        maker.label(gete.copy(), {"tag": "vasp-broken"})
