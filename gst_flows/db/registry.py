@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -228,7 +227,3 @@ def wait_interval(waited: float) -> float:
     """Seconds to sleep before looking again at a label another job is computing."""
     return min(10.0, 0.2 + waited / 10)
 
-
-def sleep(seconds: float) -> None:
-    """Sleep (a seam for tests)."""
-    time.sleep(seconds)

@@ -25,7 +25,6 @@ __all__ = [
     "Cp2kAimdMaker",
     "Cp2kIsolatedAtomMaker",
     "Cp2kLabelMaker",
-    "acquire_label",
     "current_job_uuid",
     "find_existing_label",
     "labelled_snapshot",
@@ -42,33 +41,6 @@ def _exposed_store():
     return getattr(CURRENT_JOB, "store", None)
 
 
-def _load_label(store: Any, criteria: dict[str, Any], wait: float = 30.0) -> dict[str, Any] | None:
-    """One label document with its arrays, waiting for arrays still being written.
-
-    jobflow writes a document before its ``data`` blobs: a reader that finds the document of a
-    job finishing this very moment waits for them.
-    """
-    import time
-
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            return store.query_one(criteria, properties=["output", "uuid"], load=True)
-        except KeyError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def _reuse(found: dict[str, Any], provenance: dict[str, Any] | None) -> LabelDoc:
-    output = {k: v for k, v in found["output"].items() if not k.startswith("@")}
-    doc = LabelDoc.model_validate(output)
-    doc.reused_from = found["uuid"]
-    if provenance is not None:
-        doc.provenance = Provenance(**provenance)
-    return doc
-
-
 def find_existing_label(
     structure_hash: str, settings_hash: str, provenance: dict[str, Any] | None = None
 ) -> LabelDoc | None:
@@ -77,69 +49,15 @@ def find_existing_label(
     Looks in the store of the running job (exposed by jobflow when the job's config has
     ``expose_store``); returns None outside a job or when nothing matches. The copy returned
     carries ``provenance`` when given (the new context it is used in) and ``reused_from``.
-    This only reads; :func:`acquire_label` also claims the label for the running job.
+    This only reads; :func:`gst_flows.db.reuse.acquire_label` also claims the label.
     """
+    from gst_flows.db.reuse import computed_label, load_label, reused_copy
+
     store = _exposed_store()
     if store is None:
         return None
-    found = _load_label(store, {
-        "output.@class": "LabelDoc",
-        "output.state": "successful",
-        "output.reused_from": None,
-        "output.structure_hash": structure_hash,
-        "output.settings_hash": settings_hash,
-    })
-    return _reuse(found, provenance) if found else None
-
-
-def acquire_label(
-    store: Any,
-    structure_hash: str,
-    settings_hash: str,
-    owner: str,
-    provenance: dict[str, Any] | None = None,
-) -> LabelDoc | None:
-    """Reuse the stored label of this structure and protocol, or claim it for ``owner``.
-
-    Returns the reused document, or None when ``owner`` now holds the claim and must compute
-    the label. When another job holds the claim and is still computing (its heartbeat is
-    fresh), this waits for its result instead of computing the same label twice; a claim whose
-    owner stopped (a killed worker) is taken over; a failed owner's claim is released.
-    """
-    from gst_flows.db import registry as reg
-
-    tag = (provenance or {}).get("tag")
-    waited = 0.0
-    announced = False
-    while True:
-        claim = reg.claim_label(store, structure_hash, settings_hash, owner, tag=tag)
-        if claim.mine:
-            # A label computed before the registry existed is an owner too.
-            legacy = _load_label(store, {
-                "output.@class": "LabelDoc", "output.state": "successful",
-                "output.reused_from": None, "output.structure_hash": structure_hash,
-                "output.settings_hash": settings_hash, "uuid": {"$ne": owner},
-            })
-            if legacy and reg.set_owner(store, claim.key, owner, legacy["uuid"]):
-                return _reuse(legacy, provenance)
-            return None
-        found = _load_label(store, {"uuid": claim.owner, "output.@class": "LabelDoc"})
-        if found is not None:
-            if found["output"].get("state") == "successful":
-                return _reuse(found, provenance)
-            reg.release_claim(store, claim.key, claim.owner)  # the owner failed: try again
-            continue
-        if reg.is_stale(store, claim.key) and reg.take_over(store, claim.key, claim.owner, owner):
-            logger.info("label %s: taking over the stale claim of job %s", claim.key[:20], claim.owner)
-            return None
-        if not announced:
-            logger.info("label %s: job %s is computing it; waiting for its result",
-                        claim.key[:20], claim.owner)
-            announced = True
-        pause = reg.wait_interval(waited)
-        reg.sleep(pause)
-        waited += pause
-
+    found = load_label(store, computed_label(structure_hash, settings_hash))
+    return reused_copy(found, provenance) if found else None
 
 
 def run_label(
@@ -176,6 +94,7 @@ def run_label(
         Further document fields.
     """
     from gst_flows.db import registry as reg
+    from gst_flows.db.reuse import acquire_label
     from gst_flows.hashing import structure_hash
 
     store = _exposed_store()
@@ -405,6 +324,7 @@ def labelled_snapshot(
 
     A frame already labelled with these settings (the same AIMD run again) is reused.
     """
+    from gst_flows.db.reuse import acquire_label
     from gst_flows.hashing import structure_hash
 
     atoms = AseAtomsAdaptor.get_atoms(structure)
