@@ -172,6 +172,17 @@ def _validated_atoms(structure: Structure) -> Atoms:
     return atoms
 
 
+def resolve_cp2k_settings(settings: dict[str, Any] | None) -> dict[str, Any]:
+    """The whole CP2K protocol: defaults, then the configuration's ``dft`` section, then ``settings``.
+
+    Unknown keys and bad values are refused here, with a clear error, before anything runs.
+    """
+    from gst_flows.dft.cp2k import Cp2kSettings
+    from gst_flows.settings import get_settings
+
+    return Cp2kSettings.from_dict({**get_settings().dft, **(settings or {})}).as_dict()
+
+
 @dataclass
 class BaseLabelMaker(Maker):
     """Label a structure with a DFT code: energy, forces and stress, as a :class:`LabelDoc`.
@@ -221,7 +232,10 @@ class Cp2kLabelMaker(BaseLabelMaker):
         Job name.
     settings
         Overrides of :class:`gst_flows.dft.cp2k.Cp2kSettings`, applied over the ``dft`` section
-        of the gst-flows configuration (resolved where the job runs).
+        of the gst-flows configuration. The protocol is resolved when the maker is made (where
+        the flow is built) and kept whole in this field, so a worker with another configuration
+        computes the same protocol; a worker's configuration supplies only the command and the
+        thread count.
     command
         CP2K command (``-i cp2k.inp`` is appended); the configured ``cp2k_cmd`` when None.
     omp_threads
@@ -242,12 +256,14 @@ class Cp2kLabelMaker(BaseLabelMaker):
     max_errors: int = 5
     walltime: float | None = None
 
-    def resolved_settings(self):
-        """The CP2K protocol this maker uses here: defaults, then configuration, then fields."""
-        from gst_flows.dft.cp2k import Cp2kSettings
-        from gst_flows.settings import get_settings
+    def __post_init__(self) -> None:
+        self.settings = resolve_cp2k_settings(self.settings)
 
-        return Cp2kSettings.from_dict({**get_settings().dft, **self.settings})
+    def resolved_settings(self):
+        """The CP2K protocol of this maker (fixed when the maker was made)."""
+        from gst_flows.dft.cp2k import Cp2kSettings
+
+        return Cp2kSettings.from_dict(self.settings)
 
     def protocol_for(self, atoms) -> tuple[Any, dict[str, Any]]:
         """The CP2K settings for ``atoms`` and extra document fields (none for bulk labels)."""
@@ -413,6 +429,7 @@ class Cp2kAimdMaker(Maker):
     def __post_init__(self) -> None:
         from gst_flows.dft.cp2k_md import AimdStage
 
+        self.settings = resolve_cp2k_settings(self.settings)
         for temperature, steps in self.stages:
             AimdStage(float(temperature), int(steps))
             if steps % self.snapshot_interval:

@@ -54,3 +54,20 @@ def test_a_changed_input_is_caught_by_the_replay(gst_home, outputs):
     (doc,) = _label_docs(run_local(flow))
     assert doc.state == "failed"
     assert "CP2K failed" in doc.error
+
+
+def test_protocol_is_fixed_where_the_flow_is_built(tmp_path, monkeypatch):
+    """A worker with another configuration computes the submitter's protocol."""
+    from monty.json import MontyDecoder
+
+    config = tmp_path / "config.yaml"
+    config.write_text("dft: {cutoff: 350}\n")
+    monkeypatch.setenv("GST_FLOWS_CONFIG", str(config))
+    maker = Cp2kLabelMaker(settings={"kpoint_spacing": 0.5})
+    submitted = maker.resolved_settings()
+    config.write_text("dft: {cutoff: 500, smearing_temperature: 1000}\n")  # the worker's
+    on_worker = MontyDecoder().process_decoded(maker.as_dict()).resolved_settings()
+    assert (on_worker.cutoff, on_worker.kpoint_spacing) == (350, 0.5)
+    assert on_worker.settings_hash() == submitted.settings_hash()
+    with pytest.raises(ValueError, match="cutof"):
+        Cp2kLabelMaker(settings={"cutof": 400})  # refused when the flow is built
