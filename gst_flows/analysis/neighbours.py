@@ -102,11 +102,6 @@ def species_pairs(numbers: np.ndarray) -> Iterator[tuple[int, int, str]]:
             yield a, b, pair_key(chemical_symbols[numbers[a]], chemical_symbols[numbers[b]])
 
 
-def species_of(atoms: Atoms) -> list[str]:
-    """Return the chemical symbols present in ``atoms``, ordered by atomic number."""
-    return [chemical_symbols[z] for z in np.unique(atoms.numbers)]
-
-
 def _split_key(key: str | tuple[str, str]) -> tuple[str, str]:
     if isinstance(key, str):
         parts = key.split("-")

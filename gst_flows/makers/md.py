@@ -103,11 +103,6 @@ class GapMDMaker(Maker):
 
     fworker_category: ClassVar[str] = "md"
 
-    @classmethod
-    def from_protocol_file(cls, path: str | Path, **kwargs: Any) -> GapMDMaker:
-        """Build a maker from a protocol YAML file (validated now, stored as an object)."""
-        return cls(protocol=load_protocol(path), **kwargs)
-
     def resolved_protocol(self, atoms: Atoms | None = None) -> Protocol:
         """Return the protocol object, scaled to ``atoms`` when ``scale_energies`` is set."""
         protocol = load_protocol(self.protocol)

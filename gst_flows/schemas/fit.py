@@ -92,11 +92,6 @@ class GapPotentialFiles(BaseModel):
         """Read the XML (first path) and its sparseX files."""
         return cls(xml_name=paths[0].name, files={p.name: p.read_text() for p in paths})
 
-    @property
-    def size_bytes(self) -> int:
-        """Total text size, bytes."""
-        return sum(len(t) for t in self.files.values())
-
 
 class GapFitDoc(BaseModel):
     """One gap_fit run: settings, data, errors, cost and the potential itself."""
