@@ -55,7 +55,9 @@ def stored(gst_home):
         _lj_label(gete, tag="export", iteration=0, config_type="crystal", generator="builder"),
         _lj_label(gst, tag="export", iteration=1, config_type="amorphous", temperature=300.0),
         _lj_label(gete2, tag="export", iteration=1, config_type="liquid", source="md run"),
-        _lj_label(gete, tag="export", iteration=0, config_type="crystal", generator="builder"),  # again
+        # the same label again, reused (a second computed copy is refused by the database)
+        _lj_label(gete, tag="export", iteration=0, config_type="crystal", generator="builder")
+        .model_copy(update={"reused_from": "an-earlier-label-job"}),
         LabelDoc.from_result(gete2, code="cp2k", settings={}, settings_hash=BULK_HASH,
                              error="SCF did not converge", provenance=Provenance(tag="export")),
         _lj_label(gete, settings_hash="ef" * 20, code="vasp", tag="export", config_type="crystal"),
