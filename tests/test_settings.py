@@ -10,6 +10,7 @@ def test_file_then_environment(tmp_path, monkeypatch):
                                    "dft": {"cutoff": 400}}))
     monkeypatch.setenv("GST_FLOWS_CONFIG", str(cfg))
     monkeypatch.delenv("GST_FLOWS_DB_URI", raising=False)
+    monkeypatch.delenv("GST_FLOWS_CP2K_CMD", raising=False)
     settings = get_settings()
     assert settings.db_uri == "mongodb://file:1/"
     assert settings.cp2k_command == ["cp2k.psmp"]
