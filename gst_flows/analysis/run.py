@@ -324,12 +324,11 @@ def _kbar(
 ) -> AnalysisResult:
     import gst_flows.analysis as an
     from gst_flows.analysis.common import progress_bar
-    from gst_flows.analysis.soap import SoapSettings
 
     zeta = options.zeta if options.zeta is not None else an.DEFAULT_ZETA
     threshold = options.threshold if options.threshold is not None else an.DEFAULT_THRESHOLD
     times = frame_times(frames, options.timestep_ps)
-    refs, settings = an.prepare_reference(frames[0], options.reference, SoapSettings())
+    refs, settings = an.prepare_reference(frames[0], options.reference)
     kbars, fraction, density, thickness, grains = [], [], [], [], []
     seeds = None
     if kind == "growth" and options.seed_array in frames[0].arrays:
