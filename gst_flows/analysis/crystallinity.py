@@ -34,18 +34,18 @@ from gst_flows.analysis.common import as_frames, progress_bar
 from gst_flows.analysis.neighbours import CutoffSpec, neighbour_pairs, species_mask
 from gst_flows.analysis.soap import SoapSettings, soap_vectors
 
-#: Descriptor of k̄: species-agnostic, 5 Å cutoff, wide (0.5 Å) Gaussians that
-#: tolerate thermal displacements, l = 0 channel dropped.
-DEFAULT_SOAP = SoapSettings(r_cut=5.0, n_max=6, l_max=6, sigma=0.5, exclude_l0=True)
+#: Descriptor of k̄: species-agnostic, 4.5 Å cutoff (first two rock-salt shells),
+#: wide (0.5 Å) Gaussians that tolerate thermal displacements, l = 0 channel dropped.
+DEFAULT_SOAP = SoapSettings(r_cut=4.5, n_max=6, l_max=6, sigma=0.5, exclude_l0=True)
 #: Radius in Å within which SOAP vectors are averaged before the kernel (first
 #: and second neighbour shells of rock salt).
 DEFAULT_SMOOTHING_CUTOFF = 4.5
 #: Default kernel exponent ζ.
 DEFAULT_ZETA = 8
 #: Default k̄ above which an atom counts as crystalline: the middle of the window
-#: (0.10, 0.70) between the 95th percentile of the disordered reference sets and
+#: (0.14, 0.78) between the 95th percentile of the disordered reference sets and
 #: the 5th percentile of the crystalline ones (benchmarks/bench_crystallinity.py).
-DEFAULT_THRESHOLD = 0.4
+DEFAULT_THRESHOLD = 0.45
 #: Species on the anion sublattice of rock-salt GST.
 GST_ANIONS: tuple[str, ...] = ("Te",)
 
@@ -432,7 +432,7 @@ def crystallinity(
         Kernel exponent ζ of k = (p · q)^ζ.
     settings
         SOAP settings (default :data:`DEFAULT_SOAP`: species-agnostic, r_cut
-        5 Å, n_max 6, l_max 6, σ 0.5 Å, l = 0 channel dropped).
+        4.5 Å, n_max 6, l_max 6, σ 0.5 Å, l = 0 channel dropped).
     neighbour_cutoffs
         Bond cutoffs in Å for the average of k (default: 3.2 Å GST table).
     smoothing_cutoff

@@ -190,15 +190,18 @@ def test_liquid_and_quenched_md_frames_are_not_crystalline():
 
 
 def test_layered_and_rocksalt_references_both_used():
+    from ase import Atoms
+
     from gst_flows.analysis import layered_reference, prepare_reference
-    from gst_flows.structures import build_layered, build_rocksalt
+    from gst_flows.structures import build_layered
 
     layered = build_layered("Ge1Sb2Te4", (3, 3, 1))
     refs, _ = prepare_reference(layered)
     # Two rock-salt sublattices plus the seven planes of the septuple layer.
     assert refs.shape[0] == 2 + 7
-    assert layered_reference(build_rocksalt("Ge2Sb2Te5", (2, 2, 2), exact=False)) is not None
-    assert layered_reference(build_rocksalt("Ge8Sb2Te11", (3, 3, 3), exact=False)) is None
+    # Only the composition matters.
+    assert len(layered_reference(Atoms("Ge4Sb4Te10"))) == 9 * 9  # 3 × 3 cells, 9 planes
+    assert layered_reference(Atoms("Ge8Sb2Te11")) is None
     # Without the layered environments the rattled layered crystal scores lower.
     atoms = _rattled(layered, 0.2, seed=5)
     both = crystallinity(atoms)
