@@ -134,8 +134,6 @@ def rocksalt_reference(
     return reference
 
 
-
-
 def layered_reference(atoms: Atoms, supercell: Sequence[int] = (3, 3, 1)) -> Atoms | None:
     """Ideal layered trigonal crystal with the composition of ``atoms``, if one is known.
 

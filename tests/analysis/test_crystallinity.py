@@ -236,3 +236,20 @@ def test_smoothed_vectors():
     assert np.allclose(np.linalg.norm(smooth, axis=1), 1.0)
     with pytest.raises(ValueError, match="smoothing_cutoff"):
         smoothed_vectors(atoms, DEFAULT_SOAP, -1.0)
+    # A cell smaller than the smoothing radius gives the k̄ of its periodic repeat.
+    small = _rattled(rocksalt_gst(1, seed=0), 0.1, seed=2)
+    assert np.allclose(crystallinity(small), crystallinity(small.repeat(3))[: len(small)], atol=1e-12)
+
+
+def test_antisites_in_a_rattled_crystal_and_none_in_disorder():
+    from gst_flows.structures import build_rocksalt
+
+    atoms = _rattled(build_rocksalt("Ge1Sb2Te4", (3, 3, 3), seed=4), 0.15, seed=6)
+    ge = np.flatnonzero(atoms.numbers == 32)[0]
+    te = np.flatnonzero(atoms.numbers == 52)
+    far = te[np.argmax(atoms.get_distances(ge, te, mic=True))]
+    atoms.symbols[ge], atoms.symbols[far] = "Te", "Ge"
+    flagged = np.flatnonzero(find_antisites(atoms, crystallinity(atoms)))
+    assert sorted(flagged.tolist()) == sorted([ge, far])
+    packed = random_packing(189, AMORPHOUS_DENSITY, 2.6, seed=23, formula=GST124)
+    assert not find_antisites(packed, crystallinity(packed)).any()
