@@ -58,7 +58,8 @@ class AnalysisOptions:
     max_size
         Rings: largest ring size.
     reference
-        k̄ / growth: crystalline reference structure (rock-salt GST environments when None).
+        k̄ / growth: crystalline reference structure (rock-salt and layered environments of
+        the composition when None).
     zeta, threshold
         k̄: kernel exponent and the value above which an atom is crystalline.
     axis
