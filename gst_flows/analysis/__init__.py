@@ -18,16 +18,20 @@ from gst_flows.analysis.bonds import (
     partial_coordination,
 )
 from gst_flows.analysis.crystallinity import (
+    DEFAULT_SMOOTHING_CUTOFF,
+    DEFAULT_SOAP,
     DEFAULT_THRESHOLD,
     DEFAULT_ZETA,
     crystalline_fraction,
     crystallinity,
     crystallinity_series,
     find_antisites,
+    layered_reference,
     neighbour_average,
     prepare_reference,
     reference_environments,
     rocksalt_reference,
+    smoothed_vectors,
     soap_similarity,
 )
 from gst_flows.analysis.growth import (
@@ -70,6 +74,8 @@ from gst_flows.analysis.temperature import (
 __all__ = [
     "ALTBC",
     "DEFAULT_BOND_CUTOFF",
+    "DEFAULT_SMOOTHING_CUTOFF",
+    "DEFAULT_SOAP",
     "DEFAULT_THRESHOLD",
     "DEFAULT_ZETA",
     "GST_BOND_CUTOFFS",
@@ -104,6 +110,7 @@ __all__ = [
     "homopolar_bond_fraction",
     "iter_soap",
     "kinetic_temperature",
+    "layered_reference",
     "mass_density",
     "mean_soap_vectors",
     "neighbour_average",
@@ -119,6 +126,7 @@ __all__ = [
     "ring_statistics",
     "rocksalt_reference",
     "seeded_grain_sizes",
+    "smoothed_vectors",
     "soap_kernel",
     "soap_map",
     "soap_similarity",

@@ -1,16 +1,26 @@
 """SOAP crystallinity k̄, crystalline fraction and antisite defects.
 
-Every atom's normalised SOAP vector p is compared with reference crystalline
-environments q_r through the dot-product kernel k = max_r (p · q_r)^ζ; k̄ is k
-averaged over the atom and its bonded neighbours. k̄ is close to 1 in the
-crystal and clearly lower in amorphous or liquid regions, so a threshold splits
-crystalline from non-crystalline atoms.
+Every atom's SOAP power spectrum (species-agnostic, without its purely radial
+l = 0 channel, normalised) is averaged with those of the atoms within
+``smoothing_cutoff`` and renormalised; the result p is compared with reference
+crystalline environments q_r, smoothed the same way, through the dot-product
+kernel k = max_r (p · q_r)^ζ; k̄ is k averaged over the atom and its bonded
+neighbours. A threshold splits crystalline from non-crystalline atoms.
 
-By default the reference is an ideal rock-salt cell with the composition of the
-analysed structure (Te on the anion sublattice, the cations and the vacancies
-that the composition implies spread at random over the cation sublattice); the
-reference environments are the mean SOAP vectors of its two sublattices, which
-averages over the random vacancy arrangement.
+The defaults (:data:`DEFAULT_SOAP`, :data:`DEFAULT_SMOOTHING_CUTOFF`,
+:data:`DEFAULT_ZETA`, :data:`DEFAULT_THRESHOLD`) were calibrated on reference
+sets of known phase (``benchmarks/bench_crystallinity.py``, table in
+``docs/analysis.md``): ideal and rattled rock-salt and layered crystals against
+random packings and liquid and melt-quenched MD frames. Other settings need
+their own calibration.
+
+By default the reference environments are those of an ideal rock-salt cell with
+the composition of the analysed structure (Te on the anion sublattice, the
+cations and the vacancies that the composition implies spread at random over
+the cation sublattice; one mean vector per sublattice, which averages over the
+random vacancy arrangement) and, when the composition has a layered trigonal
+form (:data:`gst_flows.structures.LAYERED_BLOCKS`: GeTe, Sb2Te3, Ge1Sb2Te4,
+Ge2Sb2Te5), one mean vector per atomic plane of its building block.
 """
 
 from __future__ import annotations
@@ -22,14 +32,24 @@ from ase import Atoms
 
 from gst_flows.analysis.common import as_frames, progress_bar
 from gst_flows.analysis.neighbours import CutoffSpec, neighbour_pairs, species_mask
-from gst_flows.analysis.soap import SoapSettings, iter_soap, soap_vectors
+from gst_flows.analysis.soap import SoapSettings, soap_vectors
 
+#: Descriptor of k̄: species-agnostic, 4.5 Å cutoff (first two rock-salt shells),
+#: wide (0.5 Å) Gaussians that tolerate thermal displacements, l = 0 channel dropped.
+DEFAULT_SOAP = SoapSettings(r_cut=4.5, n_max=6, l_max=6, sigma=0.5, exclude_l0=True)
+#: Radius in Å within which SOAP vectors are averaged before the kernel (first
+#: and second neighbour shells of rock salt).
+DEFAULT_SMOOTHING_CUTOFF = 4.5
 #: Default kernel exponent ζ.
-DEFAULT_ZETA = 16
-#: Default k̄ above which an atom counts as crystalline.
-DEFAULT_THRESHOLD = 0.75
+DEFAULT_ZETA = 8
+#: Default k̄ above which an atom counts as crystalline: the middle of the window
+#: (0.14, 0.78) between the 95th percentile of the disordered reference sets and
+#: the 5th percentile of the crystalline ones (benchmarks/bench_crystallinity.py).
+DEFAULT_THRESHOLD = 0.45
 #: Species on the anion sublattice of rock-salt GST.
 GST_ANIONS: tuple[str, ...] = ("Te",)
+
+ReferenceSpec = Atoms | Sequence[Atoms] | np.ndarray | None
 
 
 def rocksalt_reference(
@@ -114,12 +134,86 @@ def rocksalt_reference(
     return reference
 
 
+def layered_reference(atoms: Atoms, supercell: Sequence[int] = (3, 3, 1)) -> Atoms | None:
+    """Ideal layered trigonal crystal with the composition of ``atoms``, if one is known.
+
+    Parameters
+    ----------
+    atoms
+        Structure whose composition selects the layered block.
+    supercell
+        Repeats of the hexagonal cell.
+
+    Returns
+    -------
+    ase.Atoms or None
+        :func:`gst_flows.structures.build_layered` of the matching block (its
+        ``plane`` array labels the atomic planes), or ``None`` when no layered
+        block has this composition.
+    """
+    from gst_flows.structures import build_layered
+    from gst_flows.structures.errors import StructureError
+    from gst_flows.structures.layered import layered_block
+
+    symbols, n = np.unique(atoms.get_chemical_symbols(), return_counts=True)
+    try:
+        block = layered_block(dict(zip(symbols.tolist(), n.tolist(), strict=True)))
+    except StructureError:
+        return None
+    return build_layered(block.name, supercell)
+
+
+def smoothed_vectors(
+    atoms: Atoms,
+    settings: SoapSettings | None = None,
+    smoothing_cutoff: float = DEFAULT_SMOOTHING_CUTOFF,
+    *,
+    chunk_size: int = 20_000,
+    progress: bool = False,
+) -> np.ndarray:
+    """Unit SOAP vectors averaged over each atom and its neighbours.
+
+    Parameters
+    ----------
+    atoms
+        Structure.
+    settings
+        Descriptor settings (default :data:`DEFAULT_SOAP`).
+    smoothing_cutoff
+        Radius in Å of the average (every periodic image counts); 0 keeps the
+        single-atom vectors.
+    chunk_size
+        Atoms per descriptor block.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(len(atoms), dimension)``; each row has unit length.
+    """
+    from scipy.sparse import csr_matrix
+
+    if smoothing_cutoff < 0:
+        raise ValueError(f"smoothing_cutoff must be >= 0 Å, got {smoothing_cutoff}")
+    vectors = soap_vectors(atoms, settings or DEFAULT_SOAP, chunk_size=chunk_size, progress=progress)
+    if smoothing_cutoff == 0 or len(atoms) == 0:
+        return vectors
+    i, j = neighbour_pairs(atoms, float(smoothing_cutoff), "ij")
+    n = len(atoms)
+    adjacency = csr_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+    vectors += adjacency @ vectors
+    vectors /= np.linalg.norm(vectors, axis=1)[:, None]
+    return vectors
+
+
 def reference_environments(
     reference: Atoms,
     settings: SoapSettings | None = None,
     *,
     groups: str | np.ndarray | None = "auto",
     tolerance: float = 1e-6,
+    smoothing_cutoff: float = DEFAULT_SMOOTHING_CUTOFF,
 ) -> np.ndarray:
     """Reference SOAP vectors of a crystal.
 
@@ -128,37 +222,47 @@ def reference_environments(
     reference
         Crystalline reference structure.
     settings
-        Descriptor settings (must match those used for the analysed structure).
+        Descriptor settings (must match those used for the analysed structure;
+        default :data:`DEFAULT_SOAP`).
     groups
         How the reference atoms' vectors become reference environments:
         ``"auto"`` averages per sublattice if the structure has an
         ``anion_site`` array (as :func:`rocksalt_reference` makes) and otherwise
         keeps the distinct environments; ``"species"`` averages per species;
-        ``None`` or ``"unique"`` keeps the distinct environments; an integer
-        array of one label per atom averages per label.
+        ``"plane"`` per atomic plane of a layered crystal (its ``plane``
+        array); ``None`` or ``"unique"`` keeps the distinct environments; an
+        integer array of one label per atom averages per label.
     tolerance
         Two unit vectors closer than this (Euclidean) count as one environment.
+    smoothing_cutoff
+        Radius in Å of the vector average (as for the analysed structure).
 
     Returns
     -------
     numpy.ndarray
         Unit-normalised reference vectors, shape ``(n_reference, dimension)``.
     """
-    vectors = soap_vectors(reference, settings)
     labels: np.ndarray | None
     if isinstance(groups, str) and groups == "auto":
         labels = reference.arrays.get("anion_site")
         labels = None if labels is None else np.asarray(labels, dtype=int)
     elif isinstance(groups, str) and groups == "species":
         labels = reference.numbers
+    elif isinstance(groups, str) and groups == "plane":
+        if "plane" not in reference.arrays:
+            raise ValueError("grouping 'plane' needs a 'plane' array (build_layered makes one)")
+        labels = np.asarray(reference.arrays["plane"])
     elif groups is None or (isinstance(groups, str) and groups == "unique"):
         labels = None
     elif isinstance(groups, str):
-        raise ValueError(f"unknown grouping {groups!r}: use 'auto', 'species' or 'unique'")
+        raise ValueError(
+            f"unknown grouping {groups!r}: use 'auto', 'species', 'plane' or 'unique'"
+        )
     else:
         labels = np.asarray(groups)
         if labels.shape != (len(reference),):
             raise ValueError("groups must hold one label per reference atom")
+    vectors = smoothed_vectors(reference, settings, smoothing_cutoff)
     if labels is None:
         rounded = np.round(vectors / tolerance).astype(np.int64)
         _, first = np.unique(rounded, axis=0, return_index=True)
@@ -168,7 +272,11 @@ def reference_environments(
 
 
 def prepare_reference(
-    atoms: Atoms, reference: Atoms | np.ndarray | None, settings: SoapSettings
+    atoms: Atoms,
+    reference: ReferenceSpec = None,
+    settings: SoapSettings | None = None,
+    *,
+    smoothing_cutoff: float = DEFAULT_SMOOTHING_CUTOFF,
 ) -> tuple[np.ndarray, SoapSettings]:
     """Reference vectors and matching settings for analysing ``atoms``.
 
@@ -180,10 +288,13 @@ def prepare_reference(
     atoms
         Structure to be analysed (its composition sets the default reference).
     reference
-        Reference structure, unit vectors, or ``None`` for
-        :func:`rocksalt_reference` of ``atoms``.
+        Reference structure, several structures, unit vectors, or ``None`` for
+        :func:`rocksalt_reference` of ``atoms`` plus its
+        :func:`layered_reference` when there is one.
     settings
-        SOAP settings.
+        SOAP settings (default :data:`DEFAULT_SOAP`).
+    smoothing_cutoff
+        Radius in Å of the vector average (as used for the analysed structure).
 
     Returns
     -------
@@ -192,6 +303,7 @@ def prepare_reference(
     settings
         Settings with the species list fixed (species-resolved mode).
     """
+    settings = settings or DEFAULT_SOAP
     if isinstance(reference, np.ndarray):
         settings = settings.with_species(atoms)
         refs = np.atleast_2d(np.asarray(reference, dtype=float))
@@ -201,17 +313,30 @@ def prepare_reference(
             )
         return refs / np.linalg.norm(refs, axis=1)[:, None], settings
     if reference is None:
-        reference = rocksalt_reference(atoms)
-    settings = settings.with_species(atoms, reference)
-    return reference_environments(reference, settings), settings
+        layered = layered_reference(atoms)
+        pairs = [(rocksalt_reference(atoms), "auto")]
+        if layered is not None:
+            pairs.append((layered, "plane"))
+    else:
+        structures = [reference] if isinstance(reference, Atoms) else list(reference)
+        if not structures or not all(isinstance(r, Atoms) for r in structures):
+            raise ValueError("reference must be an Atoms, a sequence of Atoms or an array of vectors")
+        pairs = [(r, "auto") for r in structures]
+    settings = settings.with_species(atoms, *(r for r, _ in pairs))
+    refs = [
+        reference_environments(r, settings, groups=g, smoothing_cutoff=smoothing_cutoff)
+        for r, g in pairs
+    ]
+    return np.vstack(refs), settings
 
 
 def soap_similarity(
     atoms: Atoms,
-    reference: Atoms | np.ndarray | None = None,
+    reference: ReferenceSpec = None,
     *,
     zeta: float = DEFAULT_ZETA,
     settings: SoapSettings | None = None,
+    smoothing_cutoff: float = DEFAULT_SMOOTHING_CUTOFF,
     chunk_size: int = 20_000,
     progress: bool = False,
 ) -> np.ndarray:
@@ -222,15 +347,18 @@ def soap_similarity(
     atoms
         Structure.
     reference
-        Crystalline reference structure, precomputed unit reference vectors
-        (see :func:`reference_environments`), or ``None`` for
-        :func:`rocksalt_reference` of ``atoms``.
+        Crystalline reference structure(s), precomputed unit reference vectors
+        (see :func:`prepare_reference`; computed with the same settings and
+        smoothing), or ``None`` for the default rock-salt and layered references
+        of the composition of ``atoms``.
     zeta
         Kernel exponent ζ.
     settings
-        Descriptor settings (default :class:`~gst_flows.analysis.soap.SoapSettings`).
+        Descriptor settings (default :data:`DEFAULT_SOAP`).
+    smoothing_cutoff
+        Radius in Å within which SOAP vectors are averaged before the kernel.
     chunk_size
-        Atoms per descriptor block; bounds the memory in use.
+        Atoms per descriptor block; bounds the memory of the descriptor.
     progress
         Show a progress bar.
 
@@ -239,11 +367,14 @@ def soap_similarity(
     numpy.ndarray
         k in [0, 1] for every atom.
     """
-    refs, settings = prepare_reference(atoms, reference, settings or SoapSettings())
+    refs, settings = prepare_reference(atoms, reference, settings, smoothing_cutoff=smoothing_cutoff)
+    vectors = smoothed_vectors(
+        atoms, settings, smoothing_cutoff, chunk_size=chunk_size, progress=progress
+    )
     k = np.empty(len(atoms))
-    for idx, vectors in iter_soap(atoms, settings, chunk_size=chunk_size, progress=progress):
-        dots = np.clip(vectors @ refs.T, 0.0, 1.0)
-        k[idx] = dots.max(axis=1) ** zeta
+    for start in range(0, len(atoms), chunk_size):
+        block = slice(start, start + chunk_size)
+        k[block] = np.clip(vectors[block] @ refs.T, 0.0, 1.0).max(axis=1) ** zeta
     return k
 
 
@@ -275,11 +406,12 @@ def neighbour_average(atoms: Atoms, values: np.ndarray, cutoffs: CutoffSpec = No
 
 def crystallinity(
     atoms: Atoms,
-    reference: Atoms | np.ndarray | None = None,
+    reference: ReferenceSpec = None,
     *,
     zeta: float = DEFAULT_ZETA,
     settings: SoapSettings | None = None,
     neighbour_cutoffs: CutoffSpec = None,
+    smoothing_cutoff: float = DEFAULT_SMOOTHING_CUTOFF,
     chunk_size: int = 20_000,
     progress: bool = False,
 ) -> np.ndarray:
@@ -290,17 +422,22 @@ def crystallinity(
     atoms
         Structure.
     reference
-        Crystalline reference (structure or unit vectors); ``None`` builds the
-        ideal rock-salt cell of the composition of ``atoms``
-        (:func:`rocksalt_reference`).
+        Crystalline reference (structure, several structures or unit vectors
+        from :func:`prepare_reference`); ``None`` takes the ideal rock-salt cell
+        of the composition of ``atoms`` (:func:`rocksalt_reference`) and its
+        layered trigonal form when one exists (:func:`layered_reference`).
     zeta
         Kernel exponent ζ of k = (p · q)^ζ.
     settings
-        SOAP settings (species-agnostic, r_cut 5 Å, n_max 6, l_max 6, σ 0.3 Å by default).
+        SOAP settings (default :data:`DEFAULT_SOAP`: species-agnostic, r_cut
+        4.5 Å, n_max 6, l_max 6, σ 0.5 Å, l = 0 channel dropped).
     neighbour_cutoffs
-        Bond cutoffs in Å for the neighbour average (default: 3.2 Å GST table).
+        Bond cutoffs in Å for the average of k (default: 3.2 Å GST table).
+    smoothing_cutoff
+        Radius in Å within which SOAP vectors are averaged before the kernel
+        (default 4.5 Å; 0 switches the vector average off).
     chunk_size
-        Atoms per descriptor block; memory use is bounded by it.
+        Atoms per descriptor block; bounds the memory of the descriptor.
     progress
         Show a progress bar.
 
@@ -314,6 +451,7 @@ def crystallinity(
         reference,
         zeta=zeta,
         settings=settings,
+        smoothing_cutoff=smoothing_cutoff,
         chunk_size=chunk_size,
         progress=progress,
     )
@@ -373,12 +511,13 @@ def find_antisites(
 
 def crystallinity_series(
     frames: Sequence[Atoms],
-    reference: Atoms | np.ndarray | None = None,
+    reference: ReferenceSpec = None,
     *,
     threshold: float = DEFAULT_THRESHOLD,
     zeta: float = DEFAULT_ZETA,
     settings: SoapSettings | None = None,
     neighbour_cutoffs: CutoffSpec = None,
+    smoothing_cutoff: float = DEFAULT_SMOOTHING_CUTOFF,
     chunk_size: int = 20_000,
     progress: bool = False,
 ) -> dict[str, np.ndarray]:
@@ -389,11 +528,11 @@ def crystallinity_series(
     frames
         Trajectory frames.
     reference
-        Crystalline reference, computed once (default: rock-salt cell of the
-        composition of the first frame).
+        Crystalline reference, computed once (default: rock-salt and layered
+        references of the composition of the first frame).
     threshold
         k̄ above which an atom is crystalline.
-    zeta, settings, neighbour_cutoffs, chunk_size
+    zeta, settings, neighbour_cutoffs, smoothing_cutoff, chunk_size
         As for :func:`crystallinity`.
     progress
         Show a progress bar over frames.
@@ -407,7 +546,9 @@ def crystallinity_series(
     from gst_flows.analysis.bonds import mass_density
 
     frames = as_frames(frames)
-    refs, resolved = prepare_reference(frames[0], reference, settings or SoapSettings())
+    refs, resolved = prepare_reference(
+        frames[0], reference, settings, smoothing_cutoff=smoothing_cutoff
+    )
     out = {name: np.zeros(len(frames)) for name in ("crystalline_fraction", "mean_kbar", "density")}
     for f, frame in enumerate(progress_bar(frames, progress, "k̄", "frame")):
         kbar = crystallinity(
@@ -416,6 +557,7 @@ def crystallinity_series(
             zeta=zeta,
             settings=resolved,
             neighbour_cutoffs=neighbour_cutoffs,
+            smoothing_cutoff=smoothing_cutoff,
             chunk_size=chunk_size,
         )
         out["crystalline_fraction"][f] = crystalline_fraction(kbar, threshold)

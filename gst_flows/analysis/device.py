@@ -17,6 +17,7 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from gst_flows.analysis.common import axis_index, mean_per_bin
+from gst_flows.analysis.crystallinity import DEFAULT_THRESHOLD
 from gst_flows.analysis.neighbours import neighbour_pairs, pair_key
 from gst_flows.analysis.rdf import rdf_bins
 
@@ -142,7 +143,7 @@ class BaseLength(NamedTuple):
 def disordered_base_length(
     atoms: Atoms,
     kbar: np.ndarray,
-    threshold: float = 0.75,
+    threshold: float = DEFAULT_THRESHOLD,
     *,
     axis: str = "x",
     normal: str = "z",
@@ -166,7 +167,7 @@ def disordered_base_length(
     kbar
         Crystallinity k̄ per atom.
     threshold
-        k̄ below which an atom is disordered.
+        k̄ below which an atom is disordered (default: the calibrated k̄ threshold).
     axis
         Direction along the base.
     normal

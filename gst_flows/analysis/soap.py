@@ -44,6 +44,11 @@ class SoapSettings:
     species
         Species of a species-resolved descriptor (fixes its dimension); ``None``
         takes them from the structures at hand.
+    exclude_l0
+        Drop the l = 0 channel of the power spectrum before normalising. That
+        channel sees only radial distances, which a disordered structure at the
+        same density shares with a crystal; without it the vector measures
+        angular order.
     """
 
     r_cut: float = 5.0
@@ -52,6 +57,7 @@ class SoapSettings:
     sigma: float = 0.3
     species_resolved: bool = False
     species: tuple[str, ...] | None = None
+    exclude_l0: bool = False
 
     @property
     def halo(self) -> float:
@@ -89,10 +95,27 @@ class SoapSettings:
 
     @property
     def dimension(self) -> int:
-        """Length of one power-spectrum vector."""
+        """Length of one power-spectrum vector (after dropping l = 0 if asked)."""
         ns = len(self.species or ()) if self.species_resolved else 1
         nn = ns * self.n_max
-        return nn * (nn + 1) // 2 * (self.l_max + 1)
+        return nn * (nn + 1) // 2 * (self.l_max + int(not self.exclude_l0))
+
+    def kept_features(self, descriptor: object) -> np.ndarray | None:
+        """Indices of the power-spectrum entries kept, or ``None`` for all of them.
+
+        dscribe stores each species pair as one contiguous block in which l is
+        the slowest index, so the first ``1 / (l_max + 1)`` of every block is l = 0.
+        """
+        if not self.exclude_l0:
+            return None
+        species = list(self.species or ()) if self.species_resolved else [AGNOSTIC_SYMBOL]
+        keep = []
+        for a, first in enumerate(species):
+            for second in species[a:]:
+                block = descriptor.get_location((first, second))  # type: ignore[attr-defined]
+                size = block.stop - block.start
+                keep.append(np.arange(block.start + size // (self.l_max + 1), block.stop))
+        return np.sort(np.concatenate(keep))
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -258,6 +281,7 @@ def iter_soap(
     """
     settings = (settings or SoapSettings()).with_species(atoms)
     soap = settings.descriptor()
+    kept = settings.kept_features(soap)
     n = len(atoms)
     work = repeat_to_height(atoms, settings.halo)
     blocks = iter_blocks(work, settings.halo, chunk_size)
@@ -283,7 +307,8 @@ def iter_soap(
         cluster = Atoms(numbers=numbers, positions=positions, pbc=False)
         # Centres as positions: dscribe's index path copies all positions per centre.
         vectors = soap.create(cluster, centers=centres)  # type: ignore[attr-defined]
-        yield core, unit_rows(np.asarray(vectors, dtype=float).reshape(len(core), -1))
+        vectors = np.asarray(vectors, dtype=float).reshape(len(core), -1)
+        yield core, unit_rows(vectors if kept is None else vectors[:, kept])
 
 
 def soap_vectors(

@@ -105,7 +105,8 @@ class StructureAnalysisMaker(Maker):
         Analysis options (fields of :class:`~gst_flows.analysis.run.AnalysisOptions`, e.g.
         ``{"r_max": 8.0, "cutoffs": {"Ge-Te": 3.2}}``); checked when the maker is built.
     reference
-        Crystalline reference structure of ``kbar``/``growth`` (rock-salt GST when None).
+        Crystalline reference structure of ``kbar``/``growth`` (rock-salt and layered
+        references of the composition when None).
     index
         Frames to read from a trajectory file (ASE slice syntax).
     frame_stride

@@ -22,6 +22,7 @@ from jobflow import Maker, Response, job
 from monty.json import MSONable
 from pymatgen.core import Structure
 
+from gst_flows.analysis.crystallinity import DEFAULT_THRESHOLD, DEFAULT_ZETA
 from gst_flows.makers.md import GapMDMaker, as_md_doc, structure_to_atoms
 from gst_flows.md.units import ev_to_fj
 from gst_flows.schemas.md import EnergyLedgerDoc, MDDoc, PotentialDoc
@@ -196,9 +197,11 @@ class AnalysisSettings(MSONable):
     Parameters
     ----------
     threshold
-        k̄ above which an atom is crystalline.
+        k̄ above which an atom is crystalline (default: the calibrated
+        :data:`~gst_flows.analysis.crystallinity.DEFAULT_THRESHOLD`).
     zeta
-        Exponent of the SOAP kernel of k̄.
+        Exponent of the SOAP kernel of k̄ (default: the calibrated
+        :data:`~gst_flows.analysis.crystallinity.DEFAULT_ZETA`).
     frame_stride
         Analyse every ``frame_stride``-th saved frame (stage ends are always kept).
     bin_size
@@ -215,8 +218,8 @@ class AnalysisSettings(MSONable):
         Largest stored part of an array, bytes.
     """
 
-    threshold: float = 0.75
-    zeta: float = 16.0
+    threshold: float = DEFAULT_THRESHOLD
+    zeta: float = DEFAULT_ZETA
     frame_stride: int = 1
     bin_size: float = 5.0
     sigma: float = 10.0
@@ -286,11 +289,10 @@ class ScenarioAnalysisMaker(Maker):
     def kbar(self, frames: Sequence[Atoms], reference: Atoms | None = None) -> list[np.ndarray]:
         """k̄ of every frame (reference environments computed once)."""
         from gst_flows.analysis.crystallinity import crystallinity, prepare_reference
-        from gst_flows.analysis.soap import SoapSettings
 
         if not frames:
             return []
-        refs, soap = prepare_reference(frames[0], reference, SoapSettings())
+        refs, soap = prepare_reference(frames[0], reference)
         return [crystallinity(f, refs, zeta=self.settings.zeta, settings=soap) for f in frames]
 
     # -- outputs

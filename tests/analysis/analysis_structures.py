@@ -44,8 +44,14 @@ def random_gas(n: int, density: float, seed: int = 0, cell: np.ndarray | None = 
     return Atoms(symbols.tolist(), scaled_positions=frac, cell=cell, pbc=True)
 
 
-def random_packing(n: int, density: float, min_distance: float, seed: int = 0) -> Atoms:
-    """Random sequential packing with a minimum distance (a crude liquid/amorphous proxy)."""
+def random_packing(
+    n: int, density: float, min_distance: float, seed: int = 0, formula: tuple[str, ...] | None = None
+) -> Atoms:
+    """Random sequential packing with a minimum distance (a crude liquid/amorphous proxy).
+
+    ``density`` is a number density in Å⁻³. Species are drawn at random from Ge, Sb, Te, Te,
+    or, with ``formula``, cycle through it (exact composition) and are shuffled.
+    """
     rng = np.random.default_rng(seed)
     length = (n / density) ** (1 / 3)
     accepted = np.zeros((0, 3))
@@ -58,5 +64,8 @@ def random_packing(n: int, density: float, min_distance: float, seed: int = 0) -
                 accepted = np.vstack([accepted, p])
                 if len(accepted) == n:
                     break
-    symbols = rng.choice(["Ge", "Sb", "Te", "Te"], size=n)
+    if formula is None:
+        symbols = rng.choice(["Ge", "Sb", "Te", "Te"], size=n)
+    else:
+        symbols = rng.permutation([formula[i % len(formula)] for i in range(n)])
     return Atoms(symbols.tolist(), positions=accepted, cell=np.eye(3) * length, pbc=True)
