@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gst_flows.commands.common import format_table
+from gst_flows.commands.common import check_database, check_potential, format_table
 
 __all__ = ["add_parser", "run"]
 
@@ -128,14 +128,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"structure: {atoms.get_chemical_formula()} ({len(atoms)} atoms)")
     if args.check:
         return 0
-    if not args.potential:
-        raise ValueError("give --potential (GAP XML file, potential id or module:factory)")
+    check_potential(args.potential)
     if args.direct:
         return _direct(maker, atoms, protocol, Path(args.direct))
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from gst_flows.execution import run_local, submit
 
+    check_database()
     job = maker.make(AseAtomsAdaptor.get_structure(atoms))
     if args.submit:
         ids = submit(job)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from gst_flows.commands.common import check_database
 from gst_flows.commands.label import add_label_arguments, build_flow
+from gst_flows.errors import InputError
 
 
 def add_parser(subparsers) -> None:
@@ -34,6 +36,8 @@ def run_label(args: argparse.Namespace) -> int:
     """Submit a labelling flow."""
     from gst_flows.execution import submit
 
+    if args.pack < 1:
+        raise InputError(f"{args.pack} labels per Firework", where="--pack", fix="give 1 or more")
     flow, count = build_flow(args)
     ids = submit(flow, pack_size=args.pack)
     print(f"submitted {count} label job(s) as fireworks {ids[0]}..{ids[-1]}; "
@@ -50,6 +54,7 @@ def run_active_learning(args: argparse.Namespace) -> int:
         args.profile, args.tag, args.iterations, args.select, args.seed,
         uncertainty="committee" if args.committee else None, committee_size=args.committee or 3,
     )
+    check_database()
     ids = submit(setup.flow(), pack_size=args.pack)
     print(f"submitted iteration 0 of the {args.profile} loop tagged {args.tag!r} "
           f"({len(setup.initial)} crystal cells, {len(setup.held_out)} held-out, "

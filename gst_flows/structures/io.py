@@ -98,6 +98,14 @@ def read_structures(
             except Exception:  # keep ASE's message: it is the primary reader
                 frames = None
         if frames is None:
+            from ase.data import atomic_numbers
+
+            if isinstance(error, StopIteration | IndexError) and isinstance(index, int):
+                raise StructureError(f"{p}: the file has no frame {index}") from None
+            if isinstance(error, KeyError) and str(error.args[0]) not in atomic_numbers:
+                raise StructureError(
+                    f"cannot read structure file {p}: unknown element {error.args[0]!r}"
+                ) from None
             message = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise StructureError(
                 f"cannot read structure file {p}: {type(error).__name__}"
