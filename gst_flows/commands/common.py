@@ -10,6 +10,7 @@ from typing import Any
 from gst_flows.errors import InputError, mask_uri, one_line
 
 __all__ = [
+    "check_counts",
     "check_database",
     "check_potential",
     "format_table",
@@ -167,6 +168,31 @@ def check_potential(ref: str, where: str = "--potential") -> None:
             find_potential(ref)
         except KeyError as exc:
             raise InputError(one_line(exc), where=where, fix=fix) from None
+
+
+def check_counts(args: Any, least: dict[str, int]) -> None:
+    """Refuse integer options below their smallest sensible value (0 for committee = off).
+
+    Parameters
+    ----------
+    args
+        Parsed arguments.
+    least
+        Attribute name to its smallest value, e.g. ``{"select": 1}``.
+
+    Raises
+    ------
+    gst_flows.errors.InputError
+        Naming the option.
+    """
+    for name, smallest in least.items():
+        value = getattr(args, name, None)
+        if value is None or value >= smallest or (name == "committee" and value == 0):
+            continue
+        option = "--" + name.replace("_", "-")
+        raise InputError(f"{value} is too small", where=option,
+                         fix=f"give {smallest} or more"
+                         + (", or 0 to turn it off" if name == "committee" else ""))
 
 
 def format_table(rows: Iterable[Sequence[Any]], header: Sequence[str]) -> str:

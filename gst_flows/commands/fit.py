@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gst_flows.commands.common import check_database
+from gst_flows.commands.common import check_counts, check_database
 from gst_flows.errors import InputError, one_line
 
 __all__ = ["add_parser"]
@@ -168,6 +168,12 @@ def run_fit(args: argparse.Namespace) -> int:
         load_training_frames,
     )
 
+    if not 0 <= args.test_fraction < 1:
+        raise InputError(f"{args.test_fraction:g} is not a fraction below 1",
+                         where="--test-fraction", fix="give a number from 0 to 1, e.g. 0.1")
+    check_counts(args, {"folds": 0})
+    if args.folds == 1:
+        raise InputError("1 fold", where="--folds", fix="give 2 or more folds, or 0 for one fit")
     source = _source(args)
     hp = GapHyperparameters().updated(_parse_changes(args.changes))
     maker = GapFitMaker(

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from gst_flows.commands.common import check_database, check_potential, format_table
+from gst_flows.commands.common import check_counts, check_database, check_potential, format_table
+from gst_flows.errors import InputError
 
 __all__ = ["add_parser", "run"]
 
@@ -76,6 +77,10 @@ def build_maker(args: argparse.Namespace):
 
     if not args.protocol or not args.structure:
         raise ValueError("give a PROTOCOL and a STRUCTURE (or --list)")
+    check_counts(args, {"thermo_interval": 1, "frame_interval": 1, "checkpoint_interval": 1,
+                        "nprocs": 1})
+    if args.walltime is not None and not args.walltime > 0:
+        raise InputError(f"{args.walltime:g} s", where="--walltime", fix="give a positive time in s")
     index = int(args.frame) if args.frame.lstrip("-").isdigit() else args.frame
     frames = read_structures(args.structure, index=index)
     if not frames:
