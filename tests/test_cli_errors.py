@@ -182,8 +182,12 @@ CASES = [
     Case("scenario-unknown-size", ["scenario", "mushroom-reset", "--size", "huge", "--check"], ["huge"]),
     Case("scenario-unknown-parameter", ["scenario", "mushroom-reset", "--set", "nonsense=1", "--check"],
          ["nonsense"]),
-    Case("scenario-md-malformed", ["scenario", "mushroom-reset", "--md", "walltime=8e4s", "--check"],
+    Case("scenario-md-malformed", ["scenario", "mushroom-reset", "--md", "walltime=8e4.5",
+                                         "--check"],
          ["walltime"]),
+    Case("scenario-unit-for-a-plain-number", ["scenario", "mushroom-reset", "--set",
+                                              "pulse_duration=2 ps", "--check"],
+         ["pulse_duration", "number"]),
     Case("scenario-negative-temperature", ["scenario", "mushroom-reset", "--set",
                                            "temperature=-5", "--check"], ["temperature"]),
     # the active-learning loop (submitted only: nothing runs here)

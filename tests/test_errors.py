@@ -57,14 +57,16 @@ def test_one_line_of_any_error():
 @pytest.mark.parametrize(
     ("raw", "value"),
     [("0.4", 0.4), ("1e-6", 1e-6), (".5", 0.5), ("3", 3), ("[6, 2, 4]", [6, 2, 4]),
-     ('"300 K"', "300 K"), ("true", True), ("large", "large"), ("./gap.xml", "./gap.xml"),
+     ('"300 K"', "300 K"), ("300 K", "300 K"), ("2 eV/ps", "2 eV/ps"), ("10ps", "10ps"),
+     ("true", True), ("large", "large"), ("./gap.xml", "./gap.xml"),
      ("-PBE", "-PBE")],
 )
 def test_parse_value_accepts(raw, value):
     assert parse_value(raw) == value
 
 
-@pytest.mark.parametrize("raw", ["[6,2", "{a: 1}", '"open', "0.4.1", "300K", "-1x", "+.5e"])
+@pytest.mark.parametrize("raw", ["[6,2", "{a: 1}", '"open', "0.4.1", "6,2", "1e-", "+.5e-",
+                                 "3 K K", "2 eV ps"])
 def test_parse_value_refuses_what_starts_like_json_or_a_number(raw):
     with pytest.raises(InputError, match="--set key"):
         parse_value(raw, where="--set key")

@@ -24,7 +24,8 @@ def parse_value(raw: str, where: str = "value") -> Any:
     """Parse one command-line value: JSON, a plain number, or else a string.
 
     A value that starts like a list, a mapping, a quoted string or a number but does not parse
-    is refused rather than kept as a string (``supercell=[6,2`` is a typo, not a name).
+    is refused rather than kept as a string (``supercell=[6,2`` is a typo, not a name). A
+    number followed by a unit (``300 K``, ``2 eV/ps``) stays a string for the quantity parsers.
 
     Parameters
     ----------
@@ -53,14 +54,18 @@ def parse_value(raw: str, where: str = "value") -> Any:
         try:
             return float(text)
         except ValueError:
+            if _QUANTITY.fullmatch(text):
+                return raw
             raise InputError(
                 f"{raw!r} starts like a number but is not one", where=where,
-                fix='write a number such as 0.4 or 1e-6, or a JSON string such as "300 K"',
+                fix="write a number such as 0.4 or 1e-6, or one with a unit such as 300 K",
             ) from None
     return raw
 
 
 _NUMBER_START = re.compile(r"[+-]?\.?\d")
+# A number and a unit: "300 K", "0.264 fJ", "2 eV/ps", "1e13 K/s", "10ps".
+_QUANTITY = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*[A-Za-zÅµ°][A-Za-zÅµ°/^*\d]*")
 
 
 def parse_key_values(items: Sequence[str], option: str | None = None) -> dict[str, Any]:
