@@ -23,10 +23,13 @@ from pydantic_settings import (
 __all__ = ["GstFlowsSettings", "config_path", "default_data_dir", "get_settings"]
 
 
+CONFIG_ENV = "GST_FLOWS_CONFIG"
+
+
 def config_path() -> Path:
     """Return the path of the configuration file (it need not exist)."""
-    if os.environ.get("GST_FLOWS_CONFIG"):
-        return Path(os.environ["GST_FLOWS_CONFIG"]).expanduser()
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV]).expanduser()
     base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
     return base / "gst-flows" / "config.yaml"
 
@@ -97,6 +100,49 @@ class GstFlowsSettings(BaseSettings):
         return not self.db_uri
 
 
+def _check_config_file(path: Path) -> None:
+    """Refuse a configuration file that is not a YAML mapping, naming the file and line."""
+    import yaml
+
+    from gst_flows.errors import InputError, yaml_message
+
+    fix = f"fix the file, or point {CONFIG_ENV} at another one"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(yaml_message(exc), where=f"config {path}", fix=fix) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read it: {exc}", where=f"config {path}", fix=fix) from None
+    if data is not None and not isinstance(data, dict):
+        raise InputError(
+            f"holds a {type(data).__name__}, not a mapping of settings",
+            where=f"config {path}", fix="write one 'key: value' per line",
+        )
+
+
 def get_settings(**overrides: Any) -> GstFlowsSettings:
-    """Load the settings afresh (file and environment are read at each call)."""
-    return GstFlowsSettings(**overrides)
+    """Load the settings afresh (file and environment are read at each call).
+
+    Raises
+    ------
+    gst_flows.errors.InputError
+        For a configuration file that is not valid YAML, an unknown key, or a value of the
+        wrong type (in the file or a ``GST_FLOWS_*`` variable), naming the file or variable.
+    """
+    from pydantic import ValidationError
+
+    from gst_flows.errors import InputError, validation_message
+
+    path = config_path()
+    if path.is_file():
+        _check_config_file(path)
+    try:
+        return GstFlowsSettings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0].get("loc", ("",))
+        key = str(first[0]) if first else ""
+        variable = f"{GstFlowsSettings.model_config['env_prefix']}{key.upper()}"
+        where = f"environment {variable}" if key and variable in os.environ else f"config {path}"
+        known = list(GstFlowsSettings.model_fields)
+        raise InputError(validation_message(exc, known=known), where=where,
+                         fix="see the configuration keys in the README") from None

@@ -32,7 +32,13 @@ def read_frames(path: str | os.PathLike, index: str = ":", fmt: str | None = Non
     """
     if not Path(path).exists():
         raise FileNotFoundError(f"no such file: {path}")
-    frames = read(os.fspath(path), index=index, format=fmt)
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise ValueError(f"{path}: the file is empty")
+    try:
+        frames = read(os.fspath(path), index=index, format=fmt)
+    except Exception as exc:  # ASE raises many exception types for unreadable input
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        raise ValueError(f"{path}: cannot read it as a structure file ({message})") from None
     frames = frames if isinstance(frames, list) else [frames]
     if not frames:
         raise ValueError(f"no frames selected from {path} with index {index!r}")

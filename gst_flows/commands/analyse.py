@@ -127,14 +127,27 @@ def parse_cutoffs(items: Sequence[str]) -> float | dict[str, float] | None:
     """
     if not items:
         return None
+    from gst_flows.errors import InputError
+
+    def radius(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not value > 0:
+            raise InputError(f"{text!r} is not a radius", where="--cutoff",
+                             fix="give a distance in Å, e.g. 3.2, or per pair, e.g. Ge-Te=3.2")
+        return value
+
     if len(items) == 1 and "=" not in items[0]:
-        return float(items[0])
+        return radius(items[0])
     table: dict[str, float] = {}
     for item in items:
         if "=" not in item:
-            raise ValueError(f"mix of a single cutoff and a table: {item!r}; use A-B=R entries")
+            raise InputError(f"mix of a single cutoff and a table: {item!r}", where="--cutoff",
+                             fix="use A-B=R entries only")
         key, value = item.split("=", 1)
-        table[key.strip()] = float(value)
+        table[key.strip()] = radius(value)
     return table
 
 
@@ -226,11 +239,17 @@ def database_filters(text: str) -> dict[str, Any]:
 def _run_stored(args: argparse.Namespace) -> int:
     from pymatgen.io.ase import AseAtomsAdaptor
 
+    from gst_flows.commands.common import check_database
     from gst_flows.execution import run_local
     from gst_flows.makers.analyse import DatabaseAnalysisMaker, StructureAnalysisMaker
     from gst_flows.schemas.analysis import AnalysisDoc
 
     options = options_from_args(args)
+    if args.trajectory.startswith("db:"):
+        filters = database_filters(args.trajectory)
+    else:
+        frames = load_frames(args.trajectory, args.index, args.format)
+    check_database()
     values = {k: getattr(options, k) for k in options.__dataclass_fields__}
     reference = values.pop("reference")
     common = {
@@ -241,9 +260,8 @@ def _run_stored(args: argparse.Namespace) -> int:
         "figures": not args.no_plot,
     }
     if args.trajectory.startswith("db:"):
-        job = DatabaseAnalysisMaker(**common).make(database_filters(args.trajectory))
+        job = DatabaseAnalysisMaker(**common).make(filters)
     else:
-        frames = load_frames(args.trajectory, args.index, args.format)
         StructureAnalysisMaker(**common).check(frames)
         job = StructureAnalysisMaker(index=args.index, **common).make(str(Path(args.trajectory).resolve()))
     responses = run_local(job)

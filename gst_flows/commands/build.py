@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 from typing import Any
 
-from gst_flows.commands.common import parse_key_values
+from gst_flows.commands.common import parse_value
 
 __all__ = ["add_parser", "parse_params", "run", "summary"]
 
@@ -76,27 +75,26 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     """
     from gst_flows.structures import StructureError
 
-    try:
-        values = parse_key_values(items)
-    except ValueError as exc:
-        raise StructureError(str(exc)) from None
-    raw = dict(item.split("=", 1) for item in items)
-    for key, value in list(values.items()):
-        text = raw[key].strip() if key in raw else None
-        if key in ("orientation", "vacancy_order", "composition") and text is not None:
-            values[key] = None if text.lower() in ("none", "null") else text
-        elif isinstance(value, str):
-            lowered = value.strip().lower()
-            if lowered in ("true", "false"):
-                values[key] = lowered == "true"
-            elif lowered in ("none", "null"):
-                values[key] = None
-            elif "," in value:
-                with contextlib.suppress(ValueError):
-                    values[key] = [
-                        int(v) if v.strip().lstrip("-").isdigit() else float(v)
-                        for v in value.split(",")
-                    ]
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = (part.strip() for part in item.partition("="))
+        if not sep or not key:
+            raise StructureError(f"--param: expected KEY=VALUE, got {item!r} (e.g. orientation=111)")
+        lowered = raw.lower()
+        if lowered in ("none", "null"):
+            values[key] = None
+        elif key in ("orientation", "vacancy_order", "composition"):
+            values[key] = raw
+        elif lowered in ("true", "false"):
+            values[key] = lowered == "true"
+        elif "," in raw and raw[:1] not in "[{\"":
+            try:
+                values[key] = [int(v) if v.strip().lstrip("-").isdigit() else float(v)
+                               for v in raw.split(",")]
+            except ValueError:
+                values[key] = raw
+        else:
+            values[key] = parse_value(raw, where=f"--param {key}")
     return values
 
 

@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from gst_flows.commands.common import check_counts, check_database
+from gst_flows.errors import InputError, one_line
+
 __all__ = ["add_parser"]
 
 
@@ -105,9 +108,20 @@ def _source(args: argparse.Namespace):
     if bool(args.file) == bool(args.tag):
         raise ValueError("give either a labelled extxyz FILE or --tag T")
     if args.tag:
+        check_database()
         return TrainingSelection(tag=args.tag, iterations=args.iteration, config_types=args.config_type)
     # Jobs run in their own directories: hand them an absolute path.
     return str(Path(args.file).resolve())
+
+
+def _source_error(args: argparse.Namespace, exc: Exception) -> InputError:
+    """The one-line error for data that cannot be fitted or evaluated, naming the source."""
+    if args.file:
+        where, fix = args.file, ("give an extxyz file whose frames carry REF_energy and "
+                                 "REF_forces, e.g. from 'gst-flows export labels'")
+    else:
+        where, fix = f"--tag {args.tag}", "list the stored labels with 'gst-flows query labels'"
+    return InputError(one_line(exc), where=where, fix=fix)
 
 
 def _parse_changes(items: list[str]) -> dict[str, str]:
@@ -154,6 +168,12 @@ def run_fit(args: argparse.Namespace) -> int:
         load_training_frames,
     )
 
+    if not 0 <= args.test_fraction < 1:
+        raise InputError(f"{args.test_fraction:g} is not a fraction below 1",
+                         where="--test-fraction", fix="give a number from 0 to 1, e.g. 0.1")
+    check_counts(args, {"folds": 0})
+    if args.folds == 1:
+        raise InputError("1 fold", where="--folds", fix="give 2 or more folds, or 0 for one fit")
     source = _source(args)
     hp = GapHyperparameters().updated(_parse_changes(args.changes))
     maker = GapFitMaker(
@@ -165,13 +185,18 @@ def run_fit(args: argparse.Namespace) -> int:
         tags=list(args.potential_tag),
     )
     # Check data, settings and memory before anything runs or is stored.
-    frames, described = load_training_frames(source)
-    train = (
-        frames
-        if args.test_file or args.folds
-        else split_by_structure(frames, maker.test_fraction, maker.split_seed)[0]
-    )
-    _, counts, estimate = prepare_fit(train, hp)
+    try:
+        frames, described = load_training_frames(source)
+        train = (
+            frames
+            if args.test_file or args.folds
+            else split_by_structure(frames, maker.test_fraction, maker.split_seed)[0]
+        )
+        _, counts, estimate = prepare_fit(train, hp)
+    except FileNotFoundError:
+        raise
+    except ValueError as exc:
+        raise _source_error(args, exc) from None
     limit = _memory_limit(args.memory_limit)
     if args.dry_run:
         print(f"data: {described}: {len(frames)} frames, {counts.n_atoms} atoms in training")
@@ -193,6 +218,7 @@ def run_fit(args: argparse.Namespace) -> int:
         print(f"gst-flows fit: error: {exc}", file=sys.stderr)
         return 2
 
+    check_database()
     if args.folds:
         flow = GapCrossValidationMaker(fit_maker=maker, n_folds=args.folds).make(source)
         responses = run_local(flow)
@@ -240,7 +266,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from gst_flows.potentials import find_potential
 
     source = _source(args)
-    load_training_frames(source)  # refuse a bad data source before anything is stored
+    try:
+        load_training_frames(source)  # refuse a bad data source before anything is stored
+    except FileNotFoundError:
+        raise
+    except ValueError as exc:
+        raise _source_error(args, exc) from None
+    check_database()
     potential = args.potential
     if Path(potential).is_file():
         potential = str(Path(potential).resolve())

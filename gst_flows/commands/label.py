@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from gst_flows.commands.common import parse_key_values, print_label_table
+from gst_flows.commands.common import check_database, parse_key_values, print_label_table
+from gst_flows.errors import InputError, one_line
 
 
 def add_parser(subparsers) -> None:
@@ -34,14 +35,35 @@ def add_label_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_flow(args: argparse.Namespace):
-    """Read and validate the frames, then build the labelling flow (no compute yet)."""
+    """Read and validate the frames, then build the labelling flow (no compute yet).
+
+    Settings, elements without a basis set or pseudopotential, and a configured database that
+    does not answer are refused here, before anything is stored.
+    """
     from gst_flows.flows.label import label_flow
     from gst_flows.makers.dft import Cp2kLabelMaker
     from gst_flows.structures import read_structures
 
+    if args.max_failed_fraction is not None and not 0 <= args.max_failed_fraction <= 1:
+        raise InputError(f"{args.max_failed_fraction:g} is not a fraction",
+                         where="--max-failed-fraction", fix="give a number from 0 to 1")
+    settings = parse_key_values(args.settings, option="--set")
     frames = read_structures(args.file)
-    maker = Cp2kLabelMaker(settings=parse_key_values(args.settings))
-    maker.resolved_settings()  # refuse bad settings before anything is stored
+    maker = Cp2kLabelMaker(settings=settings)
+    try:
+        protocol = maker.resolved_settings()
+    except (TypeError, ValueError) as exc:
+        raise InputError(one_line(exc), where="CP2K settings (--set or the config's dft)",
+                         fix="see the CP2K protocol keys in the README") from None
+    missing = protocol.missing_elements(s for atoms in frames for s in atoms.get_chemical_symbols())
+    if missing:
+        raise InputError(
+            "cannot label " + "; ".join(f"{el}: {what}" for el, what in missing.items()),
+            where=str(args.file),
+            fix="label Ge, Sb and Te only, or give basis and potential for every element "
+            "with --set or the config's dft section",
+        )
+    check_database()
     return label_flow(
         frames,
         maker,

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from gst_flows.commands.common import format_table
+from gst_flows.commands.common import check_counts, check_database, check_potential, format_table
+from gst_flows.errors import InputError
 
 __all__ = ["add_parser", "run"]
 
@@ -76,6 +77,10 @@ def build_maker(args: argparse.Namespace):
 
     if not args.protocol or not args.structure:
         raise ValueError("give a PROTOCOL and a STRUCTURE (or --list)")
+    check_counts(args, {"thermo_interval": 1, "frame_interval": 1, "checkpoint_interval": 1,
+                        "nprocs": 1})
+    if args.walltime is not None and not args.walltime > 0:
+        raise InputError(f"{args.walltime:g} s", where="--walltime", fix="give a positive time in s")
     index = int(args.frame) if args.frame.lstrip("-").isdigit() else args.frame
     frames = read_structures(args.structure, index=index)
     if not frames:
@@ -128,14 +133,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"structure: {atoms.get_chemical_formula()} ({len(atoms)} atoms)")
     if args.check:
         return 0
-    if not args.potential:
-        raise ValueError("give --potential (GAP XML file, potential id or module:factory)")
+    check_potential(args.potential)
     if args.direct:
         return _direct(maker, atoms, protocol, Path(args.direct))
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from gst_flows.execution import run_local, submit
 
+    check_database()
     job = maker.make(AseAtomsAdaptor.get_structure(atoms))
     if args.submit:
         ids = submit(job)

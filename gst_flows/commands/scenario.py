@@ -8,7 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gst_flows.commands.common import format_table, parse_key_values
+from gst_flows.commands.common import (
+    check_database,
+    check_potential,
+    format_table,
+    parse_key_values,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -57,11 +62,11 @@ def _maker(args: argparse.Namespace):
 
     if not args.name:
         raise ValueError("give a scenario NAME (or --list)")
-    kwargs: dict[str, Any] = parse_key_values(args.set)
+    kwargs: dict[str, Any] = parse_key_values(args.set, option="--set")
     for key, value in list(kwargs.items()):
         if isinstance(value, list) and key not in ("charges",):
             kwargs[key] = _tuple(value)
-    md = parse_key_values(args.md)
+    md = parse_key_values(args.md, option="--md")
     return scenario_maker(args.name, size=args.size, potential=args.potential,
                           engine=args.engine, seed=args.seed, md=md, **kwargs)
 
@@ -117,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
         if args.potential is None:
             print("(no --potential: the inputs use the Lennard-Jones stand-in pair style)")
         return 0
-    if not args.potential:
-        raise ValueError("give --potential (GAP XML file, potential id or module:factory)")
+    check_potential(args.potential)
+    check_database()
     from gst_flows.execution import run_local, submit
 
     flow = maker.make()

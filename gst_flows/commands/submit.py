@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from gst_flows.commands.common import check_counts, check_database
 from gst_flows.commands.label import add_label_arguments, build_flow
+
+# Smallest values of the loop's options (--committee 0 turns the committee off).
+LOOP_COUNTS = {"iterations": 0, "select": 1, "committee": 2, "pack": 1}
 
 
 def add_parser(subparsers) -> None:
@@ -34,6 +38,7 @@ def run_label(args: argparse.Namespace) -> int:
     """Submit a labelling flow."""
     from gst_flows.execution import submit
 
+    check_counts(args, {"pack": 1})
     flow, count = build_flow(args)
     ids = submit(flow, pack_size=args.pack)
     print(f"submitted {count} label job(s) as fireworks {ids[0]}..{ids[-1]}; "
@@ -46,10 +51,12 @@ def run_active_learning(args: argparse.Namespace) -> int:
     from gst_flows.execution import submit
     from gst_flows.flows.profiles import active_learning_setup
 
+    check_counts(args, LOOP_COUNTS)
     setup = active_learning_setup(
         args.profile, args.tag, args.iterations, args.select, args.seed,
         uncertainty="committee" if args.committee else None, committee_size=args.committee or 3,
     )
+    check_database()
     ids = submit(setup.flow(), pack_size=args.pack)
     print(f"submitted iteration 0 of the {args.profile} loop tagged {args.tag!r} "
           f"({len(setup.initial)} crystal cells, {len(setup.held_out)} held-out, "

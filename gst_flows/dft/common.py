@@ -46,11 +46,14 @@ def check_protocol(settings: Any, positive: Iterable[str] = ()) -> None:
     ValueError
         Naming the offending value.
     """
-    if settings.functional.upper() not in FUNCTIONALS:
+    if not isinstance(settings.functional, str) or settings.functional.upper() not in FUNCTIONALS:
         raise ValueError(f"functional must be PBESOL or PBE, not {settings.functional!r}")
     for name in positive:
-        if getattr(settings, name) <= 0:
-            raise ValueError(f"{name} must be positive, got {getattr(settings, name)}")
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
 
 
 def settings_digest(values: dict[str, Any]) -> str:

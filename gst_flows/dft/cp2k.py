@@ -10,11 +10,13 @@ analytical stress. Results are converted to eV, eV/Å and GPa here, once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,6 +42,8 @@ INPUT_FILE = "cp2k.inp"
 OUTPUT_FILE = "cp2k.out"
 PROJECT = "gst"
 VALENCE = {"Ge": 4, "Sb": 5, "Te": 6}
+BASIS_FILE = "BASIS_MOLOPT"
+POTENTIAL_FILE = "GTH_POTENTIALS"
 
 HA_BOHR_TO_EV_ANG = Hartree / Bohr
 AU_TIME_FS = 2.4188843265857e-2  # atomic unit of time, fs
@@ -135,6 +139,39 @@ class Cp2kSettings(ProtocolSettings):
         values = {k: v for k, v in self.as_dict().items() if _LATER_FIELDS.get(k, object()) != v}
         return settings_digest(values)
 
+    def missing_elements(self, symbols: Iterable[str]) -> dict[str, str]:
+        """Elements this protocol cannot label, each with what it lacks.
+
+        An element needs a basis set and a pseudopotential in the protocol; when CP2K's data
+        files are found (``$CP2K_DATA_DIR`` or ``/usr/share/cp2k``) the named ones must also
+        exist there for that element.
+
+        Parameters
+        ----------
+        symbols
+            Chemical symbols of the structures to label.
+
+        Returns
+        -------
+        dict[str, str]
+            Element to a short description of what is missing; empty when all can be labelled.
+        """
+        missing: dict[str, str] = {}
+        for element in sorted(set(symbols)):
+            lacks = []
+            for kind, table, filename in (("basis set", self.basis, BASIS_FILE),
+                                          ("pseudopotential", self.potential, POTENTIAL_FILE)):
+                name = table.get(element)
+                if name is None:
+                    lacks.append(f"no {kind}")
+                else:
+                    known = _cp2k_data_names(filename)
+                    if known is not None and (element, name) not in known:
+                        lacks.append(f"no {kind} {name} in {filename}")
+            if lacks:
+                missing[element] = " and ".join(lacks)
+        return missing
+
 
 @dataclass
 class Cp2kResult:
@@ -155,6 +192,29 @@ class Cp2kResult:
         if self.stress is None:
             return None
         return -self.stress * GPa * volume
+
+
+def _cp2k_data_dir() -> Path | None:
+    for candidate in (os.environ.get("CP2K_DATA_DIR"), "/usr/share/cp2k/data", "/usr/share/cp2k"):
+        if candidate and (Path(candidate) / BASIS_FILE).is_file():
+            return Path(candidate)
+    return None
+
+
+@functools.cache
+def _cp2k_data_names(filename: str) -> frozenset[tuple[str, str]] | None:
+    """``(element, name)`` pairs defined in a CP2K basis or potential file (None: not found)."""
+    directory = _cp2k_data_dir()
+    if directory is None or not (directory / filename).is_file():
+        return None
+    names = set()
+    # A definition starts with the element symbol and its names (aliases follow the first).
+    header = re.compile(r"^\s*([A-Z][a-z]?)\s+([A-Za-z][\w.+-]*(?:\s+[A-Za-z][\w.+-]*)*)\s*$")
+    for line in (directory / filename).read_text(errors="replace").splitlines():
+        match = header.match(line)
+        if match:
+            names.update((match.group(1), name) for name in match.group(2).split())
+    return frozenset(names)
 
 
 def kpoint_mesh(atoms: Atoms, spacing: float) -> tuple[int, int, int]:
@@ -239,8 +299,8 @@ def write_cp2k_input(
         *_section("PRINT", _section("RESTART", [], "OFF")),
     ]
     dft = [
-        "BASIS_SET_FILE_NAME BASIS_MOLOPT",
-        "POTENTIAL_FILE_NAME GTH_POTENTIALS",
+        f"BASIS_SET_FILE_NAME {BASIS_FILE}",
+        f"POTENTIAL_FILE_NAME {POTENTIAL_FILE}",
         f"UKS {'T' if settings.uks else 'F'}",
         *([f"MULTIPLICITY {settings.multiplicity}"] if settings.uks and settings.multiplicity else []),
         *_section("MGRID", [f"CUTOFF {settings.cutoff}", f"REL_CUTOFF {settings.rel_cutoff}"]),

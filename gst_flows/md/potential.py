@@ -29,6 +29,7 @@ __all__ = [
     "file_sha256",
     "gap_calculator",
     "potential_file",
+    "reference_kind",
     "register_potential_fetcher",
     "resolve_potential",
 ]
@@ -148,6 +149,39 @@ def _factory(ref: str) -> Callable[..., Any] | None:
         return getattr(module, attr)
     except AttributeError as err:
         raise ValueError(f"module {module_name!r} has no calculator factory {attr!r}") from err
+
+
+def reference_kind(ref: str | Path | Callable[..., Any]) -> str:
+    """What a potential reference is, checked without loading or fetching anything.
+
+    Parameters
+    ----------
+    ref
+        As for :func:`resolve_potential`.
+
+    Returns
+    -------
+    str
+        ``"callable"``, ``"factory"``, ``"file"`` or ``"id"`` (to be looked up in the store).
+
+    Raises
+    ------
+    FileNotFoundError
+        For a path (an ``.xml`` name or one with a directory) that is not a file.
+    ValueError
+        For a ``module:factory`` that cannot be imported.
+    """
+    if callable(ref):
+        return "callable"
+    text = str(ref)
+    if ":" in text and not Path(text).exists() and _factory(text) is not None:
+        return "factory"
+    path = Path(text).expanduser()
+    if path.is_file():
+        return "file"
+    if path.suffix == ".xml" or len(path.parts) > 1:
+        raise FileNotFoundError(f"no GAP file {path}")
+    return "id"
 
 
 def potential_file(ref: str | Path, workdir: str | Path = ".") -> tuple[Path, PotentialInfo]:

@@ -1254,6 +1254,28 @@ def list_protocols() -> list[str]:
     return sorted(p.stem for p in _protocol_dir().glob("*.yaml"))
 
 
+def _protocol_file(path: Path) -> Protocol:
+    """Load a protocol YAML file; a mistake in it raises one line naming the file and field."""
+    from pydantic import ValidationError
+
+    from gst_flows.errors import InputError, validation_message, yaml_message
+
+    where = f"protocol {path}"
+    try:
+        return Protocol.from_yaml(path)
+    except yaml.YAMLError as exc:
+        raise InputError(yaml_message(exc), where=where, fix="fix the YAML syntax") from None
+    except UnicodeDecodeError:
+        raise InputError("not a text file", where=where, fix="give a protocol YAML file") from None
+    except ValidationError as exc:
+        raise InputError(validation_message(exc), where=where,
+                         fix="see docs/md.md for the protocol fields") from None
+    except ProtocolError:
+        raise
+    except ValueError as exc:
+        raise InputError(str(exc), where=where, fix="see docs/md.md for the protocol fields") from None
+
+
 def load_protocol(source: str | Path | Protocol | dict[str, Any]) -> Protocol:
     """Load a protocol from a shipped name, a YAML path, a dictionary or a protocol.
 
@@ -1267,6 +1289,9 @@ def load_protocol(source: str | Path | Protocol | dict[str, Any]) -> Protocol:
     ------
     FileNotFoundError
         When ``source`` is neither a file nor a shipped name.
+    gst_flows.errors.InputError
+        For a file that is not valid YAML or not a valid protocol (one line naming the file,
+        the field and the problem).
     """
     if isinstance(source, Protocol):
         return source
@@ -1274,10 +1299,10 @@ def load_protocol(source: str | Path | Protocol | dict[str, Any]) -> Protocol:
         return Protocol.from_dict(source)
     path = Path(source)
     if path.is_file():
-        return Protocol.from_yaml(path)
+        return _protocol_file(path)
     shipped = _protocol_dir() / f"{Path(str(source)).stem}.yaml"
     if shipped.is_file() and path.suffix in ("", ".yaml"):
-        return Protocol.from_yaml(shipped)
+        return _protocol_file(shipped)
     raise FileNotFoundError(
         f"no protocol file {str(source)!r} and no shipped protocol of that name "
         f"(shipped: {', '.join(list_protocols())})"

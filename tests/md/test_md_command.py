@@ -65,7 +65,7 @@ def test_errors_before_any_compute(files, tmp_path):
     assert not (tmp_path / "out").exists()
     with pytest.raises(FileNotFoundError, match="no protocol file"):
         _main(["nope.yaml", str(structure), "--check"])
-    with pytest.raises(ValueError, match="give --potential"):
+    with pytest.raises(ValueError, match="--potential: no potential given"):
         _main([str(files[1]), str(structure)])
 
 

@@ -19,6 +19,7 @@ engine, ``"full"`` is the published cell as a LAMMPS cluster job):
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from gst_flows.flows.scenarios.base import PreparedRun, ScenarioError, ScenarioMaker, ScenarioRun
@@ -83,7 +84,13 @@ def scenario_maker(name: str, **kwargs: Any) -> ScenarioMaker:
     key = name.replace("_", "-")
     if key not in SCENARIOS:
         raise ScenarioError(f"unknown scenario {name!r} (scenarios: {', '.join(SCENARIOS)})")
+    cls = SCENARIOS[key]
+    known = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(k for k in kwargs if k not in known)
+    if unknown:
+        raise ScenarioError(f"{key}: unknown parameter(s) {', '.join(map(repr, unknown))} "
+                            f"(parameters: {', '.join(known)})")
     try:
-        return SCENARIOS[key](**kwargs)
+        return cls(**kwargs)
     except TypeError as err:
         raise ScenarioError(f"{key}: {err}") from None

@@ -19,6 +19,7 @@ job exists.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -125,6 +126,12 @@ class ScenarioMaker(Maker):
             value = getattr(self, f.name)
             if isinstance(value, list) and "tuple" in str(f.type):
                 setattr(self, f.name, _as_tuple(value))
+            numeric = _NUMBER_FIELD.fullmatch(str(f.type))
+            if numeric and value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise ScenarioError(f"{self.scenario}: {f.name} must be a plain number "
+                                    f"(units as in docs/scenarios.md), got {value!r}")
 
     # ------------------------------------------------------------------ parameters
 
@@ -271,6 +278,10 @@ class ScenarioMaker(Maker):
         analysis = resolved.analysis_job(md_jobs, prepared)
         return Flow([*md_jobs, analysis], output=analysis.output,
                     name=f"{self.name} ({self.size})")
+
+
+# Field types that hold one plain number.
+_NUMBER_FIELD = re.compile(r"(float|int)(?: \| None)?")
 
 
 def _as_tuple(value: Any) -> Any:
