@@ -27,20 +27,7 @@ __all__ = [
     "get_database",
     "get_launchpad",
     "get_store",
-    "mask_uri",
 ]
-
-
-def mask_uri(uri: str | None) -> str | None:
-    """``uri`` with its password replaced by ``***`` (for printing and logs)."""
-    if not uri or "@" not in uri:
-        return uri
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
-        return uri
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else uri
 
 
 def database_uri(settings: GstFlowsSettings | None = None) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from gst_flows.dbserver import EmbeddedServer
+from gst_flows.errors import mask_uri
 from gst_flows.settings import get_settings
-from gst_flows.store import mask_uri
 
 
 def add_parser(subparsers) -> None:

@@ -47,11 +47,12 @@ def run(args: argparse.Namespace) -> int:
     """Run (or continue) the loop, then write the figures and print the summary."""
     from gst_flows.commands.common import check_counts
     from gst_flows.commands.submit import LOOP_COUNTS
+    from gst_flows.errors import mask_uri
     from gst_flows.execution import run_local
     from gst_flows.flows.active_learning import al_explore, structures_from_atoms
     from gst_flows.flows.profiles import active_learning_setup
     from gst_flows.settings import get_settings
-    from gst_flows.store import database_uri, mask_uri
+    from gst_flows.store import database_uri
 
     check_counts(args, LOOP_COUNTS)
     settings = get_settings()

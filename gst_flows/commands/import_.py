@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         tag=args.tag,
         iteration=args.iteration,
         source=args.source,
-        protocol=parse_key_values(args.protocol),
+        protocol=parse_key_values(args.protocol, option="--protocol"),
     )
     print(summary.describe())
     return 0
