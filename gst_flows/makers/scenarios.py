@@ -41,6 +41,7 @@ from gst_flows.schemas.scenarios import (
     PulseDoc,
     SetCrystallisationDoc,
     SpeciesDriftDoc,
+    StageLedgerDoc,
     array_docs,
 )
 
@@ -86,17 +87,12 @@ class CellSpec(MSONable):
     mark_seeds
         Add a boolean per-atom array :data:`SEED_ARRAY` marking the atoms of crystalline
         seeds (``seed_id`` ≥ 0), so a protocol can hold them fixed.
-    vacuum
-        Empty space added above the cell along z, Å; the cell then becomes periodic along z
-        (the LAMMPS engine needs periodic cells) while the structure stays a slab with two
-        free surfaces. 0 keeps the builder's cell and boundary conditions.
     """
 
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
     fixed_boundary_planes: int = 0
     mark_seeds: bool = False
-    vacuum: float = 0.0
 
     def build(self) -> Atoms:
         """Build the cell (role arrays ``fixed``, ``region``, ``seed_id`` set)."""
@@ -107,13 +103,6 @@ class CellSpec(MSONable):
             atoms.arrays["fixed"] = boundary_planes(atoms, self.fixed_boundary_planes)
         if self.mark_seeds:
             atoms.arrays[SEED_ARRAY] = np.asarray(atoms.arrays["seed_id"]) >= 0
-        if self.vacuum > 0:
-            cell = np.array(atoms.cell)
-            if abs(cell[2, 0]) > 1e-9 or abs(cell[2, 1]) > 1e-9:
-                raise ValueError("vacuum needs a cell whose third vector is along z")
-            cell[2, 2] += self.vacuum
-            atoms.set_cell(cell)
-            atoms.pbc = True
         return atoms
 
 
@@ -359,7 +348,14 @@ class ScenarioAnalysisMaker(Maker):
         return np.array([float(f.info.get("time_fs", 0.0)) / 1000.0 for f in frames])
 
     def ledger_check(self, doc: MDDoc) -> LedgerCheckDoc:
-        """Energy the protocol asked for against what the engine injected and removed."""
+        """Energy the protocol asked for against what the run's total energy shows.
+
+        ``injected`` and ``removed`` are the engine's own tallies; ``measured_injected`` is
+        the rise of the total (kinetic + potential) energy of the thermodynamic series across
+        every NVE stage that injects, ``measured_removed`` its fall across every NVE stage
+        that removes.
+        """
+        from gst_flows.analysis.device import energy_change
         from gst_flows.md.protocol import Protocol
 
         protocol = Protocol.from_dict(doc.protocol)
@@ -367,20 +363,41 @@ class ScenarioAnalysisMaker(Maker):
         requested = sum(p.injected for p in plan)
         injected, removed = doc.ledger.injected, doc.ledger.removed
         change = balance = None
-        nve = [s for s in doc.stages if s.ensemble == "nve"]
         series = doc.thermo_series()
-        if nve and len(series.get("step", [])):
+        steps, etot = series.get("step", np.array([])), series.get("etot_ev", np.array([]))
+        nve = [s for s in doc.stages if s.ensemble == "nve"]
+        if nve and len(steps):
             first = nve[0].start_step
-            rows = np.flatnonzero(series["step"] <= first)
-            start = series["etot_ev"][rows[-1]] if rows.size else series["etot_ev"][0]
-            change = float(series["etot_ev"][-1] - start)
+            rows = np.flatnonzero(steps <= first)
+            start = etot[rows[-1]] if rows.size else etot[0]
+            change = float(etot[-1] - start)
             if injected > 0:
                 balance = abs(change - (injected - removed)) / injected
+        stages = []
+        measured = {"in": None, "out": None}
+        starts = protocol.stage_start_steps()
+        for stage, energy, first in zip(protocol.stages, plan, starts, strict=True):
+            planned = energy.injected - energy.removed
+            if stage.ensemble != "nve" or planned == 0 or not len(steps):
+                continue
+            try:
+                rise = energy_change(steps, etot, first, first + stage.n_steps)
+            except ValueError:
+                continue  # the run stopped before the stage ended
+            stages.append(StageLedgerDoc(stage=stage.name, planned=planned, measured=rise,
+                                         relative_error=abs(rise - planned) / abs(planned)))
+            key = "in" if planned > 0 else "out"
+            measured[key] = (measured[key] or 0.0) + (rise if planned > 0 else -rise)
+        rise = measured["in"]
         return LedgerCheckDoc(
             requested=requested, requested_fj=ev_to_fj(requested), injected=injected,
             injected_fj=ev_to_fj(injected), removed=removed, removed_fj=ev_to_fj(removed),
             relative_error=abs(injected - requested) / requested if requested else 0.0,
             total_energy_change=change, balance_error=balance,
+            measured_injected=rise, measured_injected_fj=None if rise is None else ev_to_fj(rise),
+            measured_error=None if rise is None or not requested
+            else abs(rise - requested) / requested,
+            measured_removed=measured["out"], stages=stages,
         )
 
 
@@ -666,23 +683,28 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
     scenario: str = "mushroom-reset"
 
     @job(output_schema=MushroomResetDoc, data=_DATA)
-    def make(self, md_doc: MDDoc | dict) -> MushroomResetDoc:
+    def make(self, md_doc: MDDoc | dict, pulse_stage: str = "pulse") -> MushroomResetDoc:
         """Analyse the RESET run.
 
         Parameters
         ----------
         md_doc
             The MD document.
+        pulse_stage
+            Name of the stage that injects the energy.
         """
-        from gst_flows.analysis.device import disordered_base_length
+        from gst_flows.analysis.device import barrier_crossings, disordered_base_length
         from gst_flows.analysis.temperature import temperature_map
         from gst_flows.plotting import scenarios as plots
 
         doc = as_md_doc(md_doc)
         frames = self.frames(doc)
         s = self.settings
-        vacuum = float(self.parameters.get("vacuum", 0.0))
-        maps = [temperature_map(without_vacuum(f, vacuum), "xz", s.bin_size, s.sigma)
+        # the map wraps through the periodic z boundary half-way between the top of the
+        # fixed barrier and the bottom layer, so no bottom atom vibrating below z = 0 is
+        # binned at the top
+        shift = _boundary_gap_shift(frames[0])
+        maps = [temperature_map(_shifted(f, shift), "xz", s.bin_size, s.sigma)
                 for f in frames]
         kbars = self.kbar(frames)
         mobile = ~np.asarray(frames[0].arrays["fixed"], bool)
@@ -695,6 +717,8 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
         check = self.ledger_check(doc)
         series = doc.thermo_series()
         region = np.asarray(frames[0].arrays["region"]) == 1
+        crossings = barrier_crossings(frames, ~mobile)
+        pressures = self.pulse_pressures(doc, pulse_stage, region & mobile)
         figures = [
             self.figure(plots.plot_xz_maps(maps, times, [str(f.info.get("stage_name", ""))
                                                           for f in frames]),
@@ -709,13 +733,16 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
             focal_radius=float(self.parameters.get("focal_radius", np.nan)),
             n_focal_atoms=int((region & mobile).sum()), energy_check=check,
             peak_temperature=float(np.nanmax(stack)), base_length=bases[-1].length,
-            max_base_length=max(b.length for b in bases), figures=figures,
+            max_base_length=max(b.length for b in bases),
+            barrier_crossings=int(crossings.max()), **pressures, figures=figures,
             kbar_files=[self.kbar_file(frames, kbars)],
             arrays=self.arrays(
                 time=(times, "ps", "time of each analysed frame"),
+                barrier_crossings=(crossings, "atoms", "mobile atoms through the fixed "
+                                   "barrier (or out of an open cell) per frame"),
                 temperature_map=(stack, "K", "smoothed temperature (frames, x bins, z bins)"),
                 map_x=(maps[0].edges[0], "Å", "bin edges along x"),
-                map_z=(maps[0].edges[1], "Å", "bin edges along z"),
+                map_z=(maps[0].edges[1] - shift, "Å", "bin edges along z"),
                 base_length=(np.array([b.length for b in bases]), "Å",
                              "disordered base length per frame"),
                 base_share=(np.array([b.disordered_fraction for b in bases]), "",
@@ -725,20 +752,74 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
         )
 
 
-def without_vacuum(frame: Atoms, vacuum: float) -> Atoms:
-    """A slab frame with its vacuum removed from the cell and z made non-periodic.
+    def pulse_pressures(self, doc: MDDoc, stage: str, focal: np.ndarray) -> dict[str, Any]:
+        """Pressure of the cell and of the focal region at the start and end of the pulse.
 
-    Maps and profiles then end at the slab's surfaces and their smoothing does not wrap
-    across the vacuum.
+        The cell's from the thermodynamic series; the focal region's from its atoms'
+        velocities and the potential's per-atom stresses (None when the potential cannot be
+        loaded here or gives no per-atom stresses).
+        """
+        from gst_flows.analysis.device import per_atom_virials, region_pressure
+        from gst_flows.md.protocol import Protocol
+
+        protocol = Protocol.from_dict(doc.protocol)
+        first = protocol.stage_start_steps()[protocol.stages.index(protocol.stage(stage))]
+        steps = (first, first + protocol.stage(stage).n_steps)
+        series = doc.thermo_series()
+        out: dict[str, Any] = {}
+        for key, step in zip(("before", "after"), steps, strict=True):
+            rows = np.flatnonzero(series["step"] == step)
+            out[f"pressure_{key}"] = float(series["pressure_gpa"][rows[-1]]) if rows.size \
+                else None
+            out[f"focal_pressure_{key}"] = None
+        calc = _stress_calculator(doc)
+        if calc is None:
+            return out
+        by_step = {int(f.info["step"]): f for f in doc.frames()}
+        for key, step in zip(("before", "after"), steps, strict=True):
+            if step in by_step:
+                frame = by_step[step].copy()
+                frame.set_velocities(by_step[step].get_velocities())
+                frame.calc = calc
+                out[f"focal_pressure_{key}"] = region_pressure(frame, focal,
+                                                               per_atom_virials(frame))
+        return out
+
+
+def _boundary_gap_shift(atoms: Atoms) -> float:
+    """Shift along z that puts the periodic boundary mid-way between the top and bottom atoms.
+
+    0 for a cell open along z.
     """
-    if vacuum <= 0:
+    if not atoms.pbc[2]:
+        return 0.0
+    z = atoms.positions[:, 2]
+    return float(atoms.cell.lengths()[2] - z.max() + z.min()) / 2 - float(z.min())
+
+
+def _shifted(frame: Atoms, shift: float) -> Atoms:
+    """A copy of ``frame`` moved by ``shift`` along z (velocities kept)."""
+    if shift == 0.0:
         return frame
     out = frame.copy()
-    cell = np.array(out.cell)
-    cell[2, 2] -= vacuum
-    out.set_cell(cell, scale_atoms=False)
-    out.pbc = (True, True, False)
+    out.positions[:, 2] += shift
     return out
+
+
+def _stress_calculator(doc: MDDoc) -> Any:
+    """An ASE calculator of the run's potential that gives per-atom stresses, or None."""
+    from gst_flows.md.potential import resolve_potential
+
+    potential = doc.potential
+    ref = potential.path if potential.path else (
+        potential.id if potential.kind == "factory" else None)
+    if ref is None:
+        return None
+    try:
+        calc, _ = resolve_potential(ref)
+    except (OSError, ValueError, LookupError):
+        return None
+    return calc if "stresses" in getattr(calc, "implemented_properties", ()) else None
 
 
 @dataclass

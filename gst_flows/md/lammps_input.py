@@ -8,6 +8,7 @@ ASE engine (:func:`~gst_flows.md.protocol.graded_groups`). The mapping:
 =====================  ==========================================================
 protocol               LAMMPS
 =====================  ==========================================================
+cell                   ``boundary p p p``; a slab open along z ``boundary p p f``
 nvt, langevin          ``fix nve`` + ``fix langevin ... zero yes tally yes``
 nvt, nose-hoover       ``fix nvt ... tchain 3`` (temperature of the mobile atoms)
 npt                    the thermostat + ``fix press/berendsen iso ... dilate all``
@@ -183,6 +184,8 @@ class StagePlan:
     group_dir
         Directory (the run directory of the stage) where large atom groups are written as
         LAMMPS atomfiles; None writes every group as ID ranges in the script.
+    boundary
+        LAMMPS ``boundary`` arguments (``"p p p"``; ``"p p f"`` for a slab open along z).
     """
 
     index: int
@@ -203,6 +206,7 @@ class StagePlan:
     skin: float = 1.0
     timeout: float | None = None
     group_dir: Path | None = None
+    boundary: str = "p p p"
 
 
 def _checkpoint_every(settings: RunSettings) -> int:
@@ -260,7 +264,7 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
         "units metal",
         "atom_style atomic",
         "atom_modify map array",
-        "boundary p p p",
+        f"boundary {plan.boundary}",
         plan.source,
         *plan.potential,
         f"neighbor {plan.skin:g} bin",

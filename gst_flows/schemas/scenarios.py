@@ -35,11 +35,32 @@ __all__ = [
     "ScenarioDoc",
     "SetCrystallisationDoc",
     "SpeciesDriftDoc",
+    "StageLedgerDoc",
     "array_docs",
 ]
 
+
+def _pair(a: float | None, b: float | None) -> str:
+    return "n/a" if a is None or b is None else f"{a:.4g} / {b:.4g}"
+
+
+class StageLedgerDoc(BaseModel):
+    """One NVE stage that injects or removes energy: the plan and the measured change."""
+
+    stage: str = Field(description="Stage name.")
+    planned: float = Field(description="Energy the stage's actions add (negative: remove), eV.")
+    measured: float = Field(
+        description="Total (kinetic + potential) energy at the stage end minus that at its "
+        "start, eV.")
+    relative_error: float = Field(description="|measured - planned| / |planned|.")
+
+
 class LedgerCheckDoc(BaseModel):
-    """Energy asked for by the protocol against the energy the engine put in and took out."""
+    """Energy asked for by the protocol against the energy the engine put in and took out.
+
+    ``requested`` is the plan; ``measured_injected`` is what the run's total energy
+    (kinetic + potential, from the thermodynamic series) rose by across the injection stages.
+    """
 
     requested: float = Field(description="Energy the protocol injects, eV.")
     requested_fj: float = Field(description="Energy the protocol injects, fJ.")
@@ -55,6 +76,18 @@ class LedgerCheckDoc(BaseModel):
     balance_error: float | None = Field(
         None, description="|total_energy_change - (injected - removed)| / injected "
         "(dimensionless).")
+    measured_injected: float | None = Field(
+        None, description="Rise of the total energy across the NVE stages that inject, eV "
+        "(None when no such stage).")
+    measured_injected_fj: float | None = Field(None, description="measured_injected in fJ.")
+    measured_error: float | None = Field(
+        None, description="|measured_injected - requested| / requested (dimensionless).")
+    measured_removed: float | None = Field(
+        None, description="Fall of the total energy across the NVE stages that remove, eV "
+        "(None when no such stage).")
+    stages: list[StageLedgerDoc] = Field(
+        default_factory=list, description="Plan and measured change per NVE stage that "
+        "injects or removes energy.")
 
 
 class ScenarioDoc(ArrayHolder):
@@ -234,12 +267,26 @@ class MushroomResetDoc(ScenarioDoc):
         description="Length of the disordered area along the bottom at the end, Å.")
     max_base_length: float = Field(
         description="Largest disordered base length over the saved frames, Å.")
+    barrier_crossings: int = Field(
+        0, description="Most mobile atoms found through the fixed barrier layers (in an open "
+        "cell: out of the cell) in any saved frame; 0 when every atom stayed.")
+    pressure_before: float | None = Field(
+        None, description="Pressure of the cell at the start of the pulse, GPa.")
+    pressure_after: float | None = Field(
+        None, description="Pressure of the cell at the end of the pulse, GPa.")
+    focal_pressure_before: float | None = Field(
+        None, description="Pressure of the focal region at the start of the pulse (velocities "
+        "and per-atom stresses of its atoms), GPa; None without per-atom stresses.")
+    focal_pressure_after: float | None = Field(
+        None, description="Pressure of the focal region at the end of the pulse, GPa.")
 
     def key_figures(self) -> dict[str, Any]:
         """Energy ledger, peak temperature and disordered base length."""
         e = self.energy_check
         return {"requested energy (eV / fJ)": f"{e.requested:.4g} / {e.requested_fj:.4g}",
                 "injected energy (eV / fJ)": f"{e.injected:.4g} / {e.injected_fj:.4g}",
+                "measured energy rise (eV / fJ)": _pair(e.measured_injected,
+                                                        e.measured_injected_fj),
                 "ledger error": e.relative_error,
                 "peak temperature (K)": self.peak_temperature,
                 "disordered base length (nm)": self.base_length / 10.0}
@@ -262,6 +309,8 @@ class CrossPointDoc(ScenarioDoc):
         e = self.energy_check
         return {"requested energy (eV / fJ)": f"{e.requested:.4g} / {e.requested_fj:.4g}",
                 "injected energy (eV / fJ)": f"{e.injected:.4g} / {e.injected_fj:.4g}",
+                "measured energy rise (eV / fJ)": _pair(e.measured_injected,
+                                                        e.measured_injected_fj),
                 "removed energy (eV / fJ)": f"{e.removed:.4g} / {e.removed_fj:.4g}",
                 "ledger error": e.relative_error,
                 "peak temperature (K)": self.peak_temperature,

@@ -48,7 +48,7 @@ def _run(maker, doc_class):
     return doc, raw
 
 
-def _common_checks(doc, raw, *, figures: int, kbar: bool = True):
+def _common_checks(doc, raw, *, figures: int, kbar: bool = True, engine: str = "ase"):
     # arrays sit in the data store, the document stays small
     assert doc.arrays and all("blob_uuid" in a["array_data"] for a in raw["arrays"])
     assert len(json.dumps(raw, cls=MontyEncoder)) < 200_000
@@ -63,7 +63,7 @@ def _common_checks(doc, raw, *, figures: int, kbar: bool = True):
         frames = read(doc.kbar_files[0], index=":")
         assert all("kbar" in f.arrays and "crystalline" in f.arrays for f in frames)
         assert all(0.0 <= f.arrays["kbar"].min() <= f.arrays["kbar"].max() <= 1.0 for f in frames)
-    assert doc.engine == "ase" and doc.size == "small"
+    assert doc.engine == engine and doc.size == "small"
     assert doc.potential.kind == "gap_xml"
     assert doc.key_figures()
 
@@ -71,14 +71,27 @@ def _common_checks(doc, raw, *, figures: int, kbar: bool = True):
 # --------------------------------------------------------------------------- RESET
 
 
-@pytest.fixture(scope="module")
-def mushroom(gst_home):
-    return _run(MushroomResetMaker(potential=str(GAP)), schemas.MushroomResetDoc)
+def _lammps_missing() -> str | None:
+    from gst_flows.md import lammps_plugin
+
+    try:
+        lammps_plugin.find_lammps()
+    except lammps_plugin.LammpsNotFoundError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="module", params=["ase", "lammps"])
+def mushroom(request, gst_home):
+    if request.param == "lammps" and _lammps_missing():
+        pytest.skip(_lammps_missing())
+    return _run(MushroomResetMaker(potential=str(GAP), engine=request.param),
+                schemas.MushroomResetDoc)
 
 
 def test_mushroom_reset_ledger_and_maps(mushroom):
     doc, raw = mushroom
-    _common_checks(doc, raw, figures=3)
+    _common_checks(doc, raw, figures=3, engine=doc.parameters["engine"])
     check = doc.energy_check
     # the same energy per focal atom as the published 1,650 eV pulse
     assert check.requested == pytest.approx(doc.parameters["energy"])
@@ -89,6 +102,16 @@ def test_mushroom_reset_ledger_and_maps(mushroom):
     # the total energy rose by what was injected (NVE after the equilibration)
     assert check.balance_error < 0.01
     assert doc.ledger.injected == pytest.approx(check.injected)
+    # measured: the total (kinetic + potential) energy rose across the pulse by the plan
+    assert check.measured_injected == pytest.approx(check.requested, rel=0.01)
+    assert check.measured_error < 0.01
+    assert check.measured_injected_fj == pytest.approx(ev_to_fj(check.measured_injected))
+    assert [s.stage for s in check.stages] == ["pulse"]
+    # periodic in all three directions: nothing went through the fixed barrier layers
+    assert doc.barrier_crossings == 0 and doc.array("barrier_crossings").max() == 0
+    # the heated focal region pushes: its pressure (velocities and per-atom virials) rises
+    assert doc.focal_pressure_after > doc.focal_pressure_before + 1.0
+    assert doc.pressure_after > doc.pressure_before
     maps = doc.array("temperature_map")
     assert maps.shape[0] == len(doc.array("time"))
     assert maps.shape[1:] == (len(doc.array("map_x")) - 1, len(doc.array("map_z")) - 1)

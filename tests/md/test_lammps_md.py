@@ -447,3 +447,35 @@ def test_runner_uses_a_user_command(tmp_path):
     cmds = LammpsPotential.gap(gap, "IP GAP label=x", load_plugin=False).commands(["Ge", "Te"])
     assert cmds[0] == "pair_style quip"
     assert cmds[1].endswith('"IP GAP label=x" 32 52')
+
+
+def test_slab_open_along_z_runs_with_fixed_walls(tmp_path):
+    atoms = _cell()
+    atoms.pbc = (True, True, False)
+    atoms.center(vacuum=6.0, axis=2)
+    protocol = _protocol([{"name": "nve", "ensemble": "nve", "duration": "0.1 ps",
+                           "actions": [{"kind": "fix_atoms"}]}], initial_temperature=600)
+    result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
+    assert result.completed
+    script = next((tmp_path / "lammps" / "stage-000").glob("in.*.lammps")).read_text()
+    assert "boundary p p f" in script
+    z = result.final_atoms.positions[:, 2]
+    assert z.min() > 0.0 and z.max() < atoms.cell[2, 2]
+    assert not result.final_atoms.pbc[2]
+    # the free bottom surface moved, so the walls really held a moving slab
+    assert np.abs(result.final_atoms.positions - atoms.positions).max() > 0.01
+
+
+def test_slab_with_atoms_on_a_wall_is_refused_before_running(tmp_path):
+    atoms = _cell()
+    atoms.pbc = (True, True, False)  # atoms at z = 0: LAMMPS would lose them at once
+    protocol = _protocol([{"name": "nve", "ensemble": "nve", "duration": "0.1 ps"}],
+                         initial_temperature=300)
+    with pytest.raises(ProtocolError, match=r"open along z.*at least 2 Å inside"):
+        LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
+    assert not (tmp_path / "lammps").exists()
+    npt = _protocol([{"name": "npt", "ensemble": "npt", "temperature": 300,
+                      "duration": "0.1 ps"}], initial_temperature=300)
+    atoms.center(vacuum=6.0, axis=2)
+    with pytest.raises(ProtocolError, match="npt stages need a cell periodic"):
+        LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, npt)

@@ -60,7 +60,9 @@ def _published_focal_atoms(composition: str, radius: float, seed: int) -> int:
 class MushroomResetMaker(ScenarioMaker):
     """Iterative RESET of a mushroom cell.
 
-    Rock-salt GST with its top ``fixed_layers`` atomic planes fixed; a short NVT at
+    Rock-salt GST, periodic in all three directions (no free surface, no vacuum), with its top
+    ``fixed_layers`` atomic planes fixed: through the periodic z boundary they are the heat
+    barrier between the top of the cell and the focal region at the bottom. A short NVT at
     ``temperature``, then NVE with kinetic energy injected into the half-cylinder focal region
     at the bottom of the xz plane (``region`` 1, its momentum conserved) during the pulse, then
     more NVE. The analysis maps the local temperature on the xz plane at every saved frame
@@ -95,9 +97,6 @@ class MushroomResetMaker(ScenarioMaker):
         Temperature of the initial NVT, K.
     equilibrate_duration, pulse_duration, relax_duration
         Stage lengths, fs (full: 10, 30 and 70 ps).
-    vacuum
-        Empty space above the slab, Å (the slab is periodic in x and y only; the vacuum lets
-        the LAMMPS engine, which needs periodic cells, run it unchanged).
     """
 
     name: str = "mushroom reset"
@@ -113,7 +112,6 @@ class MushroomResetMaker(ScenarioMaker):
     equilibrate_duration: float | None = None
     pulse_duration: float | None = None
     relax_duration: float | None = None
-    vacuum: float = 15.0
 
     scenario: ClassVar[str] = "mushroom-reset"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
@@ -139,12 +137,12 @@ class MushroomResetMaker(ScenarioMaker):
         return round(MUSHROOM_FOCAL_RADII[self.pulse] * float(self.focal_scale), 2)
 
     def cell_spec(self) -> CellSpec:
-        """The slab (on the resolved maker)."""
+        """The periodic cell (on the resolved maker)."""
         return CellSpec("mushroom", {
             "composition": self.composition, "supercell": list(self.supercell),
             "seed": self.seed, "focal_radius": self.radius(),
             "fixed_layers": self.fixed_layers,
-        }, vacuum=self.vacuum)
+        })
 
     def requested_energy(self, atoms: Any) -> float:
         """Energy of the pulse for this cell, eV (on the resolved maker)."""
