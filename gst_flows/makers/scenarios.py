@@ -505,8 +505,10 @@ class CumulativeSetAnalysisMaker(ScenarioAnalysisMaker):
             by_step = {int(f.info["step"]): f for f in doc.frames()}
             reset_stages = [s.name for s in protocol.stages if s.tag == "reset"]
             set_stages = [s for s in protocol.stages if s.tag == "set"]
+            rests = _rest_after(protocol)
             picked = [by_step[ends[reset_stages[-1]]]] if reset_stages else [by_step[0]]
-            picked += [by_step[ends[s.name]] for s in set_stages]
+            picked += [by_step[ends[rests.get(s.name, s.name)]] for s in set_stages]
+            thermo = doc.thermo_series()
             kbars = self.kbar(picked)
             middle = np.asarray(picked[0].arrays["region"]) == 1
             fractions = [float(np.mean(k[middle] > thr)) for k in kbars]
@@ -516,10 +518,15 @@ class CumulativeSetAnalysisMaker(ScenarioAnalysisMaker):
             for index, (stage, k, frac) in enumerate(
                     zip(set_stages, kbars[1:], fractions[1:], strict=True), start=1):
                 cumulative += stage.duration / 1000.0
+                rest = rests.get(stage.name)
                 pulses.append(PulseDoc(
                     pulse_type=label, index=index, temperature=float(stage.start_temperature),
                     duration=stage.duration / 1000.0, cumulative_time=cumulative,
-                    crystalline_fraction=frac, mean_kbar=float(k.mean())))
+                    crystalline_fraction=frac, mean_kbar=float(k.mean()),
+                    pulse_temperature_measured=_late_temperature(thermo, protocol,
+                                                                 stage.name),
+                    rest_temperature_measured=None if rest is None
+                    else _late_temperature(thermo, protocol, rest)))
                 times.append(cumulative)
                 values.append(frac)
             series[label] = (np.array(times), np.array(values))
@@ -534,6 +541,23 @@ class CumulativeSetAnalysisMaker(ScenarioAnalysisMaker):
         return CumulativeSetDoc(**self.common(docs), reset_fraction=resets, pulses=pulses,
                                 figures=figures, kbar_files=kbar_files,
                                 arrays=self.arrays(**arrays))
+
+
+def _rest_after(protocol: Any) -> dict[str, str]:
+    """Name of the cooling (``rest``) stage right after each SET stage that has one."""
+    from itertools import pairwise
+
+    return {a.name: b.name for a, b in pairwise(protocol.stages)
+            if a.tag == "set" and b.tag == "rest"}
+
+
+def _late_temperature(thermo: dict[str, np.ndarray], protocol: Any, name: str) -> float | None:
+    """Mean measured temperature over the second half of a stage, K (None without rows)."""
+    index = [s.name for s in protocol.stages].index(name)
+    start = protocol.stage_start_steps()[index]
+    end = start + protocol.stages[index].n_steps
+    rows = (thermo["step"] >= (start + end) / 2) & (thermo["step"] <= end)
+    return float(np.mean(thermo["temperature_k"][rows])) if rows.any() else None
 
 
 @dataclass

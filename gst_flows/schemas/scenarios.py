@@ -152,8 +152,15 @@ class PulseDoc(BaseModel):
     duration: float = Field(description="Pulse length, ps.")
     cumulative_time: float = Field(description="Pulse time so far, ps.")
     crystalline_fraction: float = Field(
-        description="Crystalline fraction of the cell's middle (region 1) after the pulse.")
+        description="Crystalline fraction of the cell's middle (region 1) after the pulse "
+        "(after the cooling that follows it, when there is one).")
     mean_kbar: float = Field(description="Mean k̄ of the cell after the pulse.")
+    pulse_temperature_measured: float | None = Field(
+        None, description="Mean kinetic temperature of the mobile atoms (from their velocities) "
+        "over the second half of the pulse, K.")
+    rest_temperature_measured: float | None = Field(
+        None, description="Mean kinetic temperature of the mobile atoms over the second half "
+        "of the cooling after the pulse, K; None without cooling.")
 
 
 class CumulativeSetDoc(ScenarioDoc):

@@ -159,9 +159,12 @@ class CumulativeSetMaker(ScenarioMaker):
 
     One MD run per pulse type, each from the same cell: a RESET (melt at
     ``melt_temperature``, linear quench to ``quench_temperature``, hold), then ``count``
-    identical NVT pulses (optionally separated by rests). With ``fixed_template`` the cell's
-    crystalline template bilayers stay fixed, so the pulses grow the crystal from them. The
-    analysis reads k̄ at the end of the RESET and of every pulse.
+    identical NVT pulses, each followed by a cooling back to ``rest_temperature`` for
+    ``rest_duration``, so that pulse width matters (5 × 100 ps and 10 × 50 ps at 600 K are
+    different runs). With ``fixed_template`` the cell's crystalline template bilayers stay
+    fixed through the RESET and the pulses, so the pulses grow the crystal from them. The
+    analysis reads k̄ at the end of the RESET and after every pulse (at the end of its
+    cooling), and the measured temperature of every pulse and cooling.
 
     Parameters
     ----------
@@ -177,7 +180,11 @@ class CumulativeSetMaker(ScenarioMaker):
     melt_temperature, melt_duration, quench_duration, quench_temperature, hold_duration
         The RESET (K and fs).
     rest_temperature, rest_duration
-        Interval between pulses (none when the duration is 0), K and fs.
+        Cooling after each pulse (none when the duration is 0), K and fs (full: 300 K for
+        20 ps; small: 300 K for 100 fs).
+    tdamp
+        Thermostat time constant of every stage, fs (full 100; small 20, so the small cell
+        cools within its short rests).
     """
 
     name: str = "cumulative set"
@@ -191,7 +198,8 @@ class CumulativeSetMaker(ScenarioMaker):
     quench_temperature: float = 300.0
     hold_duration: float | None = None
     rest_temperature: float = 300.0
-    rest_duration: float = 0.0
+    rest_duration: float | None = None
+    tdamp: float | None = None
 
     scenario: ClassVar[str] = "cumulative-set"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
@@ -199,12 +207,14 @@ class CumulativeSetMaker(ScenarioMaker):
                  "pulse_types": ((650.0, 100_000.0, 5), (600.0, 100_000.0, 5),
                                  (600.0, 50_000.0, 10)),
                  "melt_temperature": 1200.0, "melt_duration": 30_000.0,
-                 "quench_duration": 50_000.0, "hold_duration": 10_000.0, "engine": "lammps",
+                 "quench_duration": 50_000.0, "hold_duration": 10_000.0,
+                 "rest_duration": 20_000.0, "tdamp": 100.0, "engine": "lammps",
                  "md": {**_FULL_MD, "frame_interval": 0}, "analysis": AnalysisSettings()},
         "small": {"supercell": (2, 1, 2),
                   "pulse_types": ((650.0, 40.0, 2), (600.0, 40.0, 2), (600.0, 20.0, 4)),
                   "melt_temperature": 4000.0, "melt_duration": 80.0, "quench_duration": 20.0,
-                  "hold_duration": 0.0, "engine": "ase", "md": {**_SMALL_MD, "frame_interval": 0},
+                  "hold_duration": 0.0, "rest_duration": 100.0, "tdamp": 20.0,
+                  "engine": "ase", "md": {**_SMALL_MD, "frame_interval": 0},
                   "analysis": AnalysisSettings()},
     }
 
@@ -225,7 +235,7 @@ class CumulativeSetMaker(ScenarioMaker):
                 name="pulse", reset=reset,
                 pulses=[SetPulse(temperature=temperature, duration=duration, count=int(count))],
                 rest_temperature=self.rest_temperature, rest_duration=self.rest_duration,
-                timestep=self.timestep,
+                timestep=self.timestep, tdamp=self.tdamp,
                 actions=[FixAtoms(array="fixed")] if self.fixed_template else [],
             )
             protocol = self.protocol(
