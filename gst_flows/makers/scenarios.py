@@ -852,15 +852,16 @@ class CrossPointAnalysisMaker(ScenarioAnalysisMaker):
 
     Parameters
     ----------
-    central_fraction
-        Thickness of the central region of the RDF as a share of the height.
+    central_thickness
+        Thickness of the central region of the RDF, Å (the central 20 nm of the published
+        cell).
     rdf_r_max
         Largest distance of the RDF, Å.
     """
 
     name: str = "cross-point analysis"
     scenario: str = "cross-point"
-    central_fraction: float = 0.4
+    central_thickness: float = 200.0
     rdf_r_max: float = 8.0
 
     @job(output_schema=CrossPointDoc, data=_DATA)
@@ -888,7 +889,8 @@ class CrossPointAnalysisMaker(ScenarioAnalysisMaker):
         kbars = self.kbar(frames, reference)
         heights = [binned_mean(f, k, "z", s.bin_size) for f, k in
                    zip(frames, kbars, strict=True)]
-        rdfs = [region_rdf(f, central_mask(f, "z", self.central_fraction), self.rdf_r_max)
+        fraction = min(1.0, self.central_thickness / float(frames[0].cell.lengths()[2]))
+        rdfs = [region_rdf(f, central_mask(f, "z", fraction), self.rdf_r_max)
                 for f in frames]
         times = self.times_ps(frames)
         t_zt = np.array([p.temperature for p in profiles])
@@ -916,7 +918,8 @@ class CrossPointAnalysisMaker(ScenarioAnalysisMaker):
         return CrossPointDoc(
             **self.common([doc]), energy_check=check, peak_temperature=float(np.nanmax(t_zt)),
             molten_fraction=molten, final_mean_kbar=float(kbars[-1].mean()),
-            central_fraction=self.central_fraction, figures=figures,
+            central_fraction=fraction, central_thickness=self.central_thickness,
+            figures=figures,
             kbar_files=[self.kbar_file(frames, kbars)],
             arrays=self.arrays(
                 time=(times, "ps", "time of each analysed frame"),

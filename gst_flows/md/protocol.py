@@ -821,9 +821,12 @@ class Protocol(_Model):
         """Check that the protocol can run on ``atoms``, before any compute.
 
         Checks per-atom arrays named by actions (present, right length, non-empty selection of
-        mobile atoms), charges for every species under a field, that some atoms move, and that
+        mobile atoms), charges for every species under a field, that some atoms move, that
         no injection is expected to heat its atoms above :attr:`temperature_ceiling` (taking a
-        heat capacity of 3 k_B per atom and no heat flow out: an upper estimate).
+        heat capacity of 3 k_B per atom and no heat flow out: an upper estimate), and that no
+        heat removal takes more energy than its atoms hold at the temperature expected when
+        it starts (3 k_B per atom: the most a removal can take before the kinetic energy runs
+        out).
 
         Parameters
         ----------
@@ -899,6 +902,17 @@ class Protocol(_Model):
                     "or raise temperature_ceiling"
                 )
             plan = {p.stage: p for p in self.energy_plan()}[stage.name]
+            for action in stage.actions_of(RemoveHeat):
+                group = select_atoms(atoms, action.region, action.region_value) & mobile
+                held = 3 * KB * int(group.sum()) * temperature
+                if group.any() and plan.removed > held:
+                    problems.append(
+                        f"{where}, remove_heat: removing {plan.removed:.4g} eV needs more "
+                        f"kinetic energy than its {int(group.sum())} atoms can give: at the "
+                        f"expected {temperature:,.0f} K they hold about {held:.4g} eV of heat "
+                        "(3 k_B per atom, kinetic and potential) and the run would stop when "
+                        "their kinetic energy ran out; remove less energy"
+                    )
             temperature += total_rise - plan.removed / (3 * KB * n_mobile)
         problems = list(dict.fromkeys(problems))
         if problems:

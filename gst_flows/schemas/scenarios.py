@@ -310,6 +310,8 @@ class CrossPointDoc(ScenarioDoc):
     final_mean_kbar: float = Field(description="Mean k̄ at the end.")
     central_fraction: float = Field(
         description="Thickness of the central region of the RDF, share of the height.")
+    central_thickness: float | None = Field(
+        None, description="Thickness of the central region of the RDF, Å.")
 
     def key_figures(self) -> dict[str, Any]:
         """Energy ledger, peak temperature and molten share."""

@@ -24,6 +24,7 @@ from gst_flows.flows.scenarios import (
     HeatingSeriesMaker,
     MushroomResetMaker,
     PolycrystallineGrowthMaker,
+    ScenarioError,
     SetCrystallisationMaker,
 )
 from gst_flows.md.units import ev_to_fj
@@ -150,6 +151,10 @@ def test_cross_point_ledger_profiles_rdf(cross_point):
     assert np.nanmean(profile[:half]) > np.nanmean(profile[half:])
     assert doc.peak_temperature > 1000
     assert doc.array("kbar_zt").shape == t_zt.shape
+    # the RDF follows the central 20 Å (20 nm in the full cell) of the height
+    height = read(doc.kbar_files[0], index=0).cell.lengths()[2]
+    assert doc.central_thickness == 20.0
+    assert doc.central_fraction == pytest.approx(20.0 / height)
     rdf = doc.array("rdf_central")
     assert rdf.shape == (len(times), len(doc.array("rdf_r")))
     # the layered crystal at the start has sharp peaks; the melt is smoother
@@ -286,6 +291,17 @@ def test_full_size_flows_are_cluster_jobs():
     spec = md.function_args[0]
     assert spec.kind == "mushroom" and spec.params["supercell"] == [33, 5, 20]
     assert len(json.dumps(flow.as_dict(), cls=MontyEncoder)) < 100_000
+    # the published SET anneal (600 ps at 600 K), cooling between cumulative SET pulses,
+    # the cross-point RDF over the central 20 nm
+    set_flow = SetCrystallisationMaker(size="full", potential="gap.xml").make()
+    anneal = set_flow.jobs[0].function.__self__.protocol.stage("anneal")
+    assert anneal.duration == 600_000 and anneal.start_temperature == 600
+    train = CumulativeSetMaker(size="full", potential="gap.xml").resolved().runs()[1].protocol
+    rests = [st for st in train.stages if st.tag == "rest"]
+    assert len(rests) == 5 and {st.start_temperature for st in rests} == {300.0}
+    assert CrossPointMaker(size="full").resolved().central_thickness == 200.0
+    with pytest.raises(ScenarioError, match="central_thickness"):
+        CrossPointMaker(central_thickness=500.0, potential="gap.xml").prepare()
     strong = MushroomResetMaker(size="full", pulse="large", potential="gap.xml").prepare()[0]
     assert strong.protocol.energy_plan()[1].injected == pytest.approx(3900.0)
     assert len(strong.atoms) == 23_100

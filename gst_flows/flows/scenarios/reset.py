@@ -258,8 +258,9 @@ class CrossPointMaker(ScenarioMaker):
         to give back the potential energy it gained, removing everything would need a
         negative kinetic energy and the run stops. The small preset's 200 fs quench
         removes 0.75 of it.
-    central_fraction
-        Thickness of the central region whose RDF is followed, share of the height.
+    central_thickness
+        Thickness of the central region whose RDF is followed, Å (full: the central 20 nm;
+        small 20 Å).
     """
 
     name: str = "cross-point melt-quench"
@@ -275,18 +276,19 @@ class CrossPointMaker(ScenarioMaker):
     pulse_duration: float | None = None
     quench_duration: float | None = None
     removal_share: float | None = None
-    central_fraction: float = 0.4
+    central_thickness: float | None = None
 
     scenario: ClassVar[str] = "cross-point"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
         "full": {"n_blocks": 30, "n_slabs": 10, "equilibrate_duration": 5_000.0,
                  "pulse_duration": 10_000.0, "quench_duration": 40_000.0, "removal_share": 1.0,
-                 "engine": "lammps",
+                 "central_thickness": 200.0, "engine": "lammps",
                  "md": _FULL_MD,
                  "analysis": AnalysisSettings(bin_size=10.0, sigma=10.0, kbar_frames=4)},
         "small": {"in_plane": (3, 2), "n_blocks": 3, "n_slabs": 5,
                   "equilibrate_duration": 40.0, "pulse_duration": 100.0,
-                  "quench_duration": 200.0, "removal_share": 0.75, "engine": "ase",
+                  "quench_duration": 200.0, "removal_share": 0.75, "central_thickness": 20.0,
+                  "engine": "ase",
                   "md": _SMALL_MD,
                   "analysis": AnalysisSettings(bin_size=4.0, sigma=4.0)},
     }
@@ -331,10 +333,15 @@ class CrossPointMaker(ScenarioMaker):
         return [ScenarioRun("melt-quench", cell, protocol, {"energy": energy, "n_atoms": n_atoms})]
 
     def check_run(self, run: PreparedRun) -> None:
-        """The pulse energy was computed for the cell's atom count."""
+        """The pulse energy was computed for the cell's atom count; the RDF region fits."""
         if len(run.atoms) != run.info["n_atoms"]:
             raise ScenarioError(f"{self.scenario}: the cell has {len(run.atoms)} atoms, "
                                 f"{run.info['n_atoms']} expected")
+        height = float(run.atoms.cell.lengths()[2])
+        if not 0 < self.central_thickness <= height:
+            raise ScenarioError(f"{self.scenario} ({self.size}): central_thickness must be in "
+                                f"(0, {height:.1f}] Å (the cell's height), got "
+                                f"{self.central_thickness:g}")
 
     def _removal(self, energy: float) -> RemoveHeat:
         if not 0 < self.removal_share <= 1:
@@ -350,7 +357,7 @@ class CrossPointMaker(ScenarioMaker):
         params["energy"] = runs[0].info["energy"]
         maker = CrossPointAnalysisMaker(size=self.size, parameters=params,
                                         settings=self.analysis,
-                                        central_fraction=self.central_fraction)
+                                        central_thickness=self.central_thickness)
         return maker.make(md_jobs[0].output)
 
 
