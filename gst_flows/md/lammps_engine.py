@@ -495,8 +495,9 @@ class LammpsMDEngine(MDEngine):
 
             if Prism(np.asarray(atoms.cell), pbc=True).is_skewed():
                 raise ProtocolError(
-                    "npt stages on the LAMMPS engine need an orthogonal cell (fix press/berendsen "
-                    "does not support triclinic boxes); use the ASE engine or an orthogonal cell"
+                    "npt stages on the LAMMPS engine need an orthogonal cell (the isotropic "
+                    "barostat keeps the box orthogonal); use the ASE engine or an orthogonal "
+                    "cell"
                 )
 
     def _start(self, atoms: Atoms, protocol: Protocol, max_steps: int | None) -> _LammpsRun:

@@ -125,7 +125,7 @@ def write_lammps_data(
     Positions are wrapped into the (rotated) cell with image flags, so unwrapped
     coordinates (``xu``) in dumps continue the input positions; along an axis that is not
     periodic every atom must lie inside the box (:func:`check_slab`). The box is written as
-    triclinic only when the cell is skewed (LAMMPS' Berendsen barostat needs an orthogonal
+    triclinic only when the cell is skewed (the isotropic barostat keeps an orthogonal
     box).
 
     Parameters

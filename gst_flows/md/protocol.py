@@ -364,8 +364,8 @@ class Stage(_Model):
     name
         Unique name within the protocol (frames and summaries are labelled with it).
     ensemble
-        ``nvt``, ``npt`` (isotropic Berendsen barostat over the stage's thermostat, as LAMMPS
-        ``fix press/berendsen``) or ``nve``.
+        ``nvt``, ``npt`` (isotropic Martyna–Tobias–Klein barostat under the stage's
+        thermostat, as LAMMPS ``fix npt``, or ``fix nph`` + ``fix langevin``) or ``nve``.
     duration
         Length of the stage, fs; a whole number of timesteps.
     timestep
@@ -381,9 +381,7 @@ class Stage(_Model):
     pressure
         Target pressure of ``npt``, GPa.
     pdamp
-        Barostat time constant, fs.
-    bulk_modulus
-        Bulk modulus used by the Berendsen barostat, GPa.
+        Barostat time constant, fs (the period of the barostat's volume oscillation).
     actions
         Actions lasting the whole stage.
     tag
@@ -399,7 +397,6 @@ class Stage(_Model):
     tdamp: Duration = 100.0
     pressure: Pressure = 0.0
     pdamp: Duration = 1000.0
-    bulk_modulus: Annotated[float, _quantity("pressure"), Field(gt=0)] = 40.0
     actions: list[Action] = Field(default_factory=list)
     tag: str | None = None
 

@@ -19,7 +19,7 @@ from gst_flows.md import lammps_plugin
 from gst_flows.md.lammps_engine import LammpsMDEngine, LammpsPotential, LammpsRunner
 from gst_flows.md.protocol import Protocol, ProtocolError, RunSettings
 from gst_flows.md.results import THERMO_COLUMNS, MDBlowUpError, MDResult, read_frames
-from gst_flows.md.units import KB
+from gst_flows.md.units import EV_PER_A3_TO_GPA, KB
 
 
 def _missing() -> str | None:
@@ -350,6 +350,31 @@ def test_npt_runs_on_an_orthogonal_cell_and_is_refused_on_a_skewed_one(tmp_path)
     skewed = bulk("Ge", "fcc", a=6.0).repeat(4)
     with pytest.raises(ProtocolError, match="orthogonal"):
         LammpsMDEngine(LJ, tmp_path / "skew", settings=FAST).run(skewed, protocol)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("thermostat", ["langevin", "nose-hoover"])
+def test_npt_volume_fluctuations_follow_the_compressibility(tmp_path, thermostat):
+    # isothermal-isobaric (fix npt, or fix nph + fix langevin): <dV²> = k_B T V κ_T with κ_T
+    # from the mean volumes at ±0.05 GPa; the Berendsen barostat gave 0.43 of it here
+    atoms = bulk("GeTe", "rocksalt", a=6.0, cubic=True).repeat(3)
+    settings = RunSettings(thermo_interval=5, frame_interval=0, checkpoint_interval=0)
+    volumes = {}
+    for pressure in (-0.05, 0.0, 0.05):
+        protocol = Protocol(initial_temperature=300, seed=4, stages=[
+            {"name": name, "ensemble": "npt", "temperature": 300, "pressure": pressure,
+             "pdamp": 200, "thermostat": thermostat, "duration": duration}
+            for name, duration in (("eq", 2000), ("run", 100_000))])
+        result = LammpsMDEngine(LJ, tmp_path / f"p{pressure}", settings=settings).run(
+            atoms, protocol)
+        script = (tmp_path / f"p{pressure}" / "lammps" / "stage-001" / "in.0.lammps").read_text()
+        assert "berendsen" not in script
+        run = result.stage_thermo("run")
+        assert run["pressure_gpa"].mean() == pytest.approx(pressure, abs=0.005)
+        volumes[pressure] = run["volume_a3"]
+    v0 = volumes[0.0].mean()
+    kappa = -(volumes[0.05].mean() - volumes[-0.05].mean()) / 0.1 / v0 * EV_PER_A3_TO_GPA
+    assert volumes[0.0].var() / (KB * 300.0 * v0 * kappa) == pytest.approx(1.0, abs=0.4)
 
 
 def test_stand_in_runs_in_a_skewed_cell_on_two_ranks(tmp_path):
