@@ -579,7 +579,7 @@ class PolycrystallineGrowthAnalysisMaker(ScenarioAnalysisMaker):
             Name of the stage in which the grains grow.
         """
         from gst_flows.analysis.bonds import number_density
-        from gst_flows.analysis.growth import equivalent_radius, growth_speed, seeded_grain_sizes
+        from gst_flows.analysis.growth import equivalent_radius, fit_before_contact, track_seeds
         from gst_flows.plotting import scenarios as plots
 
         doc = as_md_doc(md_doc)
@@ -588,21 +588,26 @@ class PolycrystallineGrowthAnalysisMaker(ScenarioAnalysisMaker):
         thr = self.settings.threshold
         seed_id = np.asarray(frames[0].arrays["seed_id"])
         seeds = [np.flatnonzero(seed_id == s) for s in range(int(seed_id.max()) + 1)]
-        sizes = np.array([seeded_grain_sizes(f, k > thr, seeds) for f, k in
-                          zip(frames, kbars, strict=True)]).reshape(len(frames), len(seeds))
+        # each seed's front separately, fitted only until its grain touches another
+        tracks = track_seeds(frames, [k > thr for k in kbars], seeds)
+        sizes = tracks.sizes
         radii = equivalent_radius(sizes, number_density(frames[0]))
         times = self.times_ps(frames)
+        elapsed = times - times[0]
+        contact = tracks.contact_frame()
         grains, fits = [], []
         for s in range(len(seeds)):
-            fit = None
-            if len(times) >= 2 and np.ptp(times) > 0:
-                fit = growth_speed(times - times[0], radii[:, s])
+            fit, end = fit_before_contact(elapsed, radii[:, s], int(contact[s]))
             fits.append(fit)
             grains.append(GrainDoc(
                 seed_id=s, initial_atoms=int(sizes[0, s]), final_atoms=int(sizes[-1, s]),
                 growth_speed=None if fit is None else fit.speed,
                 growth_speed_stderr=None if fit is None or not np.isfinite(fit.stderr)
-                else fit.stderr))
+                else fit.stderr,
+                r_squared=None if fit is None or not np.isfinite(fit.r_squared)
+                else fit.r_squared,
+                contact_time=None if contact[s] < 0 else float(elapsed[contact[s]]),
+                fit_end=None if fit is None else end))
         speeds = [g.growth_speed for g in grains if g.growth_speed is not None]
         figures = [self.figure(plots.plot_grain_growth(times, radii, fits),
                                "polycrystalline_growth", "equivalent grain radius vs time")]
@@ -610,12 +615,17 @@ class PolycrystallineGrowthAnalysisMaker(ScenarioAnalysisMaker):
             **self.common([doc]),
             anneal_temperature=float(self.parameters.get("anneal_temperature", np.nan)),
             grains=grains, mean_growth_speed=float(np.mean(speeds)) if speeds else None,
-            final_fraction=float(np.mean(kbars[-1] > thr)), figures=figures,
+            final_fraction=float(np.mean(kbars[-1] > thr)),
+            final_grains=int(tracks.n_grains[-1]), figures=figures,
             kbar_files=[self.kbar_file(frames, kbars)],
             arrays=self.arrays(
                 time=(times, "ps", "time of each analysed frame"),
                 grain_atoms=(sizes, "atoms", "grain size per seed (frames, seeds)"),
                 grain_radius=(radii, "Å", "equivalent-sphere radius (frames, seeds)"),
+                grain_contact=(tracks.contact.astype(np.int8), "",
+                               "1 where a seed's grain touches another (frames, seeds)"),
+                n_grains=(tracks.n_grains, "", "distinct seeded grains per frame (merged "
+                          "grains counted once)"),
             ),
         )
 
@@ -650,10 +660,14 @@ class HeatingSeriesAnalysisMaker(ScenarioAnalysisMaker):
         for k, (run, doc) in enumerate(zip(runs, docs, strict=True)):
             frames = self.frames(doc)
             kbars = self.kbar(frames)
+            # the thermostat's target; in NVE (no thermostat) the measured temperature
             temperature = np.array([_target_temperature(doc, f) for f in frames])
+            measured = np.array([f.get_temperature() for f in frames])  # from velocities
+            temperature = np.where(np.isfinite(temperature), temperature, measured)
             fraction = np.array([float(np.mean(kb > thr)) for kb in kbars])
             series = doc.thermo_series()
             t_series, rho = series["target_temperature_k"], series["density_g_cm3"]
+            t_series = np.where(np.isfinite(t_series), t_series, series["temperature_k"])
             onset = onset_temperature(temperature, fraction)
             run_docs.append(HeatingRunDoc(
                 label=run["label"], ensemble=run["ensemble"], supercell=int(run["supercell"]),

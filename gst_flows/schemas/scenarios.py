@@ -192,8 +192,16 @@ class GrainDoc(BaseModel):
     initial_atoms: int = Field(description="Atoms in the grain at the start of growth.")
     final_atoms: int = Field(description="Atoms in the grain at the end.")
     growth_speed: float | None = Field(
-        None, description="Speed of the grain's equivalent-sphere radius, m/s.")
+        None, description="Speed of the grain's equivalent-sphere radius before it touches "
+        "another grain, m/s (None with fewer than three frames before contact).")
     growth_speed_stderr: float | None = Field(None, description="Standard error, m/s.")
+    r_squared: float | None = Field(
+        None, description="Coefficient of determination of the linear fit of the radius.")
+    contact_time: float | None = Field(
+        None, description="First analysed time at which the grain touches another grain, ps "
+        "from the start of growth (None: never).")
+    fit_end: float | None = Field(
+        None, description="End of the fitted window, ps from the start of growth.")
 
 
 class PolycrystallineGrowthDoc(ScenarioDoc):
@@ -206,6 +214,8 @@ class PolycrystallineGrowthDoc(ScenarioDoc):
     published_growth_speed: float = Field(
         0.7, description="Growth speed published for 600 K with the published potential, m/s.")
     final_fraction: float = Field(description="Crystalline fraction at the end.")
+    final_grains: int | None = Field(
+        None, description="Distinct seeded grains at the end (merged grains counted once).")
 
     def key_figures(self) -> dict[str, Any]:
         """Per-grain and mean growth speed."""
@@ -223,7 +233,7 @@ class HeatingRunDoc(BaseModel):
     """One heating run."""
 
     label: str = Field(description="Run label, e.g. 'npt n=3 run 1'.")
-    ensemble: str = Field(description="nvt or npt.")
+    ensemble: str = Field(description="nvt, npt or nve.")
     supercell: int = Field(description="n of the n × n × n rock-salt supercell.")
     n_atoms: int = Field(description="Atoms.")
     seed: int = Field(description="Seed of the cation sublattice and the velocities.")
@@ -237,7 +247,7 @@ class HeatingRunDoc(BaseModel):
 class HeatingSizeDoc(BaseModel):
     """Onset temperatures of one size and ensemble over the independent runs."""
 
-    ensemble: str = Field(description="nvt or npt.")
+    ensemble: str = Field(description="nvt, npt or nve.")
     supercell: int = Field(description="n of the n × n × n supercell.")
     n_atoms: int = Field(description="Atoms.")
     n_runs: int = Field(description="Independent runs.")

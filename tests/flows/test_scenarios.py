@@ -221,6 +221,16 @@ def test_polycrystalline_growth(gst_home):
     assert sizes.shape == (len(doc.array("time")), 3)
     assert [g.final_atoms for g in doc.grains] == sizes[-1].tolist()
     assert doc.published_growth_speed == 0.7
+    # each seed's front is fitted only before its grain touches another; merged grains count
+    # once
+    n_grains = doc.array("n_grains")
+    assert doc.final_grains == n_grains[-1] <= 3
+    contact = doc.array("grain_contact")
+    for g in doc.grains:
+        touched = np.flatnonzero(contact[:, g.seed_id])
+        assert (g.contact_time is None) == (touched.size == 0)
+        if g.growth_speed is not None and g.contact_time is not None:
+            assert g.fit_end < g.contact_time
     stages = [s["name"] for s in doc.protocols[0]["stages"]]
     assert stages == ["melt", "quench", "grow"]
     # the seeds are held during the melt only
@@ -236,18 +246,25 @@ def test_heating_series(gst_home):
                                heat_duration=120.0)
     doc, raw = _run(maker, schemas.HeatingSeriesDoc)
     _common_checks(doc, raw, figures=1, kbar=False)
-    assert len(doc.runs) == 8 and doc.n_runs == 8
+    assert len(doc.runs) == 12 and doc.n_runs == 12
     assert {(s.ensemble, s.n_atoms, s.n_runs) for s in doc.sizes} == {
-        ("nvt", 7, 2), ("nvt", 56, 2), ("npt", 7, 2), ("npt", 56, 2)}
-    # independent runs differ in their seeds; NVT keeps the density, NPT changes it
+        (e, n, 2) for e in ("nvt", "npt", "nve") for n in (7, 56)}
+    # independent runs differ in their seeds; NVT and NVE keep the density, NPT changes it
     assert len({r.seed for r in doc.runs}) == 4
     for run in doc.runs:
-        if run.ensemble == "nvt":
+        if run.ensemble != "npt":
             assert run.final_density == pytest.approx(run.initial_density)
     assert any(r.final_density != pytest.approx(r.initial_density)
                for r in doc.runs if r.ensemble == "npt")
     temperature = doc.array("temperature_0")
     assert temperature[0] == pytest.approx(300.0) and temperature[-1] == pytest.approx(3000.0)
+    # NVE heats by injecting energy, no thermostat: the measured temperature climbs
+    nve = [k for k, r in enumerate(doc.runs) if r.ensemble == "nve" and r.supercell == 2]
+    measured = doc.array(f"temperature_{nve[0]}")
+    assert measured[-1] > measured[0] + 500.0
+    assert doc.protocols[nve[0]]["stages"][1]["ensemble"] == "nve"
+    assert doc.protocols[nve[0]]["stages"][1]["actions"][0]["kind"] == "inject_energy"
+    assert HeatingSeriesMaker(size="full").resolved().runs_per_size == 5
 
 
 # --------------------------------------------------------------------------- field
@@ -302,6 +319,10 @@ def test_full_size_flows_are_cluster_jobs():
     assert CrossPointMaker(size="full").resolved().central_thickness == 200.0
     with pytest.raises(ScenarioError, match="central_thickness"):
         CrossPointMaker(central_thickness=500.0, potential="gap.xml").prepare()
+    grown = PolycrystallineGrowthMaker(size="full", potential="gap.xml").prepare()[0]
+    assert min(grown.atoms.cell.lengths()) >= 70.0  # three seeds stay apart (≥ 7 nm)
+    with pytest.raises(ScenarioError, match="min_box_length"):
+        PolycrystallineGrowthMaker(size="full", supercell=(7, 7, 7), potential="x").prepare()
     strong = MushroomResetMaker(size="full", pulse="large", potential="gap.xml").prepare()[0]
     assert strong.protocol.energy_plan()[1].injected == pytest.approx(3900.0)
     assert len(strong.atoms) == 23_100

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from jobflow import Job
 
-from gst_flows.flows.scenarios.base import PreparedRun, ScenarioMaker, ScenarioRun
+from gst_flows.flows.scenarios.base import PreparedRun, ScenarioError, ScenarioMaker, ScenarioRun
 from gst_flows.makers.scenarios import (
     SEED_ARRAY,
     AnalysisSettings,
@@ -261,14 +261,20 @@ class PolycrystallineGrowthMaker(ScenarioMaker):
     density) is melted and quenched to the anneal temperature (NVT) with the seed atoms held
     fixed, then the whole cell is annealed (NVT). The analysis follows the grain grown from
     each seed (clusters of crystalline atoms holding seed atoms) and fits the speed of its
-    equivalent-sphere radius (published: about 0.7 m/s at 600 K).
+    equivalent-sphere radius (published: about 0.7 m/s at 600 K) only until that grain touches
+    another (merged grains are counted once); the box must keep the seeds apart long enough.
 
     Parameters
     ----------
     composition
         Composition of seeds and matrix.
     supercell
-        Box in cubic rock-salt cells (full 7 × 7 × 7, about 2,300 atoms; small 3 × 3 × 3).
+        Box in cubic rock-salt cells (full 12 × 12 × 12, 7.2 nm, about 12,000 atoms, so
+        three 100-atom seeds growing at ~0.7 m/s stay apart for most of the 2 ns; small
+        3 × 3 × 3).
+    min_box_length
+        Shortest cell edge allowed, Å (full 70: the published ≥ 7 nm for three seeds;
+        small 0).
     n_seeds
         Number of seeds.
     seed_atoms
@@ -289,6 +295,7 @@ class PolycrystallineGrowthMaker(ScenarioMaker):
     composition: str = "Ge1Sb2Te4"
     supercell: tuple[int, int, int] | None = None
     n_seeds: int = 3
+    min_box_length: float | None = None
     seed_atoms: int | None = None
     amorphous: str | None = None
     melt_temperature: float | None = None
@@ -300,12 +307,14 @@ class PolycrystallineGrowthMaker(ScenarioMaker):
 
     scenario: ClassVar[str] = "polycrystalline-growth"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
-        "full": {"supercell": (7, 7, 7), "seed_atoms": 100, "melt_temperature": 1200.0,
+        "full": {"supercell": (12, 12, 12), "min_box_length": 70.0, "seed_atoms": 100,
+                 "melt_temperature": 1200.0,
                  "melt_duration": 10_000.0, "quench_duration": 10_000.0,
                  "anneal_duration": 2_000_000.0, "engine": "lammps",
                  "md": {**_FULL_MD, "frame_interval": 10_000},
                  "analysis": AnalysisSettings(kbar_frames=20)},
-        "small": {"supercell": (3, 3, 3), "seed_atoms": 10, "melt_temperature": 4000.0,
+        "small": {"supercell": (3, 3, 3), "min_box_length": 0.0, "seed_atoms": 10,
+                  "melt_temperature": 4000.0,
                   "melt_duration": 60.0, "quench_duration": 40.0, "anneal_duration": 200.0,
                   "engine": "ase", "md": _SMALL_MD, "analysis": AnalysisSettings()},
     }
@@ -327,6 +336,15 @@ class PolycrystallineGrowthMaker(ScenarioMaker):
             stages=stages,
         )
         return [ScenarioRun("anneal", CellSpec("seeded", params, mark_seeds=True), protocol)]
+
+    def check_run(self, run: PreparedRun) -> None:
+        """The box keeps the seeds apart: no edge shorter than ``min_box_length``."""
+        shortest = float(min(run.atoms.cell.lengths()))
+        if shortest < self.min_box_length:
+            raise ScenarioError(
+                f"{self.scenario} ({self.size}): the box's shortest edge is {shortest:.1f} Å, "
+                f"below min_box_length {self.min_box_length:g} Å: {self.n_seeds} seeds would "
+                "touch before their growth speed can be fitted; use a larger supercell")
 
     def analysis_job(self, md_jobs: list[Job], runs: list[PreparedRun]) -> Job:
         """Grain sizes and growth speeds."""
