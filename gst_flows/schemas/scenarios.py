@@ -89,6 +89,17 @@ class LedgerCheckDoc(BaseModel):
         default_factory=list, description="Plan and measured change per NVE stage that "
         "injects or removes energy.")
 
+    def key_figures(self, removed: bool = False) -> dict[str, Any]:
+        """Requested, injected, measured (and removed) energy in eV and fJ, and the error."""
+        out = {"requested energy (eV / fJ)": _pair(self.requested, self.requested_fj),
+               "injected energy (eV / fJ)": _pair(self.injected, self.injected_fj),
+               "measured energy rise (eV / fJ)": _pair(self.measured_injected,
+                                                       self.measured_injected_fj)}
+        if removed:
+            out["removed energy (eV / fJ)"] = _pair(self.removed, self.removed_fj)
+        out["ledger error"] = self.relative_error
+        return out
+
 
 class ScenarioDoc(ArrayHolder):
     """What every scenario document holds."""
@@ -299,12 +310,7 @@ class MushroomResetDoc(ScenarioDoc):
 
     def key_figures(self) -> dict[str, Any]:
         """Energy ledger, peak temperature and disordered base length."""
-        e = self.energy_check
-        return {"requested energy (eV / fJ)": f"{e.requested:.4g} / {e.requested_fj:.4g}",
-                "injected energy (eV / fJ)": f"{e.injected:.4g} / {e.injected_fj:.4g}",
-                "measured energy rise (eV / fJ)": _pair(e.measured_injected,
-                                                        e.measured_injected_fj),
-                "ledger error": e.relative_error,
+        return {**self.energy_check.key_figures(removed=False),
                 "peak temperature (K)": self.peak_temperature,
                 "disordered base length (nm)": self.base_length / 10.0}
 
@@ -325,13 +331,7 @@ class CrossPointDoc(ScenarioDoc):
 
     def key_figures(self) -> dict[str, Any]:
         """Energy ledger, peak temperature and molten share."""
-        e = self.energy_check
-        return {"requested energy (eV / fJ)": f"{e.requested:.4g} / {e.requested_fj:.4g}",
-                "injected energy (eV / fJ)": f"{e.injected:.4g} / {e.injected_fj:.4g}",
-                "measured energy rise (eV / fJ)": _pair(e.measured_injected,
-                                                        e.measured_injected_fj),
-                "removed energy (eV / fJ)": f"{e.removed:.4g} / {e.removed_fj:.4g}",
-                "ledger error": e.relative_error,
+        return {**self.energy_check.key_figures(removed=True),
                 "peak temperature (K)": self.peak_temperature,
                 "molten share of the height after the pulse": self.molten_fraction,
                 "final mean k̄": self.final_mean_kbar}
