@@ -738,9 +738,9 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
         doc = as_md_doc(md_doc)
         frames = self.frames(doc)
         s = self.settings
-        # the map wraps through the periodic z boundary half-way between the top of the
-        # fixed barrier and the bottom layer, so no bottom atom vibrating below z = 0 is
-        # binned at the top
+        # the map is cut at the periodic z boundary half-way between the top of the fixed
+        # barrier and the bottom layer, and not smoothed across it: heat crosses only
+        # through the barrier, which holds none
         shift = _boundary_gap_shift(frames[0])
         maps = [temperature_map(_shifted(f, shift), "xz", s.bin_size, s.sigma)
                 for f in frames]
@@ -836,11 +836,16 @@ def _boundary_gap_shift(atoms: Atoms) -> float:
 
 
 def _shifted(frame: Atoms, shift: float) -> Atoms:
-    """A copy of ``frame`` moved by ``shift`` along z (velocities kept)."""
-    if shift == 0.0:
+    """A copy of ``frame`` moved by ``shift`` along z (velocities kept), open along z.
+
+    Positions are wrapped into the cell along z first, so the cut falls at the cell's face.
+    """
+    if shift == 0.0 and not frame.pbc[2]:
         return frame
     out = frame.copy()
-    out.positions[:, 2] += shift
+    length = float(out.cell.lengths()[2])
+    out.positions[:, 2] = (out.positions[:, 2] + shift) % length
+    out.pbc = (frame.pbc[0], frame.pbc[1], False)
     return out
 
 
