@@ -385,3 +385,24 @@ def test_killed_process_resumes_from_checkpoint(cell, pair_calc, tmp_path):
     assert np.allclose(resumed.final_atoms.positions, whole.final_atoms.positions, atol=1e-10)
     assert np.array_equal(resumed.thermo["step"], whole.thermo["step"])
     assert resumed.n_frames == whole.n_frames == len(resumed.read_frames())
+
+
+def test_npt_checkpoint_restart_same_trajectory(cell, pair_calc, tmp_path):
+    # the barostat's state (cell and its rate of change) survives a stop mid-stage
+    protocol = Protocol(initial_temperature=300, seed=3, stages=[
+        Stage(name="lang", ensemble="npt", temperature=300, pressure=0.5, pdamp=100,
+              duration=80),
+        Stage(name="nh", ensemble="npt", thermostat="nose-hoover", temperature=300,
+              pressure=0.5, pdamp=100, duration=60),
+    ])
+    settings = RunSettings(checkpoint_interval=5, frame_interval=10, thermo_interval=5)
+    whole = AseMDEngine(pair_calc, workdir=tmp_path / "whole", settings=settings).run(
+        cell, protocol)
+    engine = AseMDEngine(pair_calc, workdir=tmp_path / "parts", settings=settings)
+    for budget in (17, 21, 1000):
+        part = engine.run(cell, protocol, max_steps=budget)
+    assert part.completed and part.n_steps == whole.n_steps == 70
+    assert np.allclose(part.final_atoms.cell, whole.final_atoms.cell, atol=1e-10)
+    assert np.allclose(part.final_atoms.positions, whole.final_atoms.positions, atol=1e-10)
+    assert np.allclose(part.thermo["volume_a3"], whole.thermo["volume_a3"])
+    assert np.ptp(whole.thermo["volume_a3"]) > 1.0  # the cell did move
