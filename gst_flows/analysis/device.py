@@ -23,11 +23,15 @@ from gst_flows.analysis.rdf import rdf_bins
 
 __all__ = [
     "BaseLength",
+    "barrier_crossings",
     "binned_mean",
     "central_mask",
     "disordered_base_length",
+    "energy_change",
     "mean_shift",
     "onset_temperature",
+    "per_atom_virials",
+    "region_pressure",
     "region_rdf",
     "species_density_profiles",
 ]
@@ -406,3 +410,158 @@ def region_rdf(
                 else:
                     partials[key] = g
     return r, total, partials
+
+
+def energy_change(steps: np.ndarray, etot: np.ndarray, start_step: int, end_step: int) -> float:
+    """Change of the total energy between two steps of a thermodynamic series.
+
+    The energy injected into an NVE stage, measured: the total (kinetic + potential) energy
+    at its last step minus that at its first step. Where a step has several rows (the end of
+    one stage is the start of the next), the last row counts.
+
+    Parameters
+    ----------
+    steps
+        Step of each row.
+    etot
+        Total energy of each row, eV.
+    start_step, end_step
+        The two steps.
+
+    Returns
+    -------
+    float
+        ``etot(end_step) - etot(start_step)``, eV.
+
+    Raises
+    ------
+    ValueError
+        When the series has no row at one of the steps.
+    """
+    steps = np.asarray(steps)
+    etot = np.asarray(etot, dtype=float)
+    values = []
+    for step in (start_step, end_step):
+        rows = np.flatnonzero(steps == step)
+        if not rows.size:
+            raise ValueError(f"the thermodynamic series has no row at step {step}")
+        values.append(float(etot[rows[-1]]))
+    return values[1] - values[0]
+
+
+def per_atom_virials(atoms: Atoms) -> np.ndarray:
+    """Per-atom virials of the attached calculator, eV, shape (N, 3, 3).
+
+    ASE calculators disagree on the volume their per-atom ``stresses`` divide by (the
+    cell's volume, e.g. ASE's Lennard-Jones, or the mean volume per atom, e.g. quippy); the
+    convention is read from the cell's stress, which the virials add up to:
+    ``Σ W_i = -σ V``.
+
+    Raises
+    ------
+    ValueError
+        When the per-atom stresses add up to neither convention.
+    """
+    volume = atoms.get_volume()
+    stresses = np.asarray(atoms.get_stresses(), dtype=float)
+    if stresses.shape == (len(atoms), 6):
+        from ase.stress import voigt_6_to_full_3x3_stress
+
+        stresses = voigt_6_to_full_3x3_stress(stresses)
+    total = atoms.get_stress(voigt=False)
+    scale = max(float(np.abs(total).max()), 1e-12)
+    for divisor in (volume, volume / len(atoms)):
+        if np.abs(stresses.sum(axis=0) * divisor / volume - total).max() <= 1e-6 * scale:
+            return -stresses * divisor
+    raise ValueError("per-atom stresses of the calculator do not add up to its stress")
+
+
+def region_pressure(atoms: Atoms, mask: np.ndarray, virials: np.ndarray) -> float:
+    """Pressure of a group of atoms from their velocities and per-atom virials, GPa.
+
+    ``P = (Σ m v² + Σ tr W_i) / (3 N_g V / N)``: the group's share of the virial pressure,
+    with the cell's mean volume per atom ``V / N`` as each atom's volume. Over every atom it
+    is the cell's pressure.
+
+    Parameters
+    ----------
+    atoms
+        Frame with velocities.
+    mask
+        Atoms of the group.
+    virials
+        Per-atom virials, eV, shape (N, 3, 3) (:func:`per_atom_virials`).
+
+    Returns
+    -------
+    float
+        Pressure of the group, GPa.
+
+    Raises
+    ------
+    ValueError
+        For an empty group or virials of the wrong shape.
+    """
+    from ase.units import GPa
+
+    mask = np.asarray(mask, bool)
+    n = int(mask.sum())
+    if n == 0:
+        raise ValueError("region_pressure: the group has no atom")
+    virials = np.asarray(virials, dtype=float)
+    if virials.shape != (len(atoms), 3, 3):
+        raise ValueError(f"per-atom virials have shape {virials.shape}, expected "
+                         f"({len(atoms)}, 3, 3)")
+    volume = atoms.get_volume() / len(atoms) * n
+    v = atoms.get_velocities()[mask]
+    twice_kinetic = float(np.einsum("i,ij,ij->", atoms.get_masses()[mask], v, v))
+    virial = float(np.trace(virials[mask], axis1=1, axis2=2).sum())
+    return (twice_kinetic + virial) / (3.0 * volume) / GPa
+
+
+def barrier_crossings(frames: Sequence[Atoms], fixed: np.ndarray, axis: str = "z") -> np.ndarray:
+    """Mobile atoms that have gone through a block of fixed atoms, per frame.
+
+    In a cell periodic along ``axis`` the fixed block is the only way from one side of the
+    mobile part to the other (a heat barrier); in a cell open along ``axis`` the mobile
+    part ends at the cell's faces. An atom has left when its unwrapped coordinate passes
+    beyond the far side of the block (or the face) it started next to.
+
+    Parameters
+    ----------
+    frames
+        Frames with unwrapped positions (as the MD engines save them), the first one the
+        start.
+    fixed
+        Fixed atoms (the block).
+    axis
+        Axis across the block.
+
+    Returns
+    -------
+    numpy.ndarray
+        Number of mobile atoms outside the allowed band in each frame.
+    """
+    fixed = np.asarray(fixed, bool)
+    d = axis_index(axis)
+    first = frames[0]
+    length = float(first.cell.lengths()[d])
+    coord = first.positions[:, d]
+    if first.pbc[d]:
+        if not fixed.any():
+            raise ValueError("barrier_crossings: a periodic cell needs fixed atoms as barrier")
+        low, high = float(coord[fixed].min()), float(coord[fixed].max())
+        if np.all(coord[~fixed] < low):  # block on top: through it upwards, or downwards
+            lower, upper = low - length, high  # through the boundary and then the block
+        elif np.all(coord[~fixed] > high):  # block at the bottom
+            lower, upper = low, high + length
+        else:
+            raise ValueError("barrier_crossings: the fixed atoms do not form one block at "
+                             f"the top or the bottom of the cell along {axis}")
+    else:
+        lower, upper = 0.0, length
+    out = []
+    for frame in frames:
+        z = frame.positions[~fixed, d]
+        out.append(int(np.count_nonzero((z < lower) | (z > upper))))
+    return np.array(out)

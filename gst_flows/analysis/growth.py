@@ -185,12 +185,16 @@ class GrowthFit(NamedTuple):
         Length at t = 0 in Å.
     stderr
         Standard error of the speed in m/s (NaN with fewer than three points).
+    r_squared
+        Coefficient of determination of the linear fit (1: the length is linear in time;
+        NaN with fewer than three points).
     """
 
     speed: float
     slope: float
     intercept: float
     stderr: float
+    r_squared: float = float("nan")
 
 
 def growth_speed(
@@ -238,11 +242,124 @@ def growth_speed(
         raise ValueError("n_fronts must be at least 1")
     design = np.vstack([t, np.ones_like(t)]).T
     (slope, intercept), *_ = np.linalg.lstsq(design, y, rcond=None)
+    r_squared = float("nan")
     if len(t) > 2:
         residual = y - (slope * t + intercept)
         var = residual @ residual / (len(t) - 2) / np.sum((t - t.mean()) ** 2)
         stderr = float(np.sqrt(var)) * ANGSTROM_PER_PS / n_fronts
+        spread = float(np.sum((y - y.mean()) ** 2))
+        r_squared = 1.0 - float(residual @ residual) / spread if spread > 0 else float("nan")
     else:
         stderr = float("nan")
     slope = float(slope) / n_fronts
-    return GrowthFit(slope * ANGSTROM_PER_PS, slope, float(intercept), stderr)
+    return GrowthFit(slope * ANGSTROM_PER_PS, slope, float(intercept), stderr, r_squared)
+
+
+class SeedTracks(NamedTuple):
+    """The grain of each seed over a run.
+
+    Attributes
+    ----------
+    sizes
+        Atoms of each seed's grain, shape (frames, seeds); grains that merged report the
+        merged size.
+    contact
+        Whether each seed's grain holds atoms of another seed (it has touched another grain),
+        shape (frames, seeds).
+    n_grains
+        Distinct seeded grains per frame: merged grains counted once.
+    """
+
+    sizes: np.ndarray
+    contact: np.ndarray
+    n_grains: np.ndarray
+
+    def contact_frame(self) -> np.ndarray:
+        """First frame at which each seed's grain touches another (-1: never)."""
+        first = np.argmax(self.contact, axis=0)
+        return np.where(self.contact.any(axis=0), first, -1)
+
+
+def track_seeds(
+    frames: Sequence[Atoms],
+    crystalline: Sequence[np.ndarray],
+    seeds: Sequence[Sequence[int]],
+    cutoffs: CutoffSpec = None,
+) -> SeedTracks:
+    """Follow the grain grown from each seed, and when grains touch.
+
+    A seed's grain is the union of the crystalline clusters (bonded crystalline atoms,
+    :func:`grain_labels`) holding any of its atoms; two grains touch when one cluster holds
+    atoms of two seeds.
+
+    Parameters
+    ----------
+    frames
+        Frames of the run.
+    crystalline
+        Boolean mask of crystalline atoms per frame.
+    seeds
+        Atom indices of each seed.
+    cutoffs
+        Bond cutoffs in Å.
+
+    Returns
+    -------
+    SeedTracks
+        Sizes, contacts and grain counts.
+    """
+    n_seeds = len(seeds)
+    sizes = np.zeros((len(frames), n_seeds), dtype=int)
+    contact = np.zeros((len(frames), n_seeds), dtype=bool)
+    n_grains = np.zeros(len(frames), dtype=int)
+    members = [np.asarray(m, dtype=int) for m in seeds]
+    for f, (atoms, mask) in enumerate(zip(frames, crystalline, strict=True)):
+        labels = grain_labels(atoms, mask, cutoffs)
+        counts = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(0, int)
+        held = [set(np.unique(labels[m]).tolist()) - {-1} for m in members]
+        for s in range(n_seeds):
+            sizes[f, s] = int(counts[sorted(held[s])].sum()) if held[s] else 0
+            contact[f, s] = any(held[s] & held[o] for o in range(n_seeds) if o != s)
+        n_grains[f] = len(set().union(*held)) if held else 0
+    return SeedTracks(sizes, contact, n_grains)
+
+
+def fit_before_contact(
+    times: np.ndarray,
+    radii: np.ndarray,
+    contact_frame: int,
+    *,
+    min_points: int = 3,
+    window: tuple[float, float] | None = None,
+) -> tuple[GrowthFit | None, float]:
+    """Growth speed of one grain's equivalent radius, fitted only before it touches another.
+
+    Parameters
+    ----------
+    times
+        Frame times, ps.
+    radii
+        The grain's equivalent-sphere radius per frame, Å.
+    contact_frame
+        First frame at which the grain touches another (-1: never).
+    min_points
+        Fewest frames to fit.
+    window
+        Also restrict the fit to these times, ps.
+
+    Returns
+    -------
+    tuple
+        The fit (None with fewer than ``min_points`` frames before contact) and the end of
+        the fitted window, ps.
+    """
+    times = np.asarray(times, dtype=float)
+    radii = np.asarray(radii, dtype=float)
+    end = len(times) if contact_frame < 0 else int(contact_frame)
+    keep = np.zeros(len(times), dtype=bool)
+    keep[:end] = True
+    if window is not None:
+        keep &= (times >= window[0]) & (times <= window[1])
+    if keep.sum() < max(min_points, 2) or np.ptp(times[keep]) == 0:
+        return None, float(times[keep].max()) if keep.any() else float("nan")
+    return growth_speed(times[keep], radii[keep]), float(times[keep].max())

@@ -42,6 +42,7 @@ from gst_flows.schemas.scenarios import (
     PulseDoc,
     SetCrystallisationDoc,
     SpeciesDriftDoc,
+    StageLedgerDoc,
     array_docs,
 )
 
@@ -87,17 +88,12 @@ class CellSpec(MSONable):
     mark_seeds
         Add a boolean per-atom array :data:`SEED_ARRAY` marking the atoms of crystalline
         seeds (``seed_id`` ≥ 0), so a protocol can hold them fixed.
-    vacuum
-        Empty space added above the cell along z, Å; the cell then becomes periodic along z
-        (the LAMMPS engine needs periodic cells) while the structure stays a slab with two
-        free surfaces. 0 keeps the builder's cell and boundary conditions.
     """
 
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
     fixed_boundary_planes: int = 0
     mark_seeds: bool = False
-    vacuum: float = 0.0
 
     def build(self) -> Atoms:
         """Build the cell (role arrays ``fixed``, ``region``, ``seed_id`` set)."""
@@ -108,13 +104,6 @@ class CellSpec(MSONable):
             atoms.arrays["fixed"] = boundary_planes(atoms, self.fixed_boundary_planes)
         if self.mark_seeds:
             atoms.arrays[SEED_ARRAY] = np.asarray(atoms.arrays["seed_id"]) >= 0
-        if self.vacuum > 0:
-            cell = np.array(atoms.cell)
-            if abs(cell[2, 0]) > 1e-9 or abs(cell[2, 1]) > 1e-9:
-                raise ValueError("vacuum needs a cell whose third vector is along z")
-            cell[2, 2] += self.vacuum
-            atoms.set_cell(cell)
-            atoms.pbc = True
         return atoms
 
 
@@ -361,7 +350,14 @@ class ScenarioAnalysisMaker(Maker):
         return np.array([float(f.info.get("time_fs", 0.0)) / 1000.0 for f in frames])
 
     def ledger_check(self, doc: MDDoc) -> LedgerCheckDoc:
-        """Energy the protocol asked for against what the engine injected and removed."""
+        """Energy the protocol asked for against what the run's total energy shows.
+
+        ``injected`` and ``removed`` are the engine's own tallies; ``measured_injected`` is
+        the rise of the total (kinetic + potential) energy of the thermodynamic series across
+        every NVE stage that injects, ``measured_removed`` its fall across every NVE stage
+        that removes.
+        """
+        from gst_flows.analysis.device import energy_change
         from gst_flows.md.protocol import Protocol
 
         protocol = Protocol.from_dict(doc.protocol)
@@ -369,20 +365,41 @@ class ScenarioAnalysisMaker(Maker):
         requested = sum(p.injected for p in plan)
         injected, removed = doc.ledger.injected, doc.ledger.removed
         change = balance = None
-        nve = [s for s in doc.stages if s.ensemble == "nve"]
         series = doc.thermo_series()
-        if nve and len(series.get("step", [])):
+        steps, etot = series.get("step", np.array([])), series.get("etot_ev", np.array([]))
+        nve = [s for s in doc.stages if s.ensemble == "nve"]
+        if nve and len(steps):
             first = nve[0].start_step
-            rows = np.flatnonzero(series["step"] <= first)
-            start = series["etot_ev"][rows[-1]] if rows.size else series["etot_ev"][0]
-            change = float(series["etot_ev"][-1] - start)
+            rows = np.flatnonzero(steps <= first)
+            start = etot[rows[-1]] if rows.size else etot[0]
+            change = float(etot[-1] - start)
             if injected > 0:
                 balance = abs(change - (injected - removed)) / injected
+        stages = []
+        measured = {"in": None, "out": None}
+        starts = protocol.stage_start_steps()
+        for stage, energy, first in zip(protocol.stages, plan, starts, strict=True):
+            planned = energy.injected - energy.removed
+            if stage.ensemble != "nve" or planned == 0 or not len(steps):
+                continue
+            try:
+                rise = energy_change(steps, etot, first, first + stage.n_steps)
+            except ValueError:
+                continue  # the run stopped before the stage ended
+            stages.append(StageLedgerDoc(stage=stage.name, planned=planned, measured=rise,
+                                         relative_error=abs(rise - planned) / abs(planned)))
+            key = "in" if planned > 0 else "out"
+            measured[key] = (measured[key] or 0.0) + (rise if planned > 0 else -rise)
+        rise = measured["in"]
         return LedgerCheckDoc(
             requested=requested, requested_fj=ev_to_fj(requested), injected=injected,
             injected_fj=ev_to_fj(injected), removed=removed, removed_fj=ev_to_fj(removed),
             relative_error=abs(injected - requested) / requested if requested else 0.0,
             total_energy_change=change, balance_error=balance,
+            measured_injected=rise, measured_injected_fj=None if rise is None else ev_to_fj(rise),
+            measured_error=None if rise is None or not requested
+            else abs(rise - requested) / requested,
+            measured_removed=measured["out"], stages=stages,
         )
 
 
@@ -490,8 +507,10 @@ class CumulativeSetAnalysisMaker(ScenarioAnalysisMaker):
             by_step = {int(f.info["step"]): f for f in doc.frames()}
             reset_stages = [s.name for s in protocol.stages if s.tag == "reset"]
             set_stages = [s for s in protocol.stages if s.tag == "set"]
+            rests = _rest_after(protocol)
             picked = [by_step[ends[reset_stages[-1]]]] if reset_stages else [by_step[0]]
-            picked += [by_step[ends[s.name]] for s in set_stages]
+            picked += [by_step[ends[rests.get(s.name, s.name)]] for s in set_stages]
+            thermo = doc.thermo_series()
             kbars = self.kbar(picked)
             middle = np.asarray(picked[0].arrays["region"]) == 1
             fractions = [float(np.mean(k[middle] > thr)) for k in kbars]
@@ -501,10 +520,15 @@ class CumulativeSetAnalysisMaker(ScenarioAnalysisMaker):
             for index, (stage, k, frac) in enumerate(
                     zip(set_stages, kbars[1:], fractions[1:], strict=True), start=1):
                 cumulative += stage.duration / 1000.0
+                rest = rests.get(stage.name)
                 pulses.append(PulseDoc(
                     pulse_type=label, index=index, temperature=float(stage.start_temperature),
                     duration=stage.duration / 1000.0, cumulative_time=cumulative,
-                    crystalline_fraction=frac, mean_kbar=float(k.mean())))
+                    crystalline_fraction=frac, mean_kbar=float(k.mean()),
+                    pulse_temperature_measured=_late_temperature(thermo, protocol,
+                                                                 stage.name),
+                    rest_temperature_measured=None if rest is None
+                    else _late_temperature(thermo, protocol, rest)))
                 times.append(cumulative)
                 values.append(frac)
             series[label] = (np.array(times), np.array(values))
@@ -519,6 +543,23 @@ class CumulativeSetAnalysisMaker(ScenarioAnalysisMaker):
         return CumulativeSetDoc(**self.common(docs), reset_fraction=resets, pulses=pulses,
                                 figures=figures, kbar_files=kbar_files,
                                 arrays=self.arrays(**arrays))
+
+
+def _rest_after(protocol: Any) -> dict[str, str]:
+    """Name of the cooling (``rest``) stage right after each SET stage that has one."""
+    from itertools import pairwise
+
+    return {a.name: b.name for a, b in pairwise(protocol.stages)
+            if a.tag == "set" and b.tag == "rest"}
+
+
+def _late_temperature(thermo: dict[str, np.ndarray], protocol: Any, name: str) -> float | None:
+    """Mean measured temperature over the second half of a stage, K (None without rows)."""
+    index = [s.name for s in protocol.stages].index(name)
+    start = protocol.stage_start_steps()[index]
+    end = start + protocol.stages[index].n_steps
+    rows = (thermo["step"] >= (start + end) / 2) & (thermo["step"] <= end)
+    return float(np.mean(thermo["temperature_k"][rows])) if rows.any() else None
 
 
 @dataclass
@@ -540,7 +581,7 @@ class PolycrystallineGrowthAnalysisMaker(ScenarioAnalysisMaker):
             Name of the stage in which the grains grow.
         """
         from gst_flows.analysis.bonds import number_density
-        from gst_flows.analysis.growth import equivalent_radius, growth_speed, seeded_grain_sizes
+        from gst_flows.analysis.growth import equivalent_radius, fit_before_contact, track_seeds
         from gst_flows.plotting import scenarios as plots
 
         doc = as_md_doc(md_doc)
@@ -549,21 +590,26 @@ class PolycrystallineGrowthAnalysisMaker(ScenarioAnalysisMaker):
         thr = self.settings.threshold
         seed_id = np.asarray(frames[0].arrays["seed_id"])
         seeds = [np.flatnonzero(seed_id == s) for s in range(int(seed_id.max()) + 1)]
-        sizes = np.array([seeded_grain_sizes(f, k > thr, seeds) for f, k in
-                          zip(frames, kbars, strict=True)]).reshape(len(frames), len(seeds))
+        # each seed's front separately, fitted only until its grain touches another
+        tracks = track_seeds(frames, [k > thr for k in kbars], seeds)
+        sizes = tracks.sizes
         radii = equivalent_radius(sizes, number_density(frames[0]))
         times = self.times_ps(frames)
+        elapsed = times - times[0]
+        contact = tracks.contact_frame()
         grains, fits = [], []
         for s in range(len(seeds)):
-            fit = None
-            if len(times) >= 2 and np.ptp(times) > 0:
-                fit = growth_speed(times - times[0], radii[:, s])
+            fit, end = fit_before_contact(elapsed, radii[:, s], int(contact[s]))
             fits.append(fit)
             grains.append(GrainDoc(
                 seed_id=s, initial_atoms=int(sizes[0, s]), final_atoms=int(sizes[-1, s]),
                 growth_speed=None if fit is None else fit.speed,
                 growth_speed_stderr=None if fit is None or not np.isfinite(fit.stderr)
-                else fit.stderr))
+                else fit.stderr,
+                r_squared=None if fit is None or not np.isfinite(fit.r_squared)
+                else fit.r_squared,
+                contact_time=None if contact[s] < 0 else float(elapsed[contact[s]]),
+                fit_end=None if fit is None else end))
         speeds = [g.growth_speed for g in grains if g.growth_speed is not None]
         figures = [self.figure(plots.plot_grain_growth(times, radii, fits),
                                "polycrystalline_growth", "equivalent grain radius vs time")]
@@ -571,12 +617,17 @@ class PolycrystallineGrowthAnalysisMaker(ScenarioAnalysisMaker):
             **self.common([doc]),
             anneal_temperature=float(self.parameters.get("anneal_temperature", np.nan)),
             grains=grains, mean_growth_speed=float(np.mean(speeds)) if speeds else None,
-            final_fraction=float(np.mean(kbars[-1] > thr)), figures=figures,
+            final_fraction=float(np.mean(kbars[-1] > thr)),
+            final_grains=int(tracks.n_grains[-1]), figures=figures,
             kbar_files=[self.kbar_file(frames, kbars)],
             arrays=self.arrays(
                 time=(times, "ps", "time of each analysed frame"),
                 grain_atoms=(sizes, "atoms", "grain size per seed (frames, seeds)"),
                 grain_radius=(radii, "Å", "equivalent-sphere radius (frames, seeds)"),
+                grain_contact=(tracks.contact.astype(np.int8), "",
+                               "1 where a seed's grain touches another (frames, seeds)"),
+                n_grains=(tracks.n_grains, "", "distinct seeded grains per frame (merged "
+                          "grains counted once)"),
             ),
         )
 
@@ -611,10 +662,14 @@ class HeatingSeriesAnalysisMaker(ScenarioAnalysisMaker):
         for k, (run, doc) in enumerate(zip(runs, docs, strict=True)):
             frames = self.frames(doc)
             kbars = self.kbar(frames)
+            # the thermostat's target; in NVE (no thermostat) the measured temperature
             temperature = np.array([_target_temperature(doc, f) for f in frames])
+            measured = np.array([f.get_temperature() for f in frames])  # from velocities
+            temperature = np.where(np.isfinite(temperature), temperature, measured)
             fraction = np.array([float(np.mean(kb > thr)) for kb in kbars])
             series = doc.thermo_series()
             t_series, rho = series["target_temperature_k"], series["density_g_cm3"]
+            t_series = np.where(np.isfinite(t_series), t_series, series["temperature_k"])
             onset = onset_temperature(temperature, fraction)
             run_docs.append(HeatingRunDoc(
                 label=run["label"], ensemble=run["ensemble"], supercell=int(run["supercell"]),
@@ -668,23 +723,28 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
     scenario: str = "mushroom-reset"
 
     @job(output_schema=MushroomResetDoc, data=_DATA)
-    def make(self, md_doc: MDDoc | dict) -> MushroomResetDoc:
+    def make(self, md_doc: MDDoc | dict, pulse_stage: str = "pulse") -> MushroomResetDoc:
         """Analyse the RESET run.
 
         Parameters
         ----------
         md_doc
             The MD document.
+        pulse_stage
+            Name of the stage that injects the energy.
         """
-        from gst_flows.analysis.device import disordered_base_length
+        from gst_flows.analysis.device import barrier_crossings, disordered_base_length
         from gst_flows.analysis.temperature import temperature_map
         from gst_flows.plotting import scenarios as plots
 
         doc = as_md_doc(md_doc)
         frames = self.frames(doc)
         s = self.settings
-        vacuum = float(self.parameters.get("vacuum", 0.0))
-        maps = [temperature_map(without_vacuum(f, vacuum), "xz", s.bin_size, s.sigma)
+        # the map is cut at the periodic z boundary half-way between the top of the fixed
+        # barrier and the bottom layer, and not smoothed across it: heat crosses only
+        # through the barrier, which holds none
+        shift = _boundary_gap_shift(frames[0])
+        maps = [temperature_map(_shifted(f, shift), "xz", s.bin_size, s.sigma)
                 for f in frames]
         kbars = self.kbar(frames)
         mobile = ~np.asarray(frames[0].arrays["fixed"], bool)
@@ -697,6 +757,8 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
         check = self.ledger_check(doc)
         series = doc.thermo_series()
         region = np.asarray(frames[0].arrays["region"]) == 1
+        crossings = barrier_crossings(frames, ~mobile)
+        pressures = self.pulse_pressures(doc, pulse_stage, region & mobile)
         figures = [
             self.figure(plots.plot_xz_maps(maps, times, [str(f.info.get("stage_name", ""))
                                                           for f in frames]),
@@ -711,13 +773,16 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
             focal_radius=float(self.parameters.get("focal_radius", np.nan)),
             n_focal_atoms=int((region & mobile).sum()), energy_check=check,
             peak_temperature=float(np.nanmax(stack)), base_length=bases[-1].length,
-            max_base_length=max(b.length for b in bases), figures=figures,
+            max_base_length=max(b.length for b in bases),
+            barrier_crossings=int(crossings.max()), **pressures, figures=figures,
             kbar_files=[self.kbar_file(frames, kbars)],
             arrays=self.arrays(
                 time=(times, "ps", "time of each analysed frame"),
+                barrier_crossings=(crossings, "atoms", "mobile atoms through the fixed "
+                                   "barrier (or out of an open cell) per frame"),
                 temperature_map=(stack, "K", "smoothed temperature (frames, x bins, z bins)"),
                 map_x=(maps[0].edges[0], "Å", "bin edges along x"),
-                map_z=(maps[0].edges[1], "Å", "bin edges along z"),
+                map_z=(maps[0].edges[1] - shift, "Å", "bin edges along z"),
                 base_length=(np.array([b.length for b in bases]), "Å",
                              "disordered base length per frame"),
                 base_share=(np.array([b.disordered_fraction for b in bases]), "",
@@ -727,20 +792,79 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
         )
 
 
-def without_vacuum(frame: Atoms, vacuum: float) -> Atoms:
-    """A slab frame with its vacuum removed from the cell and z made non-periodic.
+    def pulse_pressures(self, doc: MDDoc, stage: str, focal: np.ndarray) -> dict[str, Any]:
+        """Pressure of the cell and of the focal region at the start and end of the pulse.
 
-    Maps and profiles then end at the slab's surfaces and their smoothing does not wrap
-    across the vacuum.
+        The cell's from the thermodynamic series; the focal region's from its atoms'
+        velocities and the potential's per-atom stresses (None when the potential cannot be
+        loaded here or gives no per-atom stresses).
+        """
+        from gst_flows.analysis.device import per_atom_virials, region_pressure
+        from gst_flows.md.protocol import Protocol
+
+        protocol = Protocol.from_dict(doc.protocol)
+        first = protocol.stage_start_steps()[protocol.stages.index(protocol.stage(stage))]
+        steps = (first, first + protocol.stage(stage).n_steps)
+        series = doc.thermo_series()
+        out: dict[str, Any] = {}
+        for key, step in zip(("before", "after"), steps, strict=True):
+            rows = np.flatnonzero(series["step"] == step)
+            out[f"pressure_{key}"] = float(series["pressure_gpa"][rows[-1]]) if rows.size \
+                else None
+            out[f"focal_pressure_{key}"] = None
+        calc = _stress_calculator(doc)
+        if calc is None:
+            return out
+        by_step = {int(f.info["step"]): f for f in doc.frames()}
+        for key, step in zip(("before", "after"), steps, strict=True):
+            if step in by_step:
+                frame = by_step[step].copy()
+                frame.set_velocities(by_step[step].get_velocities())
+                frame.calc = calc
+                out[f"focal_pressure_{key}"] = region_pressure(frame, focal,
+                                                               per_atom_virials(frame))
+        return out
+
+
+def _boundary_gap_shift(atoms: Atoms) -> float:
+    """Shift along z that puts the periodic boundary mid-way between the top and bottom atoms.
+
+    0 for a cell open along z.
     """
-    if vacuum <= 0:
+    if not atoms.pbc[2]:
+        return 0.0
+    z = atoms.positions[:, 2]
+    return float(atoms.cell.lengths()[2] - z.max() + z.min()) / 2 - float(z.min())
+
+
+def _shifted(frame: Atoms, shift: float) -> Atoms:
+    """A copy of ``frame`` moved by ``shift`` along z (velocities kept), open along z.
+
+    Positions are wrapped into the cell along z first, so the cut falls at the cell's face.
+    """
+    if shift == 0.0 and not frame.pbc[2]:
         return frame
     out = frame.copy()
-    cell = np.array(out.cell)
-    cell[2, 2] -= vacuum
-    out.set_cell(cell, scale_atoms=False)
-    out.pbc = (True, True, False)
+    length = float(out.cell.lengths()[2])
+    out.positions[:, 2] = (out.positions[:, 2] + shift) % length
+    out.pbc = (frame.pbc[0], frame.pbc[1], False)
     return out
+
+
+def _stress_calculator(doc: MDDoc) -> Any:
+    """An ASE calculator of the run's potential that gives per-atom stresses, or None."""
+    from gst_flows.md.potential import resolve_potential
+
+    potential = doc.potential
+    ref = potential.path if potential.path else (
+        potential.id if potential.kind == "factory" else None)
+    if ref is None:
+        return None
+    try:
+        calc, _ = resolve_potential(ref)
+    except (OSError, ValueError, LookupError):
+        return None
+    return calc if "stresses" in getattr(calc, "implemented_properties", ()) else None
 
 
 @dataclass
@@ -749,15 +873,16 @@ class CrossPointAnalysisMaker(ScenarioAnalysisMaker):
 
     Parameters
     ----------
-    central_fraction
-        Thickness of the central region of the RDF as a share of the height.
+    central_thickness
+        Thickness of the central region of the RDF, Å (the central 20 nm of the published
+        cell).
     rdf_r_max
         Largest distance of the RDF, Å.
     """
 
     name: str = "cross-point analysis"
     scenario: str = "cross-point"
-    central_fraction: float = 0.4
+    central_thickness: float = 200.0
     rdf_r_max: float = 8.0
 
     @job(output_schema=CrossPointDoc, data=_DATA)
@@ -785,7 +910,8 @@ class CrossPointAnalysisMaker(ScenarioAnalysisMaker):
         kbars = self.kbar(frames, reference)
         heights = [binned_mean(f, k, "z", s.bin_size) for f, k in
                    zip(frames, kbars, strict=True)]
-        rdfs = [region_rdf(f, central_mask(f, "z", self.central_fraction), self.rdf_r_max)
+        fraction = min(1.0, self.central_thickness / float(frames[0].cell.lengths()[2]))
+        rdfs = [region_rdf(f, central_mask(f, "z", fraction), self.rdf_r_max)
                 for f in frames]
         times = self.times_ps(frames)
         t_zt = np.array([p.temperature for p in profiles])
@@ -813,7 +939,8 @@ class CrossPointAnalysisMaker(ScenarioAnalysisMaker):
         return CrossPointDoc(
             **self.common([doc]), energy_check=check, peak_temperature=float(np.nanmax(t_zt)),
             molten_fraction=molten, final_mean_kbar=float(kbars[-1].mean()),
-            central_fraction=self.central_fraction, figures=figures,
+            central_fraction=fraction, central_thickness=self.central_thickness,
+            figures=figures,
             kbar_files=[self.kbar_file(frames, kbars)],
             arrays=self.arrays(
                 time=(times, "ps", "time of each analysed frame"),

@@ -9,8 +9,12 @@ exactly:
 - ``langevin``: BAOAB splitting (Leimkuhler & Matthews), friction 1/``tdamp``;
 - ``nose-hoover``: Nosé–Hoover chain of three (Martyna, Tuckerman & Klein), as LAMMPS
   ``fix nvt``;
-- ``npt``: the stage's thermostat plus an isotropic Berendsen barostat (LAMMPS
-  ``fix press/berendsen``).
+- ``npt``: isotropic Martyna–Tobias–Klein barostat (Tuckerman et al. 2006 integrator,
+  barostat mass ``(N_f + 3) k_B T pdamp²``) under the stage's thermostat (the particles'
+  Nosé–Hoover chain or Langevin friction), the barostat kept at the temperature by
+  Langevin friction 1/``pdamp`` (a Langevin piston; LAMMPS ``fix npt`` thermostats it with
+  a Nosé–Hoover chain instead). Both sample the isothermal–isobaric ensemble, volume
+  fluctuations included.
 
 Velocities are kept in Å/fs; energies in eV. Temperatures count 3 degrees of freedom per mobile
 atom. Energy injection and removal rescale velocities about the group's centre-of-mass
@@ -142,6 +146,7 @@ class _Run(EngineRun):
         self.stress: np.ndarray | None = None
         self.xi = np.zeros(_CHAIN)
         self.vxi = np.zeros(_CHAIN)
+        self.veps = 0.0  # barostat: rate of change of ln(V)/3, 1/fs
         self.t_ref = 0.0
         self.n_frames = 0
         self.wall_before = 0.0
@@ -193,6 +198,7 @@ class _Run(EngineRun):
         self.stage_step = state["stage_step"]
         self.ledger = EnergyLedger.from_dict(state["ledger"])
         self.xi, self.vxi = np.array(state["xi"]), np.array(state["vxi"])
+        self.veps = float(state.get("veps", 0.0))
         self.t_ref, self.n_frames = state["t_ref"], state["n_frames"]
         self.wall_before, self.seed = state["wall_time"], state["seed"]
         self.rng = np.random.default_rng()
@@ -286,6 +292,9 @@ class _Run(EngineRun):
 
     def integrate(self, ctx: _StageContext, target: float | None, need_stress: bool) -> None:
         """Advance one timestep."""
+        if ctx.npt:
+            self._integrate_npt(ctx, target)
+            return
         dt = ctx.dt
         if ctx.thermostat == "nose-hoover":
             self._chain_half(ctx, target)
@@ -296,19 +305,58 @@ class _Run(EngineRun):
             self._drift(ctx, 0.5 * dt)
         else:
             self._drift(ctx, dt)
-        self.evaluate(need_stress, ["positions", "cell"] if ctx.npt else ["positions"])
+        self.evaluate(need_stress, ["positions"])
         self._kick(ctx, 0.5 * dt)
         if ctx.thermostat == "nose-hoover":
             self._chain_half(ctx, target)
-        if ctx.npt:
-            self._berendsen(ctx)
 
-    def _berendsen(self, ctx: _StageContext) -> None:
-        stage = ctx.stage
-        pressure = self.pressure()
-        mu3 = 1.0 - ctx.dt / stage.pdamp * (stage.pressure - pressure) / stage.bulk_modulus
-        mu = float(np.clip(mu3, 0.99, 1.01)) ** (1.0 / 3.0)
-        self.atoms.set_cell(self.atoms.cell * mu, scale_atoms=True)
+    # -- isothermal–isobaric (MTK)
+
+    def _barostat_mass(self, ctx: _StageContext, temperature: float) -> float:
+        """Barostat mass W = (N_f + 3) k_B T τ_p², eV fs²."""
+        return (ctx.dof + 3) * KB * max(temperature, 1.0) * ctx.stage.pdamp**2
+
+    def _barostat_force(self, ctx: _StageContext) -> float:
+        """G_ε = (1 + 3/N_f) 2K + 3V (P_virial - P_ext), eV."""
+        from ase.stress import voigt_6_to_full_3x3_stress
+
+        stress = np.asarray(self.stress)
+        if stress.shape != (3, 3):
+            stress = voigt_6_to_full_3x3_stress(stress)
+        volume = self.atoms.get_volume()
+        virial = -float(np.trace(stress)) * volume
+        external = 3.0 * volume * ctx.stage.pressure / EV_PER_A3_TO_GPA
+        return (1.0 + 3.0 / ctx.dof) * 2.0 * self.kinetic_energy() + virial - external
+
+    def _integrate_npt(self, ctx: _StageContext, target: float) -> None:
+        """One isotropic MTK step (Tuckerman et al., J. Phys. A 39, 5629 (2006))."""
+        dt = ctx.dt
+        mass = self._barostat_mass(ctx, target)
+        alpha = 1.0 + 3.0 / ctx.dof
+        if ctx.thermostat == "nose-hoover":
+            self._chain_half(ctx, target)
+        self.veps += 0.5 * dt * self._barostat_force(ctx) / mass
+        self.v *= np.exp(-0.5 * dt * alpha * self.veps)
+        self._kick(ctx, 0.5 * dt)
+        x = 0.5 * dt * self.veps
+        sinhc = 1.0 + x * x / 6.0 + x**4 / 120.0
+        grow = np.exp(dt * self.veps)
+        positions = self.atoms.positions * grow + self.v * dt * np.exp(x) * sinhc
+        self.atoms.set_cell(self.atoms.cell * grow, scale_atoms=False)
+        self.atoms.positions = positions
+        self.evaluate(True, ["positions", "cell"])
+        self._kick(ctx, 0.5 * dt)
+        self.v *= np.exp(-0.5 * dt * alpha * self.veps)
+        self.veps += 0.5 * dt * self._barostat_force(ctx) / mass
+        if ctx.thermostat == "nose-hoover":
+            self._chain_half(ctx, target)
+        else:
+            self._langevin_o(ctx, target)
+        # the barostat itself is a Langevin piston (friction 1/pdamp): it samples its
+        # Boltzmann distribution instead of oscillating undamped
+        c1 = np.exp(-dt / ctx.stage.pdamp)
+        noise = float(self.rng.standard_normal())
+        self.veps = c1 * self.veps + np.sqrt((1.0 - c1 * c1) * KB * target / mass) * noise
 
     def apply_groups(self, ctx: _StageContext) -> None:
         for group in ctx.groups:
@@ -453,6 +501,7 @@ class _Run(EngineRun):
             "ledger": self.ledger.to_dict(),
             "xi": self.xi.tolist(),
             "vxi": self.vxi.tolist(),
+            "veps": self.veps,
             "t_ref": self.t_ref,
             "n_frames": self.n_frames,
             "wall_time": self.wall_before + time.perf_counter() - self.t0,
@@ -502,6 +551,7 @@ class _Run(EngineRun):
             if self.ctx is None or self.ctx.index != self.stage_index:
                 self.ctx = self._context(self.stage_index)
                 self.xi[:], self.vxi[:] = 0.0, 0.0
+                self.veps = 0.0
                 self.t_ref = self.temperature(self.ctx, self.kinetic_energy())
             ctx = self.ctx
             self.v[ctx.fixed] = 0.0

@@ -43,7 +43,9 @@ from gst_flows.md.engine import (
 from gst_flows.md.lammps_input import HeatGroup, StageGroups, StagePlan, stage_groups, stage_script
 from gst_flows.md.lammps_io import (
     VELOCITY_METAL_PER_ASE,
+    check_slab,
     iter_lammps_dump,
+    lammps_boundary,
     lammps_species,
     write_lammps_data,
 )
@@ -348,7 +350,7 @@ def lammps_single_point(
         "units metal",
         "atom_style atomic",
         "atom_modify map array sort 0 0.0",
-        "boundary p p p",
+        f"boundary {lammps_boundary(atoms.pbc)}",
         "read_data structure.data",
         *potential.commands(species),
         "compute peatom all pe/atom",
@@ -480,13 +482,22 @@ class LammpsMDEngine(MDEngine):
 
     def _check(self, atoms: Atoms, protocol: Protocol) -> None:
         super()._check(atoms, protocol)
+        try:
+            check_slab(atoms)
+        except ValueError as err:
+            raise ProtocolError(str(err)) from None
         if any(s.ensemble == "npt" for s in protocol.stages):
             from ase.calculators.lammps import Prism
 
+            if not np.all(atoms.pbc):
+                raise ProtocolError("npt stages need a cell periodic in all three directions "
+                                    "(the barostat scales every axis)")
+
             if Prism(np.asarray(atoms.cell), pbc=True).is_skewed():
                 raise ProtocolError(
-                    "npt stages on the LAMMPS engine need an orthogonal cell (fix press/berendsen "
-                    "does not support triclinic boxes); use the ASE engine or an orthogonal cell"
+                    "npt stages on the LAMMPS engine need an orthogonal cell (the isotropic "
+                    "barostat keeps the box orthogonal); use the ASE engine or an orthogonal "
+                    "cell"
                 )
 
     def _start(self, atoms: Atoms, protocol: Protocol, max_steps: int | None) -> _LammpsRun:
@@ -594,13 +605,14 @@ class _LammpsRun(EngineRun):
     def _prism(self):
         from ase.calculators.lammps import Prism
 
-        prism = Prism(np.asarray(self.atoms.cell), pbc=True)
+        prism = Prism(np.asarray(self.atoms.cell), pbc=self.atoms.pbc)
         prism.rot_mat = self.prism_rot
         return prism
 
     def _frame_atoms(self, positions: np.ndarray, v_fs: np.ndarray, cell: np.ndarray,
                      info: dict[str, Any]) -> Atoms:
-        frame = Atoms(numbers=self.atoms.numbers, positions=positions, cell=cell, pbc=True)
+        frame = Atoms(numbers=self.atoms.numbers, positions=positions, cell=cell,
+                      pbc=self.atoms.pbc)
         frame.new_array("velocities", np.asarray(v_fs, dtype=float))
         for name, values in self.roles.items():
             frame.new_array(name, np.asarray(values))
@@ -610,7 +622,7 @@ class _LammpsRun(EngineRun):
     def _read_dump_state(self, path: Path) -> tuple[int, Atoms]:
         frame = next(iter_lammps_dump(path, self._prism()))
         atoms = Atoms(numbers=self.atoms.numbers, positions=frame.positions, cell=frame.cell,
-                      pbc=True)
+                      pbc=self.atoms.pbc)
         atoms.set_masses(self.masses)
         atoms.set_velocities(frame.velocities)
         for name, values in self.roles.items():
@@ -724,7 +736,7 @@ class _LammpsRun(EngineRun):
                 + 1,
                 t_ref=groups.t_ref, injected=self.plan[index].injected,
                 frames_file=f"frames.{attempt}.dump", skin=self.engine.skin, timeout=timeout,
-                group_dir=sdir,
+                group_dir=sdir, boundary=lammps_boundary(self.atoms.pbc),
             )
             script = stage_script(plan, self.settings)
             input_name, log_name = f"in.{attempt}.lammps", f"log.{attempt}.lammps"

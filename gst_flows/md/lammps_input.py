@@ -8,9 +8,11 @@ ASE engine (:func:`~gst_flows.md.protocol.graded_groups`). The mapping:
 =====================  ==========================================================
 protocol               LAMMPS
 =====================  ==========================================================
+cell                   ``boundary p p p``; a slab open along z ``boundary p p f``
 nvt, langevin          ``fix nve`` + ``fix langevin ... zero yes tally yes``
 nvt, nose-hoover       ``fix nvt ... tchain 3`` (temperature of the mobile atoms)
-npt                    the thermostat + ``fix press/berendsen iso ... dilate all``
+npt, nose-hoover       ``fix npt ... iso P P pdamp tchain 3`` (Martyna–Tobias–Klein)
+npt, langevin          ``fix nph ... iso P P pdamp`` + ``fix langevin``
 nve                    ``fix nve``
 temperature pieces     one ``run N upto start S stop E`` per linear piece
 fixed atoms            left out of every integrator, thermostat and temperature;
@@ -183,6 +185,8 @@ class StagePlan:
     group_dir
         Directory (the run directory of the stage) where large atom groups are written as
         LAMMPS atomfiles; None writes every group as ID ranges in the script.
+    boundary
+        LAMMPS ``boundary`` arguments (``"p p p"``; ``"p p f"`` for a slab open along z).
     """
 
     index: int
@@ -203,6 +207,7 @@ class StagePlan:
     skin: float = 1.0
     timeout: float | None = None
     group_dir: Path | None = None
+    boundary: str = "p p p"
 
 
 def _checkpoint_every(settings: RunSettings) -> int:
@@ -260,7 +265,7 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
         "units metal",
         "atom_style atomic",
         "atom_modify map array",
-        "boundary p p p",
+        f"boundary {plan.boundary}",
         plan.source,
         *plan.potential,
         f"neighbor {plan.skin:g} bin",
@@ -285,18 +290,14 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
     # integrator, thermostat, barostat
     fixes: list[str] = []
     tdamp_ps = stage.tdamp * _PS_PER_FS
-    if stage.ensemble == "nve" or stage.thermostat == "langevin":
+    p_bar = stage.pressure * _BAR_PER_GPA
+    barostat = f"iso {p_bar:.10g} {p_bar:.10g} {stage.pdamp * _PS_PER_FS:.10g}"
+    if stage.ensemble == "npt" and stage.thermostat == "langevin":
+        out += [f"fix gst_nve gst_mobile nph {barostat}", "fix_modify gst_nve temp gst_tmob"]
+        fixes.append("gst_nve")
+    elif stage.ensemble == "nve" or stage.thermostat == "langevin":
         out.append("fix gst_nve gst_mobile nve")
         fixes.append("gst_nve")
-    if stage.ensemble == "npt":
-        p_bar = stage.pressure * _BAR_PER_GPA
-        out += [
-            f"fix gst_baro all press/berendsen iso {p_bar:.10g} {p_bar:.10g} "
-            f"{stage.pdamp * _PS_PER_FS:.10g} modulus {stage.bulk_modulus * _BAR_PER_GPA:.10g} "
-            "dilate all",
-            "fix_modify gst_baro temp gst_tmob",
-        ]
-        fixes.append("gst_baro")
 
     # energy injection / removal
     for j, group in enumerate(plan.heat):
@@ -374,9 +375,11 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
                     f"{seed} zero yes tally yes"
                 )
             else:
+                style = "npt" if stage.ensemble == "npt" else "nvt"
+                extra = f" {barostat}" if stage.ensemble == "npt" else ""
                 out += [
-                    f"fix gst_thermo gst_mobile nvt temp {t0:.10g} {t1:.10g} {tdamp_ps:.10g} "
-                    "tchain 3",
+                    f"fix gst_thermo gst_mobile {style} temp {t0:.10g} {t1:.10g} "
+                    f"{tdamp_ps:.10g}{extra} tchain 3",
                     "fix_modify gst_thermo temp gst_tmob",
                 ]
             piece_fixes.append("gst_thermo")

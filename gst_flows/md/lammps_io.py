@@ -18,10 +18,13 @@ from ase.calculators.lammps import Prism
 from ase.data import atomic_masses, atomic_numbers
 
 __all__ = [
+    "SLAB_MARGIN",
     "VELOCITY_METAL_PER_ASE",
     "DumpFrame",
+    "check_slab",
     "group_id_commands",
     "iter_lammps_dump",
+    "lammps_boundary",
     "lammps_species",
     "read_print_table",
     "write_lammps_data",
@@ -29,6 +32,70 @@ __all__ = [
 
 #: LAMMPS metal velocity (Å/ps) of one ASE velocity unit.
 VELOCITY_METAL_PER_ASE = 1000.0 * units.fs
+
+
+#: Smallest distance, Å, between an atom and a face of the box along a non-periodic axis.
+SLAB_MARGIN = 2.0
+
+
+def lammps_boundary(pbc: Sequence[bool]) -> str:
+    """The LAMMPS ``boundary`` arguments of a cell: ``p`` periodic, ``f`` fixed walls.
+
+    Parameters
+    ----------
+    pbc
+        Periodicity along the three cell axes.
+
+    Returns
+    -------
+    str
+        E.g. ``"p p p"`` or, for a slab open along z, ``"p p f"``.
+    """
+    return " ".join("p" if periodic else "f" for periodic in np.asarray(pbc, bool))
+
+
+def check_slab(atoms: Atoms, margin: float = SLAB_MARGIN) -> None:
+    """Check that a cell open along some axes keeps its atoms inside the LAMMPS box.
+
+    Along an axis that is not periodic LAMMPS uses fixed walls (``boundary f``) at the cell's
+    faces and loses an atom that crosses one, so every atom must start at least ``margin``
+    inside them.
+
+    Parameters
+    ----------
+    atoms
+        The structure.
+    margin
+        Smallest distance from a face, Å.
+
+    Raises
+    ------
+    ValueError
+        Naming the axis and the closest atom.
+    """
+    pbc = np.asarray(atoms.pbc, bool)
+    if pbc.all():
+        return
+    cell = np.asarray(atoms.get_cell())
+    if abs(np.linalg.det(cell)) < 1e-9:
+        raise ValueError("a cell open along an axis still needs three cell vectors on the "
+                         "LAMMPS engine: they give the box (leave empty space along the open "
+                         "axis)")
+    frac = np.linalg.solve(cell.T, atoms.get_positions().T).T
+    for axis in np.flatnonzero(~pbc):
+        # distance of each atom to the two faces normal to the axis
+        normal = np.linalg.inv(cell)[:, axis]
+        spacing = 1.0 / np.linalg.norm(normal)
+        depth = np.minimum(frac[:, axis], 1.0 - frac[:, axis]) * spacing
+        worst = int(np.argmin(depth))
+        if depth[worst] < margin:
+            name = "xyz"[axis]
+            raise ValueError(
+                f"the cell is open along {name} (boundary f on the LAMMPS engine, which "
+                f"loses atoms that leave the box) but atom {worst} is "
+                f"{depth[worst]:.2f} Å from a face of the box along {name}; keep every atom "
+                f"at least {margin:g} Å inside (e.g. atoms.center(vacuum=5.0, axis={axis}))"
+            )
 
 
 def lammps_species(atoms: Atoms) -> list[str]:
@@ -56,8 +123,9 @@ def write_lammps_data(
     """Write ``atoms`` as a LAMMPS ``atomic`` data file (metal units) with image flags.
 
     Positions are wrapped into the (rotated) cell with image flags, so unwrapped
-    coordinates (``xu``) in dumps continue the input positions. The box is written as
-    triclinic only when the cell is skewed (LAMMPS' Berendsen barostat needs an orthogonal
+    coordinates (``xu``) in dumps continue the input positions; along an axis that is not
+    periodic every atom must lie inside the box (:func:`check_slab`). The box is written as
+    triclinic only when the cell is skewed (the isotropic barostat keeps an orthogonal
     box).
 
     Parameters
@@ -76,10 +144,8 @@ def write_lammps_data(
     Prism
         The ASE↔LAMMPS rotation, needed to read results back.
     """
-    pbc = atoms.pbc
-    if not np.all(pbc):
-        raise ValueError("the LAMMPS engine needs a periodic cell in all three directions")
-    prism = Prism(np.asarray(atoms.get_cell()), pbc=True)
+    check_slab(atoms)
+    prism = Prism(np.asarray(atoms.get_cell()), pbc=atoms.pbc)
     xhi, yhi, zhi, xy, xz, yz = prism.get_lammps_prism()
     symbols = np.array(atoms.get_chemical_symbols())
     type_of = {s: i + 1 for i, s in enumerate(species)}

@@ -364,8 +364,8 @@ class Stage(_Model):
     name
         Unique name within the protocol (frames and summaries are labelled with it).
     ensemble
-        ``nvt``, ``npt`` (isotropic Berendsen barostat over the stage's thermostat, as LAMMPS
-        ``fix press/berendsen``) or ``nve``.
+        ``nvt``, ``npt`` (isotropic Martyna–Tobias–Klein barostat under the stage's
+        thermostat, as LAMMPS ``fix npt``, or ``fix nph`` + ``fix langevin``) or ``nve``.
     duration
         Length of the stage, fs; a whole number of timesteps.
     timestep
@@ -381,9 +381,7 @@ class Stage(_Model):
     pressure
         Target pressure of ``npt``, GPa.
     pdamp
-        Barostat time constant, fs.
-    bulk_modulus
-        Bulk modulus used by the Berendsen barostat, GPa.
+        Barostat time constant, fs (the period of the barostat's volume oscillation).
     actions
         Actions lasting the whole stage.
     tag
@@ -399,7 +397,6 @@ class Stage(_Model):
     tdamp: Duration = 100.0
     pressure: Pressure = 0.0
     pdamp: Duration = 1000.0
-    bulk_modulus: Annotated[float, _quantity("pressure"), Field(gt=0)] = 40.0
     actions: list[Action] = Field(default_factory=list)
     tag: str | None = None
 
@@ -821,9 +818,12 @@ class Protocol(_Model):
         """Check that the protocol can run on ``atoms``, before any compute.
 
         Checks per-atom arrays named by actions (present, right length, non-empty selection of
-        mobile atoms), charges for every species under a field, that some atoms move, and that
+        mobile atoms), charges for every species under a field, that some atoms move, that
         no injection is expected to heat its atoms above :attr:`temperature_ceiling` (taking a
-        heat capacity of 3 k_B per atom and no heat flow out: an upper estimate).
+        heat capacity of 3 k_B per atom and no heat flow out: an upper estimate), and that no
+        heat removal takes more energy than its atoms hold at the temperature expected when
+        it starts (3 k_B per atom: the most a removal can take before the kinetic energy runs
+        out).
 
         Parameters
         ----------
@@ -899,6 +899,17 @@ class Protocol(_Model):
                     "or raise temperature_ceiling"
                 )
             plan = {p.stage: p for p in self.energy_plan()}[stage.name]
+            for action in stage.actions_of(RemoveHeat):
+                group = select_atoms(atoms, action.region, action.region_value) & mobile
+                held = 3 * KB * int(group.sum()) * temperature
+                if group.any() and plan.removed > held:
+                    problems.append(
+                        f"{where}, remove_heat: removing {plan.removed:.4g} eV needs more "
+                        f"kinetic energy than its {int(group.sum())} atoms can give: at the "
+                        f"expected {temperature:,.0f} K they hold about {held:.4g} eV of heat "
+                        "(3 k_B per atom, kinetic and potential) and the run would stop when "
+                        "their kinetic energy ran out; remove less energy"
+                    )
             temperature += total_rise - plan.removed / (3 * KB * n_mobile)
         problems = list(dict.fromkeys(problems))
         if problems:

@@ -35,11 +35,32 @@ __all__ = [
     "ScenarioDoc",
     "SetCrystallisationDoc",
     "SpeciesDriftDoc",
+    "StageLedgerDoc",
     "array_docs",
 ]
 
+
+def _pair(a: float | None, b: float | None) -> str:
+    return "n/a" if a is None or b is None else f"{a:.4g} / {b:.4g}"
+
+
+class StageLedgerDoc(BaseModel):
+    """One NVE stage that injects or removes energy: the plan and the measured change."""
+
+    stage: str = Field(description="Stage name.")
+    planned: float = Field(description="Energy the stage's actions add (negative: remove), eV.")
+    measured: float = Field(
+        description="Total (kinetic + potential) energy at the stage end minus that at its "
+        "start, eV.")
+    relative_error: float = Field(description="|measured - planned| / |planned|.")
+
+
 class LedgerCheckDoc(BaseModel):
-    """Energy asked for by the protocol against the energy the engine put in and took out."""
+    """Energy asked for by the protocol against the energy the engine put in and took out.
+
+    ``requested`` is the plan; ``measured_injected`` is what the run's total energy
+    (kinetic + potential, from the thermodynamic series) rose by across the injection stages.
+    """
 
     requested: float = Field(description="Energy the protocol injects, eV.")
     requested_fj: float = Field(description="Energy the protocol injects, fJ.")
@@ -55,6 +76,29 @@ class LedgerCheckDoc(BaseModel):
     balance_error: float | None = Field(
         None, description="|total_energy_change - (injected - removed)| / injected "
         "(dimensionless).")
+    measured_injected: float | None = Field(
+        None, description="Rise of the total energy across the NVE stages that inject, eV "
+        "(None when no such stage).")
+    measured_injected_fj: float | None = Field(None, description="measured_injected in fJ.")
+    measured_error: float | None = Field(
+        None, description="|measured_injected - requested| / requested (dimensionless).")
+    measured_removed: float | None = Field(
+        None, description="Fall of the total energy across the NVE stages that remove, eV "
+        "(None when no such stage).")
+    stages: list[StageLedgerDoc] = Field(
+        default_factory=list, description="Plan and measured change per NVE stage that "
+        "injects or removes energy.")
+
+    def key_figures(self, removed: bool = False) -> dict[str, Any]:
+        """Requested, injected, measured (and removed) energy in eV and fJ, and the error."""
+        out = {"requested energy (eV / fJ)": _pair(self.requested, self.requested_fj),
+               "injected energy (eV / fJ)": _pair(self.injected, self.injected_fj),
+               "measured energy rise (eV / fJ)": _pair(self.measured_injected,
+                                                       self.measured_injected_fj)}
+        if removed:
+            out["removed energy (eV / fJ)"] = _pair(self.removed, self.removed_fj)
+        out["ledger error"] = self.relative_error
+        return out
 
 
 class ScenarioDoc(ArrayHolder):
@@ -119,8 +163,15 @@ class PulseDoc(BaseModel):
     duration: float = Field(description="Pulse length, ps.")
     cumulative_time: float = Field(description="Pulse time so far, ps.")
     crystalline_fraction: float = Field(
-        description="Crystalline fraction of the cell's middle (region 1) after the pulse.")
+        description="Crystalline fraction of the cell's middle (region 1) after the pulse "
+        "(after the cooling that follows it, when there is one).")
     mean_kbar: float = Field(description="Mean k̄ of the cell after the pulse.")
+    pulse_temperature_measured: float | None = Field(
+        None, description="Mean kinetic temperature of the mobile atoms (from their velocities) "
+        "over the second half of the pulse, K.")
+    rest_temperature_measured: float | None = Field(
+        None, description="Mean kinetic temperature of the mobile atoms over the second half "
+        "of the cooling after the pulse, K; None without cooling.")
 
 
 class CumulativeSetDoc(ScenarioDoc):
@@ -152,8 +203,16 @@ class GrainDoc(BaseModel):
     initial_atoms: int = Field(description="Atoms in the grain at the start of growth.")
     final_atoms: int = Field(description="Atoms in the grain at the end.")
     growth_speed: float | None = Field(
-        None, description="Speed of the grain's equivalent-sphere radius, m/s.")
+        None, description="Speed of the grain's equivalent-sphere radius before it touches "
+        "another grain, m/s (None with fewer than three frames before contact).")
     growth_speed_stderr: float | None = Field(None, description="Standard error, m/s.")
+    r_squared: float | None = Field(
+        None, description="Coefficient of determination of the linear fit of the radius.")
+    contact_time: float | None = Field(
+        None, description="First analysed time at which the grain touches another grain, ps "
+        "from the start of growth (None: never).")
+    fit_end: float | None = Field(
+        None, description="End of the fitted window, ps from the start of growth.")
 
 
 class PolycrystallineGrowthDoc(ScenarioDoc):
@@ -166,6 +225,8 @@ class PolycrystallineGrowthDoc(ScenarioDoc):
     published_growth_speed: float = Field(
         0.7, description="Growth speed published for 600 K with the published potential, m/s.")
     final_fraction: float = Field(description="Crystalline fraction at the end.")
+    final_grains: int | None = Field(
+        None, description="Distinct seeded grains at the end (merged grains counted once).")
 
     def key_figures(self) -> dict[str, Any]:
         """Per-grain and mean growth speed."""
@@ -183,7 +244,7 @@ class HeatingRunDoc(BaseModel):
     """One heating run."""
 
     label: str = Field(description="Run label, e.g. 'npt n=3 run 1'.")
-    ensemble: str = Field(description="nvt or npt.")
+    ensemble: str = Field(description="nvt, npt or nve.")
     supercell: int = Field(description="n of the n × n × n rock-salt supercell.")
     n_atoms: int = Field(description="Atoms.")
     seed: int = Field(description="Seed of the cation sublattice and the velocities.")
@@ -197,7 +258,7 @@ class HeatingRunDoc(BaseModel):
 class HeatingSizeDoc(BaseModel):
     """Onset temperatures of one size and ensemble over the independent runs."""
 
-    ensemble: str = Field(description="nvt or npt.")
+    ensemble: str = Field(description="nvt, npt or nve.")
     supercell: int = Field(description="n of the n × n × n supercell.")
     n_atoms: int = Field(description="Atoms.")
     n_runs: int = Field(description="Independent runs.")
@@ -234,13 +295,22 @@ class MushroomResetDoc(ScenarioDoc):
         description="Length of the disordered area along the bottom at the end, Å.")
     max_base_length: float = Field(
         description="Largest disordered base length over the saved frames, Å.")
+    barrier_crossings: int = Field(
+        0, description="Most mobile atoms found through the fixed barrier layers (in an open "
+        "cell: out of the cell) in any saved frame; 0 when every atom stayed.")
+    pressure_before: float | None = Field(
+        None, description="Pressure of the cell at the start of the pulse, GPa.")
+    pressure_after: float | None = Field(
+        None, description="Pressure of the cell at the end of the pulse, GPa.")
+    focal_pressure_before: float | None = Field(
+        None, description="Pressure of the focal region at the start of the pulse (velocities "
+        "and per-atom stresses of its atoms), GPa; None without per-atom stresses.")
+    focal_pressure_after: float | None = Field(
+        None, description="Pressure of the focal region at the end of the pulse, GPa.")
 
     def key_figures(self) -> dict[str, Any]:
         """Energy ledger, peak temperature and disordered base length."""
-        e = self.energy_check
-        return {"requested energy (eV / fJ)": f"{e.requested:.4g} / {e.requested_fj:.4g}",
-                "injected energy (eV / fJ)": f"{e.injected:.4g} / {e.injected_fj:.4g}",
-                "ledger error": e.relative_error,
+        return {**self.energy_check.key_figures(removed=False),
                 "peak temperature (K)": self.peak_temperature,
                 "disordered base length (nm)": self.base_length / 10.0}
 
@@ -256,14 +326,12 @@ class CrossPointDoc(ScenarioDoc):
     final_mean_kbar: float = Field(description="Mean k̄ at the end.")
     central_fraction: float = Field(
         description="Thickness of the central region of the RDF, share of the height.")
+    central_thickness: float | None = Field(
+        None, description="Thickness of the central region of the RDF, Å.")
 
     def key_figures(self) -> dict[str, Any]:
         """Energy ledger, peak temperature and molten share."""
-        e = self.energy_check
-        return {"requested energy (eV / fJ)": f"{e.requested:.4g} / {e.requested_fj:.4g}",
-                "injected energy (eV / fJ)": f"{e.injected:.4g} / {e.injected_fj:.4g}",
-                "removed energy (eV / fJ)": f"{e.removed:.4g} / {e.removed_fj:.4g}",
-                "ledger error": e.relative_error,
+        return {**self.energy_check.key_figures(removed=True),
                 "peak temperature (K)": self.peak_temperature,
                 "molten share of the height after the pulse": self.molten_fraction,
                 "final mean k̄": self.final_mean_kbar}

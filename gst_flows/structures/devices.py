@@ -392,15 +392,18 @@ def build_mushroom(
     focal: str = "small",
     focal_radius: float | None = None,
     fixed_layers: int = 4,
-    periodic_z: bool = False,
+    periodic_z: bool = True,
 ) -> Atoms:
-    """Build the mushroom-cell slab for iterative RESET simulations.
+    """Build the mushroom cell for iterative RESET simulations.
 
-    Rock-salt GST (cubic axes along x, y, z). The focal region, where kinetic
-    energy is injected, is a half-cylinder with its axis along y through the
-    middle of the bottom face (x = Lx/2, z = 0): atoms with
-    ``(x - Lx/2)² + z² ≤ r²`` are ``region`` 1. The top ``fixed_layers`` atomic
-    (001) planes are ``fixed``.
+    Rock-salt GST (cubic axes along x, y, z), periodic in all three directions:
+    no free surface, no vacuum. The focal region, where kinetic energy is
+    injected, is a half-cylinder with its axis along y through the middle of the
+    bottom face (x = Lx/2, z = 0): atoms with ``(x - Lx/2)² + z² ≤ r²`` are
+    ``region`` 1. The top ``fixed_layers`` atomic (001) planes are ``fixed``:
+    through the periodic z boundary they sit right above the focal region and
+    are the heat barrier between it and the top of the cell (a device's thermal
+    barrier), so no heat reaches the focal region from above.
 
     Parameters
     ----------
@@ -421,12 +424,13 @@ def build_mushroom(
     fixed_layers
         Number of atomic planes at the top held fixed.
     periodic_z
-        Periodic along z; by default the slab is open along z (x and y periodic).
+        Periodic along z (the published cell); False gives a slab open along z
+        (x and y periodic) with two free surfaces.
 
     Returns
     -------
     ase.Atoms
-        Slab with ``region`` (1 in the focal half-cylinder), ``fixed`` (top
+        Cell with ``region`` (1 in the focal half-cylinder), ``fixed`` (top
         layers), and ``info["focal_radius"]``, ``info["focal_axis"]``.
 
     Raises

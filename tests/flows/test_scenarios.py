@@ -24,6 +24,7 @@ from gst_flows.flows.scenarios import (
     HeatingSeriesMaker,
     MushroomResetMaker,
     PolycrystallineGrowthMaker,
+    ScenarioError,
     SetCrystallisationMaker,
 )
 from gst_flows.md.units import ev_to_fj
@@ -48,7 +49,7 @@ def _run(maker, doc_class):
     return doc, raw
 
 
-def _common_checks(doc, raw, *, figures: int, kbar: bool = True):
+def _common_checks(doc, raw, *, figures: int, kbar: bool = True, engine: str = "ase"):
     # arrays sit in the data store, the document stays small
     assert doc.arrays and all("blob_uuid" in a["array_data"] for a in raw["arrays"])
     assert len(json.dumps(raw, cls=MontyEncoder)) < 200_000
@@ -63,7 +64,7 @@ def _common_checks(doc, raw, *, figures: int, kbar: bool = True):
         frames = read(doc.kbar_files[0], index=":")
         assert all("kbar" in f.arrays and "crystalline" in f.arrays for f in frames)
         assert all(0.0 <= f.arrays["kbar"].min() <= f.arrays["kbar"].max() <= 1.0 for f in frames)
-    assert doc.engine == "ase" and doc.size == "small"
+    assert doc.engine == engine and doc.size == "small"
     assert doc.potential.kind == "gap_xml"
     assert doc.key_figures()
 
@@ -71,14 +72,27 @@ def _common_checks(doc, raw, *, figures: int, kbar: bool = True):
 # --------------------------------------------------------------------------- RESET
 
 
-@pytest.fixture(scope="module")
-def mushroom(gst_home):
-    return _run(MushroomResetMaker(potential=str(GAP)), schemas.MushroomResetDoc)
+def _lammps_missing() -> str | None:
+    from gst_flows.md import lammps_plugin
+
+    try:
+        lammps_plugin.find_lammps()
+    except lammps_plugin.LammpsNotFoundError as exc:
+        return str(exc)
+    return None
+
+
+@pytest.fixture(scope="module", params=["ase", "lammps"])
+def mushroom(request, gst_home):
+    if request.param == "lammps" and _lammps_missing():
+        pytest.skip(_lammps_missing())
+    return _run(MushroomResetMaker(potential=str(GAP), engine=request.param),
+                schemas.MushroomResetDoc)
 
 
 def test_mushroom_reset_ledger_and_maps(mushroom):
     doc, raw = mushroom
-    _common_checks(doc, raw, figures=3)
+    _common_checks(doc, raw, figures=3, engine=doc.parameters["engine"])
     check = doc.energy_check
     # the same energy per focal atom as the published 1,650 eV pulse
     assert check.requested == pytest.approx(doc.parameters["energy"])
@@ -89,6 +103,16 @@ def test_mushroom_reset_ledger_and_maps(mushroom):
     # the total energy rose by what was injected (NVE after the equilibration)
     assert check.balance_error < 0.01
     assert doc.ledger.injected == pytest.approx(check.injected)
+    # measured: the total (kinetic + potential) energy rose across the pulse by the plan
+    assert check.measured_injected == pytest.approx(check.requested, rel=0.01)
+    assert check.measured_error < 0.01
+    assert check.measured_injected_fj == pytest.approx(ev_to_fj(check.measured_injected))
+    assert [s.stage for s in check.stages] == ["pulse"]
+    # periodic in all three directions: nothing went through the fixed barrier layers
+    assert doc.barrier_crossings == 0 and doc.array("barrier_crossings").max() == 0
+    # the heated focal region pushes: its pressure (velocities and per-atom virials) rises
+    assert doc.focal_pressure_after > doc.focal_pressure_before + 1.0
+    assert doc.pressure_after > doc.pressure_before
     maps = doc.array("temperature_map")
     assert maps.shape[0] == len(doc.array("time"))
     assert maps.shape[1:] == (len(doc.array("map_x")) - 1, len(doc.array("map_z")) - 1)
@@ -127,6 +151,10 @@ def test_cross_point_ledger_profiles_rdf(cross_point):
     assert np.nanmean(profile[:half]) > np.nanmean(profile[half:])
     assert doc.peak_temperature > 1000
     assert doc.array("kbar_zt").shape == t_zt.shape
+    # the RDF follows the central 20 Å (20 nm in the full cell) of the height
+    height = read(doc.kbar_files[0], index=0).cell.lengths()[2]
+    assert doc.central_thickness == 20.0
+    assert doc.central_fraction == pytest.approx(20.0 / height)
     rdf = doc.array("rdf_central")
     assert rdf.shape == (len(times), len(doc.array("rdf_r")))
     # the layered crystal at the start has sharp peaks; the melt is smoother
@@ -149,18 +177,39 @@ def test_set_crystallisation(gst_home):
 
 
 def test_cumulative_set(gst_home):
+    # the small analogue of 5 x 100 ps against 10 x 50 ps at 600 K: the same time at 600 K,
+    # each pulse followed by a cooling back to 300 K
     maker = CumulativeSetMaker(potential=str(GAP),
-                               pulse_types=((650.0, 40.0, 2), (600.0, 20.0, 3)))
+                               pulse_types=((600.0, 40.0, 2), (600.0, 20.0, 4)))
     doc, raw = _run(maker, schemas.CumulativeSetDoc)
     _common_checks(doc, raw, figures=1)
     assert doc.n_runs == 2 and len(doc.kbar_files) == 2
     assert [(p.pulse_type, p.index) for p in doc.pulses] == [
-        ("650 K x 0.04 ps", 1), ("650 K x 0.04 ps", 2),
-        ("600 K x 0.02 ps", 1), ("600 K x 0.02 ps", 2), ("600 K x 0.02 ps", 3)]
-    assert doc.pulses[-1].cumulative_time == pytest.approx(0.06)
-    np.testing.assert_allclose(doc.array("pulse_time_1"), [0.0, 0.02, 0.04, 0.06])
+        ("600 K x 0.04 ps", 1), ("600 K x 0.04 ps", 2),
+        ("600 K x 0.02 ps", 1), ("600 K x 0.02 ps", 2), ("600 K x 0.02 ps", 3),
+        ("600 K x 0.02 ps", 4)]
+    assert doc.pulses[-1].cumulative_time == pytest.approx(0.08)
+    np.testing.assert_allclose(doc.array("pulse_time_1"), [0.0, 0.02, 0.04, 0.06, 0.08])
     assert doc.array("fraction_0")[0] == pytest.approx(doc.reset_fraction[0])
-    assert set(doc.final_fractions()) == {"650 K x 0.04 ps", "600 K x 0.02 ps"}
+    # T(t) from the velocities (28 mobile atoms: about ±45 K of noise per row): hot during
+    # every pulse, back near base after every pulse, at base on average
+    hot = [p.pulse_temperature_measured for p in doc.pulses]
+    cold = [p.rest_temperature_measured for p in doc.pulses]
+    assert min(hot) > 480.0 and max(cold) < 420.0
+    assert np.mean(hot) == pytest.approx(600.0, abs=50.0)
+    assert np.mean(cold) == pytest.approx(300.0, abs=40.0)
+    # so the two trains of equal time at 600 K are different runs: 2 against 4 cool-downs
+    cooled = {label: sum(p.rest_temperature_measured < 400.0 for p in doc.pulses
+                         if p.pulse_type == label) for label in doc.final_fractions()}
+    assert cooled == {"600 K x 0.04 ps": 2, "600 K x 0.02 ps": 4}
+    # the crystal template stayed where it was built through the RESET and the pulses
+    cell = maker.prepare()[0].atoms
+    fixed = cell.arrays["fixed"]
+    assert fixed.any()
+    for path in doc.kbar_files:
+        for frame in read(path, index=":"):
+            np.testing.assert_allclose(frame.positions[fixed], cell.positions[fixed],
+                                       atol=1e-6)
 
 
 def test_polycrystalline_growth(gst_home):
@@ -172,6 +221,16 @@ def test_polycrystalline_growth(gst_home):
     assert sizes.shape == (len(doc.array("time")), 3)
     assert [g.final_atoms for g in doc.grains] == sizes[-1].tolist()
     assert doc.published_growth_speed == 0.7
+    # each seed's front is fitted only before its grain touches another; merged grains count
+    # once
+    n_grains = doc.array("n_grains")
+    assert doc.final_grains == n_grains[-1] <= 3
+    contact = doc.array("grain_contact")
+    for g in doc.grains:
+        touched = np.flatnonzero(contact[:, g.seed_id])
+        assert (g.contact_time is None) == (touched.size == 0)
+        if g.growth_speed is not None and g.contact_time is not None:
+            assert g.fit_end < g.contact_time
     stages = [s["name"] for s in doc.protocols[0]["stages"]]
     assert stages == ["melt", "quench", "grow"]
     # the seeds are held during the melt only
@@ -187,18 +246,25 @@ def test_heating_series(gst_home):
                                heat_duration=120.0)
     doc, raw = _run(maker, schemas.HeatingSeriesDoc)
     _common_checks(doc, raw, figures=1, kbar=False)
-    assert len(doc.runs) == 8 and doc.n_runs == 8
+    assert len(doc.runs) == 12 and doc.n_runs == 12
     assert {(s.ensemble, s.n_atoms, s.n_runs) for s in doc.sizes} == {
-        ("nvt", 7, 2), ("nvt", 56, 2), ("npt", 7, 2), ("npt", 56, 2)}
-    # independent runs differ in their seeds; NVT keeps the density, NPT changes it
+        (e, n, 2) for e in ("nvt", "npt", "nve") for n in (7, 56)}
+    # independent runs differ in their seeds; NVT and NVE keep the density, NPT changes it
     assert len({r.seed for r in doc.runs}) == 4
     for run in doc.runs:
-        if run.ensemble == "nvt":
+        if run.ensemble != "npt":
             assert run.final_density == pytest.approx(run.initial_density)
     assert any(r.final_density != pytest.approx(r.initial_density)
                for r in doc.runs if r.ensemble == "npt")
     temperature = doc.array("temperature_0")
     assert temperature[0] == pytest.approx(300.0) and temperature[-1] == pytest.approx(3000.0)
+    # NVE heats by injecting energy, no thermostat: the measured temperature climbs
+    nve = [k for k, r in enumerate(doc.runs) if r.ensemble == "nve" and r.supercell == 2]
+    measured = doc.array(f"temperature_{nve[0]}")
+    assert measured[-1] > measured[0] + 500.0
+    assert doc.protocols[nve[0]]["stages"][1]["ensemble"] == "nve"
+    assert doc.protocols[nve[0]]["stages"][1]["actions"][0]["kind"] == "inject_energy"
+    assert HeatingSeriesMaker(size="full").resolved().runs_per_size == 5
 
 
 # --------------------------------------------------------------------------- field
@@ -242,6 +308,21 @@ def test_full_size_flows_are_cluster_jobs():
     spec = md.function_args[0]
     assert spec.kind == "mushroom" and spec.params["supercell"] == [33, 5, 20]
     assert len(json.dumps(flow.as_dict(), cls=MontyEncoder)) < 100_000
+    # the published SET anneal (600 ps at 600 K), cooling between cumulative SET pulses,
+    # the cross-point RDF over the central 20 nm
+    set_flow = SetCrystallisationMaker(size="full", potential="gap.xml").make()
+    anneal = set_flow.jobs[0].function.__self__.protocol.stage("anneal")
+    assert anneal.duration == 600_000 and anneal.start_temperature == 600
+    train = CumulativeSetMaker(size="full", potential="gap.xml").resolved().runs()[1].protocol
+    rests = [st for st in train.stages if st.tag == "rest"]
+    assert len(rests) == 5 and {st.start_temperature for st in rests} == {300.0}
+    assert CrossPointMaker(size="full").resolved().central_thickness == 200.0
+    with pytest.raises(ScenarioError, match="central_thickness"):
+        CrossPointMaker(central_thickness=500.0, potential="gap.xml").prepare()
+    grown = PolycrystallineGrowthMaker(size="full", potential="gap.xml").prepare()[0]
+    assert min(grown.atoms.cell.lengths()) >= 70.0  # three seeds stay apart (≥ 7 nm)
+    with pytest.raises(ScenarioError, match="min_box_length"):
+        PolycrystallineGrowthMaker(size="full", supercell=(7, 7, 7), potential="x").prepare()
     strong = MushroomResetMaker(size="full", pulse="large", potential="gap.xml").prepare()[0]
     assert strong.protocol.energy_plan()[1].injected == pytest.approx(3900.0)
     assert len(strong.atoms) == 23_100

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from ase import Atoms
 
 from gst_flows.analysis.device import (
+    barrier_crossings,
     binned_mean,
     central_mask,
     disordered_base_length,
+    energy_change,
     mean_shift,
     onset_temperature,
+    per_atom_virials,
+    region_pressure,
     region_rdf,
     species_density_profiles,
 )
 from gst_flows.analysis.rdf import radial_distribution
 from gst_flows.structures import build_mushroom, build_rocksalt
+
+SCENARIO_GAP = Path(__file__).parents[1] / "fixtures" / "scenario_gap" / "gap.xml"
 
 
 def test_disordered_base_length_of_a_known_stretch():
@@ -81,3 +89,59 @@ def test_mean_shift_along_a_direction():
     np.testing.assert_allclose(mean_shift([atoms, moved], te, (1, 0, 0)), [0.0, -4.0])
     with pytest.raises(ValueError, match="no atom"):
         mean_shift([atoms], np.zeros(len(atoms), bool), (0, 0, 1))
+
+
+def test_energy_change_takes_the_last_row_of_a_step():
+    steps = np.array([0, 10, 20, 20, 30])
+    etot = np.array([1.0, 1.5, 2.0, 2.25, 3.0])
+    assert energy_change(steps, etot, 0, 20) == pytest.approx(1.25)
+    assert energy_change(steps, etot, 20, 30) == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="no row at step 25"):
+        energy_change(steps, etot, 0, 25)
+
+
+def test_region_pressure_of_every_atom_is_the_cell_pressure():
+    from ase.calculators.lj import LennardJones
+    from ase.units import GPa
+
+    atoms = build_rocksalt("Ge1Sb2Te4", (2, 2, 2), seed=0)
+    atoms.rattle(0.05, seed=1)
+    atoms.set_velocities(np.random.default_rng(2).normal(0.0, 0.01, (len(atoms), 3)))
+    atoms.calc = LennardJones(sigma=2.7, epsilon=0.05, rc=5.0, smooth=True)
+    everything = np.ones(len(atoms), bool)
+    virials = per_atom_virials(atoms)
+    cell = -np.trace(atoms.get_stress(voigt=False, include_ideal_gas=True)) / 3 / GPa
+    assert region_pressure(atoms, everything, virials) == pytest.approx(cell, rel=1e-9)
+    # the two halves' pressures average to the whole
+    half = np.arange(len(atoms)) < len(atoms) // 2
+    mean = (region_pressure(atoms, half, virials) + region_pressure(atoms, ~half, virials)) / 2
+    assert mean == pytest.approx(cell, rel=1e-9)
+    # quippy divides its per-atom stresses by the volume per atom, not the cell's
+    from quippy.potential import Potential
+
+    atoms.calc = Potential(param_filename=str(SCENARIO_GAP))
+    cell = -np.trace(atoms.get_stress(voigt=False, include_ideal_gas=True)) / 3 / GPa
+    assert region_pressure(atoms, everything, per_atom_virials(atoms)) == pytest.approx(
+        cell, rel=1e-9)
+    with pytest.raises(ValueError, match="no atom"):
+        region_pressure(atoms, ~everything, virials)
+
+
+def test_barrier_crossings_counts_atoms_through_the_fixed_block():
+    atoms = build_mushroom(supercell=(3, 2, 3), focal_radius=5.0, fixed_layers=2)
+    fixed = atoms.arrays["fixed"]
+    lz = atoms.cell.lengths()[2]
+    low = atoms.positions[fixed, 2].min()
+    moved = [atoms.copy() for _ in range(3)]
+    top = np.flatnonzero(~fixed)[np.argmax(atoms.positions[~fixed, 2])]
+    bottom = np.flatnonzero(~fixed)[np.argmin(atoms.positions[~fixed, 2])]
+    moved[1].positions[top, 2] = low + 0.5  # into the barrier, not through it
+    moved[1].positions[bottom, 2] = -1.0  # below the bottom, short of the barrier
+    moved[2].positions[top, 2] = lz + 0.1  # up through the barrier
+    moved[2].positions[bottom, 2] = low - lz - 0.5  # down through the boundary and barrier
+    assert barrier_crossings([atoms, *moved], fixed).tolist() == [0, 0, 0, 2]
+    slab = build_mushroom(supercell=(3, 2, 3), focal_radius=5.0, fixed_layers=2,
+                          periodic_z=False)
+    out = slab.copy()
+    out.positions[0, 2] = -0.5
+    assert barrier_crossings([slab, out], slab.arrays["fixed"]).tolist() == [0, 1]

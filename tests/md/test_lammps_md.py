@@ -19,7 +19,7 @@ from gst_flows.md import lammps_plugin
 from gst_flows.md.lammps_engine import LammpsMDEngine, LammpsPotential, LammpsRunner
 from gst_flows.md.protocol import Protocol, ProtocolError, RunSettings
 from gst_flows.md.results import THERMO_COLUMNS, MDBlowUpError, MDResult, read_frames
-from gst_flows.md.units import KB
+from gst_flows.md.units import EV_PER_A3_TO_GPA, KB
 
 
 def _missing() -> str | None:
@@ -352,6 +352,31 @@ def test_npt_runs_on_an_orthogonal_cell_and_is_refused_on_a_skewed_one(tmp_path)
         LammpsMDEngine(LJ, tmp_path / "skew", settings=FAST).run(skewed, protocol)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("thermostat", ["langevin", "nose-hoover"])
+def test_npt_volume_fluctuations_follow_the_compressibility(tmp_path, thermostat):
+    # isothermal-isobaric (fix npt, or fix nph + fix langevin): <dV²> = k_B T V κ_T with κ_T
+    # from the mean volumes at ±0.05 GPa; the Berendsen barostat gave 0.43 of it here
+    atoms = bulk("GeTe", "rocksalt", a=6.0, cubic=True).repeat(3)
+    settings = RunSettings(thermo_interval=5, frame_interval=0, checkpoint_interval=0)
+    volumes = {}
+    for pressure in (-0.05, 0.0, 0.05):
+        protocol = Protocol(initial_temperature=300, seed=4, stages=[
+            {"name": name, "ensemble": "npt", "temperature": 300, "pressure": pressure,
+             "pdamp": 200, "thermostat": thermostat, "duration": duration}
+            for name, duration in (("eq", 2000), ("run", 100_000))])
+        result = LammpsMDEngine(LJ, tmp_path / f"p{pressure}", settings=settings).run(
+            atoms, protocol)
+        script = (tmp_path / f"p{pressure}" / "lammps" / "stage-001" / "in.0.lammps").read_text()
+        assert "berendsen" not in script
+        run = result.stage_thermo("run")
+        assert run["pressure_gpa"].mean() == pytest.approx(pressure, abs=0.005)
+        volumes[pressure] = run["volume_a3"]
+    v0 = volumes[0.0].mean()
+    kappa = -(volumes[0.05].mean() - volumes[-0.05].mean()) / 0.1 / v0 * EV_PER_A3_TO_GPA
+    assert volumes[0.0].var() / (KB * 300.0 * v0 * kappa) == pytest.approx(1.0, abs=0.4)
+
+
 def test_stand_in_runs_in_a_skewed_cell_on_two_ranks(tmp_path):
     atoms = bulk("GeTe", "rocksalt", a=6.0).repeat((6, 6, 6))  # primitive, triclinic box
     protocol = _protocol(
@@ -447,3 +472,35 @@ def test_runner_uses_a_user_command(tmp_path):
     cmds = LammpsPotential.gap(gap, "IP GAP label=x", load_plugin=False).commands(["Ge", "Te"])
     assert cmds[0] == "pair_style quip"
     assert cmds[1].endswith('"IP GAP label=x" 32 52')
+
+
+def test_slab_open_along_z_runs_with_fixed_walls(tmp_path):
+    atoms = _cell()
+    atoms.pbc = (True, True, False)
+    atoms.center(vacuum=6.0, axis=2)
+    protocol = _protocol([{"name": "nve", "ensemble": "nve", "duration": "0.1 ps",
+                           "actions": [{"kind": "fix_atoms"}]}], initial_temperature=600)
+    result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
+    assert result.completed
+    script = next((tmp_path / "lammps" / "stage-000").glob("in.*.lammps")).read_text()
+    assert "boundary p p f" in script
+    z = result.final_atoms.positions[:, 2]
+    assert z.min() > 0.0 and z.max() < atoms.cell[2, 2]
+    assert not result.final_atoms.pbc[2]
+    # the free bottom surface moved, so the walls really held a moving slab
+    assert np.abs(result.final_atoms.positions - atoms.positions).max() > 0.01
+
+
+def test_slab_with_atoms_on_a_wall_is_refused_before_running(tmp_path):
+    atoms = _cell()
+    atoms.pbc = (True, True, False)  # atoms at z = 0: LAMMPS would lose them at once
+    protocol = _protocol([{"name": "nve", "ensemble": "nve", "duration": "0.1 ps"}],
+                         initial_temperature=300)
+    with pytest.raises(ProtocolError, match=r"open along z.*at least 2 Å inside"):
+        LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
+    assert not (tmp_path / "lammps").exists()
+    npt = _protocol([{"name": "npt", "ensemble": "npt", "temperature": 300,
+                      "duration": "0.1 ps"}], initial_temperature=300)
+    atoms.center(vacuum=6.0, axis=2)
+    with pytest.raises(ProtocolError, match="npt stages need a cell periodic"):
+        LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, npt)

@@ -209,3 +209,19 @@ def test_scaled_and_graded(slab_cell):
         (3 + (1 - 3) * 0.5 / len(groups)) / (3 + (1 - 3) * (1 - 0.5 / len(groups))), rel=0.3)
     assert np.all(np.diff(per_atom) < 0)
     assert isinstance(small.stage("quench").actions[0], RemoveHeat)
+
+
+def test_heat_removal_beyond_the_heat_held_is_refused_before_running(slab_cell):
+    # 108 atoms, about 100 mobile at 300 K hold about 3 k_B T N = 8 eV; 1 eV is injected
+    def protocol(removed: float) -> Protocol:
+        return Protocol(initial_temperature=300, stages=[
+            Stage(name="pulse", ensemble="nve", duration=100,
+                  actions=[FixAtoms(), InjectEnergy(region="region", region_value=1,
+                                                    energy=1.0)]),
+            Stage(name="quench", ensemble="nve", duration=100,
+                  actions=[FixAtoms(), RemoveHeat(energy=removed)]),
+        ])
+
+    protocol(5.0).validate_for(slab_cell)  # within what the atoms hold
+    with pytest.raises(ProtocolError, match="removing 20 eV needs more kinetic energy"):
+        protocol(20.0).validate_for(slab_cell)

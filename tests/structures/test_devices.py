@@ -81,7 +81,8 @@ def test_mushroom_cell():
     lx, _ly, lz = atoms.cell.lengths() / 10
     assert lx == pytest.approx(20, abs=0.3)
     assert lz == pytest.approx(12, abs=0.2)
-    assert list(atoms.pbc) == [True, True, False]
+    assert list(atoms.pbc) == [True, True, True]  # no free surface, no vacuum
+    assert list(build_mushroom(supercell=(4, 2, 4), periodic_z=False).pbc) == [True, True, False]
     a = atoms.info["parameters"]["lattice_parameter"]
     pos = atoms.positions
     # top four atomic (001) layers fixed, nothing else

@@ -104,7 +104,7 @@ def write_lammps_inputs(
     Parameters
     ----------
     atoms
-        Starting structure with its role arrays (periodic in all directions).
+        Starting structure with its role arrays (periodic, or a slab open along z).
     protocol
         The protocol; checked against ``atoms`` first.
     potential
@@ -125,7 +125,7 @@ def write_lammps_inputs(
     """
     from gst_flows.md.lammps_engine import LammpsPotential
     from gst_flows.md.lammps_input import StagePlan, stage_groups, stage_script
-    from gst_flows.md.lammps_io import lammps_species, write_lammps_data
+    from gst_flows.md.lammps_io import lammps_boundary, lammps_species, write_lammps_data
 
     protocol.validate_for(atoms)
     if not isinstance(potential, LammpsPotential):
@@ -169,6 +169,7 @@ def write_lammps_inputs(
                 injected=plan[index].injected,
                 skin=skin,
                 group_dir=sdir,
+                boundary=lammps_boundary(atoms.pbc),
             ),
             settings,
         )

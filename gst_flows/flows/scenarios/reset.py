@@ -60,7 +60,9 @@ def _published_focal_atoms(composition: str, radius: float, seed: int) -> int:
 class MushroomResetMaker(ScenarioMaker):
     """Iterative RESET of a mushroom cell.
 
-    Rock-salt GST with its top ``fixed_layers`` atomic planes fixed; a short NVT at
+    Rock-salt GST, periodic in all three directions (no free surface, no vacuum), with its top
+    ``fixed_layers`` atomic planes fixed: through the periodic z boundary they are the heat
+    barrier between the top of the cell and the focal region at the bottom. A short NVT at
     ``temperature``, then NVE with kinetic energy injected into the half-cylinder focal region
     at the bottom of the xz plane (``region`` 1, its momentum conserved) during the pulse, then
     more NVE. The analysis maps the local temperature on the xz plane at every saved frame
@@ -95,9 +97,6 @@ class MushroomResetMaker(ScenarioMaker):
         Temperature of the initial NVT, K.
     equilibrate_duration, pulse_duration, relax_duration
         Stage lengths, fs (full: 10, 30 and 70 ps).
-    vacuum
-        Empty space above the slab, Å (the slab is periodic in x and y only; the vacuum lets
-        the LAMMPS engine, which needs periodic cells, run it unchanged).
     """
 
     name: str = "mushroom reset"
@@ -113,7 +112,6 @@ class MushroomResetMaker(ScenarioMaker):
     equilibrate_duration: float | None = None
     pulse_duration: float | None = None
     relax_duration: float | None = None
-    vacuum: float = 15.0
 
     scenario: ClassVar[str] = "mushroom-reset"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
@@ -139,12 +137,12 @@ class MushroomResetMaker(ScenarioMaker):
         return round(MUSHROOM_FOCAL_RADII[self.pulse] * float(self.focal_scale), 2)
 
     def cell_spec(self) -> CellSpec:
-        """The slab (on the resolved maker)."""
+        """The periodic cell (on the resolved maker)."""
         return CellSpec("mushroom", {
             "composition": self.composition, "supercell": list(self.supercell),
             "seed": self.seed, "focal_radius": self.radius(),
             "fixed_layers": self.fixed_layers,
-        }, vacuum=self.vacuum)
+        })
 
     def requested_energy(self, atoms: Any) -> float:
         """Energy of the pulse for this cell, eV (on the resolved maker)."""
@@ -260,8 +258,9 @@ class CrossPointMaker(ScenarioMaker):
         to give back the potential energy it gained, removing everything would need a
         negative kinetic energy and the run stops. The small preset's 200 fs quench
         removes 0.75 of it.
-    central_fraction
-        Thickness of the central region whose RDF is followed, share of the height.
+    central_thickness
+        Thickness of the central region whose RDF is followed, Å (full: the central 20 nm;
+        small 20 Å).
     """
 
     name: str = "cross-point melt-quench"
@@ -277,18 +276,19 @@ class CrossPointMaker(ScenarioMaker):
     pulse_duration: float | None = None
     quench_duration: float | None = None
     removal_share: float | None = None
-    central_fraction: float = 0.4
+    central_thickness: float | None = None
 
     scenario: ClassVar[str] = "cross-point"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
         "full": {"n_blocks": 30, "n_slabs": 10, "equilibrate_duration": 5_000.0,
                  "pulse_duration": 10_000.0, "quench_duration": 40_000.0, "removal_share": 1.0,
-                 "engine": "lammps",
+                 "central_thickness": 200.0, "engine": "lammps",
                  "md": _FULL_MD,
                  "analysis": AnalysisSettings(bin_size=10.0, sigma=10.0, kbar_frames=4)},
         "small": {"in_plane": (3, 2), "n_blocks": 3, "n_slabs": 5,
                   "equilibrate_duration": 40.0, "pulse_duration": 100.0,
-                  "quench_duration": 200.0, "removal_share": 0.75, "engine": "ase",
+                  "quench_duration": 200.0, "removal_share": 0.75, "central_thickness": 20.0,
+                  "engine": "ase",
                   "md": _SMALL_MD,
                   "analysis": AnalysisSettings(bin_size=4.0, sigma=4.0)},
     }
@@ -333,10 +333,15 @@ class CrossPointMaker(ScenarioMaker):
         return [ScenarioRun("melt-quench", cell, protocol, {"energy": energy, "n_atoms": n_atoms})]
 
     def check_run(self, run: PreparedRun) -> None:
-        """The pulse energy was computed for the cell's atom count."""
+        """The pulse energy was computed for the cell's atom count; the RDF region fits."""
         if len(run.atoms) != run.info["n_atoms"]:
             raise ScenarioError(f"{self.scenario}: the cell has {len(run.atoms)} atoms, "
                                 f"{run.info['n_atoms']} expected")
+        height = float(run.atoms.cell.lengths()[2])
+        if not 0 < self.central_thickness <= height:
+            raise ScenarioError(f"{self.scenario} ({self.size}): central_thickness must be in "
+                                f"(0, {height:.1f}] Å (the cell's height), got "
+                                f"{self.central_thickness:g}")
 
     def _removal(self, energy: float) -> RemoveHeat:
         if not 0 < self.removal_share <= 1:
@@ -352,7 +357,7 @@ class CrossPointMaker(ScenarioMaker):
         params["energy"] = runs[0].info["energy"]
         maker = CrossPointAnalysisMaker(size=self.size, parameters=params,
                                         settings=self.analysis,
-                                        central_fraction=self.central_fraction)
+                                        central_thickness=self.central_thickness)
         return maker.make(md_jobs[0].output)
 
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from jobflow import Job
 
-from gst_flows.flows.scenarios.base import PreparedRun, ScenarioMaker, ScenarioRun
+from gst_flows.flows.scenarios.base import PreparedRun, ScenarioError, ScenarioMaker, ScenarioRun
 from gst_flows.makers.scenarios import (
     SEED_ARRAY,
     AnalysisSettings,
@@ -99,7 +99,7 @@ class SetCrystallisationMaker(ScenarioMaker):
         Temperature of the melt of the middle, K (full 1,200; small 4,000 to amorphise a
         small cell within a hundred femtoseconds).
     melt_duration, quench_duration, anneal_duration
-        Stage lengths, fs (full: 20, 20 and 400 ps).
+        Stage lengths, fs (full: 20, 20 and 600 ps, the published 600 ps at 600 K).
     anneal_temperature
         SET temperature, K.
     """
@@ -118,7 +118,7 @@ class SetCrystallisationMaker(ScenarioMaker):
     scenario: ClassVar[str] = "set-crystallisation"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
         "full": {"supercell": (6, 4, 4), "melt_temperature": 1200.0, "melt_duration": 20_000.0,
-                 "quench_duration": 20_000.0, "anneal_duration": 400_000.0, "engine": "lammps",
+                 "quench_duration": 20_000.0, "anneal_duration": 600_000.0, "engine": "lammps",
                  "md": _FULL_MD, "analysis": AnalysisSettings(bin_size=2.0, kbar_frames=20)},
         "small": {"supercell": (2, 2, 2), "melt_temperature": 4000.0, "melt_duration": 100.0,
                   "quench_duration": 40.0, "anneal_duration": 200.0, "engine": "ase",
@@ -159,9 +159,12 @@ class CumulativeSetMaker(ScenarioMaker):
 
     One MD run per pulse type, each from the same cell: a RESET (melt at
     ``melt_temperature``, linear quench to ``quench_temperature``, hold), then ``count``
-    identical NVT pulses (optionally separated by rests). With ``fixed_template`` the cell's
-    crystalline template bilayers stay fixed, so the pulses grow the crystal from them. The
-    analysis reads k̄ at the end of the RESET and of every pulse.
+    identical NVT pulses, each followed by a cooling back to ``rest_temperature`` for
+    ``rest_duration``, so that pulse width matters (5 × 100 ps and 10 × 50 ps at 600 K are
+    different runs). With ``fixed_template`` the cell's crystalline template bilayers stay
+    fixed through the RESET and the pulses, so the pulses grow the crystal from them. The
+    analysis reads k̄ at the end of the RESET and after every pulse (at the end of its
+    cooling), and the measured temperature of every pulse and cooling.
 
     Parameters
     ----------
@@ -177,7 +180,11 @@ class CumulativeSetMaker(ScenarioMaker):
     melt_temperature, melt_duration, quench_duration, quench_temperature, hold_duration
         The RESET (K and fs).
     rest_temperature, rest_duration
-        Interval between pulses (none when the duration is 0), K and fs.
+        Cooling after each pulse (none when the duration is 0), K and fs (full: 300 K for
+        20 ps; small: 300 K for 100 fs).
+    tdamp
+        Thermostat time constant of every stage, fs (full 100; small 20, so the small cell
+        cools within its short rests).
     """
 
     name: str = "cumulative set"
@@ -191,7 +198,8 @@ class CumulativeSetMaker(ScenarioMaker):
     quench_temperature: float = 300.0
     hold_duration: float | None = None
     rest_temperature: float = 300.0
-    rest_duration: float = 0.0
+    rest_duration: float | None = None
+    tdamp: float | None = None
 
     scenario: ClassVar[str] = "cumulative-set"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
@@ -199,12 +207,14 @@ class CumulativeSetMaker(ScenarioMaker):
                  "pulse_types": ((650.0, 100_000.0, 5), (600.0, 100_000.0, 5),
                                  (600.0, 50_000.0, 10)),
                  "melt_temperature": 1200.0, "melt_duration": 30_000.0,
-                 "quench_duration": 50_000.0, "hold_duration": 10_000.0, "engine": "lammps",
+                 "quench_duration": 50_000.0, "hold_duration": 10_000.0,
+                 "rest_duration": 20_000.0, "tdamp": 100.0, "engine": "lammps",
                  "md": {**_FULL_MD, "frame_interval": 0}, "analysis": AnalysisSettings()},
         "small": {"supercell": (2, 1, 2),
                   "pulse_types": ((650.0, 40.0, 2), (600.0, 40.0, 2), (600.0, 20.0, 4)),
                   "melt_temperature": 4000.0, "melt_duration": 80.0, "quench_duration": 20.0,
-                  "hold_duration": 0.0, "engine": "ase", "md": {**_SMALL_MD, "frame_interval": 0},
+                  "hold_duration": 0.0, "rest_duration": 100.0, "tdamp": 20.0,
+                  "engine": "ase", "md": {**_SMALL_MD, "frame_interval": 0},
                   "analysis": AnalysisSettings()},
     }
 
@@ -225,7 +235,7 @@ class CumulativeSetMaker(ScenarioMaker):
                 name="pulse", reset=reset,
                 pulses=[SetPulse(temperature=temperature, duration=duration, count=int(count))],
                 rest_temperature=self.rest_temperature, rest_duration=self.rest_duration,
-                timestep=self.timestep,
+                timestep=self.timestep, tdamp=self.tdamp,
                 actions=[FixAtoms(array="fixed")] if self.fixed_template else [],
             )
             protocol = self.protocol(
@@ -251,14 +261,20 @@ class PolycrystallineGrowthMaker(ScenarioMaker):
     density) is melted and quenched to the anneal temperature (NVT) with the seed atoms held
     fixed, then the whole cell is annealed (NVT). The analysis follows the grain grown from
     each seed (clusters of crystalline atoms holding seed atoms) and fits the speed of its
-    equivalent-sphere radius (published: about 0.7 m/s at 600 K).
+    equivalent-sphere radius (published: about 0.7 m/s at 600 K) only until that grain touches
+    another (merged grains are counted once); the box must keep the seeds apart long enough.
 
     Parameters
     ----------
     composition
         Composition of seeds and matrix.
     supercell
-        Box in cubic rock-salt cells (full 7 × 7 × 7, about 2,300 atoms; small 3 × 3 × 3).
+        Box in cubic rock-salt cells (full 12 × 12 × 12, 7.2 nm, about 12,000 atoms, so
+        three 100-atom seeds growing at ~0.7 m/s stay apart for most of the 2 ns; small
+        3 × 3 × 3).
+    min_box_length
+        Shortest cell edge allowed, Å (full 70: the published ≥ 7 nm for three seeds;
+        small 0).
     n_seeds
         Number of seeds.
     seed_atoms
@@ -279,6 +295,7 @@ class PolycrystallineGrowthMaker(ScenarioMaker):
     composition: str = "Ge1Sb2Te4"
     supercell: tuple[int, int, int] | None = None
     n_seeds: int = 3
+    min_box_length: float | None = None
     seed_atoms: int | None = None
     amorphous: str | None = None
     melt_temperature: float | None = None
@@ -290,12 +307,14 @@ class PolycrystallineGrowthMaker(ScenarioMaker):
 
     scenario: ClassVar[str] = "polycrystalline-growth"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
-        "full": {"supercell": (7, 7, 7), "seed_atoms": 100, "melt_temperature": 1200.0,
+        "full": {"supercell": (12, 12, 12), "min_box_length": 70.0, "seed_atoms": 100,
+                 "melt_temperature": 1200.0,
                  "melt_duration": 10_000.0, "quench_duration": 10_000.0,
                  "anneal_duration": 2_000_000.0, "engine": "lammps",
                  "md": {**_FULL_MD, "frame_interval": 10_000},
                  "analysis": AnalysisSettings(kbar_frames=20)},
-        "small": {"supercell": (3, 3, 3), "seed_atoms": 10, "melt_temperature": 4000.0,
+        "small": {"supercell": (3, 3, 3), "min_box_length": 0.0, "seed_atoms": 10,
+                  "melt_temperature": 4000.0,
                   "melt_duration": 60.0, "quench_duration": 40.0, "anneal_duration": 200.0,
                   "engine": "ase", "md": _SMALL_MD, "analysis": AnalysisSettings()},
     }
@@ -317,6 +336,15 @@ class PolycrystallineGrowthMaker(ScenarioMaker):
             stages=stages,
         )
         return [ScenarioRun("anneal", CellSpec("seeded", params, mark_seeds=True), protocol)]
+
+    def check_run(self, run: PreparedRun) -> None:
+        """The box keeps the seeds apart: no edge shorter than ``min_box_length``."""
+        shortest = float(min(run.atoms.cell.lengths()))
+        if shortest < self.min_box_length:
+            raise ScenarioError(
+                f"{self.scenario} ({self.size}): the box's shortest edge is {shortest:.1f} Å, "
+                f"below min_box_length {self.min_box_length:g} Å: {self.n_seeds} seeds would "
+                "touch before their growth speed can be fitted; use a larger supercell")
 
     def analysis_job(self, md_jobs: list[Job], runs: list[PreparedRun]) -> Job:
         """Grain sizes and growth speeds."""
