@@ -150,7 +150,10 @@ def load_training_frames(source: Source, store=None) -> tuple[list[Atoms], str]:
 
         store = store or current_store()
         frames = []
-        for entry in store.query(source.criteria(), properties=["output"], load=True):
+        # A content-defined order (not the order in which labels happened to finish) keeps
+        # gap_fit's sparse-point choice and the subsamples the same from run to run.
+        order = {"output.structure_hash": 1, "output.settings_hash": 1}
+        for entry in store.query(source.criteria(), properties=["output"], sort=order, load=True):
             output = {k: v for k, v in entry["output"].items() if not k.startswith("@")}
             frames.append(LabelDoc.model_validate(output).to_atoms())
         if not frames:
