@@ -1,7 +1,8 @@
 """``gst-flows demo``: the main job, a small but real active-learning loop on this machine.
 
 Real CP2K labels (reduced k-point density), real ``gap_fit`` fits, GAP-driven melt-quench and
-heating MD with ASE and quippy, SOAP selection, three iterations, on the embedded database.
+crystallisation and partial-melting MD with ASE and quippy, SOAP selection, three iterations, on
+the embedded database.
 Running it again continues from the last finished iteration instead of starting over.
 """
 
