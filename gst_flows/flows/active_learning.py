@@ -481,7 +481,8 @@ def al_fit(maker: ActiveLearningMaker, state: dict[str, Any], waits: list[Any]) 
     """Fit on every label of the loop so far; the held-out set is the test set."""
     iteration = state["iteration"]
     seeds: dict[str, Any] = {"flow": maker.seed,
-                             "gap_fit": derive_seed(maker.seed, iteration, 0, "gap_fit")}
+                             "gap_fit": derive_seed(maker.seed, iteration, 0, "gap_fit"),
+                             "split": maker.fit_maker.split_seed}
     fit = _with_gap_seed(maker.fit_maker, seeds["gap_fit"]).make(
         TrainingSelection(tag=maker.tag),
         test_source=TrainingSelection(tag=_held_out_tag(maker.tag)),
