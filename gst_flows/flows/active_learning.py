@@ -51,6 +51,7 @@ __all__ = [
     "al_select",
     "convergence_decision",
     "derive_seed",
+    "format_histogram",
     "fraction_histogram",
     "measured_config_type",
     "overall_errors",

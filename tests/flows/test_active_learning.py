@@ -475,3 +475,13 @@ def test_same_seed_same_science(gst_home, monkeypatch):
             fingerprints.append(_potential_fingerprint(potential_id, frames))
         assert fingerprints[0][0] == fingerprints[1][0]
         np.testing.assert_array_equal(fingerprints[0][1], fingerprints[1][1])
+
+
+def test_demo_summary_shows_the_crystalline_fractions(loop, tmp_path, capsys):
+    from gst_flows.commands.demo import _fraction_summary
+
+    figure = _fraction_summary("al-test", tmp_path)
+    out = capsys.readouterr().out
+    assert "iteration 2 (device): crystalline fraction of the" in out
+    assert "0.90-1.00" in out
+    assert figure.stat().st_size > 1000 and figure.with_suffix(".pdf").exists()
