@@ -72,8 +72,10 @@ def _small(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearnin
     initial, held_out = _crystal_set(crystals, 2, seed)
     explore = [build_rocksalt("Ge1Sb2Te4", supercell=(2, 1, 1), seed=seed),
                build_rocksalt("GeTe", supercell=(2, 1, 1), seed=seed)]
-    # 21 atoms, six (111) bilayers, two of them the fixed crystal template
-    device = [build_crystallisation_cell("Ge1Sb2Te4", supercell=(1, 1, 2), seed=seed)]
+    # 12 atoms, three (111) bilayers, one of them the fixed crystal template (a label costs
+    # about as much as one of the 14-16-atom iter-1 cells; 21 Ge1Sb2Te4 atoms cost three times more)
+    device = [build_crystallisation_cell("GeTe", supercell=(1, 1, 1), crystal_bilayers=1,
+                                         seed=seed)]
     hyper = GapHyperparameters(
         two_body=TwoBodyParams(cutoff=5.0, n_sparse=15),
         soap=SoapParams(cutoff=5.0, n_max=4, l_max=3, n_sparse=60, atom_sigma=0.5),
@@ -157,7 +159,7 @@ def active_learning_setup(
     ----------
     profile
         ``small`` (7-16-atom cells, coarser k-points, tiny GAP; about half an hour on two
-        cores; iter-2 on a 21-atom crystallisation cell) or ``full`` (the quasi-binary line
+        cores; iter-2 on a 12-atom GeTe crystallisation cell) or ``full`` (the quasi-binary line
         in rock-salt and layered forms, AIMD, the default CP2K protocol and GAP
         hyperparameters, two rounds of 64-atom melt-quench explorations, then crystallisation
         and melting of a crystallisation cell; a cluster job).
