@@ -1,7 +1,8 @@
 """``gst-flows demo``: the main job, a small but real active-learning loop on this machine.
 
 Real CP2K labels (reduced k-point density), real ``gap_fit`` fits, GAP-driven melt-quench and
-heating MD with ASE and quippy, SOAP selection, three iterations, on the embedded database.
+crystallisation and partial-melting MD with ASE and quippy, SOAP selection, three iterations, on
+the embedded database.
 Running it again continues from the last finished iteration instead of starting over.
 """
 
@@ -70,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     elif last is not None:
         print(f"continuing after iteration {last.iteration} (potential {last.potential_id})")
         cells = [s.as_dict() for s in structures_from_atoms(explore)]
+        device = [s.as_dict() for s in structures_from_atoms(setup.device or explore)]
         state = {"iteration": last.iteration + 1, "history": last.history, "n_new_labels": None,
-                 "potential_id": last.potential_id, "explore": cells, "device": cells}
+                 "potential_id": last.potential_id, "explore": cells, "device": device}
         run_local(al_explore(maker, state))
     else:
         print(f"iteration 0: labelling {len(initial)} crystal cells, {len(held_out)} held-out "
@@ -104,6 +106,7 @@ def summarise(tag: str, last, out: Path) -> int:
                 atoms.info["iteration"] = label.doc.provenance.iteration
                 frames.append(atoms)
     soap = soap_map_figure(frames, out / "soap_map.png")
+    fractions = _fraction_summary(tag, out)
     potential = fetch_potential(last.potential_id)
     rows = [[h["iteration"], h["n_labels"],
              f"{h['force_rmse']:.4f}" if h.get("force_rmse") is not None else "",
@@ -114,5 +117,27 @@ def summarise(tag: str, last, out: Path) -> int:
     print(f"stopped: {last.stop_reason}")
     print(f"learning curve: {curve}")
     print(f"SOAP map:       {soap}")
+    if fractions is not None:
+        print(f"crystallinity:  {fractions}")
     print(f"potential:      {potential}")
     return 0
+
+
+def _fraction_summary(tag: str, out: Path) -> Path | None:
+    """Print the crystalline fractions of each iteration's selected frames; plot them."""
+    from gst_flows.flows.active_learning import format_histogram
+    from gst_flows.plotting.active_learning import crystalline_fraction_figure
+    from gst_flows.settings import get_settings
+    from gst_flows.store import get_database
+
+    settings = get_settings()
+    found = get_database(settings)[settings.outputs_collection].find(
+        {"output.@class": "SelectionDoc", "output.tag": tag}, sort=[("completed_at", 1)])
+    latest = {d["output"]["iteration"]: d["output"] for d in found}  # the newest per iteration
+    docs = [latest[k] for k in sorted(latest)]
+    for doc in docs:
+        if doc.get("selected_fraction_histogram"):
+            print(f"iteration {doc['iteration']} ({doc.get('exploration')}): crystalline fraction "
+                  f"of the {doc['n_selected']} selected frames")
+            print(format_histogram(doc["selected_fraction_histogram"]))
+    return crystalline_fraction_figure(docs, out / "crystalline_fraction.png") if docs else None

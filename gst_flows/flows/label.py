@@ -22,7 +22,7 @@ __all__ = [
 
 _PROVENANCE_KEYS = (
     "tag", "iteration", "generator", "config_type", "potential_id", "temperature", "md_step",
-    "source",
+    "md_seed", "crystalline_fraction", "source",
 )
 
 

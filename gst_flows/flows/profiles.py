@@ -64,14 +64,18 @@ def _small(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearnin
     from gst_flows.makers.dft import Cp2kLabelMaker
     from gst_flows.makers.fit import GapFitMaker
     from gst_flows.makers.md import GapMDMaker
-    from gst_flows.md.protocol import melt_quench
-    from gst_flows.structures import build_diamond, build_rocksalt
+    from gst_flows.md.protocol import melt_anneal, melt_quench, partial_melt
+    from gst_flows.structures import build_crystallisation_cell, build_diamond, build_rocksalt
 
     crystals = [build_rocksalt("Ge1Sb2Te4", seed=seed), build_rocksalt("GeTe", seed=seed),
                 build_diamond()]
     initial, held_out = _crystal_set(crystals, 2, seed)
     explore = [build_rocksalt("Ge1Sb2Te4", supercell=(2, 1, 1), seed=seed),
                build_rocksalt("GeTe", supercell=(2, 1, 1), seed=seed)]
+    # 12 atoms, three (111) bilayers, one of them the fixed crystal template (a label costs
+    # about as much as one of the 14-16-atom iter-1 cells; 21 Ge1Sb2Te4 atoms cost three times more)
+    device = [build_crystallisation_cell("GeTe", supercell=(1, 1, 1), crystal_bilayers=1,
+                                         seed=seed)]
     hyper = GapHyperparameters(
         two_body=TwoBodyParams(cutoff=5.0, n_sparse=15),
         soap=SoapParams(cutoff=5.0, n_max=4, l_max=3, n_sparse=60, atom_sigma=0.5),
@@ -79,21 +83,23 @@ def _small(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearnin
     )
     melt = melt_quench(melt_temperature=1200.0, melt_duration=1000.0, quench_temperature=300.0,
                        quench_rate=500.0, heat_from=None, anneal_duration=0.0)
-    heat = melt_quench(melt_temperature=900.0, melt_duration=1000.0, quench_temperature=600.0,
-                       quench_rate=500.0, heat_from=300.0, heat_duration=1200.0,
-                       anneal_duration=0.0, name="heat-anneal")
+    crystallise = melt_anneal(melt_temperature=1500.0, melt_duration=600.0, quench_duration=200.0,
+                              anneal_temperature=600.0, anneal_duration=1200.0)
+    melting = partial_melt(start_temperature=600.0, end_temperature=1500.0, duration=2000.0)
     md = {"frame_interval": 10, "thermo_interval": 10, "checkpoint_interval": 500}
     maker = ActiveLearningMaker(
         tag=tag,
         label_maker=Cp2kLabelMaker(settings=SMALL_DFT),
         fit_maker=GapFitMaker(hyperparameters=hyper, test_fraction=0.0, tags=[tag]),
         explore_maker=GapMDMaker(protocol=melt, **md),
-        device_maker=GapMDMaker(protocol=heat, **md),
+        device_makers=[GapMDMaker(protocol=crystallise, **md),
+                       GapMDMaker(protocol=melting, **md)],
         n_select=n_select,
         max_iterations=iterations,
         isolated_box=SMALL_ATOM_BOX,
+        seed=seed,
     )
-    return ActiveLearningSetup(maker, initial, held_out, explore)
+    return ActiveLearningSetup(maker, initial, held_out, explore, device)
 
 
 def _full(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearningSetup:
@@ -130,10 +136,11 @@ def _full(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearning
         label_maker=Cp2kLabelMaker(),
         fit_maker=GapFitMaker(tags=[tag]),
         explore_maker=GapMDMaker(protocol=melt_quench(), engine="ase", frame_interval=500),
-        device_maker=GapMDMaker(protocol="crystallisation_600K", frame_interval=1000),
+        melt_quench_rounds=2,
         aimd_maker=Cp2kAimdMaker.melt_quench(),
         n_select=n_select,
         max_iterations=iterations,
+        seed=seed,
         target_force_rmse=0.15,
         min_improvement=0.02,
         max_failed_fraction=0.1,
@@ -152,9 +159,10 @@ def active_learning_setup(
     ----------
     profile
         ``small`` (7-16-atom cells, coarser k-points, tiny GAP; about half an hour on two
-        cores) or ``full`` (the quasi-binary line in rock-salt and layered forms, AIMD, the
-        default CP2K protocol and GAP hyperparameters, 64-atom explorations and a
-        crystallisation cell; a cluster job).
+        cores; iter-2 on a 12-atom GeTe crystallisation cell) or ``full`` (the quasi-binary line
+        in rock-salt and layered forms, AIMD, the default CP2K protocol and GAP
+        hyperparameters, two rounds of 64-atom melt-quench explorations, then crystallisation
+        and melting of a crystallisation cell; a cluster job).
     tag
         Tag of every label of the loop.
     iterations
@@ -162,7 +170,7 @@ def active_learning_setup(
     n_select
         Labels per iteration (default 4 for small, 50 for full).
     seed
-        Seed of the builders.
+        Seed of the builders and of the loop (MD, committee subsamples, gap_fit).
     uncertainty, committee_size
         ``"committee"`` weights the selection by the force spread of ``committee_size``
         sub-sampled fits per iteration (see :class:`ActiveLearningMaker`); None: diversity only.

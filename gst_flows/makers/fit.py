@@ -143,11 +143,14 @@ def load_training_frames(source: Source, store=None) -> tuple[list[Atoms], str]:
     if isinstance(source, dict):
         source = TrainingSelection(**{k: v for k, v in source.items() if not k.startswith("@")})
     if isinstance(source, TrainingSelection):
-
         from gst_flows.db import find_labels
 
         store = store or current_store()
-        frames = [label.doc.to_atoms() for label in find_labels(store=store, **source.filters())]
+        labels = find_labels(store=store, **source.filters())
+        # A content-defined order (not the order in which labels happened to finish) keeps
+        # gap_fit's sparse-point choice and the subsamples the same from run to run.
+        labels.sort(key=lambda label: (label.doc.structure_hash, label.doc.settings_hash))
+        frames = [label.doc.to_atoms() for label in labels]
         if not frames:
             raise FitInputError(f"no successful labels match {source.describe()}")
         return source.subsampled(frames), source.describe()

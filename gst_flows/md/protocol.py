@@ -69,7 +69,9 @@ __all__ = [
     "iter_actions",
     "list_protocols",
     "load_protocol",
+    "melt_anneal",
     "melt_quench",
+    "partial_melt",
     "pulse_train",
     "select_atoms",
 ]
@@ -1205,6 +1207,93 @@ def melt_quench(
         description=f"melt at {melt_temperature:g} K, quench at {quench_rate:g} K/ps to "
         f"{quench_temperature:g} K",
         stages=stages,
+    )
+
+
+def melt_anneal(
+    *,
+    melt_temperature: float = 1200.0,
+    melt_duration: float = 10_000.0,
+    quench_duration: float = 2_000.0,
+    anneal_temperature: float = 600.0,
+    anneal_duration: float = 50_000.0,
+    fixed: str | None = "fixed",
+    timestep: float = 2.0,
+    name: str = "melt-anneal",
+) -> Protocol:
+    """Crystallisation from a template (NVT): melt the mobile atoms, quench, anneal.
+
+    On a crystallisation cell (:func:`gst_flows.structures.build_crystallisation_cell`) the
+    ``fixed`` template bilayers stay crystalline while the middle melts, so every frame holds
+    ordered and disordered regions side by side; during the anneal the crystal grows back
+    from the template.
+
+    Parameters
+    ----------
+    melt_temperature
+        Temperature of the melt of the mobile atoms, K.
+    melt_duration, quench_duration, anneal_duration
+        Stage lengths, fs (the quench is a linear ramp to the anneal temperature).
+    anneal_temperature
+        Temperature of the anneal, K.
+    fixed
+        Per-atom array of the atoms held during every stage (None: none held).
+    timestep
+        Timestep, fs.
+    name
+        Protocol name.
+    """
+    common = {"ensemble": "nvt", "timestep": timestep,
+              "actions": [FixAtoms(array=fixed)] if fixed else []}
+    stages = [
+        Stage(name="melt", duration=melt_duration, temperature=melt_temperature, tag="melt",
+              **common),
+        Stage(name="quench", duration=quench_duration, tag="quench",
+              temperature=Ramp(start=melt_temperature, end=anneal_temperature), **common),
+        Stage(name="anneal", duration=anneal_duration, temperature=anneal_temperature,
+              tag="anneal", **common),
+    ]
+    return Protocol(
+        name=name, initial_temperature=melt_temperature, stages=stages,
+        description=f"melt the mobile atoms at {melt_temperature:g} K, quench, anneal at "
+        f"{anneal_temperature:g} K" + (f" with '{fixed}' atoms held" if fixed else ""),
+    )
+
+
+def partial_melt(
+    *,
+    start_temperature: float = 600.0,
+    end_temperature: float = 1200.0,
+    duration: float = 30_000.0,
+    fixed: str | None = "fixed",
+    timestep: float = 2.0,
+    name: str = "partial-melt",
+) -> Protocol:
+    """Melting of a crystal (NVT): heat the mobile atoms linearly through the melting point.
+
+    With part of the crystal held (``fixed``), the frames run from the crystal through
+    coexisting crystal and melt to a melt against the held template.
+
+    Parameters
+    ----------
+    start_temperature, end_temperature
+        Ends of the heating ramp, K.
+    duration
+        Length of the ramp, fs.
+    fixed
+        Per-atom array of the atoms held (None: none held).
+    timestep
+        Timestep, fs.
+    name
+        Protocol name.
+    """
+    stage = Stage(name="heat", ensemble="nvt", duration=duration, timestep=timestep, tag="melt",
+                  temperature=Ramp(start=start_temperature, end=end_temperature),
+                  actions=[FixAtoms(array=fixed)] if fixed else [])
+    return Protocol(
+        name=name, initial_temperature=start_temperature, stages=[stage],
+        description=f"heat from {start_temperature:g} to {end_temperature:g} K"
+        + (f" with '{fixed}' atoms held" if fixed else ""),
     )
 
 

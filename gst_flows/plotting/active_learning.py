@@ -1,4 +1,4 @@
-"""Figures of the active-learning loop: the learning curve and the SOAP map of the database."""
+"""Figures of the active-learning loop: learning curve, SOAP map, crystalline fractions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from ase import Atoms
 
-__all__ = ["learning_curve_figure", "soap_map_figure"]
+__all__ = ["crystalline_fraction_figure", "learning_curve_figure", "soap_map_figure"]
 
 
 def _pyplot():
@@ -75,6 +75,46 @@ def soap_map_figure(frames: Sequence[Atoms], path: str | Path, method: str = "kp
         ax.set_xlabel("component 1")
         ax.set_ylabel("component 2")
         ax.legend(fontsize=7, frameon=False)
+    fig.savefig(path, dpi=150)
+    fig.savefig(path.with_suffix(".pdf"))
+    plt.close(fig)
+    return path
+
+
+def crystalline_fraction_figure(selections: Sequence[dict[str, Any]], path: str | Path) -> Path:
+    """Histograms of the explored frames' crystalline fractions, one panel per iteration.
+
+    Parameters
+    ----------
+    selections
+        Selection documents (:class:`~gst_flows.schemas.active_learning.SelectionDoc` or their
+        dicts) with ``iteration``, ``exploration``, ``candidate_fractions`` and the chosen
+        frames' fractions in ``provenance``.
+    path
+        PNG to write (a PDF is written beside it).
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    path = Path(path)
+    docs = [d if isinstance(d, dict) else d.model_dump() for d in selections]
+    docs = sorted(docs, key=lambda d: d["iteration"])
+    if not docs:
+        raise ValueError("no selection documents to plot")
+    fig, axes = plt.subplots(1, len(docs), figsize=(3.2 * len(docs), 3.0),
+                             constrained_layout=True, squeeze=False)
+    bins = np.linspace(0.0, 1.0, 11)
+    for ax, doc in zip(axes[0], docs, strict=True):
+        candidates = [f for f in doc.get("candidate_fractions", []) if f is not None]
+        chosen = [p.get("crystalline_fraction") for p in doc.get("provenance", [])]
+        chosen = [f for f in chosen if f is not None]
+        ax.hist(candidates, bins=bins, color="0.75", label=f"candidates ({len(candidates)})")
+        ax.hist(chosen, bins=bins, color="tab:red", alpha=0.8, label=f"selected ({len(chosen)})")
+        ax.set_title(f"iter {doc['iteration']}: {doc.get('exploration') or ''}", fontsize=9)
+        ax.set_xlabel("crystalline fraction (k̄)")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.legend(fontsize=7, frameon=False)
+    axes[0][0].set_ylabel("frames")
     fig.savefig(path, dpi=150)
     fig.savefig(path.with_suffix(".pdf"))
     plt.close(fig)

@@ -16,6 +16,10 @@ class SelectionDoc(BaseModel):
 
     tag: str = Field(description="Data-set tag of the loop.")
     iteration: int = Field(description="Iteration the candidates belong to.")
+    exploration: str | None = Field(
+        None, description="Exploration that made the candidates: melt-quench (iter-1) or device "
+        "(iter-2: crystallisation and melting)."
+    )
     method: str = Field(description="Selection method: fps or cur.")
     n_candidates: int = Field(description="Frames offered by the exploration.")
     n_duplicates: int = Field(description="Candidates dropped as near-duplicates.")
@@ -34,6 +38,22 @@ class SelectionDoc(BaseModel):
     selected_spread: list[float] = Field(
         default_factory=list, description="Committee force spread of each chosen structure, eV/Å."
     )
+    candidate_fractions: list[float | None] = Field(
+        default_factory=list,
+        description="Measured crystalline fraction (k̄) of every candidate, dimensionless.",
+    )
+    candidate_config_types: dict[str, int] = Field(
+        default_factory=dict, description="Candidates per measured config_type."
+    )
+    candidate_fraction_histogram: dict[str, list] | None = Field(
+        None, description="Histogram of the candidates' crystalline fractions: edges, counts."
+    )
+    selected_fraction_histogram: dict[str, list] | None = Field(
+        None, description="Histogram of the chosen frames' crystalline fractions: edges, counts."
+    )
+    md_seeds: list[int] = Field(
+        default_factory=list, description="Seed of each exploration MD run, in run order."
+    )
     structures: list[Structure] = Field(
         default_factory=list, description="The chosen structures (data store)."
     )
@@ -44,6 +64,10 @@ class IterationDoc(BaseModel):
 
     tag: str = Field(description="Data-set tag of the loop.")
     iteration: int = Field(description="Iteration (0: crystals, AIMD; 1: melt-quench; 2+: device).")
+    exploration: str | None = Field(
+        None, description="Where the iteration's new labels came from: builders (iteration 0), "
+        "melt-quench (iter-1) or device (iter-2)."
+    )
     potential_id: str = Field(description="Potential fitted in this iteration.")
     n_labels: int = Field(description="Labelled structures in the training set (isolated atoms too).")
     n_new_labels: int = Field(description="Labels added in this iteration.")
@@ -58,6 +82,18 @@ class IterationDoc(BaseModel):
     committee_potential_ids: list[str] = Field(
         default_factory=list,
         description="Committee fits of this iteration (uncertainty of the next selection).",
+    )
+    seeds: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Seeds of the iteration: the flow's, gap_fit's, the committee's subsamples "
+        "and fits, the exploration MD runs'.",
+    )
+    selected_crystalline_fractions: list[float | None] = Field(
+        default_factory=list,
+        description="Crystalline fraction (k̄) of each frame selected in this iteration.",
+    )
+    selected_fraction_histogram: dict[str, list] | None = Field(
+        None, description="Histogram of those fractions: edges, counts (10 bins on [0, 1])."
     )
     history: list[dict[str, Any]] = Field(
         default_factory=list,

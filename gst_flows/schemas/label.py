@@ -31,6 +31,10 @@ class Provenance(BaseModel):
     potential_id: str | None = Field(None, description="Potential that generated it, if any.")
     temperature: float | None = Field(None, description="MD temperature when generated, K.")
     md_step: int | None = Field(None, description="MD step when generated.")
+    md_seed: int | None = Field(None, description="Seed of the MD run that generated it.")
+    crystalline_fraction: float | None = Field(
+        None, description="Measured SOAP crystalline fraction (k̄) when generated."
+    )
     source: str | None = Field(None, description="File or data set it was read from.")
 
 

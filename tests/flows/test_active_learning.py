@@ -2,20 +2,21 @@
 the fits are real gap_fit runs and the exploration real GAP-MD, both tiny."""
 
 import itertools
+from pathlib import Path
 
+import numpy as np
 import pytest
+from jobflow import Flow
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.execution import run_local
-from gst_flows.fit.hyperparameters import GapHyperparameters, SoapParams, TwoBodyParams
 from gst_flows.flows.active_learning import (
     ActiveLearningMaker,
     convergence_decision,
     structures_from_atoms,
 )
-from gst_flows.makers.fit import GapFitMaker
-from gst_flows.makers.md import GapMDMaker
-from gst_flows.md.protocol import SafetyLimits, melt_quench
-from gst_flows.structures import build_rocksalt, perturbed_copies
+from tests.support.small_loop import small_flow, small_maker, small_structures
 from tests.support.standin import StandInLabelMaker
 
 
@@ -45,49 +46,17 @@ def test_convergence_rules():
 
 
 def _maker(tag):
-    hyper = GapHyperparameters(
-        two_body=TwoBodyParams(cutoff=5.0, n_sparse=10),
-        soap=SoapParams(cutoff=4.5, n_max=3, l_max=2, n_sparse=20),
-        e0={"Ge": 0.0, "Sb": 0.0, "Te": 0.0},  # the stand-in's isolated atoms have zero energy
-        strict_n_sparse=False,
-    )
-    protocol = melt_quench(melt_temperature=350.0, melt_duration=200.0, quench_temperature=300.0,
-                           quench_rate=1000.0, heat_from=None, anneal_duration=0.0)
-    return ActiveLearningMaker(
-        tag=tag,
-        label_maker=StandInLabelMaker(),
-        fit_maker=GapFitMaker(hyperparameters=hyper, test_fraction=0.0),
-        # The tiny test GAP is crude: allow hotter excursions than production runs do.
-        explore_maker=GapMDMaker(protocol=protocol, frame_interval=10, thermo_interval=10,
-                                 checkpoint_interval=100,
-                                 safety=SafetyLimits(temperature_factor=20.0, max_force=500.0,
-                                                     min_distance=0.5)),
-        n_select=3,
-        max_iterations=2,
-        isolated_box=None,
-        uncertainty="committee",
-        committee_size=2,
-        committee_fraction=0.7,
-    )
+    return small_maker(tag)
 
 
 @pytest.fixture(scope="module")
 def loop(gst_home):
-    crystals = [build_rocksalt("GeTe", seed=0), build_rocksalt("Ge1Sb2Te4", seed=0)]
-    initial, held_out = [], []
-    for i, c in enumerate(crystals):
-        c.info["config_type"] = "crystal"
-        initial += [c, *perturbed_copies(c, 3, rattle=0.06, seed=i)]
-        held_out += perturbed_copies(c, 1, rattle=0.1, seed=50 + i)
-    for a in initial + held_out:
-        a.info.setdefault("config_type", "crystal")
-    explore = [build_rocksalt("GeTe", supercell=(2, 1, 1), seed=1)]
+    initial, held_out, explore, device = small_structures()
     maker = _maker("al-test")
     StandInLabelMaker.calls.clear()
-    flow = maker.make(structures_from_atoms(initial), structures_from_atoms(held_out),
-                      structures_from_atoms(explore))
+    flow = small_flow(maker)
     run_local(flow)
-    return maker, flow, (initial, held_out, explore), list(StandInLabelMaker.calls)
+    return maker, flow, (initial, held_out, explore, device), list(StandInLabelMaker.calls)
 
 
 def test_loop_iterates_and_stops_at_the_limit(loop, outputs):
@@ -132,11 +101,9 @@ def test_held_out_never_enters_training(loop, outputs):
 
 
 def test_rerun_recomputes_no_label(loop):
-    _, _, (initial, held_out, explore), first_calls = loop
+    _, _, (initial, held_out, _, _), first_calls = loop
     StandInLabelMaker.calls.clear()
-    again = _maker("al-test")
-    run_local(again.make(structures_from_atoms(initial), structures_from_atoms(held_out),
-                         structures_from_atoms(explore)))
+    run_local(small_flow(_maker("al-test")))
     iteration0 = len(initial) + len(held_out)
     assert len(first_calls) > iteration0
     # iter-0 labels are all reused; only frames of the new exploration can be new.
@@ -229,3 +196,292 @@ def test_selection_skips_what_is_already_labelled(loop, outputs):
         chosen = {structure_hash(AseAtomsAdaptor.get_atoms(Structure.from_dict(s)))
                   for s in sel["output"]["structures"]}
         assert not chosen & earlier
+
+
+# --------------------------------------------------------------------------- iter-2, config_type
+
+
+def test_config_type_comes_from_the_measured_fraction():
+    from gst_flows.flows.active_learning import measured_config_type
+
+    assert measured_config_type(0.95, 600.0) == "crystal"
+    assert measured_config_type(0.5, 600.0) == "phase_transition"
+    assert measured_config_type(0.5, 2000.0) == "phase_transition"
+    assert measured_config_type(0.05, 1200.0) == "liquid"
+    assert measured_config_type(0.05, 600.0) == "amorphous"
+    assert measured_config_type(0.05, 600.0, liquid_temperature=500.0) == "liquid"
+    assert measured_config_type(0.15, 600.0, coexistence=(0.1, 0.9)) == "phase_transition"
+    assert measured_config_type(None, 600.0) == "default"
+
+
+def test_several_melt_quench_rounds_before_iter2():
+    maker = small_maker("rounds", melt_quench_rounds=3)
+    assert [maker.exploration(i) for i in (1, 2, 3, 4)] == ["melt-quench"] * 3 + ["device"]
+    with pytest.raises(ValueError, match="melt_quench_rounds"):
+        small_maker("rounds", melt_quench_rounds=0)
+
+
+def test_device_cells_without_a_template_are_refused_before_any_job():
+    initial, held_out, explore, _ = small_structures()
+    with pytest.raises(ValueError, match="crystallisation cells"):
+        _maker("no-template").make(structures_from_atoms(initial),
+                                   structures_from_atoms(held_out),
+                                   structures_from_atoms(explore))  # device defaults to explore
+    # a loop that never reaches iter-2 does not need them
+    small_maker("no-template", max_iterations=1).make(
+        structures_from_atoms(initial), structures_from_atoms(held_out),
+        structures_from_atoms(explore))
+
+
+def test_iteration_two_explores_device_processes(loop, outputs):
+    selections = {d["output"]["iteration"]: d["output"] for d in outputs.find(
+        {"output.@class": "SelectionDoc", "output.tag": "al-test"})}
+    assert selections[1]["exploration"] == "melt-quench"
+    assert selections[2]["exploration"] == "device"
+    generators = " ".join(p["generator"] for p in selections[2]["provenance"])
+    assert "melt-anneal" in generators or "partial-melt" in generators
+    assert "melt-quench" not in generators
+    for sel in selections.values():
+        assert sel["candidate_fractions"] and len(sel["md_seeds"]) >= 1
+        assert sum(sel["candidate_config_types"].values()) == sel["n_candidates"]
+        for prov in sel["provenance"]:
+            assert 0.0 <= prov["crystalline_fraction"] <= 1.0
+            assert prov["md_seed"] in sel["md_seeds"]
+    # the labels keep the measured fraction and the MD seed
+    labels = [d["output"]["provenance"] for d in outputs.find(
+        {"output.@class": "LabelDoc", "output.provenance.tag": "al-test",
+         "output.provenance.iteration": 2})]
+    assert labels and all(p["crystalline_fraction"] is not None for p in labels)
+    assert all(p["md_seed"] is not None for p in labels)
+    iteration = outputs.find_one({"output.@class": "IterationDoc", "output.tag": "al-test",
+                                  "output.iteration": 2})["output"]
+    assert iteration["exploration"] == "device"
+    assert sum(iteration["selected_fraction_histogram"]["counts"]) == len(
+        iteration["selected_crystalline_fractions"]) > 0
+    assert iteration["seeds"]["flow"] == 0 and len(iteration["seeds"]["md"]) == 2
+
+
+SCENARIO_GAP = Path(__file__).parents[1] / "fixtures" / "scenario_gap" / "gap.xml"
+
+
+@pytest.mark.slow
+def test_iter2_frames_span_crystal_to_melt(gst_home, tmp_path):
+    """iter-2 on a crystallisation cell with the scenario GAP (it melts at a few thousand
+    kelvin and recrystallises at 600 K within picoseconds): the explored and the selected
+    frames have crystalline fractions spread between crystal and melt."""
+    from gst_flows.analysis.crystallinity import crystalline_fraction, crystallinity
+    from gst_flows.flows.active_learning import al_explore, al_select
+    from gst_flows.makers.md import GapMDMaker
+    from gst_flows.md.protocol import melt_anneal, partial_melt
+    from gst_flows.plotting.active_learning import crystalline_fraction_figure
+    from gst_flows.store import get_store
+    from tests.support.small_loop import MD
+
+    crystallise = melt_anneal(melt_temperature=4000.0, melt_duration=200.0, quench_duration=100.0,
+                              anneal_temperature=600.0, anneal_duration=600.0)
+    melting = partial_melt(start_temperature=300.0, end_temperature=4000.0, duration=600.0)
+    maker = small_maker("coexist", committee=False, n_select=6, device_makers=[
+        GapMDMaker(protocol=crystallise, **MD), GapMDMaker(protocol=melting, **MD)])
+    *_, device = small_structures()
+    state = {"iteration": 2, "history": [], "potential_id": str(SCENARIO_GAP),
+             "explore": [], "device": [s.as_dict() for s in structures_from_atoms(device)]}
+    explore = al_explore.original(maker, state).replace
+    runs, select = explore.jobs[:-1], explore.jobs[-1]
+    assert len(runs) == 2
+    for run in runs:
+        run.hosts = []  # run the MD jobs alone, without the selection (and its labels and fit)
+    run_local(Flow(runs))
+    store = get_store()
+    store.connect()
+    docs = [store.query_one({"uuid": r.uuid}, properties=["output"], load=True)["output"]
+            for r in runs]
+    assert [d["status"] for d in docs] == ["completed", "completed"]
+    state = select.function_args[1]
+    doc = al_select.original(maker, state, docs).output
+
+    fractions = np.array(doc.candidate_fractions)
+    print("candidates:", np.round(fractions, 2).tolist())
+    print("selected:", [round(p["crystalline_fraction"], 2) for p in doc.provenance])
+    assert fractions.max() > 0.9 and fractions.min() < 0.6  # crystal and melt both explored
+    assert doc.candidate_config_types.get("phase_transition", 0) > 0
+    assert doc.candidate_config_types.get("crystal", 0) > 0
+    chosen = np.array([p["crystalline_fraction"] for p in doc.provenance])
+    assert len(chosen) == 6 and np.ptp(chosen) > 0.2
+    assert any(0.2 <= f <= 0.8 for f in chosen)
+    assert {p["config_type"] for p in doc.provenance} >= {"phase_transition"}
+    # the recorded fraction is the chosen structure's own (measured again here)
+    atoms = AseAtomsAdaptor.get_atoms(doc.structures[0])
+    atoms.arrays = {k: atoms.arrays[k] for k in ("numbers", "positions")}
+    assert crystalline_fraction(crystallinity(atoms)) == pytest.approx(chosen[0], abs=1e-9)
+    figure = crystalline_fraction_figure([doc], tmp_path / "fractions.png")
+    assert figure.stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------- loop bugs
+
+
+def test_convergence_uses_the_overall_held_out_error():
+    from gst_flows.flows.active_learning import al_decide
+
+    maker = ActiveLearningMaker(tag="conv-test", target_force_rmse=0.2, max_iterations=2)
+    state = {"iteration": 1, "history": [], "explore": [], "device": []}
+    training = {"n_structures": 10, "per_config_type": {}}
+    per_type = {"crystal": {"force_rmse": 0.05, "energy_rmse": 0.001},
+                "liquid": {"force_rmse": 0.9, "energy_rmse": 0.02}}
+    # a per-config_type row must not stand in for the whole held-out set
+    with pytest.raises(ValueError, match="no pooled row"):
+        al_decide.original(maker, state, "pot", per_type, {}, training)
+    with_all = {**per_type, "all": {"force_rmse": 0.6, "energy_rmse": 0.01}}
+    doc = al_decide.original(maker, {**state, "iteration": 2}, "pot", with_all, {},
+                             training).output
+    assert doc.held_out_force_rmse == 0.6
+    assert "target" not in (doc.stop_reason or "")
+
+
+def test_walltime_stop_continues_instead_of_reporting_a_finished_run(gst_home):
+    """A walltime-limited exploration replaces itself with continuations until the protocol
+    ends; the frames are those of one uninterrupted run with the same seed."""
+    from gst_flows.flows.active_learning import al_md
+    from gst_flows.makers.md import GapMDMaker
+    from gst_flows.md.protocol import melt_quench
+    from gst_flows.store import get_store
+    from gst_flows.structures import build_rocksalt
+
+    protocol = melt_quench(melt_temperature=600.0, melt_duration=10.0, quench_temperature=300.0,
+                           quench_rate=30000.0, heat_from=None, anneal_duration=0.0)
+    protocol = protocol.model_copy(update={"seed": 7})
+    cell = structures_from_atoms([build_rocksalt("GeTe", supercell=(2, 1, 1), seed=1)])[0]
+    outputs = []
+    for walltime in (None, 1e-6):  # 1 µs: every job stops after one step
+        md = GapMDMaker(protocol=protocol, potential=str(SCENARIO_GAP), frame_interval=5,
+                        thermo_interval=5, checkpoint_interval=5, walltime=walltime)
+        run = al_md(md, cell)
+        responses = run_local(run)
+        assert len(responses[run.uuid]) == (1 if walltime is None else protocol.n_steps)
+        store = get_store()
+        store.connect()
+        found = store.query_one({"uuid": run.uuid}, properties=["output"], sort={"index": -1},
+                                load=True)
+        outputs.append(found["output"])
+    whole, pieces = outputs
+    assert pieces["status"] == whole["status"] == "completed"
+    assert [f["step"] for f in pieces["frames"]] == [f["step"] for f in whole["frames"]]
+    assert pieces["frames"][-1]["step"] == protocol.n_steps
+    for a, b in zip(pieces["frames"], whole["frames"], strict=True):
+        np.testing.assert_array_equal(Structure.from_dict(a["structure"]).cart_coords,
+                                      Structure.from_dict(b["structure"]).cart_coords)
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+def test_seeds_are_derived_not_drawn():
+    from gst_flows.flows.active_learning import derive_seed
+
+    assert derive_seed(0, 2, 1, "md") == derive_seed(0, 2, 1, "md")
+    seeds = {derive_seed(s, i, k, p) for s in (0, 1) for i in (1, 2) for k in (0, 1)
+             for p in ("md", "committee")}
+    assert len(seeds) == 16
+
+
+def _loop_outputs(database: str, tag: str) -> dict:
+    """What a loop produced: its labels, selections and potentials, in content order."""
+    import pymongo
+
+    from gst_flows.settings import get_settings
+    from gst_flows.store import database_uri
+
+    client = pymongo.MongoClient(database_uri(get_settings()))
+    db = client[database]
+    labels = sorted((d["output"]["structure_hash"], d["output"]["energy"]) for d in db.outputs.find(
+        {"output.@class": "LabelDoc", "output.provenance.tag": tag}))
+    iterations = sorted((d["output"] for d in db.outputs.find(
+        {"output.@class": "IterationDoc", "output.tag": tag})), key=lambda d: d["iteration"])
+    selections = {}
+    for d in db.outputs.find({"output.@class": "SelectionDoc", "output.tag": tag}):
+        out = d["output"]
+        selections[out["iteration"]] = {
+            "md_seeds": out["md_seeds"], "candidate_fractions": out["candidate_fractions"],
+            "provenance": [{k: v for k, v in p.items() if k != "potential_id"}
+                           for p in out["provenance"]],
+        }
+    client.close()
+    return {"labels": labels, "iterations": iterations, "selections": selections}
+
+
+def _potential_fingerprint(potential_id: str, frames) -> tuple[str, np.ndarray]:
+    """SHA-256 of the potential's files and its energies and forces on ``frames``.
+
+    gap_fit's time-stamped label and the ids of earlier potentials (in the training frames'
+    provenance, which the XML repeats) are blanked: they name things, they are not the fit.
+    """
+    import hashlib
+    import re
+
+    from gst_flows.potentials import fetch_potential, load_potential
+
+    uuid = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    xml = fetch_potential(potential_id)
+    label = re.search(r'label="(GAP_[0-9_]+)"', xml.read_text()).group(1)
+    files = {path.name.replace(label, "GAP"): path for path in xml.parent.iterdir()
+             if path.name.startswith(xml.name)}
+    assert len(files) > 1  # the XML and its sparseX files
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        content = files[name].read_bytes().replace(label.encode(), b"GAP")
+        digest.update(name.encode() + re.sub(uuid, b"ID", content))
+    calc = load_potential(potential_id)
+    values = []
+    for frame in frames:
+        atoms = frame.copy()
+        atoms.calc = calc
+        values += [atoms.get_potential_energy(), *atoms.get_forces().ravel()]
+    return digest.hexdigest(), np.array(values)
+
+
+@pytest.mark.slow
+def test_same_seed_same_science(gst_home, monkeypatch):
+    """Two runs of the same small loop, each in its own process (different hash seeds) and
+    its own empty database, give the same labels, selections and potentials."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[2]
+    runs = {}
+    for k, database in enumerate(("al-det-a", "al-det-b")):
+        env = {**os.environ, "GST_FLOWS_DATABASE": database, "PYTHONHASHSEED": str(k + 1),
+               "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+        subprocess.run([sys.executable, "-m", "tests.support.small_loop", "al-det", "5"],
+                       cwd=root, env=env, check=True, timeout=900)
+        runs[database] = _loop_outputs(database, "al-det")
+    a, b = runs.values()
+    assert [d["iteration"] for d in a["iterations"]] == [0, 1, 2]
+    assert a["labels"] == b["labels"] and len(a["labels"]) > 8
+    assert a["selections"] == b["selections"] and set(a["selections"]) == {1, 2}
+    for first, second in zip(a["iterations"], b["iterations"], strict=True):
+        assert first["seeds"] == second["seeds"] and first["seeds"]["flow"] == 5
+        assert first["held_out_force_rmse"] == second["held_out_force_rmse"]
+        assert first["selected_crystalline_fractions"] == second["selected_crystalline_fractions"]
+    assert a["iterations"][0]["seeds"]["committee_subsample"] != \
+        a["iterations"][1]["seeds"]["committee_subsample"]
+    frames = [small_structures()[3][0], *small_structures()[1]]
+    for first, second in zip(a["iterations"], b["iterations"], strict=True):
+        ids = [first["potential_id"], second["potential_id"]]
+        assert ids[0] != ids[1]  # two databases, two fits
+        fingerprints = []
+        for database, potential_id in zip(("al-det-a", "al-det-b"), ids, strict=True):
+            monkeypatch.setenv("GST_FLOWS_DATABASE", database)
+            fingerprints.append(_potential_fingerprint(potential_id, frames))
+        assert fingerprints[0][0] == fingerprints[1][0]
+        np.testing.assert_array_equal(fingerprints[0][1], fingerprints[1][1])
+
+
+def test_demo_summary_shows_the_crystalline_fractions(loop, tmp_path, capsys):
+    from gst_flows.commands.demo import _fraction_summary
+
+    figure = _fraction_summary("al-test", tmp_path)
+    out = capsys.readouterr().out
+    assert "iteration 2 (device): crystalline fraction of the" in out
+    assert "0.90-1.00" in out
+    assert figure.stat().st_size > 1000 and figure.with_suffix(".pdf").exists()

@@ -225,3 +225,27 @@ def test_heat_removal_beyond_the_heat_held_is_refused_before_running(slab_cell):
     protocol(5.0).validate_for(slab_cell)  # within what the atoms hold
     with pytest.raises(ProtocolError, match="removing 20 eV needs more kinetic energy"):
         protocol(20.0).validate_for(slab_cell)
+
+
+def test_exploration_protocols_hold_the_template():
+    from ase import Atoms
+
+    from gst_flows.md.protocol import melt_anneal, partial_melt
+    from gst_flows.structures import build_crystallisation_cell
+
+    crystallise = melt_anneal(melt_temperature=1500.0, melt_duration=600.0, quench_duration=200.0,
+                              anneal_temperature=600.0, anneal_duration=1200.0)
+    assert [s.name for s in crystallise.stages] == ["melt", "quench", "anneal"]
+    assert crystallise.n_steps == 1000 and crystallise.initial_temperature == 1500.0
+    quench = crystallise.stage("quench")
+    assert (quench.start_temperature, quench.end_temperature) == (1500.0, 600.0)
+    melting = partial_melt(start_temperature=600.0, end_temperature=1500.0, duration=2000.0)
+    heat = melting.stages[0]
+    assert heat.temperature_at_step(500) == pytest.approx(1050.0)
+    cell = build_crystallisation_cell("GeTe", supercell=(1, 1, 1), crystal_bilayers=1)
+    for protocol in (crystallise, melting):
+        assert all(s.actions[0].array == "fixed" for s in protocol.stages)
+        protocol.validate_for(cell)
+        with pytest.raises(ProtocolError, match="no per-atom array 'fixed'"):
+            protocol.validate_for(Atoms("GeTe", [[0, 0, 0], [3, 0, 0]], cell=cell.cell, pbc=True))
+    assert partial_melt(fixed=None).stages[0].actions == []
