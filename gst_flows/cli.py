@@ -11,8 +11,8 @@ __all__ = ["main"]
 
 # Each module in gst_flows.commands registers one sub-command with ``add_parser``.
 COMMANDS = (
-    "db", "build", "label", "query", "export", "import_", "fit", "md", "analyse", "submit",
-    "scenario", "launchers", "demo",
+    "db", "build", "label", "converge", "query", "export", "import_", "fit", "md", "analyse",
+    "submit", "scenario", "launchers", "demo",
 )
 
 
