@@ -22,8 +22,9 @@ __all__ = ["DEFAULT_KPOINT_LADDER", "Cp2kConvergenceMaker", "summarise_convergen
 
 logger = logging.getLogger(__name__)
 
-#: k-point spacings (Å⁻¹) of the default ladder, coarsest first.
-DEFAULT_KPOINT_LADDER = (0.35, 0.3, 0.25, 0.2, 0.15, 0.12)
+#: k-point spacings (Å⁻¹) of the default ladder, coarsest first; it ends below the default
+#: protocol's 0.12, so that the default itself is tested.
+DEFAULT_KPOINT_LADDER = (0.3, 0.25, 0.2, 0.15, 0.12, 0.1)
 
 
 def _default_ladders() -> dict[str, list[float]]:
