@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from gst_flows.commands.common import format_table, parse_key_values
+from gst_flows.dft.convergence import DEFAULT_KPOINT_LADDER
 
 # Command-line option → protocol setting, with the unit shown in the help.
 LADDER_OPTIONS = {
@@ -27,6 +28,8 @@ def add_parser(subparsers) -> None:
     for option, (_, text) in LADDER_OPTIONS.items():
         parser.add_argument(f"--{option}", type=float, nargs="+", metavar="X",
                             help=f"ladder of {text}")
+    parser.epilog = ("Without a ladder: --kspacing " + " ".join(f"{v:g}" for v in DEFAULT_KPOINT_LADDER)
+                     + ". The other settings stay at the base protocol (--set).")
     parser.add_argument("--energy-tol", type=float, default=0.5,
                         help="energy tolerance, meV/atom (default 0.5)")
     parser.add_argument("--force-tol", type=float, default=0.01,

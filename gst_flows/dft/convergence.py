@@ -14,12 +14,17 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "DEFAULT_KPOINT_LADDER",
     "TIGHTER",
     "LabelDifference",
     "coarsest_converged",
     "label_difference",
     "order_ladder",
 ]
+
+#: k-point spacings (Å⁻¹) of the default ladder, coarsest first; it ends below the default
+#: protocol's 0.12, so that the default itself is tested.
+DEFAULT_KPOINT_LADDER = (0.3, 0.25, 0.2, 0.15, 0.12, 0.1)
 
 #: Direction in which a setting becomes tighter: +1 larger is tighter, -1 smaller is tighter.
 TIGHTER: dict[str, int] = {

@@ -15,16 +15,17 @@ from jobflow import Flow, Maker, job
 from jobflow.core.reference import OnMissing
 from pymatgen.core import Structure
 
-from gst_flows.dft.convergence import coarsest_converged, label_difference, order_ladder
+from gst_flows.dft.convergence import (
+    DEFAULT_KPOINT_LADDER,
+    coarsest_converged,
+    label_difference,
+    order_ladder,
+)
 from gst_flows.schemas.convergence import ConvergenceDoc, ConvergencePoint
 
 __all__ = ["DEFAULT_KPOINT_LADDER", "Cp2kConvergenceMaker", "summarise_convergence"]
 
 logger = logging.getLogger(__name__)
-
-#: k-point spacings (Å⁻¹) of the default ladder, coarsest first; it ends below the default
-#: protocol's 0.12, so that the default itself is tested.
-DEFAULT_KPOINT_LADDER = (0.3, 0.25, 0.2, 0.15, 0.12, 0.1)
 
 
 def _default_ladders() -> dict[str, list[float]]:
