@@ -13,8 +13,8 @@ __all__ = ["main"]
 
 # Each module in gst_flows.commands registers one sub-command with ``add_parser``.
 COMMANDS = (
-    "db", "build", "label", "query", "export", "import_", "fit", "md", "analyse", "submit",
-    "scenario", "launchers", "demo",
+    "db", "build", "label", "converge", "query", "export", "import_", "fit", "md", "analyse",
+    "submit", "scenario", "launchers", "demo",
 )
 # Commands that never read the configuration: a broken configuration file does not stop them.
 WITHOUT_CONFIG = ("build", "plot")

@@ -3,7 +3,8 @@
 The default protocol is that of the published GST database: PBEsol, a 600 eV plane-wave
 cut-off, CASTEP's on-the-fly ultrasoft pseudopotentials of a fixed library (``C19``, so a
 newer CASTEP does not silently change them), and the k-point density and electronic
-temperature of the CP2K protocol: a Monkhorst-Pack mesh with spacing at most 0.25 Å⁻¹ (2π
+temperature of the CP2K protocol before its convergence study (CP2K now uses 0.12 Å⁻¹): a
+Monkhorst-Pack mesh with spacing at most 0.25 Å⁻¹ (2π
 included, written explicitly as ``KPOINT_MP_GRID``; CASTEP's own ``KPOINTS_MP_SPACING`` is
 quoted in units of 2π Å⁻¹, where this is about 0.04) and Fermi-Dirac smearing at 500 K
 (0.0431 eV). The stress is computed, symmetry is not used.

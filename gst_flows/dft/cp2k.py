@@ -3,7 +3,7 @@
 The default protocol follows the project's reference settings: PBEsol (CP2K's ``&PBE`` with
 ``PARAMETRIZATION PBESOL``), DZVP-MOLOPT-SR-GTH basis sets, GTH-PBE pseudopotentials (no PBEsol
 ones exist for Ge, Sb, Te), 300 Ry / REL_CUTOFF 50 Ry, EPS_SCF 1e-6, diagonalisation with
-Fermi-Dirac smearing, Broyden mixing, a Monkhorst-Pack mesh from a k-point spacing, and
+Fermi-Dirac smearing, Broyden mixing, a Monkhorst-Pack mesh from a k-point spacing (0.12 Å⁻¹), and
 analytical stress. Results are converted to eV, eV/Å and GPa here, once.
 """
 
@@ -73,7 +73,11 @@ class Cp2kSettings(ProtocolSettings):
         Maximum number of SCF iterations.
     kpoint_spacing
         Largest allowed spacing between k-points, Å⁻¹ (2π included). The mesh is never
-        reduced to Γ for small cells: ``n_i = ceil(|b_i| / spacing)``.
+        reduced to Γ for small cells: ``n_i = ceil(|b_i| / spacing)``. The default, 0.12, is
+        the coarsest spacing within 0.5 meV/atom and 0.01 eV/Å RMS of 0.1 on a rattled
+        14-atom rock-salt Ge1Sb2Te4 cell (measured with
+        :class:`~gst_flows.flows.convergence.Cp2kConvergenceMaker`; docs/dft-codes.md,
+        "Protocol convergence"); the earlier 0.25 was 1.1 meV/atom and 0.040 eV/Å off there.
     gamma_only
         Force a Γ-only calculation (only for large cells or isolated atoms).
     smearing_temperature
@@ -102,7 +106,7 @@ class Cp2kSettings(ProtocolSettings):
     rel_cutoff: float = 50.0
     eps_scf: float = 1e-6
     max_scf: int = 100
-    kpoint_spacing: float = 0.25
+    kpoint_spacing: float = 0.12
     gamma_only: bool = False
     smearing_temperature: float = 500.0
     added_mos_fraction: float = 0.3

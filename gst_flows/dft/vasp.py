@@ -7,8 +7,9 @@ ENMAX, that of Ge_d, 310 eV: converged stresses need ≥ 1.3 × ENMAX), ``PREC =
 (``ISMEAR = -1``, ``SIGMA = 0.0431`` eV: liquid and amorphous GST are metallic or nearly so,
 crystals are narrow-gap semiconductors), real-space projection off (``LREAL = False``), no
 symmetry (``ISYM = 0``: MD snapshots have none, and symmetrisation would hide force noise),
-non-spin-polarised, no WAVECAR/CHGCAR, and a Γ-centred mesh from the same k-point spacing as
-the CP2K protocol (0.25 Å⁻¹, 2π included; VASP's own ``KSPACING`` uses the same definition).
+non-spin-polarised, no WAVECAR/CHGCAR, and a Γ-centred mesh from a k-point spacing of 0.25 Å⁻¹
+(2π included; VASP's own ``KSPACING`` uses the same definition), the CP2K protocol's earlier
+default; CP2K now uses 0.12 Å⁻¹ (docs/dft-codes.md, "Protocol convergence").
 
 Units of the parsed result: energies in eV, forces in eV/Å, stress in GPa with the tensile-
 positive (ASE) sign. VASP writes the stress in ``vasprun.xml`` in kBar with the opposite sign

@@ -39,7 +39,7 @@ def test_default_input_has_the_reference_protocol(tmp_path):
         "ELECTRONIC_TEMPERATURE [K] 500.0",
         "METHOD BROYDEN_MIXING",
         "STRESS_TENSOR ANALYTICAL",
-        "SCHEME MONKHORST-PACK 5 5 5",
+        "SCHEME MONKHORST-PACK 9 9 9",  # 2π/6 Å / 0.12 Å⁻¹ = 8.7
         "BASIS_SET DZVP-MOLOPT-SR-GTH",
         "POTENTIAL GTH-PBE-q4",
         "POTENTIAL GTH-PBE-q5",
@@ -121,7 +121,9 @@ def test_custodian_scf_corrections_apply_cleanly(tmp_path):
 
 def test_hash_of_the_reference_protocol_is_stable():
     """Stored labels are found again only if the default protocol keeps its hash."""
-    assert Cp2kSettings().settings_hash() == "f2356abf0860a2744a6d4972f7f4f4ae24f51c36"
+    assert Cp2kSettings().settings_hash() == "c11a9981f857460a2954218afa6abb73b8ed154c"
+    # Labels made with the earlier default (0.25 Å⁻¹) are still found when it is asked for.
+    assert Cp2kSettings(kpoint_spacing=0.25).settings_hash() == "f2356abf0860a2744a6d4972f7f4f4ae24f51c36"
     assert Cp2kSettings(scf_method="ot", gamma_only=True).settings_hash() != Cp2kSettings(
         gamma_only=True).settings_hash()
 
