@@ -80,7 +80,7 @@ def test_one_label_job_per_distinct_protocol(gst_home):
     labels, summary = flow.jobs[:-1], flow.jobs[-1]
     assert len(labels) == 4  # k 0.6 and cutoff 300 are the same protocol
     assert all(j.config.expose_store for j in labels)
-    assert {j.maker.settings.get("cutoff") for j in labels} == {None, 200.0}
+    assert {j.maker.settings["cutoff"] for j in labels} == {300.0, 200.0}  # resolved protocols
     assert flow.output.uuid == summary.uuid
 
 
