@@ -59,6 +59,7 @@ def loop(gst_home):
     return maker, flow, (initial, held_out, explore, device), list(StandInLabelMaker.calls)
 
 
+@pytest.mark.slow  # runs the small loop (module fixture, minutes)
 def test_loop_iterates_and_stops_at_the_limit(loop, outputs):
     docs = sorted((d["output"] for d in outputs.find({"output.@class": "IterationDoc",
                                                        "output.tag": "al-test"})),
@@ -83,6 +84,7 @@ def test_loop_iterates_and_stops_at_the_limit(loop, outputs):
     assert "gap md" in prov["generator"]
 
 
+@pytest.mark.slow  # runs the small loop (module fixture, minutes)
 def test_held_out_never_enters_training(loop, outputs):
     held = {d["output"]["structure_hash"] for d in outputs.find(
         {"output.@class": "LabelDoc", "output.provenance.tag": "al-test-heldout"})}
@@ -100,6 +102,7 @@ def test_held_out_never_enters_training(loop, outputs):
         assert not held & set(fit["output"]["train_structure_hashes"])
 
 
+@pytest.mark.slow  # runs the small loop (module fixture, minutes)
 def test_rerun_recomputes_no_label(loop):
     _, _, (initial, held_out, _, _), first_calls = loop
     StandInLabelMaker.calls.clear()
@@ -146,6 +149,7 @@ def test_submit_full_profile_to_the_launchpad(gst_home, capsys):
             launchpad.delete_wf(fw_id)
 
 
+@pytest.mark.slow  # runs the small loop (module fixture, minutes)
 def test_committee_weights_the_selection(loop, outputs):
     from gst_flows.store import get_store
 
@@ -173,6 +177,7 @@ def test_committee_weights_the_selection(loop, outputs):
     assert len(first) == round(0.7 * len(main))
 
 
+@pytest.mark.slow  # runs the small loop (module fixture, minutes)
 def test_selection_skips_what_is_already_labelled(loop, outputs):
     from pymatgen.core import Structure
     from pymatgen.io.ase import AseAtomsAdaptor
@@ -233,6 +238,7 @@ def test_device_cells_without_a_template_are_refused_before_any_job():
         structures_from_atoms(explore))
 
 
+@pytest.mark.slow  # runs the small loop (module fixture, minutes)
 def test_iteration_two_explores_device_processes(loop, outputs):
     selections = {d["output"]["iteration"]: d["output"] for d in outputs.find(
         {"output.@class": "SelectionDoc", "output.tag": "al-test"})}
@@ -477,6 +483,7 @@ def test_same_seed_same_science(gst_home, monkeypatch):
         np.testing.assert_array_equal(fingerprints[0][1], fingerprints[1][1])
 
 
+@pytest.mark.slow  # runs the small loop (module fixture, minutes)
 def test_demo_summary_shows_the_crystalline_fractions(loop, tmp_path, capsys):
     from gst_flows.commands.demo import _fraction_summary
 

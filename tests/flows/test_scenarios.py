@@ -90,6 +90,7 @@ def mushroom(request, gst_home):
                 schemas.MushroomResetDoc)
 
 
+@pytest.mark.slow  # a whole scenario flow with GAP MD
 def test_mushroom_reset_ledger_and_maps(mushroom):
     doc, raw = mushroom
     _common_checks(doc, raw, figures=3, engine=doc.parameters["engine"])
@@ -130,6 +131,7 @@ def cross_point(gst_home):
     return _run(CrossPointMaker(potential=str(GAP)), schemas.CrossPointDoc)
 
 
+@pytest.mark.slow  # a whole scenario flow with GAP MD
 def test_cross_point_ledger_profiles_rdf(cross_point):
     doc, raw = cross_point
     _common_checks(doc, raw, figures=4)
@@ -164,6 +166,7 @@ def test_cross_point_ledger_profiles_rdf(cross_point):
 # --------------------------------------------------------------------------- SET
 
 
+@pytest.mark.slow  # a whole scenario flow with GAP MD
 def test_set_crystallisation(gst_home):
     doc, raw = _run(SetCrystallisationMaker(potential=str(GAP)), schemas.SetCrystallisationDoc)
     _common_checks(doc, raw, figures=2)
@@ -176,6 +179,7 @@ def test_set_crystallisation(gst_home):
     assert [s["name"] for s in doc.protocols[0]["stages"]] == ["melt", "quench", "anneal"]
 
 
+@pytest.mark.slow  # a whole scenario flow with GAP MD
 def test_cumulative_set(gst_home):
     # the small analogue of 5 x 100 ps against 10 x 50 ps at 600 K: the same time at 600 K,
     # each pulse followed by a cooling back to 300 K
@@ -212,6 +216,7 @@ def test_cumulative_set(gst_home):
                                        atol=1e-6)
 
 
+@pytest.mark.slow  # a whole scenario flow with GAP MD
 def test_polycrystalline_growth(gst_home):
     doc, raw = _run(PolycrystallineGrowthMaker(potential=str(GAP)),
                     schemas.PolycrystallineGrowthDoc)
@@ -241,6 +246,7 @@ def test_polycrystalline_growth(gst_home):
 # --------------------------------------------------------------------------- heating
 
 
+@pytest.mark.slow  # a whole scenario flow with GAP MD
 def test_heating_series(gst_home):
     maker = HeatingSeriesMaker(potential=str(GAP), equilibrate_duration=10.0,
                                heat_duration=120.0)
@@ -270,6 +276,7 @@ def test_heating_series(gst_home):
 # --------------------------------------------------------------------------- field
 
 
+@pytest.mark.slow  # a whole scenario flow with GAP MD
 def test_electromigration(gst_home):
     # hot and strong enough that the small cell's ions visibly drift within 100 fs
     maker = ElectromigrationMaker(potential=str(GAP), temperature=3000.0, field=0.5,
