@@ -35,8 +35,9 @@ def main() -> None:
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-cross-point-"))
     try:
-        result = run_lammps_plumbing(CrossPointMaker(size="full"), work,
-                                     steps_per_stage=args.steps, nprocs=args.nprocs)
+        result = run_lammps_plumbing(
+            CrossPointMaker(size="full"), work, steps_per_stage=args.steps, nprocs=args.nprocs
+        )
         print(result.summary())
         print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         if args.json:

@@ -94,8 +94,7 @@ def random_packing(
         trials += 1
         if trials > 1_000_000:
             raise RuntimeError(f"random packing jammed after {placed} atoms")
-    return Atoms(rng.permutation(symbols).tolist(), positions=positions,
-                 cell=np.eye(3) * length, pbc=True)
+    return Atoms(rng.permutation(symbols).tolist(), positions=positions, cell=np.eye(3) * length, pbc=True)
 
 
 def crystal_sets(n_seeds: int = 2) -> dict[str, list[Atoms]]:
@@ -103,22 +102,26 @@ def crystal_sets(n_seeds: int = 2) -> dict[str, list[Atoms]]:
     from gst_flows.structures import build_layered, build_rocksalt
 
     sets: dict[str, list[Atoms]] = {
-        "rock-salt Ge1Sb2Te4, ideal": [build_rocksalt("Ge1Sb2Te4", (3, 3, 3), seed=s)
-                                       for s in range(n_seeds)],
+        "rock-salt Ge1Sb2Te4, ideal": [
+            build_rocksalt("Ge1Sb2Te4", (3, 3, 3), seed=s) for s in range(n_seeds)
+        ],
         "rock-salt GeTe, ideal": [build_rocksalt("GeTe", (3, 3, 3))],
     }
     for sigma in (0.15, 0.2):
         sets[f"rock-salt Ge1Sb2Te4, rattled {sigma} Å"] = [
             rattled(build_rocksalt("Ge1Sb2Te4", (3, 3, 3), seed=s), sigma, 100 + s)
-            for s in range(2 * n_seeds)]
+            for s in range(2 * n_seeds)
+        ]
         sets[f"rock-salt GeTe, rattled {sigma} Å"] = [
-            rattled(build_rocksalt("GeTe", (3, 3, 3)), sigma, 200 + s) for s in range(n_seeds)]
+            rattled(build_rocksalt("GeTe", (3, 3, 3)), sigma, 200 + s) for s in range(n_seeds)
+        ]
     for formula in ("Ge1Sb2Te4", "Sb2Te3"):
         ideal = build_layered(formula, (3, 3, 1))
         sets[f"layered {formula}, ideal"] = [ideal]
         for sigma in (0.15, 0.2):
             sets[f"layered {formula}, rattled {sigma} Å"] = [
-                rattled(ideal, sigma, 300 + s) for s in range(n_seeds)]
+                rattled(ideal, sigma, 300 + s) for s in range(n_seeds)
+            ]
     return sets
 
 
@@ -126,7 +129,8 @@ def packing_sets(n_atoms: int = 189, n_seeds: int = 3) -> dict[str, list[Atoms]]
     """Random packings of Ge1Sb2Te4 at amorphous and crystal density."""
     return {
         f"random packing {rho} g/cm³, ≥ 2.6 Å": [
-            random_packing(n_atoms, rho, 2.6, seed=1000 * k + s) for s in range(n_seeds)]
+            random_packing(n_atoms, rho, 2.6, seed=1000 * k + s) for s in range(n_seeds)
+        ]
         for k, rho in enumerate((6.0, 6.35))
     }
 
@@ -149,23 +153,24 @@ def md_sets(gap: Path, temperature: float = 3000.0, seed: int = 0) -> dict[str, 
     stages = [
         Stage(name="equilibrate", temperature=temperature, duration=500, **nvt),
         Stage(name="liquid", temperature=temperature, duration=600, **nvt),
-        Stage(name="quench", temperature=Ramp(start=temperature, end=300.0), duration=1500,
-              **nvt),
+        Stage(name="quench", temperature=Ramp(start=temperature, end=300.0), duration=1500, **nvt),
     ]
-    protocol = Protocol(name="liquid", initial_temperature=temperature, seed=seed,
-                        stages=stages)
+    protocol = Protocol(name="liquid", initial_temperature=temperature, seed=seed, stages=stages)
     with tempfile.TemporaryDirectory() as tmp:
-        result = AseMDEngine(gap_calculator(gap), workdir=tmp,
-                             settings=RunSettings(frame_interval=100, thermo_interval=100)
-                             ).run(start, protocol)
+        result = AseMDEngine(
+            gap_calculator(gap), workdir=tmp, settings=RunSettings(frame_interval=100, thermo_interval=100)
+        ).run(start, protocol)
         frames = result.read_frames()
     out: dict[str, list[Atoms]] = {"GAP-MD liquid": [], "GAP-MD quench to 300 K, last 0.4 ps": []}
-    for key, stage, frames_kept in (("GAP-MD liquid", "liquid", 3),
-                                    ("GAP-MD quench to 300 K, last 0.4 ps", "quench", 3)):
+    for key, stage, frames_kept in (
+        ("GAP-MD liquid", "liquid", 3),
+        ("GAP-MD quench to 300 K, last 0.4 ps", "quench", 3),
+    ):
         for frame in [f for f in frames if f.info.get("stage_name") == stage][-frames_kept:]:
             plain = Atoms(frame.numbers, frame.positions, cell=frame.cell, pbc=frame.pbc)
-            plain.info = {k: frame.info[k] for k in ("stage_name", "step", "temperature_k")
-                          if k in frame.info}
+            plain.info = {
+                k: frame.info[k] for k in ("stage_name", "step", "temperature_k") if k in frame.info
+            }
             out[key].append(plain)
     return out
 
@@ -207,26 +212,37 @@ def evaluate(sets: dict[str, list[Atoms]], **kwargs) -> dict[str, np.ndarray]:
     """k̄ of every atom of every set (keyword arguments go to ``crystallinity``)."""
     from gst_flows.analysis import crystallinity
 
-    return {name: np.concatenate([crystallinity(f, **kwargs) for f in frames])
-            for name, frames in sets.items()}
+    return {
+        name: np.concatenate([crystallinity(f, **kwargs) for f in frames]) for name, frames in sets.items()
+    }
 
 
 def intermediate_sets(n_seeds: int = 2) -> dict[str, list[Atoms]]:
     """Rock-salt Ge1Sb2Te4 rattled by 0.3 and 0.4 Å: no target, they show the crossover."""
     from gst_flows.structures import build_rocksalt
 
-    return {f"rock-salt Ge1Sb2Te4, rattled {sigma} Å (no target)": [
-        rattled(build_rocksalt("Ge1Sb2Te4", (3, 3, 3), seed=s), sigma, 400 + s)
-        for s in range(n_seeds)] for sigma in (0.3, 0.4)}
+    return {
+        f"rock-salt Ge1Sb2Te4, rattled {sigma} Å (no target)": [
+            rattled(build_rocksalt("Ge1Sb2Te4", (3, 3, 3), seed=s), sigma, 400 + s) for s in range(n_seeds)
+        ]
+        for sigma in (0.3, 0.4)
+    }
 
 
-def report(kbars: dict[str, np.ndarray], crystalline: set[str], threshold: float,
-           title: str, linear: dict[str, float] | None = None) -> bool:
+def report(
+    kbars: dict[str, np.ndarray],
+    crystalline: set[str],
+    threshold: float,
+    title: str,
+    linear: dict[str, float] | None = None,
+) -> bool:
     """Print the table; return whether every set with a target meets it."""
     linear = linear or {}
     print(f"\n{title} (threshold {threshold:g})")
-    header = (f"{'set':50s} {'atoms':>6s} {'crystalline':>11s} {'median k̄':>9s} "
-              f"{'P5':>6s} {'P95':>6s} {'>160°':>6s}  target")
+    header = (
+        f"{'set':50s} {'atoms':>6s} {'crystalline':>11s} {'median k̄':>9s} "
+        f"{'P5':>6s} {'P95':>6s} {'>160°':>6s}  target"
+    )
     print(header)
     print("-" * len(header))
     ok = True
@@ -238,22 +254,27 @@ def report(kbars: dict[str, np.ndarray], crystalline: set[str], threshold: float
         else:
             met = fraction >= CRYSTAL_TARGET if is_crystal else fraction <= DISORDER_TARGET
             ok &= met
-            target = (f"{'≥' if is_crystal else '≤'} "
-                      f"{CRYSTAL_TARGET if is_crystal else DISORDER_TARGET:.2f} "
-                      f"{'ok' if met else 'MISSED'}")
-        print(f"{name:50s} {len(k):6d} {fraction:11.3f} {np.median(k):9.3f} "
-              f"{np.percentile(k, 5):6.3f} {np.percentile(k, 95):6.3f} "
-              f"{linear.get(name, float('nan')):6.3f}  {target}")
-    low = max(np.percentile(k, 95) for n, k in kbars.items()
-              if n not in crystalline and "no target" not in n)
+            target = (
+                f"{'≥' if is_crystal else '≤'} "
+                f"{CRYSTAL_TARGET if is_crystal else DISORDER_TARGET:.2f} "
+                f"{'ok' if met else 'MISSED'}"
+            )
+        print(
+            f"{name:50s} {len(k):6d} {fraction:11.3f} {np.median(k):9.3f} "
+            f"{np.percentile(k, 5):6.3f} {np.percentile(k, 95):6.3f} "
+            f"{linear.get(name, float('nan')):6.3f}  {target}"
+        )
+    low = max(np.percentile(k, 95) for n, k in kbars.items() if n not in crystalline and "no target" not in n)
     high = min(np.percentile(k, 5) for n, k in kbars.items() if n in crystalline)
-    print(f"thresholds meeting every target: ({low:.3f}, {high:.3f})"
-          if high > low else f"no threshold meets every target ({low:.3f} > {high:.3f})")
+    print(
+        f"thresholds meeting every target: ({low:.3f}, {high:.3f})"
+        if high > low
+        else f"no threshold meets every target ({low:.3f} > {high:.3f})"
+    )
     return ok
 
 
-def figure(kbars: dict[str, np.ndarray], crystalline: set[str], threshold: float,
-           path: Path) -> None:
+def figure(kbars: dict[str, np.ndarray], crystalline: set[str], threshold: float, path: Path) -> None:
     """Histogram of k̄ per set: crystalline sets in blues, disordered sets in reds."""
     import matplotlib
 
@@ -265,18 +286,27 @@ def figure(kbars: dict[str, np.ndarray], crystalline: set[str], threshold: float
     names_c = [n for n in kbars if n in crystalline]
     names_d = [n for n in kbars if n not in crystalline and "no target" not in n]
     names_i = [n for n in kbars if "no target" in n]
-    for names, cmap, style in ((names_c, plt.cm.Blues, "-"), (names_d, plt.cm.Reds, "--"),
-                               (names_i, plt.cm.Greys, ":")):
+    for names, cmap, style in (
+        (names_c, plt.cm.Blues, "-"),
+        (names_d, plt.cm.Reds, "--"),
+        (names_i, plt.cm.Greys, ":"),
+    ):
         for i, name in enumerate(names):
             colour = cmap(0.4 + 0.6 * (i + 1) / max(len(names), 1))
-            ax.hist(kbars[name], bins=bins, density=True, histtype="step", color=colour,
-                    linestyle=style, label=name)
+            ax.hist(
+                kbars[name],
+                bins=bins,
+                density=True,
+                histtype="step",
+                color=colour,
+                linestyle=style,
+                label=name,
+            )
     ax.axvline(threshold, color="k", lw=1)
     ax.set_xlabel("k̄")
     ax.set_ylabel("density")
     ax.set_yscale("log")
-    ax.set_title(f"k̄ per reference set; crystalline above {threshold:g} (vertical line)",
-                 fontsize=9)
+    ax.set_title(f"k̄ per reference set; crystalline above {threshold:g} (vertical line)", fontsize=9)
     ax.legend(fontsize=6, ncol=2, loc="upper center", framealpha=0.9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -286,14 +316,20 @@ def figure(kbars: dict[str, np.ndarray], crystalline: set[str], threshold: float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("bench_crystallinity"),
-                        help="directory for the figure (default ./bench_crystallinity)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench_crystallinity"),
+        help="directory for the figure (default ./bench_crystallinity)",
+    )
     parser.add_argument("--gap", type=Path, default=SCENARIO_GAP, help="GAP XML for the MD sets")
     parser.add_argument("--temperature", type=float, default=3000.0, help="liquid temperature, K")
     parser.add_argument("--no-md", action="store_true", help="skip the MD sets")
-    parser.add_argument("--md-frames", type=Path,
-                        help="extxyz of the MD sets: read if it exists, else run the MD and "
-                        "write it there")
+    parser.add_argument(
+        "--md-frames",
+        type=Path,
+        help="extxyz of the MD sets: read if it exists, else run the MD and write it there",
+    )
     parser.add_argument("--legacy", action="store_true", help="also evaluate the former k̄")
     args = parser.parse_args()
 
@@ -314,14 +350,18 @@ def main() -> None:
     ok = report(kbars, crystalline, DEFAULT_THRESHOLD, "k̄, package defaults", linear)
     figure(kbars, crystalline, DEFAULT_THRESHOLD, args.out / "kbar_distributions.png")
     if args.legacy:
-        old = {name: np.concatenate([
-            crystallinity_legacy(f, rocksalt_reference(f), SoapSettings()) for f in frames])
-            for name, frames in sets.items()}
-        report(old, crystalline, 0.75, "former k̄ (σ 0.3 Å, with l = 0, ζ 16, no smoothing)",
-               linear)
+        old = {
+            name: np.concatenate(
+                [crystallinity_legacy(f, rocksalt_reference(f), SoapSettings()) for f in frames]
+            )
+            for name, frames in sets.items()
+        }
+        report(old, crystalline, 0.75, "former k̄ (σ 0.3 Å, with l = 0, ζ 16, no smoothing)", linear)
         figure(old, crystalline, 0.75, args.out / "kbar_distributions_legacy.png")
-    print(f"\nfigure: {args.out / 'kbar_distributions.png'}; total "
-          f"{time.perf_counter() - start:.0f} s; every target met: {ok}")
+    print(
+        f"\nfigure: {args.out / 'kbar_distributions.png'}; total "
+        f"{time.perf_counter() - start:.0f} s; every target met: {ok}"
+    )
 
 
 def crystallinity_legacy(atoms: Atoms, reference: Atoms, settings) -> np.ndarray:

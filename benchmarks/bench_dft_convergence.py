@@ -21,12 +21,14 @@ import tempfile
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kspacing", nargs="+",
-                        default=["0.35", "0.3", "0.25", "0.2", "0.15", "0.14", "0.12", "0.1"])
+    parser.add_argument(
+        "--kspacing", nargs="+", default=["0.35", "0.3", "0.25", "0.2", "0.15", "0.14", "0.12", "0.1"]
+    )
     parser.add_argument("--cutoff", nargs="+", default=["300", "400"])
     parser.add_argument("--smearing", nargs="+", default=["500", "250"])
-    parser.add_argument("--base-kspacing", default="0.3",
-                        help="k-point spacing of the cutoff and smearing ladders, Å⁻¹")
+    parser.add_argument(
+        "--base-kspacing", default="0.3", help="k-point spacing of the cutoff and smearing ladders, Å⁻¹"
+    )
     parser.add_argument("--rattle", type=float, default=0.1, help="Å")
     parser.add_argument("--data-dir", help="keep labels here (reused by a second run)")
     args = parser.parse_args()
@@ -45,8 +47,7 @@ def main() -> int:
     cell.rattle(args.rattle, seed=1)
     path = os.path.join(home, "gst14.extxyz")
     write(path, cell)
-    argv = ["converge", path, "--kspacing", *args.kspacing, "--set",
-            f"kpoint_spacing={args.base_kspacing}"]
+    argv = ["converge", path, "--kspacing", *args.kspacing, "--set", f"kpoint_spacing={args.base_kspacing}"]
     if args.cutoff:
         argv += ["--cutoff", *args.cutoff]
     if args.smearing:

@@ -49,9 +49,11 @@ def main() -> None:
             docs = [responses[j.uuid][1].output for j in flow.jobs[:-1]]
             cp2k = sum(d.walltime or 0.0 for d in docs)
             per = wall / len(cells)
-            print(f"{len(cells[0]):5d}  {'x'.join(map(str, docs[0].kpoints or [1, 1, 1])):>7}  "
-                  f"{per:9.1f}  {3600 / per:9.1f}  {cp2k / len(cells):7.1f}  "
-                  f"{1 - cp2k / wall:7.1%}")
+            print(
+                f"{len(cells[0]):5d}  {'x'.join(map(str, docs[0].kpoints or [1, 1, 1])):>7}  "
+                f"{per:9.1f}  {3600 / per:9.1f}  {cp2k / len(cells):7.1f}  "
+                f"{1 - cp2k / wall:7.1%}"
+            )
     finally:
         EmbeddedServer(home).stop()
 

@@ -52,8 +52,11 @@ class Einstein(Calculator):
         start = time.perf_counter()
         super().calculate(atoms, properties, system_changes)
         d = self.atoms.positions - self.reference
-        self.results = {"energy": 0.5 * self.k * float(np.sum(d * d)), "forces": -self.k * d,
-                        "stress": np.zeros(6)}
+        self.results = {
+            "energy": 0.5 * self.k * float(np.sum(d * d)),
+            "forces": -self.k * d,
+            "stress": np.zeros(6),
+        }
         self.seconds += time.perf_counter() - start
 
 
@@ -69,8 +72,9 @@ def small_gap(cache: Path) -> Path:
 
 
 def _protocol(ensemble: str, steps: int) -> Protocol:
-    stage = Stage(name="bench", ensemble=ensemble, duration=2.0 * steps,
-                  temperature=300 if ensemble == "nvt" else None)
+    stage = Stage(
+        name="bench", ensemble=ensemble, duration=2.0 * steps, temperature=300 if ensemble == "nvt" else None
+    )
     return Protocol(initial_temperature=300, seed=1, stages=[stage])
 
 
@@ -92,8 +96,7 @@ def bare(calc: Calculator, atoms, repeats: int) -> tuple[float, float]:
     work = atoms.copy()
     plain, stressed = [], []
     for _ in range(repeats):
-        for props, times in ((["energy", "forces"], plain),
-                             (["energy", "forces", "stress"], stressed)):
+        for props, times in ((["energy", "forces"], plain), (["energy", "forces", "stress"], stressed)):
             work.positions += 1e-4
             start = time.perf_counter()
             calc.reset()
@@ -116,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--potential", help="GAP XML (default: the small test GAP)")
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "gst-flows-bench-gap"))
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1008, 8064],
-                        choices=sorted(SUPERCELLS))
-    parser.add_argument("--engine-steps", type=int, default=400,
-                        help="steps of the engine-cost runs at the smallest size")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1008, 8064], choices=sorted(SUPERCELLS))
+    parser.add_argument(
+        "--engine-steps", type=int, default=400, help="steps of the engine-cost runs at the smallest size"
+    )
     parser.add_argument("--repeats", type=int, default=5, help="GAP evaluations per kind")
     args = parser.parse_args(argv)
 
@@ -129,8 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     gap = Potential(param_filename=str(xml))
     interval = RunSettings().thermo_interval
     print(f"potential: {xml}")
-    print(f"{'atoms':>6} {'ensemble':>8} {'GAP ms':>8} {'engine ms':>9} {'engine %':>8} "
-          f"{'stress %':>8} {'rows %':>6} {'us/atom-step':>12} {'run ms/step':>11}")
+    print(
+        f"{'atoms':>6} {'ensemble':>8} {'GAP ms':>8} {'engine ms':>9} {'engine %':>8} "
+        f"{'stress %':>8} {'rows %':>6} {'us/atom-step':>12} {'run ms/step':>11}"
+    )
     for size in args.sizes:
         atoms = build_rocksalt("Ge1Sb2Te4", supercell=SUPERCELLS[size], seed=0)
         t_force, stress = bare(gap, atoms, max(2, args.repeats * min(args.sizes) // size))
@@ -141,14 +146,19 @@ def main(argv: list[str] | None = None) -> int:
             t_engine = engine_cost(atoms, ensemble, steps)
             overhead = t_engine / t_force
             per_step = t_force * (1 + overhead + rows)
-            print(f"{len(atoms):>6} {ensemble:>8} {1e3 * t_force:>8.1f} {1e3 * t_engine:>9.3f} "
-                  f"{100 * overhead:>8.3f} {100 * stress:>8.1f} {100 * rows:>6.2f} "
-                  f"{1e6 * per_step / len(atoms):>12.1f} "
-                  f"{1e3 * t_run if ensemble == 'nvt' else float('nan'):>11.1f}", flush=True)
-    print(f"GAP ms: median bare energy+force evaluation; engine ms: engine time per step outside\n"
-          f"the potential; stress %: extra GAP cost of an evaluation with stress; rows %: that\n"
-          f"over the default {interval}-step row interval; run ms/step: a 3-step GAP NVT run,\n"
-          "wall clock, one set-up evaluation with stress included.")
+            print(
+                f"{len(atoms):>6} {ensemble:>8} {1e3 * t_force:>8.1f} {1e3 * t_engine:>9.3f} "
+                f"{100 * overhead:>8.3f} {100 * stress:>8.1f} {100 * rows:>6.2f} "
+                f"{1e6 * per_step / len(atoms):>12.1f} "
+                f"{1e3 * t_run if ensemble == 'nvt' else float('nan'):>11.1f}",
+                flush=True,
+            )
+    print(
+        f"GAP ms: median bare energy+force evaluation; engine ms: engine time per step outside\n"
+        f"the potential; stress %: extra GAP cost of an evaluation with stress; rows %: that\n"
+        f"over the default {interval}-step row interval; run ms/step: a 3-step GAP NVT run,\n"
+        "wall clock, one set-up evaluation with stress included."
+    )
     return 0
 
 

@@ -106,8 +106,9 @@ def main() -> None:
         atoms = rocksalt_test_cell(repeat=10, seed=1)
         atoms.rattle(0.03, seed=2)
         with ThreadPoolExecutor(2) as pool:
-            pair = list(pool.map(lambda i: run_md(atoms, potential, 1, args.steps, tmp / f"pair{i}"),
-                                 range(2)))
+            pair = list(
+                pool.map(lambda i: run_md(atoms, potential, 1, args.steps, tmp / f"pair{i}"), range(2))
+            )
         by = {(r["atoms"], r["nprocs"]): r for r in rows}
         ceiling = 2 * by[(8000, 1)]["loop_s"] / max(r["loop_s"] for r in pair)
         print(
@@ -126,8 +127,7 @@ def main() -> None:
             f"{busy[8000]:.2f}x at 8,000 atoms"
         )
         print(
-            f"parallel efficiency at 8,000 atoms against that ceiling: "
-            f"{100 * speedup[8000] / ceiling:.0f}%"
+            f"parallel efficiency at 8,000 atoms against that ceiling: {100 * speedup[8000] / ceiling:.0f}%"
         )
         print(f"cost per atom-step 8,000 / 1,000 atoms (1 rank): {scaling:.2f} (1 = linear)")
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

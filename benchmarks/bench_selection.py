@@ -46,12 +46,17 @@ def _pool(seed: int):
         base = build_rocksalt(comp, seed=int(rng.integers(1000)))
         frames += perturbed_copies(base, 60, rattle=0.03, strain=0.005, seed=int(rng.integers(1000)))
     # Rare environments: strong distortions, strain, other compositions.
-    for comp, rattle, strain in (("GeTe", 0.25, 0.06), ("Ge1Sb2Te4", 0.25, 0.06),
-                                 ("Ge2Sb2Te5", 0.15, 0.04), ("Sb2Te3", 0.15, 0.04)):
+    for comp, rattle, strain in (
+        ("GeTe", 0.25, 0.06),
+        ("Ge1Sb2Te4", 0.25, 0.06),
+        ("Ge2Sb2Te5", 0.15, 0.04),
+        ("Sb2Te3", 0.15, 0.04),
+    ):
         cell = (5, 1, 1) if comp == "Ge2Sb2Te5" else (3, 1, 1) if comp == "Sb2Te3" else (1, 1, 1)
         base = build_rocksalt(comp, supercell=cell, seed=int(rng.integers(1000)))
-        frames += perturbed_copies(base, 6, rattle=rattle, strain=strain, min_distance=1.9,
-                                   seed=int(rng.integers(1000)))
+        frames += perturbed_copies(
+            base, 6, rattle=rattle, strain=strain, min_distance=1.9, seed=int(rng.integers(1000))
+        )
     return frames
 
 
@@ -62,8 +67,11 @@ def _label(frames, calc):
     for atoms in frames:
         probe = atoms.copy()
         probe.calc = calc
-        out.append(make_labelled_frame(atoms, probe.get_potential_energy(),
-                                       forces=probe.get_forces(), config_type="pool"))
+        out.append(
+            make_labelled_frame(
+                atoms, probe.get_potential_energy(), forces=probe.get_forces(), config_type="pool"
+            )
+        )
     return out
 
 
@@ -97,8 +105,9 @@ def _committee_picks(x, candidates, budget, calc, size, workdir, batch=4, seed=0
             members.append(_fit([train[i] for i in keep], f"{workdir}/c{step}-{m}"))
         weights = uncertainty_weights(calculator_spread(members, candidates))
         rest = [i for i in range(len(candidates)) if i not in set(picked)]
-        more = select_diverse(x[rest], min(batch, budget - len(picked)), "fps",
-                              existing=x[picked], weights=weights[rest])
+        more = select_diverse(
+            x[rest], min(batch, budget - len(picked)), "fps", existing=x[picked], weights=weights[rest]
+        )
         picked += [rest[i] for i in more]
         step += 1
     return picked
@@ -119,8 +128,12 @@ def main() -> None:
     parser.add_argument("--budgets", default="4,8,16,32")
     parser.add_argument("--repeats", type=int, default=3, help="random draws per budget")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--committee", type=int, default=3,
-                        help="committee size of the uncertainty-weighted strategy (0: skip it)")
+    parser.add_argument(
+        "--committee",
+        type=int,
+        default=3,
+        help="committee size of the uncertainty-weighted strategy (0: skip it)",
+    )
     args = parser.parse_args()
 
     from gst_flows.analysis.soap import SoapSettings, mean_soap_vectors
@@ -132,8 +145,7 @@ def main() -> None:
     test_idx = rng.choice(len(pool), size=max(20, len(pool) // 6), replace=False)
     test = _label([pool[i] for i in test_idx], calc)
     candidates = [a for i, a in enumerate(pool) if i not in set(test_idx)]
-    soap = SoapSettings(r_cut=5.0, n_max=4, l_max=4, species_resolved=True,
-                        species=("Ge", "Sb", "Te"))
+    soap = SoapSettings(r_cut=5.0, n_max=4, l_max=4, species_resolved=True, species=("Ge", "Sb", "Te"))
     x = mean_soap_vectors(candidates, soap)
     budgets = [int(b) for b in args.budgets.split(",")]
     results = {"fps": {}, "random": {}, "committee": {}}
@@ -148,11 +160,14 @@ def main() -> None:
                 train = _label([candidates[i] for i in idx], calc)
                 values.append(_force_rmse(train, test, f"{tmp}/rnd-{budget}-{r}"))
             results["random"][budget] = float(np.mean(values))
-            line = (f"budget {budget:3d}: FPS force RMSE {results['fps'][budget]:.4f} eV/Å, "
-                    f"random {results['random'][budget]:.4f} eV/Å (mean of {args.repeats})")
+            line = (
+                f"budget {budget:3d}: FPS force RMSE {results['fps'][budget]:.4f} eV/Å, "
+                f"random {results['random'][budget]:.4f} eV/Å (mean of {args.repeats})"
+            )
             if args.committee >= 2:
-                picked = _committee_picks(x, candidates, budget, calc, args.committee,
-                                          f"{tmp}/com-{budget}", seed=args.seed)
+                picked = _committee_picks(
+                    x, candidates, budget, calc, args.committee, f"{tmp}/com-{budget}", seed=args.seed
+                )
                 train = _label([candidates[i] for i in picked], calc)
                 results["committee"][budget] = _force_rmse(train, test, f"{tmp}/com-{budget}/fit")
                 line += f", FPS + committee {results['committee'][budget]:.4f} eV/Å"
@@ -167,8 +182,9 @@ def main() -> None:
         target = results["committee"][budget]
         reached = [b for b in budgets if results["random"][b] <= target]
         need = f"{reached[0]}" if reached else f"more than {budgets[-1]}"
-        print(f"FPS + committee with {budget:3d} labels reaches {target:.4f} eV/Å; "
-              f"random needs {need} labels")
+        print(
+            f"FPS + committee with {budget:3d} labels reaches {target:.4f} eV/Å; random needs {need} labels"
+        )
 
 
 if __name__ == "__main__":

@@ -33,15 +33,20 @@ POTENTIAL = "gap_fixture:pair_calculator"  # a test stand-in, not a model of GST
 
 def main() -> None:
     cell = build_rocksalt("Ge1Sb2Te4", (3, 3, 3), seed=1)
-    protocol = Protocol(name="hold", initial_temperature=600, seed=1,
-                        stages=[Stage(name="hold", ensemble="nvt", temperature=600, duration=100)])
+    protocol = Protocol(
+        name="hold",
+        initial_temperature=600,
+        seed=1,
+        stages=[Stage(name="hold", ensemble="nvt", temperature=600, duration=100)],
+    )
     md = GapMDMaker(protocol=protocol, potential=POTENTIAL, frame_interval=10, thermo_interval=10)
     md_job = md.make(AseAtomsAdaptor.get_structure(cell))
     analyses = [
         StructureAnalysisMaker(kind="kbar").make(md_job.output),
         StructureAnalysisMaker(kind="rdf", options={"r_max": 8.0}).make(md_job.output),
-        StructureAnalysisMaker(kind="temperature", options={"bin_size": 5.0, "sigma": 5.0},
-                               frame_stride=5).make(md_job.output),
+        StructureAnalysisMaker(
+            kind="temperature", options={"bin_size": 5.0, "sigma": 5.0}, frame_stride=5
+        ).make(md_job.output),
     ]
     run_local(Flow([md_job, *analyses], name="md and analyses"), ensure_success=True)
 
@@ -55,8 +60,10 @@ def main() -> None:
             print("   ", figure.files[0])
         if doc.kbar_file:
             print("    k̄ per atom for OVITO:", doc.kbar_file)
-    print("\nthe SOAP map of labelled configurations: "
-          "DatabaseAnalysisMaker().make({'tag': 'demo'}) or gst-flows analyse soap-map db:tag=demo")
+    print(
+        "\nthe SOAP map of labelled configurations: "
+        "DatabaseAnalysisMaker().make({'tag': 'demo'}) or gst-flows analyse soap-map db:tag=demo"
+    )
 
 
 if __name__ == "__main__":

@@ -30,9 +30,7 @@ def describe(name: str, atoms) -> None:
     if atoms.arrays["region"].any():
         extra.append(f"region {np.bincount(atoms.arrays['region']).tolist()}")
     if (atoms.arrays["seed_id"] >= 0).any():
-        extra.append(
-            f"seeds {np.bincount(atoms.arrays['seed_id'][atoms.arrays['seed_id'] >= 0]).tolist()}"
-        )
+        extra.append(f"seeds {np.bincount(atoms.arrays['seed_id'][atoms.arrays['seed_id'] >= 0]).tolist()}")
     print(
         f"{name:28s} {len(atoms):>8,d} atoms  {atoms.get_chemical_formula('metal'):>22s}  "
         f"{lengths} nm  {density(atoms):.3f} g/cm3  {'  '.join(extra)}"
@@ -40,11 +38,7 @@ def describe(name: str, atoms) -> None:
 
 
 def main() -> None:
-    out = (
-        Path(sys.argv[1])
-        if len(sys.argv) > 1 and not sys.argv[1].startswith("-")
-        else Path("cells")
-    )
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else Path("cells")
     full = "--full" in sys.argv
     out.mkdir(parents=True, exist_ok=True)
 
@@ -60,9 +54,7 @@ def main() -> None:
         write_structure(out / f"rocksalt-{name}.xyz", atoms)
 
     # off-stoichiometric compositions
-    describe(
-        "rocksalt Ge2Sb1.8Te5", build("rocksalt", composition="Ge2Sb1.8Te5", supercell=(5, 5, 1))
-    )
+    describe("rocksalt Ge2Sb1.8Te5", build("rocksalt", composition="Ge2Sb1.8Te5", supercell=(5, 5, 1)))
     describe(
         "rocksalt Ge2.2Sb2Te5 interst.",
         build("rocksalt", composition="Ge2.2Sb2Te5", supercell=(5, 5, 1), excess="interstitial"),

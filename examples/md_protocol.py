@@ -73,10 +73,13 @@ def main() -> None:
         name="mini-reset",
         initial_temperature=300,
         stages=[
-            Stage(name="equilibrate", ensemble="nvt", temperature=300, duration="1 ps",
-                  actions=[fixed]),
-            Stage(name="pulse", ensemble="nve", duration="2 ps",
-                  actions=[fixed, InjectEnergy(region="region", region_value=1, rate=rate)]),
+            Stage(name="equilibrate", ensemble="nvt", temperature=300, duration="1 ps", actions=[fixed]),
+            Stage(
+                name="pulse",
+                ensemble="nve",
+                duration="2 ps",
+                actions=[fixed, InjectEnergy(region="region", region_value=1, rate=rate)],
+            ),
             Stage(name="relax", ensemble="nve", duration="2 ps", actions=[fixed]),
         ],
     )
@@ -89,17 +92,22 @@ def main() -> None:
         calc = Potential(param_filename=args.potential)
     else:
         calc = LennardJones(sigma=3.0 / 2 ** (1 / 6), epsilon=0.1, rc=5.5, smooth=True)
-    engine = AseMDEngine(calc, workdir=out / "run",
-                         settings=RunSettings(thermo_interval=10, frame_interval=50))
+    engine = AseMDEngine(
+        calc, workdir=out / "run", settings=RunSettings(thermo_interval=10, frame_interval=50)
+    )
     result = engine.run(atoms, protocol)
 
     for stage in result.stages:
         drift = f", drift {stage.nve_drift:.2e} eV/atom/ps" if stage.nve_drift is not None else ""
-        print(f"{stage.name:12s} <T> = {stage.mean_temperature:6.0f} K, "
-              f"injected {stage.injected:6.2f} eV{drift}")
+        print(
+            f"{stage.name:12s} <T> = {stage.mean_temperature:6.0f} K, "
+            f"injected {stage.injected:6.2f} eV{drift}"
+        )
     ledger = result.ledger
-    print(f"injected {ledger.injected:.2f} eV = {ev_to_fj(ledger.injected):.2e} fJ; "
-          f"{result.n_frames} frames in {result.frames_file}")
+    print(
+        f"injected {ledger.injected:.2f} eV = {ev_to_fj(ledger.injected):.2e} fJ; "
+        f"{result.n_frames} frames in {result.frames_file}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,20 @@ __all__ = ["main"]
 
 # Each module in gst_flows.commands registers one sub-command with ``add_parser``.
 COMMANDS = (
-    "db", "build", "label", "converge", "query", "export", "import_", "fit", "md", "analyse",
-    "submit", "scenario", "launchers", "demo",
+    "db",
+    "build",
+    "label",
+    "converge",
+    "query",
+    "export",
+    "import_",
+    "fit",
+    "md",
+    "analyse",
+    "submit",
+    "scenario",
+    "launchers",
+    "demo",
 )
 # Commands that never read the configuration: a broken configuration file does not stop them.
 WITHOUT_CONFIG = ("build", "plot")
@@ -39,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Machine-learning-driven, device-scale modelling of Ge-Sb-Te "
         "phase-change materials as jobflow workflows.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="show workflow logs, and the traceback of an error")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show workflow logs, and the traceback of an error"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"gst_flows.commands.{name}")
@@ -59,8 +72,16 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
     from gst_flows.dbserver import DatabaseServerError
 
-    return (ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError,
-            PermissionError, DatabaseServerError, yaml.YAMLError, PyMongoError)
+    return (
+        ValueError,
+        FileNotFoundError,
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+        DatabaseServerError,
+        yaml.YAMLError,
+        PyMongoError,
+    )
 
 
 def _command_name(args: argparse.Namespace) -> str:
@@ -91,9 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
-    )
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     # Progress of our own jobs is always shown; jobflow's own log only with --verbose.
     logging.getLogger("gst_flows").setLevel(logging.INFO)
     try:

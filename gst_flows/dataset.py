@@ -134,8 +134,15 @@ def export_labels(
     from ase.io import write
 
     labels = find_labels(
-        store=store, unique=False, tag=tag, iteration=iteration, config_type=config_type,
-        composition=composition, settings_hash=settings_hash, code=code, query=query,
+        store=store,
+        unique=False,
+        tag=tag,
+        iteration=iteration,
+        config_type=config_type,
+        composition=composition,
+        settings_hash=settings_hash,
+        code=code,
+        query=query,
     )
     seen: set[tuple[str, str]] = set()
     frames: list[Atoms] = []
@@ -154,10 +161,20 @@ def export_labels(
     if not frames:
         raise DatasetError(
             "no successful labels match the selection "
-            + json.dumps({k: v for k, v in {
-                "tag": tag, "iteration": iteration, "config_type": config_type,
-                "composition": composition, "settings_hash": settings_hash, "code": code,
-            }.items() if v is not None})
+            + json.dumps(
+                {
+                    k: v
+                    for k, v in {
+                        "tag": tag,
+                        "iteration": iteration,
+                        "config_type": config_type,
+                        "composition": composition,
+                        "settings_hash": settings_hash,
+                        "code": code,
+                    }.items()
+                    if v is not None
+                }
+            )
         )
     if len(protocols) > 1:
         warnings.warn(
@@ -200,8 +217,9 @@ class ImportSummary:
         if self.n_reused:
             skipped.append(f"{self.n_reused} stored before, now also under tag {self.tag!r}")
         if self.n_already_stored:
-            skipped.append(f"{self.n_already_stored} already stored"
-                           + (f" under tag {self.tag!r}" if self.tag else ""))
+            skipped.append(
+                f"{self.n_already_stored} already stored" + (f" under tag {self.tag!r}" if self.tag else "")
+            )
         if self.n_duplicates_in_file:
             skipped.append(f"{self.n_duplicates_in_file} repeated in the file")
         return (
@@ -255,7 +273,7 @@ def _frame_labels(
     if not all(atoms.pbc) or atoms.get_volume() <= 0:
         raise ValueError(
             f"is not periodic (pbc={''.join('T' if p else 'F' for p in atoms.pbc)}): labels are "
-            "stored for periodic cells; give it a cell and pbc=\"T T T\" (isolated atoms in a "
+            'stored for periodic cells; give it a cell and pbc="T T T" (isolated atoms in a '
             "large box)"
         )
     energy = _lookup(atoms, energy_key)
@@ -389,10 +407,21 @@ def import_dataset(
             generator=str(generator) if generator is not None else f"{path.name} frame {index}",
             source=str(path.resolve()),
         )
-        docs.append((index, LabelDoc.from_result(
-            clean, code=IMPORTED, settings=settings, settings_hash=settings_hash,
-            energy=energy, forces=forces, stress=stress, provenance=provenance,
-        )))
+        docs.append(
+            (
+                index,
+                LabelDoc.from_result(
+                    clean,
+                    code=IMPORTED,
+                    settings=settings,
+                    settings_hash=settings_hash,
+                    energy=energy,
+                    forces=forces,
+                    stress=stress,
+                    provenance=provenance,
+                ),
+            )
+        )
     if problems:
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise DatasetError(
@@ -424,8 +453,9 @@ def import_dataset(
     reuse_entries = [entry(uuid, index, doc) for uuid, index, doc in reuses]
     if reuse_entries:
         store.update(reuse_entries, key=["uuid", "index"])
-    logger.info("imported %d labels from %s (%d reused under tag %s)", len(entries), path,
-                len(reuse_entries), tag)
+    logger.info(
+        "imported %d labels from %s (%d reused under tag %s)", len(entries), path, len(reuse_entries), tag
+    )
     return ImportSummary(
         path=path,
         n_frames=len(frames),
@@ -461,8 +491,7 @@ def _claim_frames(
             continue
         seen.add(doc.structure_hash)
         uuid = str(uuid_module.uuid4())
-        claim = reg.claim_label(store, doc.structure_hash, settings_hash, uuid, tag=tag,
-                                kind="import")
+        claim = reg.claim_label(store, doc.structure_hash, settings_hash, uuid, tag=tag, kind="import")
         owner = claim.owner
         if claim.mine:
             legacy = _legacy_original(store, doc.structure_hash, settings_hash)
@@ -487,8 +516,9 @@ def _claim_frames(
 def _legacy_original(store: JobStore, structure_hash: str, settings_hash: str) -> dict | None:
     """A label stored before the registry existed (it has no registry entry)."""
     return store.query_one(
-        label_filter(include_reused=False, structure_hash=structure_hash,
-                     query={"output.settings_hash": settings_hash}),
+        label_filter(
+            include_reused=False, structure_hash=structure_hash, query={"output.settings_hash": settings_hash}
+        ),
         properties=["uuid", "output.provenance"],
     )
 

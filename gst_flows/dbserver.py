@@ -122,8 +122,11 @@ def _ping(port: int, timeout_ms: int = 1000, credentials: dict | None = None) ->
 
     auth = {}
     if credentials:
-        auth = {"username": credentials["username"], "password": credentials["password"],
-                "authSource": "admin"}
+        auth = {
+            "username": credentials["username"],
+            "password": credentials["password"],
+            "authSource": "admin",
+        }
     client = pymongo.MongoClient(
         HOST, port, serverSelectionTimeoutMS=timeout_ms, directConnection=True, **auth
     )
@@ -267,11 +270,15 @@ class EmbeddedServer:
     def _spawn(self, storage: Path, port: int, auth: bool) -> subprocess.Popen:
         cmd = [
             _server_program(),
-            "--host", HOST,
-            "--port", str(port),
-            "--storage-path", str(storage),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--storage-path",
+            str(storage),
             "--standalone",
-            "--log-level", "WARNING",
+            "--log-level",
+            "WARNING",
         ]
         if auth:
             cmd.append("--auth")
@@ -317,16 +324,13 @@ class EmbeddedServer:
         try:
             self._await(proc, port, None)
             password = secrets.token_urlsafe(24)
-            client = pymongo.MongoClient(HOST, port, directConnection=True,
-                                         serverSelectionTimeoutMS=5000)
+            client = pymongo.MongoClient(HOST, port, directConnection=True, serverSelectionTimeoutMS=5000)
             try:
                 admin = client.admin
                 for user in admin.command("usersInfo").get("users", []):
                     admin.command("dropUser", user["user"])
-                admin.command("createUser", USER, pwd=password,
-                              roles=[{"role": "root", "db": "admin"}])
-                others = [u["user"] for u in admin.command("usersInfo").get("users", [])
-                          if u["user"] != USER]
+                admin.command("createUser", USER, pwd=password, roles=[{"role": "root", "db": "admin"}])
+                others = [u["user"] for u in admin.command("usersInfo").get("users", []) if u["user"] != USER]
                 for user in others:
                     admin.command("dropUser", user)
             finally:
@@ -338,8 +342,7 @@ class EmbeddedServer:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        _write_private(self.credentials_file,
-                       json.dumps({"username": USER, "password": password}))
+        _write_private(self.credentials_file, json.dumps({"username": USER, "password": password}))
         _restrict(storage)
 
     def stop(self, timeout: float = 20.0) -> bool:

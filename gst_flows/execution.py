@@ -86,9 +86,7 @@ def packed_workflow(flow: Flow | Job, store, pack_size: int = 1):
     return Workflow(fireworks, name=flow.name)
 
 
-def submit(
-    flow: Flow | Job, settings: GstFlowsSettings | None = None, pack_size: int = 1
-) -> list[int]:
+def submit(flow: Flow | Job, settings: GstFlowsSettings | None = None, pack_size: int = 1) -> list[int]:
     """Add ``flow`` to the LaunchPad; return the new Firework ids.
 
     Each Firework holds the store only as :class:`~gst_flows.db.jobstore.ConfiguredJobStore`

@@ -116,7 +116,8 @@ def _check_config_file(path: Path) -> None:
     if data is not None and not isinstance(data, dict):
         raise InputError(
             f"holds a {type(data).__name__}, not a mapping of settings",
-            where=f"config {path}", fix="write one 'key: value' per line",
+            where=f"config {path}",
+            fix="write one 'key: value' per line",
         )
 
 
@@ -144,5 +145,6 @@ def get_settings(**overrides: Any) -> GstFlowsSettings:
         variable = f"{GstFlowsSettings.model_config['env_prefix']}{key.upper()}"
         where = f"environment {variable}" if key and variable in os.environ else f"config {path}"
         known = list(GstFlowsSettings.model_fields)
-        raise InputError(validation_message(exc, known=known), where=where,
-                         fix="see the configuration keys in the README") from None
+        raise InputError(
+            validation_message(exc, known=known), where=where, fix="see the configuration keys in the README"
+        ) from None

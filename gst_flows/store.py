@@ -75,9 +75,7 @@ def get_launchpad(settings: GstFlowsSettings | None = None) -> LaunchPad:
     from fireworks import LaunchPad
 
     settings = settings or get_settings()
-    launchpad = LaunchPad(
-        host=database_uri(settings), uri_mode=True, name=settings.launchpad_database
-    )
+    launchpad = LaunchPad(host=database_uri(settings), uri_mode=True, name=settings.launchpad_database)
     # A new database has no id counters yet: initialise it, never touching existing work.
     if (
         launchpad.fw_id_assigner.find_one() is None

@@ -14,14 +14,17 @@ def cell_file(tmp_path):
     return path
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    (["--kspacing", "0.3"], "two distinct"),
-    (["--cutoff", "300", "-400"], "positive"),
-    (["--kspacing", "0.9", "1.0"], "all give the mesh"),
-    (["--index", "3"], "--index 3"),
-    (["--set", "cutof=200"], "cutof"),
-    (["--force-tol", "0"], "tolerances"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--kspacing", "0.3"], "two distinct"),
+        (["--cutoff", "300", "-400"], "positive"),
+        (["--kspacing", "0.9", "1.0"], "all give the mesh"),
+        (["--index", "3"], "--index 3"),
+        (["--set", "cutof=200"], "cutof"),
+        (["--force-tol", "0"], "tolerances"),
+    ],
+)
 def test_bad_input_is_refused_before_any_label(cell_file, outputs, capsys, extra, message):
     before = outputs.count_documents({})
     assert main(["converge", str(cell_file), *extra]) == 2

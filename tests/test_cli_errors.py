@@ -61,8 +61,10 @@ def _files(root: Path) -> dict[str, Path]:
     files["close.extxyz"] = root / "close.extxyz"
     text("empty.extxyz", "")
     text("garbage.extxyz", b"\x00\x01garbage\xff\n")
-    text("unknown.xyz", "2\nLattice=\"6 0 0 0 6 0 0 0 6\" Properties=species:S:1:pos:R:3 "
-         "pbc=\"T T T\"\nGe 0 0 0\nXq 3 3 3\n")
+    text(
+        "unknown.xyz",
+        '2\nLattice="6 0 0 0 6 0 0 0 6" Properties=species:S:1:pos:R:3 pbc="T T T"\nGe 0 0 0\nXq 3 3 3\n',
+    )
     labelled = good.copy()
     labelled.info.update(REF_energy=-10.0 * len(good), config_type="crystal")
     labelled.arrays["REF_forces"] = 0.0 * good.positions
@@ -80,31 +82,58 @@ def _files(root: Path) -> dict[str, Path]:
 
 CASES = [
     # configuration file and environment
-    Case("config-yaml-syntax", ["query", "labels"], ["config.yaml", "line 1"],
-         config="db_uri: [1, 2\n"),
-    Case("config-unknown-key", ["label", "{good.extxyz}"], ["config.yaml", "databse"],
-         config="databse: mine\n"),
-    Case("config-not-a-mapping", ["md", "--list"], ["config.yaml", "mapping"],
-         config="- db_uri\n- database\n"),
-    Case("config-wrong-type", ["export", "labels", "-o", "{out.extxyz}"],
-         ["config.yaml", "cp2k_omp_threads"], config="cp2k_omp_threads: many\n"),
-    Case("environment-wrong-type", ["query", "labels"], ["GST_FLOWS_CP2K_OMP_THREADS"],
-         env={"GST_FLOWS_CP2K_OMP_THREADS": "many"}),
-    Case("config-dft-unknown-key", ["label", "{good.extxyz}"], ["cutof"],
-         config="dft: {cutof: 200}\n"),
-    Case("config-tab-indent", ["query", "progress"], ["config.yaml"],
-         config="dft:\n\tcutoff: 300\n"),
+    Case("config-yaml-syntax", ["query", "labels"], ["config.yaml", "line 1"], config="db_uri: [1, 2\n"),
+    Case(
+        "config-unknown-key", ["label", "{good.extxyz}"], ["config.yaml", "databse"], config="databse: mine\n"
+    ),
+    Case(
+        "config-not-a-mapping", ["md", "--list"], ["config.yaml", "mapping"], config="- db_uri\n- database\n"
+    ),
+    Case(
+        "config-wrong-type",
+        ["export", "labels", "-o", "{out.extxyz}"],
+        ["config.yaml", "cp2k_omp_threads"],
+        config="cp2k_omp_threads: many\n",
+    ),
+    Case(
+        "environment-wrong-type",
+        ["query", "labels"],
+        ["GST_FLOWS_CP2K_OMP_THREADS"],
+        env={"GST_FLOWS_CP2K_OMP_THREADS": "many"},
+    ),
+    Case("config-dft-unknown-key", ["label", "{good.extxyz}"], ["cutof"], config="dft: {cutof: 200}\n"),
+    Case("config-tab-indent", ["query", "progress"], ["config.yaml"], config="dft:\n\tcutoff: 300\n"),
     # a configured database that cannot be used
-    Case("database-unreachable", ["query", "labels"], ["db_uri", "user:***@", "answer"],
-         env={"GST_FLOWS_DB_URI": f"mongodb://user:{PASSWORD}@127.0.0.1:1/"}),
-    Case("database-uri-malformed", ["export", "labels", "-o", "{out.extxyz}"], ["db_uri"],
-         env={"GST_FLOWS_DB_URI": "mongodb://127.0.0.1:notaport/"}),
-    Case("database-wrong-password", ["label", "{good.extxyz}"], ["db_uri", "***", "password"],
-         env={"GST_FLOWS_DB_URI": "{auth_uri_wrong}"}),
-    Case("database-no-credentials", ["query", "labels"], ["db_uri", "credentials"],
-         env={"GST_FLOWS_DB_URI": "{auth_uri_anonymous}"}),
-    Case("database-unreachable-submit", ["submit", "label", "{good.extxyz}"], ["db_uri"],
-         env={"GST_FLOWS_DB_URI": "mongodb://127.0.0.1:1/"}),
+    Case(
+        "database-unreachable",
+        ["query", "labels"],
+        ["db_uri", "user:***@", "answer"],
+        env={"GST_FLOWS_DB_URI": f"mongodb://user:{PASSWORD}@127.0.0.1:1/"},
+    ),
+    Case(
+        "database-uri-malformed",
+        ["export", "labels", "-o", "{out.extxyz}"],
+        ["db_uri"],
+        env={"GST_FLOWS_DB_URI": "mongodb://127.0.0.1:notaport/"},
+    ),
+    Case(
+        "database-wrong-password",
+        ["label", "{good.extxyz}"],
+        ["db_uri", "***", "password"],
+        env={"GST_FLOWS_DB_URI": "{auth_uri_wrong}"},
+    ),
+    Case(
+        "database-no-credentials",
+        ["query", "labels"],
+        ["db_uri", "credentials"],
+        env={"GST_FLOWS_DB_URI": "{auth_uri_anonymous}"},
+    ),
+    Case(
+        "database-unreachable-submit",
+        ["submit", "label", "{good.extxyz}"],
+        ["db_uri"],
+        env={"GST_FLOWS_DB_URI": "mongodb://127.0.0.1:1/"},
+    ),
     # label: structure files, elements and settings
     Case("label-missing-file", ["label", "{tmp}/nope.extxyz"], ["nope.extxyz"]),
     Case("label-empty-file", ["label", "{empty.extxyz}"], ["empty.extxyz"]),
@@ -114,120 +143,203 @@ CASES = [
     Case("submit-no-basis-set", ["submit", "label", "{copper.extxyz}"], ["Cu", "basis"]),
     Case("label-atoms-too-close", ["label", "{close.extxyz}"], ["0.3"]),
     Case("label-unknown-setting", ["label", "{good.extxyz}", "--set", "cutof=200"], ["cutof"]),
-    Case("label-negative-setting", ["label", "{good.extxyz}", "--set", "kpoint_spacing=-0.4"],
-         ["kpoint_spacing"]),
-    Case("label-malformed-number", ["label", "{good.extxyz}", "--set", "kpoint_spacing=0.4.1"],
-         ["kpoint_spacing", "number"]),
-    Case("label-string-for-number", ["label", "{good.extxyz}", "--set", 'cutoff="high"'],
-         ["cutoff"]),
+    Case(
+        "label-negative-setting",
+        ["label", "{good.extxyz}", "--set", "kpoint_spacing=-0.4"],
+        ["kpoint_spacing"],
+    ),
+    Case(
+        "label-malformed-number",
+        ["label", "{good.extxyz}", "--set", "kpoint_spacing=0.4.1"],
+        ["kpoint_spacing", "number"],
+    ),
+    Case("label-string-for-number", ["label", "{good.extxyz}", "--set", 'cutoff="high"'], ["cutoff"]),
     Case("label-set-without-value", ["label", "{good.extxyz}", "--set", "cutoff"], ["--set"]),
-    Case("label-iteration-not-integer", ["label", "{good.extxyz}", "--iteration", "one"],
-         ["--iteration"]),
-    Case("label-fraction-above-one", ["label", "{good.extxyz}", "--max-failed-fraction", "2"],
-         ["--max-failed-fraction"]),
+    Case("label-iteration-not-integer", ["label", "{good.extxyz}", "--iteration", "one"], ["--iteration"]),
+    Case(
+        "label-fraction-above-one",
+        ["label", "{good.extxyz}", "--max-failed-fraction", "2"],
+        ["--max-failed-fraction"],
+    ),
     Case("submit-pack-zero", ["submit", "label", "{good.extxyz}", "--pack", "0"], ["--pack"]),
     # build
     Case("build-unknown-kind", ["build", "pyramid", "-o", "{out.extxyz}"], ["pyramid"]),
-    Case("build-supercell-too-small", ["build", "rocksalt", "--composition", "Ge2Sb2Te5",
-                                       "--supercell", "1", "1", "1", "-o", "{out.extxyz}"],
-         ["supercell"]),
-    Case("build-param-unclosed-list", ["build", "heating-cell", "--param", "size=[20,20",
-                                       "-o", "{out.extxyz}"], ["size", "JSON"]),
-    Case("build-param-without-value", ["build", "rocksalt", "--param", "orientation",
-                                       "-o", "{out.extxyz}"], ["--param"]),
-    Case("build-unknown-element", ["build", "rocksalt", "--composition", "Xx2Te",
-                                   "-o", "{out.extxyz}"], ["Xx"]),
+    Case(
+        "build-supercell-too-small",
+        [
+            "build",
+            "rocksalt",
+            "--composition",
+            "Ge2Sb2Te5",
+            "--supercell",
+            "1",
+            "1",
+            "1",
+            "-o",
+            "{out.extxyz}",
+        ],
+        ["supercell"],
+    ),
+    Case(
+        "build-param-unclosed-list",
+        ["build", "heating-cell", "--param", "size=[20,20", "-o", "{out.extxyz}"],
+        ["size", "JSON"],
+    ),
+    Case(
+        "build-param-without-value",
+        ["build", "rocksalt", "--param", "orientation", "-o", "{out.extxyz}"],
+        ["--param"],
+    ),
+    Case(
+        "build-unknown-element", ["build", "rocksalt", "--composition", "Xx2Te", "-o", "{out.extxyz}"], ["Xx"]
+    ),
     # md: protocols, structures, potentials
-    Case("md-protocol-yaml-syntax", ["md", "{syntax.yaml}", "{good.extxyz}", "--check"],
-         ["syntax.yaml", "line"]),
-    Case("md-protocol-negative-temperature",
-         ["md", "{negative_t.yaml}", "{good.extxyz}", "--check"],
-         ["negative_t.yaml", "temperature"]),
-    Case("md-protocol-zero-duration", ["md", "{zero_duration.yaml}", "{good.extxyz}", "--check"],
-         ["zero_duration.yaml", "duration"]),
-    Case("md-protocol-unknown-key", ["md", "{unknown_key.yaml}", "{good.extxyz}", "--check"],
-         ["unknown_key.yaml", "temprature"]),
-    Case("md-protocol-not-a-mapping", ["md", "{list.yaml}", "{good.extxyz}", "--check"],
-         ["list.yaml"]),
-    Case("md-protocol-bad-unit", ["md", "{bad_unit.yaml}", "{good.extxyz}", "--check"],
-         ["bad_unit.yaml", "duration"]),
-    Case("md-protocol-missing", ["md", "no_such_protocol", "{good.extxyz}", "--check"],
-         ["no_such_protocol"]),
-    Case("md-potential-file-missing",
-         ["md", "melt_quench", "{good.extxyz}", "--potential", "{tmp}/missing.xml"],
-         ["--potential", "missing.xml"]),
-    Case("md-potential-id-unknown",
-         ["md", "melt_quench", "{good.extxyz}", "--potential", "nosuchpotential"],
-         ["--potential", "nosuchpotential"]),
-    Case("md-potential-factory-missing",
-         ["md", "melt_quench", "{good.extxyz}", "--potential", "no_module_here:calc"],
-         ["--potential", "no_module_here"]),
+    Case(
+        "md-protocol-yaml-syntax",
+        ["md", "{syntax.yaml}", "{good.extxyz}", "--check"],
+        ["syntax.yaml", "line"],
+    ),
+    Case(
+        "md-protocol-negative-temperature",
+        ["md", "{negative_t.yaml}", "{good.extxyz}", "--check"],
+        ["negative_t.yaml", "temperature"],
+    ),
+    Case(
+        "md-protocol-zero-duration",
+        ["md", "{zero_duration.yaml}", "{good.extxyz}", "--check"],
+        ["zero_duration.yaml", "duration"],
+    ),
+    Case(
+        "md-protocol-unknown-key",
+        ["md", "{unknown_key.yaml}", "{good.extxyz}", "--check"],
+        ["unknown_key.yaml", "temprature"],
+    ),
+    Case("md-protocol-not-a-mapping", ["md", "{list.yaml}", "{good.extxyz}", "--check"], ["list.yaml"]),
+    Case(
+        "md-protocol-bad-unit",
+        ["md", "{bad_unit.yaml}", "{good.extxyz}", "--check"],
+        ["bad_unit.yaml", "duration"],
+    ),
+    Case("md-protocol-missing", ["md", "no_such_protocol", "{good.extxyz}", "--check"], ["no_such_protocol"]),
+    Case(
+        "md-potential-file-missing",
+        ["md", "melt_quench", "{good.extxyz}", "--potential", "{tmp}/missing.xml"],
+        ["--potential", "missing.xml"],
+    ),
+    Case(
+        "md-potential-id-unknown",
+        ["md", "melt_quench", "{good.extxyz}", "--potential", "nosuchpotential"],
+        ["--potential", "nosuchpotential"],
+    ),
+    Case(
+        "md-potential-factory-missing",
+        ["md", "melt_quench", "{good.extxyz}", "--potential", "no_module_here:calc"],
+        ["--potential", "no_module_here"],
+    ),
     Case("md-without-potential", ["md", "melt_quench", "{good.extxyz}"], ["--potential"]),
-    Case("md-structure-missing", ["md", "melt_quench", "{tmp}/nope.extxyz", "--check"],
-         ["nope.extxyz"]),
-    Case("md-frame-out-of-range", ["md", "melt_quench", "{good.extxyz}", "--frame", "7",
-                                   "--check"], ["good.extxyz"]),
-    Case("md-nprocs-with-ase", ["md", "melt_quench", "{good.extxyz}", "--nprocs", "2",
-                                "--check"], ["--nprocs"]),
-    Case("md-interval-zero", ["md", "melt_quench", "{good.extxyz}", "--frame-interval", "0",
-                              "--check"], ["--frame-interval"]),
-    Case("md-walltime-negative", ["md", "melt_quench", "{good.extxyz}", "--walltime", "-5",
-                                  "--check"], ["--walltime"]),
-    Case("md-interval-not-integer", ["md", "melt_quench", "{good.extxyz}",
-                                     "--thermo-interval", "often"], ["--thermo-interval"]),
+    Case("md-structure-missing", ["md", "melt_quench", "{tmp}/nope.extxyz", "--check"], ["nope.extxyz"]),
+    Case(
+        "md-frame-out-of-range",
+        ["md", "melt_quench", "{good.extxyz}", "--frame", "7", "--check"],
+        ["good.extxyz"],
+    ),
+    Case(
+        "md-nprocs-with-ase", ["md", "melt_quench", "{good.extxyz}", "--nprocs", "2", "--check"], ["--nprocs"]
+    ),
+    Case(
+        "md-interval-zero",
+        ["md", "melt_quench", "{good.extxyz}", "--frame-interval", "0", "--check"],
+        ["--frame-interval"],
+    ),
+    Case(
+        "md-walltime-negative",
+        ["md", "melt_quench", "{good.extxyz}", "--walltime", "-5", "--check"],
+        ["--walltime"],
+    ),
+    Case(
+        "md-interval-not-integer",
+        ["md", "melt_quench", "{good.extxyz}", "--thermo-interval", "often"],
+        ["--thermo-interval"],
+    ),
     # scenario
-    Case("scenario-set-unclosed-list", ["scenario", "mushroom-reset", "--set", "supercell=[6,2",
-                                        "--check"], ["supercell", "JSON"]),
+    Case(
+        "scenario-set-unclosed-list",
+        ["scenario", "mushroom-reset", "--set", "supercell=[6,2", "--check"],
+        ["supercell", "JSON"],
+    ),
     Case("scenario-unknown-name", ["scenario", "teleport", "--check"], ["teleport"]),
     Case("scenario-unknown-size", ["scenario", "mushroom-reset", "--size", "huge", "--check"], ["huge"]),
-    Case("scenario-unknown-parameter", ["scenario", "mushroom-reset", "--set", "nonsense=1", "--check"],
-         ["nonsense"]),
-    Case("scenario-md-malformed", ["scenario", "mushroom-reset", "--md", "walltime=8e4.5",
-                                         "--check"],
-         ["walltime"]),
-    Case("scenario-unit-for-a-plain-number", ["scenario", "mushroom-reset", "--set",
-                                              "pulse_duration=2 ps", "--check"],
-         ["pulse_duration", "number"]),
-    Case("scenario-negative-temperature", ["scenario", "mushroom-reset", "--set",
-                                           "temperature=-5", "--check"], ["temperature"]),
+    Case(
+        "scenario-unknown-parameter",
+        ["scenario", "mushroom-reset", "--set", "nonsense=1", "--check"],
+        ["nonsense"],
+    ),
+    Case(
+        "scenario-md-malformed",
+        ["scenario", "mushroom-reset", "--md", "walltime=8e4.5", "--check"],
+        ["walltime"],
+    ),
+    Case(
+        "scenario-unit-for-a-plain-number",
+        ["scenario", "mushroom-reset", "--set", "pulse_duration=2 ps", "--check"],
+        ["pulse_duration", "number"],
+    ),
+    Case(
+        "scenario-negative-temperature",
+        ["scenario", "mushroom-reset", "--set", "temperature=-5", "--check"],
+        ["temperature"],
+    ),
     # the active-learning loop (submitted only: nothing runs here)
-    Case("submit-loop-negative-iterations", ["submit", "active-learning", "--iterations", "-1"],
-         ["--iterations"]),
-    Case("submit-loop-no-selection", ["submit", "active-learning", "--select", "0"],
-         ["--select"]),
-    Case("submit-loop-committee-of-one", ["submit", "active-learning", "--committee", "1"],
-         ["--committee"]),
+    Case(
+        "submit-loop-negative-iterations",
+        ["submit", "active-learning", "--iterations", "-1"],
+        ["--iterations"],
+    ),
+    Case("submit-loop-no-selection", ["submit", "active-learning", "--select", "0"], ["--select"]),
+    Case("submit-loop-committee-of-one", ["submit", "active-learning", "--committee", "1"], ["--committee"]),
     # analyse and plot
-    Case("analyse-empty-file", ["analyse", "rdf", "{empty.extxyz}", "-o", "{tmp}/a"],
-         ["empty.extxyz"]),
-    Case("analyse-missing-file", ["analyse", "rdf", "{tmp}/nope.extxyz", "-o", "{tmp}/a"],
-         ["nope.extxyz"]),
-    Case("analyse-bad-cutoff", ["analyse", "coordination", "{good.extxyz}", "--cutoff", "far",
-                                "-o", "{tmp}/a"], ["--cutoff"]),
-    Case("analyse-database-selection", ["analyse", "rdf", "db:tagdemo", "-o", "{tmp}/a"],
-         ["tagdemo"]),
-    Case("analyse-store-empty-file", ["analyse", "rdf", "{empty.extxyz}", "--store"],
-         ["empty.extxyz"]),
+    Case("analyse-empty-file", ["analyse", "rdf", "{empty.extxyz}", "-o", "{tmp}/a"], ["empty.extxyz"]),
+    Case("analyse-missing-file", ["analyse", "rdf", "{tmp}/nope.extxyz", "-o", "{tmp}/a"], ["nope.extxyz"]),
+    Case(
+        "analyse-bad-cutoff",
+        ["analyse", "coordination", "{good.extxyz}", "--cutoff", "far", "-o", "{tmp}/a"],
+        ["--cutoff"],
+    ),
+    Case("analyse-database-selection", ["analyse", "rdf", "db:tagdemo", "-o", "{tmp}/a"], ["tagdemo"]),
+    Case("analyse-store-empty-file", ["analyse", "rdf", "{empty.extxyz}", "--store"], ["empty.extxyz"]),
     Case("plot-missing-result", ["plot", "rdf", "{tmp}/nope.npz"], ["nope.npz"]),
     # fit, evaluate, import, export
     Case("fit-no-source", ["fit"], ["--tag"]),
-    Case("fit-hyperparameter-not-number", ["fit", "{good.extxyz}", "--set", "soap.n_max=many",
-                                           "--dry-run"], ["n_max"]),
-    Case("fit-test-fraction-above-one", ["fit", "{labelled.extxyz}", "--test-fraction", "1.5",
-                                         "--dry-run"], ["--test-fraction"]),
+    Case(
+        "fit-hyperparameter-not-number",
+        ["fit", "{good.extxyz}", "--set", "soap.n_max=many", "--dry-run"],
+        ["n_max"],
+    ),
+    Case(
+        "fit-test-fraction-above-one",
+        ["fit", "{labelled.extxyz}", "--test-fraction", "1.5", "--dry-run"],
+        ["--test-fraction"],
+    ),
     Case("fit-one-fold", ["fit", "{labelled.extxyz}", "--folds", "1"], ["--folds"]),
     Case("fit-empty-file", ["fit", "{empty.extxyz}", "--dry-run"], ["empty.extxyz"]),
     Case("fit-unlabelled-file", ["fit", "{good.extxyz}"], ["good.extxyz"]),
-    Case("evaluate-unknown-potential", ["evaluate", "nosuchpotential", "{labelled.extxyz}"],
-         ["nosuchpotential"]),
+    Case(
+        "evaluate-unknown-potential",
+        ["evaluate", "nosuchpotential", "{labelled.extxyz}"],
+        ["nosuchpotential"],
+    ),
     Case("import-missing-file", ["import", "{tmp}/nope.extxyz"], ["nope.extxyz"]),
     Case("import-unlabelled-file", ["import", "{good.extxyz}"], ["good.extxyz"]),
-    Case("import-protocol-malformed", ["import", "{good.extxyz}", "--protocol", "cutoff=[300"],
-         ["cutoff"]),
+    Case("import-protocol-malformed", ["import", "{good.extxyz}", "--protocol", "cutoff=[300"], ["cutoff"]),
 ]
 # Cases also run as real processes of the installed command line.
-SUBPROCESS_CASES = ("config-yaml-syntax", "label-no-basis-set", "scenario-set-unclosed-list",
-                    "md-potential-file-missing", "analyse-empty-file")
+SUBPROCESS_CASES = (
+    "config-yaml-syntax",
+    "label-no-basis-set",
+    "scenario-set-unclosed-list",
+    "md-potential-file-missing",
+    "analyse-empty-file",
+)
 
 
 def _free_port() -> int:
@@ -249,9 +361,19 @@ def auth_server(tmp_path_factory):
 
     def start(*extra: str) -> subprocess.Popen:
         proc = subprocess.Popen(
-            [program, "--host", "127.0.0.1", "--port", str(port), "--storage-path",
-             str(storage), "--standalone", *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                program,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--storage-path",
+                str(storage),
+                "--standalone",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -270,8 +392,10 @@ def auth_server(tmp_path_factory):
     proc.terminate()
     proc.wait(timeout=30)
     proc = start("--auth")
-    yield {"auth_uri_wrong": f"mongodb://alice:{PASSWORD}@127.0.0.1:{port}/",
-           "auth_uri_anonymous": f"mongodb://127.0.0.1:{port}/"}
+    yield {
+        "auth_uri_wrong": f"mongodb://alice:{PASSWORD}@127.0.0.1:{port}/",
+        "auth_uri_anonymous": f"mongodb://127.0.0.1:{port}/",
+    }
     proc.terminate()
     proc.wait(timeout=30)
 
@@ -352,8 +476,14 @@ def test_bad_input_as_a_process(name, inputs, db_uri, tmp_path, monkeypatch, req
     case = next(c for c in CASES if c.name == name)
     argv = _prepare(case, inputs, tmp_path, monkeypatch, request)
     before = _stored(db_uri)
-    proc = subprocess.run([sys.executable, "-m", "gst_flows.cli", *argv], capture_output=True,
-                          text=True, check=False, env=dict(os.environ), timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gst_flows.cli", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ),
+        timeout=300,
+    )
     _check_line(case, proc.returncode, proc.stderr)
     assert _stored(db_uri) == before, f"{case.name} stored something"
 

@@ -17,8 +17,9 @@ def _count(outputs):
 
 def test_unknown_element(tmp_path, outputs, capsys):
     path = tmp_path / "bad.xyz"
-    path.write_text("2\nLattice=\"6 0 0 0 6 0 0 0 6\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
-                    "Ge 0 0 0\nXq 3 3 3\n")
+    path.write_text(
+        '2\nLattice="6 0 0 0 6 0 0 0 6" Properties=species:S:1:pos:R:3 pbc="T T T"\nGe 0 0 0\nXq 3 3 3\n'
+    )
     before = _count(outputs)
     assert main(["label", str(path)]) == 2
     err = capsys.readouterr().err
@@ -58,9 +59,24 @@ def test_missing_file_and_bad_setting(tmp_path, outputs, capsys):
 
 def test_composition_the_builder_cannot_make_exits_nonzero(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "gst_flows.cli", "build", "rocksalt", "--composition",
-         "Ge2Sb2Te5", "--supercell", "1", "1", "1", "-o", str(tmp_path / "x.extxyz")],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "gst_flows.cli",
+            "build",
+            "rocksalt",
+            "--composition",
+            "Ge2Sb2Te5",
+            "--supercell",
+            "1",
+            "1",
+            "1",
+            "-o",
+            str(tmp_path / "x.extxyz"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 2
     assert "smallest supercell" in proc.stderr.lower() or "supercell" in proc.stderr

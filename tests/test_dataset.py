@@ -34,9 +34,14 @@ def _lj_label(atoms, settings_hash=BULK_HASH, code="cp2k", **provenance) -> Labe
     probe = atoms.copy()
     probe.calc = LennardJones(sigma=2.7, epsilon=0.08, rc=5.5, smooth=True)
     return LabelDoc.from_result(
-        atoms, code=code, settings={"stand-in": True}, settings_hash=settings_hash,
-        energy=probe.get_potential_energy(), forces=probe.get_forces(),
-        stress=probe.get_stress(voigt=False) / GPa, provenance=Provenance(**provenance),
+        atoms,
+        code=code,
+        settings={"stand-in": True},
+        settings_hash=settings_hash,
+        energy=probe.get_potential_energy(),
+        forces=probe.get_forces(),
+        stress=probe.get_stress(voigt=False) / GPa,
+        provenance=Provenance(**provenance),
     )
 
 
@@ -56,16 +61,28 @@ def stored(gst_home):
         _lj_label(gst, tag="export", iteration=1, config_type="amorphous", temperature=300.0),
         _lj_label(gete2, tag="export", iteration=1, config_type="liquid", source="md run"),
         # the same label again, reused (a second computed copy is refused by the database)
-        _lj_label(gete, tag="export", iteration=0, config_type="crystal", generator="builder")
-        .model_copy(update={"reused_from": "an-earlier-label-job"}),
-        LabelDoc.from_result(gete2, code="cp2k", settings={}, settings_hash=BULK_HASH,
-                             error="SCF did not converge", provenance=Provenance(tag="export")),
+        _lj_label(gete, tag="export", iteration=0, config_type="crystal", generator="builder").model_copy(
+            update={"reused_from": "an-earlier-label-job"}
+        ),
+        LabelDoc.from_result(
+            gete2,
+            code="cp2k",
+            settings={},
+            settings_hash=BULK_HASH,
+            error="SCF did not converge",
+            provenance=Provenance(tag="export"),
+        ),
         _lj_label(gete, settings_hash="ef" * 20, code="vasp", tag="export", config_type="crystal"),
     ]
     atom = Atoms("Ge", positions=[[5, 5.25, 5.5]], cell=[10, 10.5, 11], pbc=True)
     isolated = LabelDoc.from_result(
-        atom, code="cp2k", settings={}, settings_hash=ATOM_HASH, energy=-107.1,
-        forces=np.zeros((1, 3)), provenance=Provenance(tag="export", config_type="isolated_atom"),
+        atom,
+        code="cp2k",
+        settings={},
+        settings_hash=ATOM_HASH,
+        energy=-107.1,
+        forces=np.zeros((1, 3)),
+        provenance=Provenance(tag="export", config_type="isolated_atom"),
         reference_settings_hash=BULK_HASH,
     )
     jobs = [emit(d) for d in [*docs, isolated]]
@@ -110,14 +127,26 @@ def test_export_is_what_gap_fit_reads(stored, tmp_path):
 
     # gap_fit itself reads it (a two-body GAP with a handful of sparse points: ~1 s).
     run = subprocess.run(
-        [gap_fit_executable(), f"at_file={path}",
-         "gap={distance_2b cutoff=4.5 n_sparse=5 covariance_type=ard_se delta=1.0 "
-         "theta_uniform=1.0 sparse_method=uniform}",
-         "default_sigma={0.01 0.2 0.2 0.0}", "energy_parameter_name=REF_energy",
-         "force_parameter_name=REF_forces", "virial_parameter_name=REF_virial",
-         "config_type_parameter_name=config_type", "e0_method=average", "sparse_jitter=1e-8",
-         "gp_file=gap.xml", "rnd_seed=1"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        [
+            gap_fit_executable(),
+            f"at_file={path}",
+            "gap={distance_2b cutoff=4.5 n_sparse=5 covariance_type=ard_se delta=1.0 "
+            "theta_uniform=1.0 sparse_method=uniform}",
+            "default_sigma={0.01 0.2 0.2 0.0}",
+            "energy_parameter_name=REF_energy",
+            "force_parameter_name=REF_forces",
+            "virial_parameter_name=REF_virial",
+            "config_type_parameter_name=config_type",
+            "e0_method=average",
+            "sparse_jitter=1e-8",
+            "gp_file=gap.xml",
+            "rnd_seed=1",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "Number of target energies (property name: REF_energy) found: 4" in run.stdout
@@ -158,8 +187,13 @@ def _dataset(path, n=3, **drop):
     for k in range(n):
         atoms = _cell("GeTe" if k % 2 == 0 else "Ge1Sb2Te4", 20 + k)
         doc = _lj_label(atoms)
-        atoms.info.update({"REF_energy": doc.energy, "REF_virial": np.asarray(doc.virial).reshape(9),
-                           "config_type": ["crystal", "liquid", "amorphous"][k % 3]})
+        atoms.info.update(
+            {
+                "REF_energy": doc.energy,
+                "REF_virial": np.asarray(doc.virial).reshape(9),
+                "config_type": ["crystal", "liquid", "amorphous"][k % 3],
+            }
+        )
         atoms.arrays["REF_forces"] = np.asarray(doc.forces)
         for key, frame_index in drop.items():
             if frame_index == k:
@@ -173,8 +207,9 @@ def _dataset(path, n=3, **drop):
 def test_import_round_trip(gst_home, tmp_path):
     path = tmp_path / "published.extxyz"
     frames = _dataset(path)
-    summary = import_dataset(path, tag="imported-set", source="GST test set",
-                             protocol={"code": "castep", "functional": "PBEsol"})
+    summary = import_dataset(
+        path, tag="imported-set", source="GST test set", protocol={"code": "castep", "functional": "PBEsol"}
+    )
     assert (summary.n_frames, summary.n_stored, summary.n_already_stored) == (3, 3, 0)
     labels = find_labels(tag="imported-set")
     assert len(labels) == 3
@@ -191,8 +226,9 @@ def test_import_round_trip(gst_home, tmp_path):
     assert np.allclose(np.asarray(doc.virial).reshape(9), frames[0].info["REF_virial"])
     assert labels[0].metadata["import"]["frame"] == 0
 
-    again = import_dataset(path, tag="imported-set", source="GST test set",
-                           protocol={"code": "castep", "functional": "PBEsol"})
+    again = import_dataset(
+        path, tag="imported-set", source="GST test set", protocol={"code": "castep", "functional": "PBEsol"}
+    )
     assert (again.n_stored, again.n_already_stored) == (0, 3)
 
     out = tmp_path / "back.extxyz"
@@ -211,14 +247,25 @@ def test_import_ase_calculator_keys_and_stress(gst_home, tmp_path):
     atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces, stress=stress)
     path = tmp_path / "ase.extxyz"
     write(path, atoms, format="extxyz")  # ASE writes these as energy=, forces, stress=
-    summary = import_dataset(path, energy_key="energy", forces_key="forces", virial_key=None,
-                             stress_key="stress", tag="imported-ase")
+    summary = import_dataset(
+        path,
+        energy_key="energy",
+        forces_key="forces",
+        virial_key=None,
+        stress_key="stress",
+        tag="imported-ase",
+    )
     assert summary.n_stored == 1
     (label,) = find_labels(tag="imported-ase")
     assert label.doc.energy == pytest.approx(energy)
     assert np.allclose(label.doc.forces, forces)
-    full = np.array([[stress[0], stress[5], stress[4]], [stress[5], stress[1], stress[3]],
-                     [stress[4], stress[3], stress[2]]])
+    full = np.array(
+        [
+            [stress[0], stress[5], stress[4]],
+            [stress[5], stress[1], stress[3]],
+            [stress[4], stress[3], stress[2]],
+        ]
+    )
     assert np.allclose(label.doc.stress, full / GPa)
     assert np.allclose(label.doc.virial, -full * atoms.get_volume())
 
@@ -238,8 +285,11 @@ def test_import_refuses_frames_without_labels(gst_home, outputs, tmp_path):
     with pytest.raises(DatasetError, match=r"has no energy 'DFT_energy'.*keys present: .*REF_energy"):
         import_dataset(path, energy_key="DFT_energy")
     molecule = tmp_path / "molecule.extxyz"
-    write(molecule, Atoms("GeTe", positions=[[0, 0, 0], [2.6, 0, 0]],
-                          info={"REF_energy": -8.0}), format="extxyz")
+    write(
+        molecule,
+        Atoms("GeTe", positions=[[0, 0, 0], [2.6, 0, 0]], info={"REF_energy": -8.0}),
+        format="extxyz",
+    )
     with pytest.raises(DatasetError, match=r"frame 0 .* is not periodic"):
         import_dataset(molecule)
     with pytest.raises(DatasetError, match="not found"):
@@ -258,8 +308,23 @@ def gst_cli(monkeypatch):
 def test_cli_import_then_export(gst_home, gst_cli, tmp_path, capsys):
     path = tmp_path / "cli.extxyz"
     _dataset(path, n=2)
-    assert gst_cli(["import", str(path), "--energy-key", "REF_energy", "--forces-key", "REF_forces",
-                    "--tag", "cli-set", "--protocol", "functional=PBEsol"]) == 0
+    assert (
+        gst_cli(
+            [
+                "import",
+                str(path),
+                "--energy-key",
+                "REF_energy",
+                "--forces-key",
+                "REF_forces",
+                "--tag",
+                "cli-set",
+                "--protocol",
+                "functional=PBEsol",
+            ]
+        )
+        == 0
+    )
     assert "imported 2 of 2 frame(s)" in capsys.readouterr().out
     out = tmp_path / "train.extxyz"
     assert gst_cli(["export", "labels", "--tag", "cli-set", "-o", str(out)]) == 0

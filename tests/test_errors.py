@@ -11,7 +11,8 @@ from gst_flows.errors import InputError, mask_uri, one_line, validation_message,
 def test_mask_uri_hides_only_the_password():
     assert mask_uri("mongodb://alice:pa55@db.host:27017/x") == "mongodb://alice:***@db.host:27017/x"
     assert mask_uri("at mongodb+srv://a:b@c/ and mongodb://d:e@f/") == (
-        "at mongodb+srv://a:***@c/ and mongodb://d:***@f/")
+        "at mongodb+srv://a:***@c/ and mongodb://d:***@f/"
+    )
     assert mask_uri("mongodb://127.0.0.1:27017/") == "mongodb://127.0.0.1:27017/"
 
 
@@ -36,7 +37,8 @@ def test_validation_message_names_the_field_and_counts_the_rest():
     with pytest.raises(ValidationError) as caught:
         _Outer(stages=[], nmae="y")
     assert validation_message(caught.value, known=["stages", "name"]) == (
-        "unknown key 'nmae' (known keys: stages, name)")
+        "unknown key 'nmae' (known keys: stages, name)"
+    )
 
 
 def test_yaml_message_gives_line_and_context():
@@ -49,24 +51,37 @@ def test_yaml_message_gives_line_and_context():
 
 def test_one_line_of_any_error():
     assert one_line(InputError("is empty", where="f.xyz", fix="give frames")) == (
-        "f.xyz: is empty (give frames)")
+        "f.xyz: is empty (give frames)"
+    )
     assert one_line(ValueError("two\nlines  at mongodb://u:p@h/")) == "two lines at mongodb://u:***@h/"
     assert one_line(KeyError("no such id")) == "no such id"
 
 
 @pytest.mark.parametrize(
     ("raw", "value"),
-    [("0.4", 0.4), ("1e-6", 1e-6), (".5", 0.5), ("3", 3), ("[6, 2, 4]", [6, 2, 4]),
-     ('"300 K"', "300 K"), ("300 K", "300 K"), ("2 eV/ps", "2 eV/ps"), ("10ps", "10ps"),
-     ("true", True), ("large", "large"), ("./gap.xml", "./gap.xml"),
-     ("-PBE", "-PBE")],
+    [
+        ("0.4", 0.4),
+        ("1e-6", 1e-6),
+        (".5", 0.5),
+        ("3", 3),
+        ("[6, 2, 4]", [6, 2, 4]),
+        ('"300 K"', "300 K"),
+        ("300 K", "300 K"),
+        ("2 eV/ps", "2 eV/ps"),
+        ("10ps", "10ps"),
+        ("true", True),
+        ("large", "large"),
+        ("./gap.xml", "./gap.xml"),
+        ("-PBE", "-PBE"),
+    ],
 )
 def test_parse_value_accepts(raw, value):
     assert parse_value(raw) == value
 
 
-@pytest.mark.parametrize("raw", ["[6,2", "{a: 1}", '"open', "0.4.1", "6,2", "1e-", "+.5e-",
-                                 "3 K K", "2 eV ps"])
+@pytest.mark.parametrize(
+    "raw", ["[6,2", "{a: 1}", '"open', "0.4.1", "6,2", "1e-", "+.5e-", "3 K K", "2 eV ps"]
+)
 def test_parse_value_refuses_what_starts_like_json_or_a_number(raw):
     with pytest.raises(InputError, match="--set key"):
         parse_value(raw, where="--set key")

@@ -42,8 +42,22 @@ def test_qlaunch_rapidfire_on_slurm(gst_home, db_uri, outputs, slurm, tmp_path, 
     atoms = build_rocksalt("Ge1Sb2Te4", seed=5)
     atoms.rattle(0.04, seed=3)
     write(tmp_path / "cell.extxyz", atoms)
-    assert main(["submit", "label", str(tmp_path / "cell.extxyz"), "--tag", "slurm-run",
-                 "--config-type", "crystal", "--set", "kpoint_spacing=0.6"]) == 0
+    assert (
+        main(
+            [
+                "submit",
+                "label",
+                str(tmp_path / "cell.extxyz"),
+                "--tag",
+                "slurm-run",
+                "--config-type",
+                "crystal",
+                "--set",
+                "kpoint_spacing=0.6",
+            ]
+        )
+        == 0
+    )
     assert "submitted 1 label job" in capsys.readouterr().out
 
     launchpad = get_launchpad()
@@ -52,9 +66,15 @@ def test_qlaunch_rapidfire_on_slurm(gst_home, db_uri, outputs, slurm, tmp_path, 
     assert fw.spec["_category"] == "dft"
 
     fw_dir = tmp_path / "fw"
-    paths = write_launchers(fw_dir, db_uri, queue="slurm", category="dft", ntasks=2,
-                            walltime="00:20:00",
-                            pre_rocket=f"export SLURM_CONF={slurm.conf}; export OMP_NUM_THREADS=1")
+    paths = write_launchers(
+        fw_dir,
+        db_uri,
+        queue="slurm",
+        category="dft",
+        ntasks=2,
+        walltime="00:20:00",
+        pre_rocket=f"export SLURM_CONF={slurm.conf}; export OMP_NUM_THREADS=1",
+    )
     # This fworker runs only the firework of this test, whatever else the LaunchPad holds.
     worker = yaml.safe_load(paths["fworker_dft"].read_text())
     worker["query"] = json.dumps({"fw_id": fw_id})
@@ -64,9 +84,25 @@ def test_qlaunch_rapidfire_on_slurm(gst_home, db_uri, outputs, slurm, tmp_path, 
     env = {**os.environ, **slurm.env, "FW_CONFIG_FILE": str(fw_config)}
     qlaunch = str(Path(sys.executable).parent / "qlaunch")
     proc = subprocess.run(
-        [qlaunch, "-l", str(paths["launchpad"]), "-w", str(paths["fworker_dft"]),
-         "-q", str(paths["qadapter"]), "-r", "rapidfire", "--nlaunches", "1"],
-        cwd=fw_dir, env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            qlaunch,
+            "-l",
+            str(paths["launchpad"]),
+            "-w",
+            str(paths["fworker_dft"]),
+            "-q",
+            str(paths["qadapter"]),
+            "-r",
+            "rapidfire",
+            "--nlaunches",
+            "1",
+        ],
+        cwd=fw_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
 
@@ -107,18 +143,31 @@ def test_lost_run_is_found_and_rerun(gst_home, outputs, slurm, tmp_path):
     fw_id = launchpad.get_fw_ids({"spec._tasks.job.uuid": label_job.uuid})[0]
 
     fw_dir = tmp_path / "fw"
-    paths = write_launchers(fw_dir, launchpad.host, walltime="00:20:00",
-                            pre_rocket=f"export SLURM_CONF={slurm.conf}; "
-                            f"export PYTHONPATH={Path(__file__).resolve().parents[1]}")
+    paths = write_launchers(
+        fw_dir,
+        launchpad.host,
+        walltime="00:20:00",
+        pre_rocket=f"export SLURM_CONF={slurm.conf}; export PYTHONPATH={Path(__file__).resolve().parents[1]}",
+    )
     worker = yaml.safe_load(paths["fworker"].read_text())
     worker["query"] = json.dumps({"fw_id": {"$in": fw_ids}})
     paths["fworker"].write_text(yaml.safe_dump(worker))
     fw_config = fw_dir / "FW_config.yaml"
     fw_config.write_text("QUEUE_UPDATE_INTERVAL: 1\n")
     env = {**os.environ, **slurm.env, "FW_CONFIG_FILE": str(fw_config)}
-    qlaunch = [str(Path(sys.executable).parent / "qlaunch"), "-l", str(paths["launchpad"]),
-               "-w", str(paths["fworker"]), "-q", str(paths["qadapter"]), "-r", "rapidfire",
-               "--nlaunches", "1"]
+    qlaunch = [
+        str(Path(sys.executable).parent / "qlaunch"),
+        "-l",
+        str(paths["launchpad"]),
+        "-w",
+        str(paths["fworker"]),
+        "-q",
+        str(paths["qadapter"]),
+        "-r",
+        "rapidfire",
+        "--nlaunches",
+        "1",
+    ]
     lpad = [str(Path(sys.executable).parent / "lpad"), "-l", str(paths["launchpad"])]
 
     def wait_for(state, timeout=300):
@@ -136,8 +185,13 @@ def test_lost_run_is_found_and_rerun(gst_home, outputs, slurm, tmp_path):
     time.sleep(3)
     assert launchpad.get_fw_by_id(fw_id).state == "RUNNING"  # nobody told FireWorks
     hold.unlink()
-    found = subprocess.run([*lpad, "detect_lostruns", "--time", "1", "--rerun"],
-                           capture_output=True, text=True, env=env, check=True)
+    found = subprocess.run(
+        [*lpad, "detect_lostruns", "--time", "1", "--rerun"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert str(fw_id) in found.stdout + found.stderr
     assert launchpad.get_fw_by_id(fw_id).state == "READY"
     subprocess.run(qlaunch, cwd=fw_dir, env=env, check=True, capture_output=True, timeout=300)

@@ -92,8 +92,10 @@ def test_training_selection_subsample_keeps_isolated_atoms():
 
     from gst_flows.makers.fit import TrainingSelection
 
-    frames = [Atoms("GeTe", positions=[[0, 0, 0], [0, 0, 2.8 + 0.01 * k]], cell=[6, 6, 6], pbc=True)
-              for k in range(10)]
+    frames = [
+        Atoms("GeTe", positions=[[0, 0, 0], [0, 0, 2.8 + 0.01 * k]], cell=[6, 6, 6], pbc=True)
+        for k in range(10)
+    ]
     for f in frames:
         f.info["config_type"] = "crystal"
     isolated = Atoms("Ge", cell=[10, 10, 10], pbc=True)

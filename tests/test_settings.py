@@ -6,8 +6,9 @@ from gst_flows.settings import get_settings
 
 def test_file_then_environment(tmp_path, monkeypatch):
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(yaml.safe_dump({"db_uri": "mongodb://file:1/", "cp2k_cmd": "cp2k.psmp",
-                                   "dft": {"cutoff": 400}}))
+    cfg.write_text(
+        yaml.safe_dump({"db_uri": "mongodb://file:1/", "cp2k_cmd": "cp2k.psmp", "dft": {"cutoff": 400}})
+    )
     monkeypatch.setenv("GST_FLOWS_CONFIG", str(cfg))
     monkeypatch.delenv("GST_FLOWS_DB_URI", raising=False)
     monkeypatch.delenv("GST_FLOWS_CP2K_CMD", raising=False)

@@ -255,9 +255,7 @@ def reference_environments(
     elif groups is None or (isinstance(groups, str) and groups == "unique"):
         labels = None
     elif isinstance(groups, str):
-        raise ValueError(
-            f"unknown grouping {groups!r}: use 'auto', 'species', 'plane' or 'unique'"
-        )
+        raise ValueError(f"unknown grouping {groups!r}: use 'auto', 'species', 'plane' or 'unique'")
     else:
         labels = np.asarray(groups)
         if labels.shape != (len(reference),):
@@ -324,8 +322,7 @@ def prepare_reference(
         pairs = [(r, "auto") for r in structures]
     settings = settings.with_species(atoms, *(r for r, _ in pairs))
     refs = [
-        reference_environments(r, settings, groups=g, smoothing_cutoff=smoothing_cutoff)
-        for r, g in pairs
+        reference_environments(r, settings, groups=g, smoothing_cutoff=smoothing_cutoff) for r, g in pairs
     ]
     return np.vstack(refs), settings
 
@@ -368,9 +365,7 @@ def soap_similarity(
         k in [0, 1] for every atom.
     """
     refs, settings = prepare_reference(atoms, reference, settings, smoothing_cutoff=smoothing_cutoff)
-    vectors = smoothed_vectors(
-        atoms, settings, smoothing_cutoff, chunk_size=chunk_size, progress=progress
-    )
+    vectors = smoothed_vectors(atoms, settings, smoothing_cutoff, chunk_size=chunk_size, progress=progress)
     k = np.empty(len(atoms))
     for start in range(0, len(atoms), chunk_size):
         block = slice(start, start + chunk_size)
@@ -546,9 +541,7 @@ def crystallinity_series(
     from gst_flows.analysis.bonds import mass_density
 
     frames = as_frames(frames)
-    refs, resolved = prepare_reference(
-        frames[0], reference, settings, smoothing_cutoff=smoothing_cutoff
-    )
+    refs, resolved = prepare_reference(frames[0], reference, settings, smoothing_cutoff=smoothing_cutoff)
     out = {name: np.zeros(len(frames)) for name in ("crystalline_fraction", "mean_kbar", "density")}
     for f, frame in enumerate(progress_bar(frames, progress, "k̄", "frame")):
         kbar = crystallinity(

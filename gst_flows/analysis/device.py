@@ -510,8 +510,7 @@ def region_pressure(atoms: Atoms, mask: np.ndarray, virials: np.ndarray) -> floa
         raise ValueError("region_pressure: the group has no atom")
     virials = np.asarray(virials, dtype=float)
     if virials.shape != (len(atoms), 3, 3):
-        raise ValueError(f"per-atom virials have shape {virials.shape}, expected "
-                         f"({len(atoms)}, 3, 3)")
+        raise ValueError(f"per-atom virials have shape {virials.shape}, expected ({len(atoms)}, 3, 3)")
     volume = atoms.get_volume() / len(atoms) * n
     v = atoms.get_velocities()[mask]
     twice_kinetic = float(np.einsum("i,ij,ij->", atoms.get_masses()[mask], v, v))
@@ -556,8 +555,10 @@ def barrier_crossings(frames: Sequence[Atoms], fixed: np.ndarray, axis: str = "z
         elif np.all(coord[~fixed] > high):  # block at the bottom
             lower, upper = low, high + length
         else:
-            raise ValueError("barrier_crossings: the fixed atoms do not form one block at "
-                             f"the top or the bottom of the cell along {axis}")
+            raise ValueError(
+                "barrier_crossings: the fixed atoms do not form one block at "
+                f"the top or the bottom of the cell along {axis}"
+            )
     else:
         lower, upper = 0.0, length
     out = []

@@ -135,8 +135,11 @@ def parse_cutoffs(items: Sequence[str]) -> float | dict[str, float] | None:
         except ValueError:
             value = -1.0
         if not value > 0:
-            raise InputError(f"{text!r} is not a radius", where="--cutoff",
-                             fix="give a distance in Å, e.g. 3.2, or per pair, e.g. Ge-Te=3.2")
+            raise InputError(
+                f"{text!r} is not a radius",
+                where="--cutoff",
+                fix="give a distance in Å, e.g. 3.2, or per pair, e.g. Ge-Te=3.2",
+            )
         return value
 
     if len(items) == 1 and "=" not in items[0]:
@@ -144,8 +147,11 @@ def parse_cutoffs(items: Sequence[str]) -> float | dict[str, float] | None:
     table: dict[str, float] = {}
     for item in items:
         if "=" not in item:
-            raise InputError(f"mix of a single cutoff and a table: {item!r}", where="--cutoff",
-                             fix="use A-B=R entries only")
+            raise InputError(
+                f"mix of a single cutoff and a table: {item!r}",
+                where="--cutoff",
+                fix="use A-B=R entries only",
+            )
         key, value = item.split("=", 1)
         table[key.strip()] = radius(value)
     return table

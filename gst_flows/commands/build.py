@@ -53,9 +53,7 @@ def add_parser(subparsers) -> None:
         help="builder parameter, e.g. orientation=111, focal=large, size=20,20; repeatable",
     )
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output file")
-    parser.add_argument(
-        "--format", help="force an output format (extxyz, lammps-data or an ASE format name)"
-    )
+    parser.add_argument("--format", help="force an output format (extxyz, lammps-data or an ASE format name)")
     parser.set_defaults(handler=run)
 
 
@@ -87,10 +85,11 @@ def parse_params(items: list[str]) -> dict[str, Any]:
             values[key] = raw
         elif lowered in ("true", "false"):
             values[key] = lowered == "true"
-        elif "," in raw and raw[:1] not in "[{\"":
+        elif "," in raw and raw[:1] not in '[{"':
             try:
-                values[key] = [int(v) if v.strip().lstrip("-").isdigit() else float(v)
-                               for v in raw.split(",")]
+                values[key] = [
+                    int(v) if v.strip().lstrip("-").isdigit() else float(v) for v in raw.split(",")
+                ]
             except ValueError:
                 values[key] = raw
         else:
@@ -133,14 +132,10 @@ def summary(atoms) -> list[str]:
         roles.append(f"fixed {int(atoms.arrays['fixed'].sum()):,}")
     if "region" in atoms.arrays and atoms.arrays["region"].any():
         labels, counts = np.unique(atoms.arrays["region"], return_counts=True)
-        roles.append(
-            "region " + ", ".join(f"{k}: {c:,}" for k, c in zip(labels, counts, strict=True))
-        )
+        roles.append("region " + ", ".join(f"{k}: {c:,}" for k, c in zip(labels, counts, strict=True)))
     if "seed_id" in atoms.arrays and (atoms.arrays["seed_id"] >= 0).any():
         ids, counts = np.unique(atoms.arrays["seed_id"], return_counts=True)
-        roles.append(
-            "seeds " + ", ".join(f"{k}: {c}" for k, c in zip(ids, counts, strict=True) if k >= 0)
-        )
+        roles.append("seeds " + ", ".join(f"{k}: {c}" for k, c in zip(ids, counts, strict=True) if k >= 0))
     if roles:
         lines.append("roles        " + "; ".join(roles))
     return lines

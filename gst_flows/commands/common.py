@@ -44,11 +44,12 @@ def parse_value(raw: str, where: str = "value") -> Any:
         return json.loads(text)
     except ValueError as exc:
         error = exc
-    if text[:1] in ('[', '{', '"'):
+    if text[:1] in ("[", "{", '"'):
         raise InputError(
             f"{raw!r} is not valid JSON ({error.msg} "
             + ("at the end)" if error.pos >= len(text) else f"at character {error.pos + 1})"),
-            where=where, fix="close brackets and quote strings, e.g. [6, 2, 4] or \"text\"",
+            where=where,
+            fix='close brackets and quote strings, e.g. [6, 2, 4] or "text"',
         )
     if _NUMBER_START.match(text):
         try:
@@ -57,7 +58,8 @@ def parse_value(raw: str, where: str = "value") -> Any:
             if _QUANTITY.fullmatch(text):
                 return raw
             raise InputError(
-                f"{raw!r} starts like a number but is not one", where=where,
+                f"{raw!r} starts like a number but is not one",
+                where=where,
                 fix="write a number such as 0.4 or 1e-6, or one with a unit such as 300 K",
             ) from None
     return raw
@@ -87,8 +89,9 @@ def parse_key_values(items: Sequence[str], option: str | None = None) -> dict[st
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise InputError(f"expected KEY=VALUE, got {item!r}", where=option,
-                             fix="write e.g. kpoint_spacing=0.4")
+            raise InputError(
+                f"expected KEY=VALUE, got {item!r}", where=option, fix="write e.g. kpoint_spacing=0.4"
+            )
         key = key.strip()
         values[key] = parse_value(raw, where=f"{option} {key}" if option else key)
     return values
@@ -123,21 +126,30 @@ def check_database(settings: Any = None, timeout_s: float = 4.0) -> None:
     fix_uri = "fix db_uri in the configuration or GST_FLOWS_DB_URI, or unset it for the embedded server"
     timeout_ms = int(timeout_s * 1000)
     try:
-        client = pymongo.MongoClient(settings.db_uri, serverSelectionTimeoutMS=timeout_ms,
-                                     connectTimeoutMS=timeout_ms, socketTimeoutMS=timeout_ms)
+        client = pymongo.MongoClient(
+            settings.db_uri,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=timeout_ms,
+        )
     except (errors.ConfigurationError, ValueError, TypeError) as exc:
-        raise InputError(f"not a usable MongoDB URI: {one_line(exc)}", where=where,
-                         fix=fix_uri) from None
+        raise InputError(f"not a usable MongoDB URI: {one_line(exc)}", where=where, fix=fix_uri) from None
     try:
         for name in (settings.database, settings.launchpad_database):
             client[name].list_collection_names()
     except errors.ServerSelectionTimeoutError:
-        raise InputError(f"no database answered within {timeout_s:g} s", where=where,
-                         fix="start the database or " + fix_uri) from None
+        raise InputError(
+            f"no database answered within {timeout_s:g} s",
+            where=where,
+            fix="start the database or " + fix_uri,
+        ) from None
     except errors.OperationFailure as exc:
         if exc.code in (13, 18, 8000):
-            raise InputError("the database refused the credentials", where=where,
-                             fix="check the user name and password in db_uri") from None
+            raise InputError(
+                "the database refused the credentials",
+                where=where,
+                fix="check the user name and password in db_uri",
+            ) from None
         raise InputError(one_line(exc), where=where, fix=fix_uri) from None
     except errors.PyMongoError as exc:
         raise InputError(one_line(exc), where=where, fix=fix_uri) from None
@@ -195,24 +207,26 @@ def check_counts(args: Any, least: dict[str, int]) -> None:
         if value is None or value >= smallest or (name == "committee" and value == 0):
             continue
         option = "--" + name.replace("_", "-")
-        raise InputError(f"{value} is too small", where=option,
-                         fix=f"give {smallest} or more"
-                         + (", or 0 to turn it off" if name == "committee" else ""))
+        raise InputError(
+            f"{value} is too small",
+            where=option,
+            fix=f"give {smallest} or more" + (", or 0 to turn it off" if name == "committee" else ""),
+        )
 
 
 def format_table(rows: Iterable[Sequence[Any]], header: Sequence[str]) -> str:
     """Plain-text table with aligned columns."""
     text_rows = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h)
-              for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h) for i, h in enumerate(header)
+    ]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in text_rows]
     return "\n".join(lines)
 
 
-LABEL_HEADER = ("id", "formula", "natoms", "E/atom (eV)", "max |F| (eV/Å)", "config_type", "tag",
-                "state")
+LABEL_HEADER = ("id", "formula", "natoms", "E/atom (eV)", "max |F| (eV/Å)", "config_type", "tag", "state")
 
 
 def label_row(doc: dict[str, Any], uuid: str | None = None) -> list[Any]:

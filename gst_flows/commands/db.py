@@ -12,7 +12,8 @@ from gst_flows.settings import get_settings
 def add_parser(subparsers) -> None:
     """Register the ``db`` sub-command."""
     parser = subparsers.add_parser(
-        "db", help="start, stop or inspect the embedded database",
+        "db",
+        help="start, stop or inspect the embedded database",
         description="Passwords are never printed: URIs show '***'. The embedded server's "
         "credential is in <data_dir>/db/credentials.json, readable by its owner only.",
     )
@@ -21,8 +22,10 @@ def add_parser(subparsers) -> None:
 
 
 def _describe(status: dict) -> str:
-    return (f"running pid {status['pid']} at {status['masked_uri']} (data in {status['storage']}; "
-            f"credential in {status['credentials']})")
+    return (
+        f"running pid {status['pid']} at {status['masked_uri']} (data in {status['storage']}; "
+        f"credential in {status['credentials']})"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,8 +35,7 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "uri":
             print(mask_uri(settings.db_uri))
             return 0
-        print(f"using the configured database {mask_uri(settings.db_uri)}; "
-              "the embedded server is not used")
+        print(f"using the configured database {mask_uri(settings.db_uri)}; the embedded server is not used")
         return 0 if args.action == "status" else 1
     server = EmbeddedServer(settings.data_dir)
     if args.action == "start":

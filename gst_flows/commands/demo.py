@@ -23,9 +23,14 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--select", type=int, default=4, help="labels added per iteration")
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="figures go here")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--committee", type=int, default=0, metavar="N",
-                        help="weight the selection by the force spread of N sub-sampled fits "
-                        "per iteration (0: diversity only; each member is one more gap_fit)")
+    parser.add_argument(
+        "--committee",
+        type=int,
+        default=0,
+        metavar="N",
+        help="weight the selection by the force spread of N sub-sampled fits "
+        "per iteration (0: diversity only; each member is one more gap_fit)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -40,8 +45,7 @@ def _latest_iteration(tag: str):
     )
     if not found:
         return None
-    return IterationDoc.model_validate({k: v for k, v in found["output"].items()
-                                        if not k.startswith("@")})
+    return IterationDoc.model_validate({k: v for k, v in found["output"].items() if not k.startswith("@")})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,8 +64,13 @@ def run(args: argparse.Namespace) -> int:
     kind = "embedded" if settings.embedded else "configured"
     print(f"database: {mask_uri(database_uri(settings))} ({kind})")
     setup = active_learning_setup(
-        "small", args.tag, args.iterations, args.select, args.seed,
-        uncertainty="committee" if args.committee else None, committee_size=args.committee or 3,
+        "small",
+        args.tag,
+        args.iterations,
+        args.select,
+        args.seed,
+        uncertainty="committee" if args.committee else None,
+        committee_size=args.committee or 3,
     )
     maker, initial, held_out, explore = setup.maker, setup.initial, setup.held_out, setup.explore
     last = _latest_iteration(args.tag)
@@ -72,12 +81,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"continuing after iteration {last.iteration} (potential {last.potential_id})")
         cells = [s.as_dict() for s in structures_from_atoms(explore)]
         device = [s.as_dict() for s in structures_from_atoms(setup.device or explore)]
-        state = {"iteration": last.iteration + 1, "history": last.history, "n_new_labels": None,
-                 "potential_id": last.potential_id, "explore": cells, "device": device}
+        state = {
+            "iteration": last.iteration + 1,
+            "history": last.history,
+            "n_new_labels": None,
+            "potential_id": last.potential_id,
+            "explore": cells,
+            "device": device,
+        }
         run_local(al_explore(maker, state))
     else:
-        print(f"iteration 0: labelling {len(initial)} crystal cells, {len(held_out)} held-out "
-              f"cells and isolated atoms with CP2K, then fitting a GAP ...")
+        print(
+            f"iteration 0: labelling {len(initial)} crystal cells, {len(held_out)} held-out "
+            f"cells and isolated atoms with CP2K, then fitting a GAP ..."
+        )
         run_local(setup.flow())
     last = _latest_iteration(args.tag)
     if last is None:
@@ -108,12 +125,21 @@ def summarise(tag: str, last, out: Path) -> int:
     soap = soap_map_figure(frames, out / "soap_map.png")
     fractions = _fraction_summary(tag, out)
     potential = fetch_potential(last.potential_id)
-    rows = [[h["iteration"], h["n_labels"],
-             f"{h['force_rmse']:.4f}" if h.get("force_rmse") is not None else "",
-             f"{h['energy_rmse'] * 1000:.1f}" if h.get("energy_rmse") is not None else "",
-             h["potential_id"]] for h in last.history]
-    print(format_table(rows, ("iteration", "labels", "held-out F RMSE (eV/Å)",
-                              "held-out E RMSE (meV/atom)", "potential")))
+    rows = [
+        [
+            h["iteration"],
+            h["n_labels"],
+            f"{h['force_rmse']:.4f}" if h.get("force_rmse") is not None else "",
+            f"{h['energy_rmse'] * 1000:.1f}" if h.get("energy_rmse") is not None else "",
+            h["potential_id"],
+        ]
+        for h in last.history
+    ]
+    print(
+        format_table(
+            rows, ("iteration", "labels", "held-out F RMSE (eV/Å)", "held-out E RMSE (meV/atom)", "potential")
+        )
+    )
     print(f"stopped: {last.stop_reason}")
     print(f"learning curve: {curve}")
     print(f"SOAP map:       {soap}")
@@ -132,12 +158,15 @@ def _fraction_summary(tag: str, out: Path) -> Path | None:
 
     settings = get_settings()
     found = get_database(settings)[settings.outputs_collection].find(
-        {"output.@class": "SelectionDoc", "output.tag": tag}, sort=[("completed_at", 1)])
+        {"output.@class": "SelectionDoc", "output.tag": tag}, sort=[("completed_at", 1)]
+    )
     latest = {d["output"]["iteration"]: d["output"] for d in found}  # the newest per iteration
     docs = [latest[k] for k in sorted(latest)]
     for doc in docs:
         if doc.get("selected_fraction_histogram"):
-            print(f"iteration {doc['iteration']} ({doc.get('exploration')}): crystalline fraction "
-                  f"of the {doc['n_selected']} selected frames")
+            print(
+                f"iteration {doc['iteration']} ({doc.get('exploration')}): crystalline fraction "
+                f"of the {doc['n_selected']} selected frames"
+            )
             print(format_histogram(doc["selected_fraction_histogram"]))
     return crystalline_fraction_figure(docs, out / "crystalline_fraction.png") if docs else None

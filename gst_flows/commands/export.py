@@ -27,11 +27,14 @@ def add_parser(subparsers) -> None:
         "--config-type", action="append", metavar="TYPE", help="only this config_type; repeatable"
     )
     parser.add_argument(
-        "--composition", action="append", metavar="FORMULA",
+        "--composition",
+        action="append",
+        metavar="FORMULA",
         help="only this composition, e.g. Ge1Sb2Te4; repeatable",
     )
     parser.add_argument(
-        "--settings-hash", metavar="HASH",
+        "--settings-hash",
+        metavar="HASH",
         help="only labels of this protocol (hash or a prefix of at least 6 characters); "
         "isolated atoms computed for it are included",
     )

@@ -117,8 +117,13 @@ def _source(args: argparse.Namespace):
 def _source_error(args: argparse.Namespace, exc: Exception) -> InputError:
     """The one-line error for data that cannot be fitted or evaluated, naming the source."""
     if args.file:
-        where, fix = args.file, ("give an extxyz file whose frames carry REF_energy and "
-                                 "REF_forces, e.g. from 'gst-flows export labels'")
+        where, fix = (
+            args.file,
+            (
+                "give an extxyz file whose frames carry REF_energy and "
+                "REF_forces, e.g. from 'gst-flows export labels'"
+            ),
+        )
     else:
         where, fix = f"--tag {args.tag}", "list the stored labels with 'gst-flows query labels'"
     return InputError(one_line(exc), where=where, fix=fix)
@@ -169,8 +174,11 @@ def run_fit(args: argparse.Namespace) -> int:
     )
 
     if not 0 <= args.test_fraction < 1:
-        raise InputError(f"{args.test_fraction:g} is not a fraction below 1",
-                         where="--test-fraction", fix="give a number from 0 to 1, e.g. 0.1")
+        raise InputError(
+            f"{args.test_fraction:g} is not a fraction below 1",
+            where="--test-fraction",
+            fix="give a number from 0 to 1, e.g. 0.1",
+        )
     check_counts(args, {"folds": 0})
     if args.folds == 1:
         raise InputError("1 fold", where="--folds", fix="give 2 or more folds, or 0 for one fit")

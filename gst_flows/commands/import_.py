@@ -23,20 +23,22 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--forces-key", default="REF_forces", help="per-atom array of the forces, eV/Å")
     labels = parser.add_mutually_exclusive_group()
     labels.add_argument(
-        "--virial-key", default="REF_virial",
+        "--virial-key",
+        default="REF_virial",
         help="info key of the virial, eV (-stress × volume; default REF_virial, optional per frame)",
     )
     labels.add_argument("--stress-key", help="info key of the stress instead, eV/Å³, tensile positive")
-    parser.add_argument(
-        "--config-type-key", default="config_type", help="info key of the phase label"
-    )
+    parser.add_argument("--config-type-key", default="config_type", help="info key of the phase label")
     parser.add_argument("--tag", help="tag stored with every label")
     parser.add_argument("--iteration", type=int, help="active-learning iteration of the data")
     parser.add_argument(
         "--source", help="name of the data set (default: the file name); re-import under the same name"
     )
     parser.add_argument(
-        "--protocol", action="append", default=[], metavar="KEY=VALUE",
+        "--protocol",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="what is known of the DFT protocol, e.g. code=castep functional=PBEsol; repeatable",
     )
     parser.set_defaults(handler=run)

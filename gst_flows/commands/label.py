@@ -12,9 +12,7 @@ def add_parser(subparsers) -> None:
     """Register the ``label`` sub-command."""
     parser = subparsers.add_parser("label", help="label every frame of a structure file with CP2K")
     add_label_arguments(parser)
-    parser.add_argument(
-        "--submit", action="store_true", help="add to the LaunchPad instead of running here"
-    )
+    parser.add_argument("--submit", action="store_true", help="add to the LaunchPad instead of running here")
     parser.set_defaults(handler=run)
 
 
@@ -25,11 +23,17 @@ def add_label_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-type", help="config_type for frames that carry none")
     parser.add_argument("--iteration", type=int, help="active-learning iteration")
     parser.add_argument(
-        "--max-failed-fraction", type=float, default=None,
+        "--max-failed-fraction",
+        type=float,
+        default=None,
         help="stop the flow when a larger fraction of labels fails (default: never)",
     )
     parser.add_argument(
-        "--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a CP2K setting (e.g. kpoint_spacing=0.4); repeatable",
     )
 
@@ -45,16 +49,22 @@ def build_flow(args: argparse.Namespace):
     from gst_flows.structures import read_structures
 
     if args.max_failed_fraction is not None and not 0 <= args.max_failed_fraction <= 1:
-        raise InputError(f"{args.max_failed_fraction:g} is not a fraction",
-                         where="--max-failed-fraction", fix="give a number from 0 to 1")
+        raise InputError(
+            f"{args.max_failed_fraction:g} is not a fraction",
+            where="--max-failed-fraction",
+            fix="give a number from 0 to 1",
+        )
     settings = parse_key_values(args.settings, option="--set")
     frames = read_structures(args.file)
     maker = Cp2kLabelMaker(settings=settings)
     try:
         protocol = maker.resolved_settings()
     except (TypeError, ValueError) as exc:
-        raise InputError(one_line(exc), where="CP2K settings (--set or the config's dft)",
-                         fix="see the CP2K protocol keys in the README") from None
+        raise InputError(
+            one_line(exc),
+            where="CP2K settings (--set or the config's dft)",
+            fix="see the CP2K protocol keys in the README",
+        ) from None
     missing = protocol.missing_elements(s for atoms in frames for s in atoms.get_chemical_symbols())
     if missing:
         raise InputError(
@@ -96,6 +106,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"the batch stopped: too many failed labels (limit {args.max_failed_fraction})")
         return 4
     doc = summary.output
-    print(f"{doc.n_successful} successful ({doc.n_reused} reused), {doc.n_failed} failed "
-          f"of {doc.n_total}")
+    print(f"{doc.n_successful} successful ({doc.n_reused} reused), {doc.n_failed} failed of {doc.n_total}")
     return 0 if doc.n_failed == 0 else 4

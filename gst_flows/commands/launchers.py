@@ -23,8 +23,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--category", choices=CATEGORIES, help="fworker used by the qadapter")
     parser.add_argument("--ntasks", type=int, default=2, help="cores per queue job")
     parser.add_argument("--walltime", default="01:00:00")
-    parser.add_argument("--pre-rocket", default="export OMP_NUM_THREADS=1",
-                        help="shell lines run before rlaunch in each queue job")
+    parser.add_argument(
+        "--pre-rocket",
+        default="export OMP_NUM_THREADS=1",
+        help="shell lines run before rlaunch in each queue job",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -59,9 +62,7 @@ def write_launchers(
     paths["launchpad"] = dump(
         "my_launchpad.yaml", {"host": uri, "uri_mode": True, "name": launchpad_name}, private=True
     )
-    paths["fworker"] = dump(
-        "my_fworker.yaml", {"name": "gst-any", "category": "", "query": "{}", "env": {}}
-    )
+    paths["fworker"] = dump("my_fworker.yaml", {"name": "gst-any", "category": "", "query": "{}", "env": {}})
     for cat in CATEGORIES:
         paths[f"fworker_{cat}"] = dump(
             f"my_fworker_{cat}.yaml", {"name": f"gst-{cat}", "category": cat, "query": "{}"}
@@ -92,11 +93,16 @@ def run(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     paths = write_launchers(
-        args.directory, database_uri(settings), settings.launchpad_database, args.queue,
-        args.category, args.ntasks, args.walltime, args.pre_rocket,
+        args.directory,
+        database_uri(settings),
+        settings.launchpad_database,
+        args.queue,
+        args.category,
+        args.ntasks,
+        args.walltime,
+        args.pre_rocket,
     )
     for role, path in paths.items():
         print(f"{role:18s} {path}")
-    print(f"run: qlaunch -l {paths['launchpad']} -w {paths['fworker']} "
-          f"-q {paths['qadapter']} -r rapidfire")
+    print(f"run: qlaunch -l {paths['launchpad']} -w {paths['fworker']} -q {paths['qadapter']} -r rapidfire")
     return 0

@@ -23,29 +23,40 @@ def add_parser(subparsers) -> None:
         "database; --submit queues it for an 'md' fworker; --direct runs the engine alone.",
     )
     parser.add_argument("protocol", nargs="?", help="protocol YAML file or shipped name")
-    parser.add_argument("structure", nargs="?",
-                        help="structure file (extxyz keeps the 'fixed' and 'region' arrays)")
+    parser.add_argument(
+        "structure", nargs="?", help="structure file (extxyz keeps the 'fixed' and 'region' arrays)"
+    )
     parser.add_argument("--potential", help="GAP XML file, potential id, or module:factory")
-    parser.add_argument("--engine", choices=("ase", "lammps"), default="ase",
-                        help="MD engine (default: ase)")
+    parser.add_argument("--engine", choices=("ase", "lammps"), default="ase", help="MD engine (default: ase)")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--local", action="store_true",
-                      help="run here through jobflow into the database (the default)")
+    mode.add_argument(
+        "--local", action="store_true", help="run here through jobflow into the database (the default)"
+    )
     mode.add_argument("--submit", action="store_true", help="add to the LaunchPad instead")
-    mode.add_argument("--direct", metavar="DIR",
-                      help="run the engine here without jobflow or database; outputs in DIR")
-    mode.add_argument("--check", action="store_true",
-                      help="check protocol and structure, print the plan, run nothing")
+    mode.add_argument(
+        "--direct", metavar="DIR", help="run the engine here without jobflow or database; outputs in DIR"
+    )
+    mode.add_argument(
+        "--check", action="store_true", help="check protocol and structure, print the plan, run nothing"
+    )
     mode.add_argument("--list", action="store_true", help="list the shipped protocols")
-    parser.add_argument("--frame", default="-1",
-                        help="frame of the structure file to start from (default: the last)")
-    parser.add_argument("--scale-energies", action="store_true",
-                        help="scale injected energies to the cell size (protocol reference_atoms)")
+    parser.add_argument(
+        "--frame", default="-1", help="frame of the structure file to start from (default: the last)"
+    )
+    parser.add_argument(
+        "--scale-energies",
+        action="store_true",
+        help="scale injected energies to the cell size (protocol reference_atoms)",
+    )
     parser.add_argument("--thermo-interval", type=int, default=50, metavar="STEPS")
     parser.add_argument("--frame-interval", type=int, default=500, metavar="STEPS")
     parser.add_argument("--checkpoint-interval", type=int, default=5000, metavar="STEPS")
-    parser.add_argument("--walltime", type=float, metavar="SECONDS",
-                        help="stop at a checkpoint after this time and continue in a new job")
+    parser.add_argument(
+        "--walltime",
+        type=float,
+        metavar="SECONDS",
+        help="stop at a checkpoint after this time and continue in a new job",
+    )
     parser.add_argument("--seed", type=int, help="random seed when the protocol has none")
     parser.add_argument("--nprocs", type=int, help="MPI ranks (LAMMPS engine)")
     parser.set_defaults(handler=run)
@@ -57,8 +68,14 @@ def _list() -> int:
     rows = []
     for name in list_protocols():
         protocol = load_protocol(name)
-        rows.append([name, len(protocol.stages), f"{protocol.duration / 1000:g}",
-                     protocol.description.split(".")[0][:70]])
+        rows.append(
+            [
+                name,
+                len(protocol.stages),
+                f"{protocol.duration / 1000:g}",
+                protocol.description.split(".")[0][:70],
+            ]
+        )
     print(format_table(rows, ("name", "stages", "ps", "description")))
     return 0
 
@@ -77,8 +94,7 @@ def build_maker(args: argparse.Namespace):
 
     if not args.protocol or not args.structure:
         raise ValueError("give a PROTOCOL and a STRUCTURE (or --list)")
-    check_counts(args, {"thermo_interval": 1, "frame_interval": 1, "checkpoint_interval": 1,
-                        "nprocs": 1})
+    check_counts(args, {"thermo_interval": 1, "frame_interval": 1, "checkpoint_interval": 1, "nprocs": 1})
     if args.walltime is not None and not args.walltime > 0:
         raise InputError(f"{args.walltime:g} s", where="--walltime", fix="give a positive time in s")
     index = int(args.frame) if args.frame.lstrip("-").isdigit() else args.frame
@@ -111,13 +127,38 @@ def build_maker(args: argparse.Namespace):
 
 
 def _print_stages(stages, ledger) -> None:
-    rows = [[s["name"], s["ensemble"], s["n_steps"], _fmt(s.get("mean_temperature")),
-             _fmt(s.get("final_temperature")), _fmt(s.get("injected"), 3),
-             _fmt(s.get("removed"), 3), _fmt(s.get("nve_drift"), 6)] for s in stages]
-    print(format_table(rows, ("stage", "ensemble", "steps", "<T> (K)", "T end (K)",
-                              "in (eV)", "out (eV)", "NVE drift (eV/atom/ps)")))
-    print(f"energy ledger: injected {ledger['injected']:.4g} eV ({ledger['injected_fj']:.4g} fJ), "
-          f"removed {ledger['removed']:.4g} eV, field work {ledger['field_work']:.4g} eV")
+    rows = [
+        [
+            s["name"],
+            s["ensemble"],
+            s["n_steps"],
+            _fmt(s.get("mean_temperature")),
+            _fmt(s.get("final_temperature")),
+            _fmt(s.get("injected"), 3),
+            _fmt(s.get("removed"), 3),
+            _fmt(s.get("nve_drift"), 6),
+        ]
+        for s in stages
+    ]
+    print(
+        format_table(
+            rows,
+            (
+                "stage",
+                "ensemble",
+                "steps",
+                "<T> (K)",
+                "T end (K)",
+                "in (eV)",
+                "out (eV)",
+                "NVE drift (eV/atom/ps)",
+            ),
+        )
+    )
+    print(
+        f"energy ledger: injected {ledger['injected']:.4g} eV ({ledger['injected_fj']:.4g} fJ), "
+        f"removed {ledger['removed']:.4g} eV, field work {ledger['field_work']:.4g} eV"
+    )
 
 
 def _fmt(value, digits: int = 0) -> str:

@@ -11,13 +11,17 @@ from gst_flows.commands.common import LABEL_HEADER, format_table, label_row
 def add_parser(subparsers) -> None:
     """Register the ``query`` sub-command."""
     parser = subparsers.add_parser("query", help="list what the database holds")
-    parser.add_argument("what", choices=["labels", "progress"],
-                        help="labels: labelled structures; progress: done/failed/remaining per batch")
+    parser.add_argument(
+        "what",
+        choices=["labels", "progress"],
+        help="labels: labelled structures; progress: done/failed/remaining per batch",
+    )
     parser.add_argument("--tag", help="only this tag")
     parser.add_argument("--config-type", help="only this config_type")
     parser.add_argument("--state", choices=["successful", "failed"], help="only this state")
-    parser.add_argument("--all", action="store_true",
-                        help="list every document, also each reuse of a label listed already")
+    parser.add_argument(
+        "--all", action="store_true", help="list every document, also each reuse of a label listed already"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     parser.set_defaults(handler=run)
 
@@ -29,24 +33,32 @@ def batch_progress(collection, tag: str | None = None) -> list[dict]:
         match["output.provenance.tag"] = tag
     pipeline = [
         {"$match": match},
-        {"$group": {
-            "_id": "$metadata.batch",
-            "size": {"$max": "$metadata.batch_size"},
-            "successful": {"$sum": {"$cond": [{"$eq": ["$output.state", "successful"]}, 1, 0]}},
-            "failed": {"$sum": {"$cond": [{"$eq": ["$output.state", "failed"]}, 1, 0]}},
-            "tag": {"$first": "$output.provenance.tag"},
-            "last": {"$max": "$completed_at"},
-        }},
+        {
+            "$group": {
+                "_id": "$metadata.batch",
+                "size": {"$max": "$metadata.batch_size"},
+                "successful": {"$sum": {"$cond": [{"$eq": ["$output.state", "successful"]}, 1, 0]}},
+                "failed": {"$sum": {"$cond": [{"$eq": ["$output.state", "failed"]}, 1, 0]}},
+                "tag": {"$first": "$output.provenance.tag"},
+                "last": {"$max": "$completed_at"},
+            }
+        },
         {"$sort": {"last": 1}},
     ]
     rows = []
     for entry in collection.aggregate(pipeline):
         done = entry["successful"] + entry["failed"]
-        rows.append({
-            "batch": entry["_id"], "tag": entry["tag"], "total": entry["size"],
-            "done": entry["successful"], "failed": entry["failed"],
-            "remaining": max(0, (entry["size"] or done) - done), "last": entry["last"],
-        })
+        rows.append(
+            {
+                "batch": entry["_id"],
+                "tag": entry["tag"],
+                "total": entry["size"],
+                "done": entry["successful"],
+                "failed": entry["failed"],
+                "remaining": max(0, (entry["size"] or done) - done),
+                "last": entry["last"],
+            }
+        )
     return rows
 
 
@@ -64,15 +76,28 @@ def run(args: argparse.Namespace) -> int:
                 print(json.dumps(row, default=str))
             return 0
         header = ("batch", "tag", "total", "done", "failed", "remaining", "last finished")
-        print(format_table([[r["batch"][:8], r["tag"], r["total"], r["done"], r["failed"],
-                             r["remaining"], r["last"]] for r in rows], header))
+        print(
+            format_table(
+                [
+                    [r["batch"][:8], r["tag"], r["total"], r["done"], r["failed"], r["remaining"], r["last"]]
+                    for r in rows
+                ],
+                header,
+            )
+        )
         return 0
     from gst_flows.db import find_labels
     from gst_flows.store import get_store
 
     rows = []
-    for label in find_labels(store=get_store(settings), load=False, unique=not args.all,
-                             tag=args.tag, config_type=args.config_type, state=args.state):
+    for label in find_labels(
+        store=get_store(settings),
+        load=False,
+        unique=not args.all,
+        tag=args.tag,
+        config_type=args.config_type,
+        state=args.state,
+    ):
         out = label.doc.model_dump(mode="json", exclude={"forces", "structure"})
         if args.json:
             print(json.dumps({**out, "uuid": label.uuid}, default=str))

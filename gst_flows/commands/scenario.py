@@ -30,30 +30,43 @@ def add_parser(subparsers: Any) -> None:
         "the job directories. 'small' runs here in minutes on the ASE engine; 'full' is the "
         "published cell for a cluster (LAMMPS engine; use --submit).",
     )
-    parser.add_argument("name", nargs="?", metavar="NAME",
-                        help=f"scenario: {', '.join(SCENARIOS)}")
+    parser.add_argument("name", nargs="?", metavar="NAME", help=f"scenario: {', '.join(SCENARIOS)}")
     parser.add_argument("--size", default="small", help="size preset: small (default) or full")
     parser.add_argument("--potential", help="GAP XML file, potential id, or module:factory")
-    parser.add_argument("--engine", choices=("ase", "lammps"),
-                        help="MD engine (default: the size preset's)")
+    parser.add_argument("--engine", choices=("ase", "lammps"), help="MD engine (default: the size preset's)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="scenario parameter (JSON value), e.g. --set pulse=\"large\" "
-                        "--set 'supercell=[6,2,4]' (repeatable)")
-    parser.add_argument("--md", action="append", default=[], metavar="KEY=VALUE",
-                        help="MD job setting, e.g. --md frame_interval=100 --md walltime=80000 "
-                        "--md 'engine_kwargs={\"nprocs\": 64}' (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help='scenario parameter (JSON value), e.g. --set pulse="large" '
+        "--set 'supercell=[6,2,4]' (repeatable)",
+    )
+    parser.add_argument(
+        "--md",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="MD job setting, e.g. --md frame_interval=100 --md walltime=80000 "
+        "--md 'engine_kwargs={\"nprocs\": 64}' (repeatable)",
+    )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--local", action="store_true",
-                      help="run here through jobflow into the database (the default)")
-    mode.add_argument("--submit", action="store_true",
-                      help="add to the LaunchPad ('md' and 'analysis' fworker categories)")
-    mode.add_argument("--check", action="store_true",
-                      help="build the cells, check the protocols, print the plan; run nothing")
-    mode.add_argument("--lammps-inputs", metavar="DIR",
-                      help="write the LAMMPS inputs of every run into DIR; run nothing")
-    mode.add_argument("--list", action="store_true",
-                      help="list the scenarios and their size presets")
+    mode.add_argument(
+        "--local", action="store_true", help="run here through jobflow into the database (the default)"
+    )
+    mode.add_argument(
+        "--submit", action="store_true", help="add to the LaunchPad ('md' and 'analysis' fworker categories)"
+    )
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="build the cells, check the protocols, print the plan; run nothing",
+    )
+    mode.add_argument(
+        "--lammps-inputs", metavar="DIR", help="write the LAMMPS inputs of every run into DIR; run nothing"
+    )
+    mode.add_argument("--list", action="store_true", help="list the scenarios and their size presets")
     parser.set_defaults(handler=run)
 
 
@@ -67,8 +80,15 @@ def _maker(args: argparse.Namespace):
         if isinstance(value, list) and key not in ("charges",):
             kwargs[key] = _tuple(value)
     md = parse_key_values(args.md, option="--md")
-    return scenario_maker(args.name, size=args.size, potential=args.potential,
-                          engine=args.engine, seed=args.seed, md=md, **kwargs)
+    return scenario_maker(
+        args.name,
+        size=args.size,
+        potential=args.potential,
+        engine=args.engine,
+        seed=args.seed,
+        md=md,
+        **kwargs,
+    )
 
 
 def _tuple(value: Any) -> Any:
@@ -89,8 +109,7 @@ def _list() -> int:
 def _plan(maker) -> list:
     runs = maker.prepare()
     resolved = maker.resolved()
-    print(f"{maker.scenario} ({maker.size}): engine {resolved.engine}, "
-          f"{len(runs)} MD run(s)")
+    print(f"{maker.scenario} ({maker.size}): engine {resolved.engine}, {len(runs)} MD run(s)")
     params = {k: v for k, v in maker.parameters().items() if v is not None}
     print("parameters: " + json.dumps(params, default=str))
     for run in runs:
@@ -111,14 +130,16 @@ def run(args: argparse.Namespace) -> int:
         from gst_flows.flows.scenarios import write_lammps_inputs
         from gst_flows.md.lammps_engine import LammpsPotential
 
-        potential = (LammpsPotential.lennard_jones() if args.potential is None
-                     else LammpsPotential.gap(args.potential))
+        potential = (
+            LammpsPotential.lennard_jones() if args.potential is None else LammpsPotential.gap(args.potential)
+        )
         for k, run_ in enumerate(_plan(maker)):
             out = Path(args.lammps_inputs) / f"run-{k:02d}"
-            inputs = write_lammps_inputs(run_.atoms, run_.protocol, potential, out,
-                                         seed=maker.seed)
-            print(f"wrote {len(inputs.scripts)} stage inputs and {inputs.data_file.name} "
-                  f"({inputs.bytes / 1e6:.1f} MB) to {out}")
+            inputs = write_lammps_inputs(run_.atoms, run_.protocol, potential, out, seed=maker.seed)
+            print(
+                f"wrote {len(inputs.scripts)} stage inputs and {inputs.data_file.name} "
+                f"({inputs.bytes / 1e6:.1f} MB) to {out}"
+            )
         if args.potential is None:
             print("(no --potential: the inputs use the Lennard-Jones stand-in pair style)")
         return 0

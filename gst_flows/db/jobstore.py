@@ -28,12 +28,8 @@ class ConfiguredJobStore(JobStore):
     def __init__(self, settings: GstFlowsSettings | None = None) -> None:
         self._settings = settings
         current = settings or get_settings()
-        docs = MongoStore(
-            database=current.database, collection_name=current.outputs_collection, key="uuid"
-        )
-        data = GridFSStore(
-            database=current.database, collection_name=f"{current.outputs_collection}_data"
-        )
+        docs = MongoStore(database=current.database, collection_name=current.outputs_collection, key="uuid")
+        data = GridFSStore(database=current.database, collection_name=f"{current.outputs_collection}_data")
         super().__init__(docs, additional_stores={"data": data})
 
     def connect(self, force_reset: bool = False) -> None:

@@ -115,8 +115,7 @@ def label_filter(
                 "least 6 characters"
             )
         match: Any = settings_hash if len(settings_hash) == 40 else {"$regex": f"^{settings_hash}"}
-        clauses.append({"$or": [{"output.settings_hash": match},
-                                {"output.reference_settings_hash": match}]})
+        clauses.append({"$or": [{"output.settings_hash": match}, {"output.reference_settings_hash": match}]})
     if query:
         clauses.append(query)
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -131,8 +130,7 @@ def _fill_reused_arrays(store: JobStore, labels: list[StoredLabel], skip: set[st
     originals = {
         entry["uuid"]: entry["output"]
         for entry in store.query(
-            {"uuid": {"$in": sorted({lab.doc.reused_from for lab in missing})},
-             "output.@class": LABEL_CLASS},
+            {"uuid": {"$in": sorted({lab.doc.reused_from for lab in missing})}, "output.@class": LABEL_CLASS},
             properties=["uuid", *(f"output.{name}" for name in wanted)],
             load=True,
         )
@@ -140,12 +138,8 @@ def _fill_reused_arrays(store: JobStore, labels: list[StoredLabel], skip: set[st
     for lab in missing:
         original = originals.get(lab.doc.reused_from)
         if original is None:
-            raise DatasetError(
-                f"label {lab.uuid} reuses {lab.doc.reused_from}, which is not in the store"
-            )
-        filled = LabelDoc.model_validate(
-            {**lab.doc.model_dump(), **{k: original.get(k) for k in wanted}}
-        )
+            raise DatasetError(f"label {lab.uuid} reuses {lab.doc.reused_from}, which is not in the store")
+        filled = LabelDoc.model_validate({**lab.doc.model_dump(), **{k: original.get(k) for k in wanted}})
         lab.doc = filled
 
 
@@ -187,8 +181,11 @@ def find_labels(
     criteria = label_filter(**filters)
     for attempt in range(50):
         try:
-            found = list(store.query(criteria, properties=["uuid", "metadata", *fields],
-                                     sort={"completed_at": 1}, load=load))
+            found = list(
+                store.query(
+                    criteria, properties=["uuid", "metadata", *fields], sort={"completed_at": 1}, load=load
+                )
+            )
             break
         except KeyError:  # a job's document is written before its arrays: read again
             if attempt == 49:
@@ -202,8 +199,9 @@ def find_labels(
         if unique and key in seen:
             continue
         seen.add(key)
-        labels.append(StoredLabel(entry["uuid"], LabelDoc.model_validate(output),
-                                  entry.get("metadata") or {}))
+        labels.append(
+            StoredLabel(entry["uuid"], LabelDoc.model_validate(output), entry.get("metadata") or {})
+        )
     if load:
         _fill_reused_arrays(store, labels, skip)
     return labels

@@ -93,7 +93,8 @@ def ensure_label_indexes(store: Any) -> None:
     except (DuplicateKeyError, OperationFailure) as exc:
         logger.warning(
             "the label index could not be created (%s); labels stored twice before it existed "
-            "are kept, new ones are refused by the registry", str(exc).split(",")[0]
+            "are kept, new ones are refused by the registry",
+            str(exc).split(",")[0],
         )
     except NotImplementedError:  # mongomock (unit tests) lacks partial indexes
         pass
@@ -152,12 +153,13 @@ def claim_label(
     coll = registry(store)
     key = label_key(structure_hash, settings_hash)
     now = _now()
-    insert = {"owner": owner, "kind": kind, "claimed_at": now, "heartbeat": now,
-              "tags": [tag] if tag else []}
+    insert = {"owner": owner, "kind": kind, "claimed_at": now, "heartbeat": now, "tags": [tag] if tag else []}
     for _ in range(3):
         try:
             before = coll.find_one_and_update(
-                {"_id": key}, {"$setOnInsert": insert}, upsert=True,
+                {"_id": key},
+                {"$setOnInsert": insert},
+                upsert=True,
                 return_document=ReturnDocument.BEFORE,
             )
         except DuplicateKeyError:  # two upserts raced: the other one inserted, read it again
@@ -166,8 +168,12 @@ def claim_label(
             return LabelClaim(key, owner, mine=True, tag_added=bool(tag))
         added = False
         if tag:
-            added = coll.update_one({"_id": key, "tags": {"$ne": tag}},
-                                    {"$addToSet": {"tags": tag}}).modified_count == 1
+            added = (
+                coll.update_one(
+                    {"_id": key, "tags": {"$ne": tag}}, {"$addToSet": {"tags": tag}}
+                ).modified_count
+                == 1
+            )
         return LabelClaim(key, before["owner"], mine=before["owner"] == owner, tag_added=added)
     raise RuntimeError(f"could not claim label {key}")
 
@@ -176,8 +182,7 @@ def take_over(store: Any, key: str, stale_owner: str, owner: str) -> bool:
     """Move a stale claim from ``stale_owner`` to ``owner``; False if someone else moved it."""
     now = _now()
     result = registry(store).update_one(
-        {"_id": key, "owner": stale_owner,
-         "heartbeat": {"$lt": now - timedelta(seconds=STALE_AFTER)}},
+        {"_id": key, "owner": stale_owner, "heartbeat": {"$lt": now - timedelta(seconds=STALE_AFTER)}},
         {"$set": {"owner": owner, "heartbeat": now, "claimed_at": now}},
     )
     return result.modified_count == 1
@@ -191,9 +196,12 @@ def is_stale(store: Any, key: str) -> bool:
 
 def set_owner(store: Any, key: str, old: str, new: str) -> bool:
     """Point the claim of ``key`` from ``old`` to ``new`` (an existing computed label)."""
-    return registry(store).update_one(
-        {"_id": key, "owner": old}, {"$set": {"owner": new, "heartbeat": _now()}}
-    ).modified_count == 1
+    return (
+        registry(store)
+        .update_one({"_id": key, "owner": old}, {"$set": {"owner": new, "heartbeat": _now()}})
+        .modified_count
+        == 1
+    )
 
 
 def release_claim(store: Any, key: str, owner: str) -> None:
@@ -226,4 +234,3 @@ def heartbeat(store: Any, key: str, owner: str, every: float = HEARTBEAT_EVERY) 
 def wait_interval(waited: float) -> float:
     """Seconds to sleep before looking again at a label another job is computing."""
     return min(10.0, 0.2 + waited / 10)
-

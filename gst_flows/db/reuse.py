@@ -93,10 +93,10 @@ def acquire_label(
             logger.info("label %s: taking over the stale claim of job %s", claim.key[:20], claim.owner)
             return None
         if not announced:
-            logger.info("label %s: job %s is computing it; waiting for its result",
-                        claim.key[:20], claim.owner)
+            logger.info(
+                "label %s: job %s is computing it; waiting for its result", claim.key[:20], claim.owner
+            )
             announced = True
         pause = reg.wait_interval(waited)
         time.sleep(pause)
         waited += pause
-

@@ -194,9 +194,7 @@ def write_castep_input(
             del grouped.arrays[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        calc = Castep(
-            directory=str(directory), label=seed, keyword_tolerance=3, check_castep_version=False
-        )
+        calc = Castep(directory=str(directory), label=seed, keyword_tolerance=3, check_castep_version=False)
     for key, value in settings.param_keywords().items():
         setattr(calc.param, key, value)
     calc.cell.kpoint_mp_grid = " ".join(map(str, kpoint_mesh(atoms, settings.kpoint_spacing)))
@@ -249,9 +247,7 @@ def parse_castep_output(directory: str | Path, atoms: Atoms, seed: str = SEED) -
     if not path.is_file():
         errors = sorted(directory.glob(f"{seed}*.err"))
         detail = errors[0].read_text(errors="replace").strip().splitlines()[:3] if errors else []
-        raise CastepError(
-            f"no {path.name} in {directory}" + (f": {' '.join(detail)}" if detail else "")
-        )
+        raise CastepError(f"no {path.name} in {directory}" + (f": {' '.join(detail)}" if detail else ""))
     text = path.read_text(errors="replace")
     for message in _UNCONVERGED:
         if message in text:
@@ -297,9 +293,7 @@ def parse_castep_output(directory: str | Path, atoms: Atoms, seed: str = SEED) -
 def _execute(command: list[str], directory: Path, seed: str) -> int:
     """Run CASTEP on ``seed`` in ``directory``; return its exit code."""
     with open(directory / "castep.stdout", "w") as out, open(directory / "castep.stderr", "w") as err:
-        return subprocess.run(
-            [*command, seed], cwd=directory, stdout=out, stderr=err, check=False
-        ).returncode
+        return subprocess.run([*command, seed], cwd=directory, stdout=out, stderr=err, check=False).returncode
 
 
 def run_castep(

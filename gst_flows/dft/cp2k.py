@@ -115,9 +115,7 @@ class Cp2kSettings(ProtocolSettings):
     uks: bool = False
     multiplicity: int = 0
     scf_method: str = "diagonalization"
-    basis: dict[str, str] = field(
-        default_factory=lambda: dict.fromkeys(VALENCE, "DZVP-MOLOPT-SR-GTH")
-    )
+    basis: dict[str, str] = field(default_factory=lambda: dict.fromkeys(VALENCE, "DZVP-MOLOPT-SR-GTH"))
     potential: dict[str, str] = field(
         default_factory=lambda: {el: f"GTH-PBE-q{q}" for el, q in VALENCE.items()}
     )
@@ -163,8 +161,10 @@ class Cp2kSettings(ProtocolSettings):
         missing: dict[str, str] = {}
         for element in sorted(set(symbols)):
             lacks = []
-            for kind, table, filename in (("basis set", self.basis, BASIS_FILE),
-                                          ("pseudopotential", self.potential, POTENTIAL_FILE)):
+            for kind, table, filename in (
+                ("basis set", self.basis, BASIS_FILE),
+                ("pseudopotential", self.potential, POTENTIAL_FILE),
+            ):
                 name = table.get(element)
                 if name is None:
                     lacks.append(f"no {kind}")
@@ -284,16 +284,24 @@ def write_cp2k_input(
     else:
         solver = [
             f"ADDED_MOS {added_mos}",
-            *_section("SMEAR", [
-                "METHOD FERMI_DIRAC",
-                f"ELECTRONIC_TEMPERATURE [K] {settings.smearing_temperature}",
-            ], "ON"),
+            *_section(
+                "SMEAR",
+                [
+                    "METHOD FERMI_DIRAC",
+                    f"ELECTRONIC_TEMPERATURE [K] {settings.smearing_temperature}",
+                ],
+                "ON",
+            ),
             *_section("DIAGONALIZATION", ["ALGORITHM STANDARD"], "ON"),
-            *_section("MIXING", [
-                "METHOD BROYDEN_MIXING",
-                f"ALPHA {settings.mixing_alpha}",
-                f"NBUFFER {settings.nbroyden}",
-            ], "T"),
+            *_section(
+                "MIXING",
+                [
+                    "METHOD BROYDEN_MIXING",
+                    f"ALPHA {settings.mixing_alpha}",
+                    f"NBUFFER {settings.nbroyden}",
+                ],
+                "T",
+            ),
         ]
         max_scf = settings.max_scf
     scf = [
@@ -310,43 +318,62 @@ def write_cp2k_input(
         *_section("MGRID", [f"CUTOFF {settings.cutoff}", f"REL_CUTOFF {settings.rel_cutoff}"]),
         *_section("QS", ["EPS_DEFAULT 1.0E-12"]),
         *_section("SCF", scf),
-        *_section("XC", _section("XC_FUNCTIONAL", _section(
-            "PBE", [f"PARAMETRIZATION {'PBESOL' if settings.functional.upper() == 'PBESOL' else 'ORIG'}"]
-        ))),
+        *_section(
+            "XC",
+            _section(
+                "XC_FUNCTIONAL",
+                _section(
+                    "PBE",
+                    [f"PARAMETRIZATION {'PBESOL' if settings.functional.upper() == 'PBESOL' else 'ORIG'}"],
+                ),
+            ),
+        ),
     ]
     mesh = None if settings.gamma_only else kpoint_mesh(atoms, settings.kpoint_spacing)
     if mesh is not None and mesh != (1, 1, 1):
-        dft += _section("KPOINTS", [
-            "SCHEME MONKHORST-PACK " + " ".join(map(str, mesh)),
-            "SYMMETRY F",
-            "FULL_GRID F",
-            "PARALLEL_GROUP_SIZE -1",
-        ])
+        dft += _section(
+            "KPOINTS",
+            [
+                "SCHEME MONKHORST-PACK " + " ".join(map(str, mesh)),
+                "SYMMETRY F",
+                "FULL_GRID F",
+                "PARALLEL_GROUP_SIZE -1",
+            ],
+        )
     cell = atoms.cell.array
-    subsys = _section("CELL", [
-        *(f"{v} {x:.10f} {y:.10f} {z:.10f}" for v, (x, y, z) in zip("ABC", cell, strict=True)),
-        "PERIODIC " + ("XYZ" if all(atoms.pbc) else "NONE"),
-    ])
-    subsys += _section("COORD", [
-        f"{s} {x:.10f} {y:.10f} {z:.10f}"
-        for s, (x, y, z) in zip(atoms.get_chemical_symbols(), atoms.positions, strict=True)
-    ])
+    subsys = _section(
+        "CELL",
+        [
+            *(f"{v} {x:.10f} {y:.10f} {z:.10f}" for v, (x, y, z) in zip("ABC", cell, strict=True)),
+            "PERIODIC " + ("XYZ" if all(atoms.pbc) else "NONE"),
+        ],
+    )
+    subsys += _section(
+        "COORD",
+        [
+            f"{s} {x:.10f} {y:.10f} {z:.10f}"
+            for s, (x, y, z) in zip(atoms.get_chemical_symbols(), atoms.positions, strict=True)
+        ],
+    )
     if velocities is not None:
         v_au = np.asarray(velocities) / Bohr * AU_TIME_FS
         subsys += _section("VELOCITY", [f"{x:.12e} {y:.12e} {z:.12e}" for x, y, z in v_au])
     for s in symbols:
-        subsys += _section("KIND", [
-            f"BASIS_SET {settings.basis[s]}", f"POTENTIAL {settings.potential[s]}"
-        ], s)
+        subsys += _section(
+            "KIND", [f"BASIS_SET {settings.basis[s]}", f"POTENTIAL {settings.potential[s]}"], s
+        )
     force_eval = [
         "METHOD QS",
         "STRESS_TENSOR ANALYTICAL",
         *_section("DFT", dft),
         *_section("SUBSYS", subsys),
-        *_section("PRINT", [
-            *_section("FORCES", [], "ON"),
-            *_section("STRESS_TENSOR", [], "ON"),
-        ]),
+        *_section(
+            "PRINT",
+            [
+                *_section("FORCES", [], "ON"),
+                *_section("STRESS_TENSOR", [], "ON"),
+            ],
+        ),
     ]
     run_type = "MD" if motion else "ENERGY_FORCE"
     glob = [f"PROJECT {PROJECT}", f"RUN_TYPE {run_type}", "PRINT_LEVEL MEDIUM"]
@@ -537,9 +564,7 @@ def run_cp2k(
         if use_custodian:
             from custodian import Custodian
 
-            job = _own_process_job(
-                command, input_file=INPUT_FILE, output_file=OUTPUT_FILE, backup=True
-            )
+            job = _own_process_job(command, input_file=INPUT_FILE, output_file=OUTPUT_FILE, backup=True)
             cust = Custodian(
                 _custodian_handlers(walltime),
                 [job],

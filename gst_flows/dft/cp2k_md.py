@@ -94,8 +94,7 @@ def md_motion(temperature: float, steps: int, timestep: float, every: int, timec
         "  &END THERMOSTAT",
         "&END MD",
         "&PRINT",
-        *("  " + line for name in ("TRAJECTORY", "VELOCITIES", "FORCES", "STRESS")
-          for line in printed(name)),
+        *("  " + line for name in ("TRAJECTORY", "VELOCITIES", "FORCES", "STRESS") for line in printed(name)),
         "&END PRINT",
     ]
 
@@ -121,7 +120,9 @@ def _run_stage(atoms, settings, directory, stage, timestep, every, timecon, velo
 
     directory.mkdir(parents=True, exist_ok=True)
     write_cp2k_input(
-        atoms, settings, directory,
+        atoms,
+        settings,
+        directory,
         motion=md_motion(stage.temperature, stage.steps, timestep, every, timecon),
         velocities=velocities,
     )
@@ -216,17 +217,19 @@ def run_aimd(
                 if index > 0 and step == 0:
                     continue
                 row = by_step[step]
-                result.frames.append(AimdFrame(
-                    step=offset_step + step,
-                    time=offset_time + float(row[1]),
-                    temperature=float(row[3]),
-                    positions=pos,
-                    velocities=vel * Bohr / AU_TIME_FS,
-                    energy=float(row[4]) * Hartree,
-                    forces=frc * HA_BOHR_TO_EV_ANG,
-                    # CP2K prints the pressure tensor in bar; store GPa, tensile positive.
-                    stress=-stress[step] * BAR_TO_GPA if step in stress else None,
-                ))
+                result.frames.append(
+                    AimdFrame(
+                        step=offset_step + step,
+                        time=offset_time + float(row[1]),
+                        temperature=float(row[3]),
+                        positions=pos,
+                        velocities=vel * Bohr / AU_TIME_FS,
+                        energy=float(row[4]) * Hartree,
+                        forces=frc * HA_BOHR_TO_EV_ANG,
+                        # CP2K prints the pressure tensor in bar; store GPa, tensile positive.
+                        stress=-stress[step] * BAR_TO_GPA if step in stress else None,
+                    )
+                )
             last_pos, last_vel = positions[-1][1], vels[-1][1] * Bohr / AU_TIME_FS
             if positions[-1][0] != int(ener[-1][0]):
                 raise Cp2kError(

@@ -277,8 +277,11 @@ def parse_vasp_output(directory: str | Path, atoms: Atoms) -> VaspResult:
     if log is not None:
         from monty.serialization import loadfn
 
-        corrections = [json.loads(json.dumps(c, default=str))
-                       for run_log in loadfn(log) for c in run_log.get("corrections", [])]
+        corrections = [
+            json.loads(json.dumps(c, default=str))
+            for run_log in loadfn(log)
+            for c in run_log.get("corrections", [])
+        ]
     return VaspResult(
         energy=float(step["e_fr_energy"]),
         energy_sigma0=float(step["e_0_energy"]),

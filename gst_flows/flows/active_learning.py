@@ -88,8 +88,7 @@ def convergence_decision(
         if before:
             gain = (before - rmse) / before
             if gain < min_improvement:
-                return (f"improvement {gain:.1%} of the held-out force RMSE is below "
-                        f"{min_improvement:.0%}")
+                return f"improvement {gain:.1%} of the held-out force RMSE is below {min_improvement:.0%}"
     if last["iteration"] >= max_iterations:
         return f"reached the maximum of {max_iterations} iterations"
     return None
@@ -238,8 +237,10 @@ def default_device_makers() -> list[GapMDMaker]:
     Both hold the ``fixed`` template of a crystallisation cell
     (:func:`gst_flows.structures.build_crystallisation_cell`).
     """
-    return [GapMDMaker(protocol=melt_anneal(), frame_interval=500),
-            GapMDMaker(protocol=partial_melt(), frame_interval=500)]
+    return [
+        GapMDMaker(protocol=melt_anneal(), frame_interval=500),
+        GapMDMaker(protocol=partial_melt(), frame_interval=500),
+    ]
 
 
 @dataclass
@@ -335,8 +336,7 @@ class ActiveLearningMaker(Maker):
             if self.committee_size < 2:
                 raise ValueError(f"a committee needs at least 2 members, got {self.committee_size}")
             if not 0 < self.committee_fraction < 1:
-                raise ValueError(
-                    f"committee_fraction must be in (0, 1), got {self.committee_fraction}")
+                raise ValueError(f"committee_fraction must be in (0, 1), got {self.committee_fraction}")
             if self.selection_method != "fps":
                 raise ValueError("uncertainty weights apply to farthest-point sampling (fps) only")
         if self.melt_quench_rounds < 1:
@@ -347,8 +347,9 @@ class ActiveLearningMaker(Maker):
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         low, high = self.coexistence
         if not 0 <= low < high <= 1:
-            raise ValueError(f"coexistence must be (low, high) with 0 <= low < high <= 1, "
-                             f"got {self.coexistence}")
+            raise ValueError(
+                f"coexistence must be (low, high) with 0 <= low < high <= 1, got {self.coexistence}"
+            )
 
     def exploration(self, iteration: int) -> str:
         """``melt-quench`` (iter-1) or ``device`` (iter-2) for a loop iteration >= 1."""
@@ -395,19 +396,32 @@ class ActiveLearningMaker(Maker):
                 for cell in device:
                     _check_device_cell(md_maker, cell)
         to_atoms = _structure_atoms
-        train = label_flow([to_atoms(s) for s in initial], self.label_maker, name="iter-0 labels",
-                           max_failed_fraction=self.max_failed_fraction, tag=self.tag,
-                           iteration=0, generator="iter-0 builders")
-        test = label_flow([to_atoms(s) for s in held_out], self.label_maker, name="held-out labels",
-                          max_failed_fraction=self.max_failed_fraction,
-                          tag=_held_out_tag(self.tag), iteration=0, generator="held-out set")
+        train = label_flow(
+            [to_atoms(s) for s in initial],
+            self.label_maker,
+            name="iter-0 labels",
+            max_failed_fraction=self.max_failed_fraction,
+            tag=self.tag,
+            iteration=0,
+            generator="iter-0 builders",
+        )
+        test = label_flow(
+            [to_atoms(s) for s in held_out],
+            self.label_maker,
+            name="held-out labels",
+            max_failed_fraction=self.max_failed_fraction,
+            tag=_held_out_tag(self.tag),
+            iteration=0,
+            generator="held-out set",
+        )
         jobs: list[Any] = [train, test]
         waits = [train.output, test.output]
         if self.isolated_box is not None:
             species = sorted({el.symbol for s in [*initial, *held_out] for el in s.composition})
             settings = getattr(self.label_maker, "settings", {})
-            atoms = isolated_atoms_flow(species, settings=settings, box=self.isolated_box,
-                                        tag=self.tag, iteration=0)
+            atoms = isolated_atoms_flow(
+                species, settings=settings, box=self.isolated_box, tag=self.tag, iteration=0
+            )
             jobs.append(atoms)
             waits.append(atoms.output)
         if aimd:
@@ -439,13 +453,17 @@ def _check_device_cell(md_maker: GapMDMaker, cell: Structure) -> None:
     try:
         protocol = md_maker.check(cell, require_potential=False)
     except ValueError as exc:
-        raise ValueError(f"iter-2 protocol {name!r} cannot run on device cell "
-                         f"{cell.composition.reduced_formula}: {exc}; {hint}") from None
+        raise ValueError(
+            f"iter-2 protocol {name!r} cannot run on device cell "
+            f"{cell.composition.reduced_formula}: {exc}; {hint}"
+        ) from None
     atoms = structure_to_atoms(cell)
     for stage in protocol.stages:
         if stage.actions_of(FixAtoms) and not fixed_mask(atoms, stage).any():
-            raise ValueError(f"iter-2 protocol {name!r} holds a crystal template, but device cell "
-                             f"{cell.composition.reduced_formula} has no fixed atom; {hint}")
+            raise ValueError(
+                f"iter-2 protocol {name!r} holds a crystal template, but device cell "
+                f"{cell.composition.reduced_formula} has no fixed atom; {hint}"
+            )
 
 
 def _structure_atoms(structure: Structure):
@@ -460,9 +478,7 @@ def structures_from_atoms(frames) -> list[Structure]:
     out = []
     for atoms in frames:
         structure = AseAtomsAdaptor.get_structure(atoms)
-        structure.properties = {
-            k: atoms.info[k] for k in ("config_type", "generator") if k in atoms.info
-        }
+        structure.properties = {k: atoms.info[k] for k in ("config_type", "generator") if k in atoms.info}
         out.append(structure)
     return out
 
@@ -481,9 +497,11 @@ def _with_gap_seed(fit_maker: GapFitMaker, seed: int, **changes: Any) -> GapFitM
 def al_fit(maker: ActiveLearningMaker, state: dict[str, Any], waits: list[Any]) -> Response:
     """Fit on every label of the loop so far; the held-out set is the test set."""
     iteration = state["iteration"]
-    seeds: dict[str, Any] = {"flow": maker.seed,
-                             "gap_fit": derive_seed(maker.seed, iteration, 0, "gap_fit"),
-                             "split": maker.fit_maker.split_seed}
+    seeds: dict[str, Any] = {
+        "flow": maker.seed,
+        "gap_fit": derive_seed(maker.seed, iteration, 0, "gap_fit"),
+        "split": maker.fit_maker.split_seed,
+    }
     fit = _with_gap_seed(maker.fit_maker, seeds["gap_fit"]).make(
         TrainingSelection(tag=maker.tag),
         test_source=TrainingSelection(tag=_held_out_tag(maker.tag)),
@@ -497,20 +515,27 @@ def al_fit(maker: ActiveLearningMaker, state: dict[str, Any], waits: list[Any]) 
         for k in range(maker.committee_size):
             subsample_seed = derive_seed(maker.seed, iteration, k, "committee")
             gap_seed = derive_seed(maker.seed, iteration, k + 1, "gap_fit")
-            member_maker = _with_gap_seed(maker.fit_maker, gap_seed, test_fraction=0.0,
-                                          evaluate_train=False)
-            selection = TrainingSelection(tag=maker.tag, subsample=maker.committee_fraction,
-                                          subsample_seed=subsample_seed)
+            member_maker = _with_gap_seed(maker.fit_maker, gap_seed, test_fraction=0.0, evaluate_train=False)
+            selection = TrainingSelection(
+                tag=maker.tag, subsample=maker.committee_fraction, subsample_seed=subsample_seed
+            )
             member = member_maker.make(selection)
             member.name = f"iter-{iteration} committee fit {k + 1}/{maker.committee_size}"
             committee.append(member)
             seeds["committee_subsample"].append(subsample_seed)
             seeds["committee_gap_fit"].append(gap_seed)
-    decide = _steering(al_decide(maker, {**state, "seeds": {**state.get("seeds", {}), **seeds}},
-                                 fit.output.potential_id, fit.output.test_errors,
-                                 fit.output.train_errors, fit.output.training_set,
-                                 [m.output.potential_id for m in committee]),
-                       f"iter-{iteration} decide")
+    decide = _steering(
+        al_decide(
+            maker,
+            {**state, "seeds": {**state.get("seeds", {}), **seeds}},
+            fit.output.potential_id,
+            fit.output.test_errors,
+            fit.output.train_errors,
+            fit.output.training_set,
+            [m.output.potential_id for m in committee],
+        ),
+        f"iter-{iteration} decide",
+    )
     return Response(replace=_categorised(Flow([fit, *committee, decide], output=decide.output)))
 
 
@@ -530,11 +555,16 @@ def al_decide(
     training = training_set if isinstance(training_set, dict) else training_set.model_dump()
     per_type = {k: v["n_structures"] for k, v in training.get("per_config_type", {}).items()}
     n_labels = training.get("n_structures", 0)
-    history = [*state["history"], {
-        "iteration": state["iteration"], "n_labels": n_labels,
-        "force_rmse": held.get("force_rmse"), "energy_rmse": held.get("energy_rmse"),
-        "potential_id": potential_id,
-    }]
+    history = [
+        *state["history"],
+        {
+            "iteration": state["iteration"],
+            "n_labels": n_labels,
+            "force_rmse": held.get("force_rmse"),
+            "energy_rmse": held.get("energy_rmse"),
+            "potential_id": potential_id,
+        },
+    ]
     reason = convergence_decision(
         history, maker.max_iterations, maker.target_force_rmse, maker.min_improvement
     )
@@ -542,29 +572,49 @@ def al_decide(
         reason = "the exploration found no new configuration to label"
     selected = state.get("selected_fractions")
     doc = IterationDoc(
-        tag=maker.tag, iteration=state["iteration"], potential_id=potential_id,
+        tag=maker.tag,
+        iteration=state["iteration"],
+        potential_id=potential_id,
         exploration=maker.exploration(state["iteration"]) if state["iteration"] else "builders",
-        n_labels=n_labels, n_new_labels=state.get("n_new_labels") or n_labels,
+        n_labels=n_labels,
+        n_new_labels=state.get("n_new_labels") or n_labels,
         labels_per_config_type=per_type,
-        held_out_force_rmse=held.get("force_rmse"), held_out_energy_rmse=held.get("energy_rmse"),
-        train_force_rmse=train.get("force_rmse"), converged=reason is not None,
-        stop_reason=reason, history=history, committee_potential_ids=list(committee or []),
+        held_out_force_rmse=held.get("force_rmse"),
+        held_out_energy_rmse=held.get("energy_rmse"),
+        train_force_rmse=train.get("force_rmse"),
+        converged=reason is not None,
+        stop_reason=reason,
+        history=history,
+        committee_potential_ids=list(committee or []),
         seeds=state.get("seeds", {}),
         selected_crystalline_fractions=list(selected or []),
         selected_fraction_histogram=fraction_histogram(selected) if selected else None,
     )
     rmse = doc.held_out_force_rmse
-    logger.info("iteration %d: %d labels, held-out force RMSE %s eV/Å, potential %s%s",
-                doc.iteration, n_labels, f"{rmse:.4f}" if rmse is not None else "n/a",
-                potential_id, f"; stopping: {reason}" if reason else "")
+    logger.info(
+        "iteration %d: %d labels, held-out force RMSE %s eV/Å, potential %s%s",
+        doc.iteration,
+        n_labels,
+        f"{rmse:.4f}" if rmse is not None else "n/a",
+        potential_id,
+        f"; stopping: {reason}" if reason else "",
+    )
     if doc.selected_fraction_histogram:
-        logger.info("iteration %d: crystalline fraction of the selected frames\n%s",
-                    doc.iteration, format_histogram(doc.selected_fraction_histogram))
+        logger.info(
+            "iteration %d: crystalline fraction of the selected frames\n%s",
+            doc.iteration,
+            format_histogram(doc.selected_fraction_histogram),
+        )
     if reason is not None:
         return Response(output=doc)
     carried = {k: v for k, v in state.items() if k not in ("seeds", "selected_fractions")}
-    following = {**carried, "iteration": state["iteration"] + 1, "history": history,
-                 "potential_id": potential_id, "committee": list(committee or [])}
+    following = {
+        **carried,
+        "iteration": state["iteration"] + 1,
+        "history": history,
+        "potential_id": potential_id,
+        "committee": list(committee or []),
+    }
     explore = _steering(al_explore(maker, following), f"iter-{following['iteration']} explore")
     return Response(output=doc, addition=explore)
 
@@ -599,8 +649,7 @@ def al_explore(maker: ActiveLearningMaker, state: dict[str, Any]) -> Response:
         runs.append(run)
         seeds.append(seed)
     following = {**state, "seeds": {**state.get("seeds", {}), "md": seeds}}
-    select = _steering(al_select(maker, following, [r.output for r in runs]),
-                       f"iter-{iteration} select")
+    select = _steering(al_select(maker, following, [r.output for r in runs]), f"iter-{iteration} select")
     # An exploration run that blows up (common with early potentials) must not end the loop:
     # selection proceeds with the runs that finished.
     select.config.on_missing_references = OnMissing.NONE
@@ -679,11 +728,14 @@ def al_md(md_maker: GapMDMaker, structure: Structure, restart_from: str | None =
         "protocol": protocol.name,
         "seed": protocol.seed,
         "frames": [
-            {"structure": AseAtomsAdaptor.get_structure(a).as_dict(),
-             "step": a.info.get("step"), "stage": a.info.get("stage_name"),
-             "temperature": a.info.get("temperature_k"),
-             "target_temperature": _target_temperature(protocol, a),
-             "crystalline_fraction": fraction}
+            {
+                "structure": AseAtomsAdaptor.get_structure(a).as_dict(),
+                "step": a.info.get("step"),
+                "stage": a.info.get("stage_name"),
+                "temperature": a.info.get("temperature_k"),
+                "target_temperature": _target_temperature(protocol, a),
+                "crystalline_fraction": fraction,
+            }
             for a, fraction in zip(frames, fractions, strict=True)
         ],
     }
@@ -708,8 +760,9 @@ def _candidates(
     frames = []
     for run_index, run in enumerate(md_runs):
         if run is None:
-            logger.warning("iteration %d: exploration run %d failed; its frames are skipped",
-                           iteration, run_index)
+            logger.warning(
+                "iteration %d: exploration run %d failed; its frames are skipped", iteration, run_index
+            )
             continue
         for frame in run["frames"]:
             structure = frame["structure"]
@@ -724,17 +777,20 @@ def _candidates(
             if temperature is None:
                 temperature = frame.get("temperature")
             fraction = frame.get("crystalline_fraction")
-            atoms.info.update({
-                "generator": f"gap md run {run_index} ({run['protocol']}, stage {frame['stage']})",
-                "potential_id": potential_id,
-                "md_step": frame.get("step"),
-                "md_seed": run.get("seed"),
-                "temperature": temperature,
-                "iteration": iteration,
-                "crystalline_fraction": fraction,
-                "config_type": measured_config_type(fraction, temperature, coexistence,
-                                                    liquid_temperature),
-            })
+            atoms.info.update(
+                {
+                    "generator": f"gap md run {run_index} ({run['protocol']}, stage {frame['stage']})",
+                    "potential_id": potential_id,
+                    "md_step": frame.get("step"),
+                    "md_seed": run.get("seed"),
+                    "temperature": temperature,
+                    "iteration": iteration,
+                    "crystalline_fraction": fraction,
+                    "config_type": measured_config_type(
+                        fraction, temperature, coexistence, liquid_temperature
+                    ),
+                }
+            )
             frames.append(atoms)
     return frames
 
@@ -765,8 +821,15 @@ def calculator_spread(calculators: Sequence[Any], frames: Sequence[Any]) -> np.n
 
 
 #: Per-frame provenance kept in the selection document.
-_SELECTION_PROVENANCE = ("generator", "potential_id", "temperature", "md_step", "md_seed",
-                         "crystalline_fraction", "config_type")
+_SELECTION_PROVENANCE = (
+    "generator",
+    "potential_id",
+    "temperature",
+    "md_step",
+    "md_seed",
+    "crystalline_fraction",
+    "config_type",
+)
 
 
 @job(output_schema=SelectionDoc, data=["structures"])
@@ -783,9 +846,13 @@ def al_select(maker: ActiveLearningMaker, state: dict[str, Any], md_docs: list[A
     from gst_flows.store import current_store
 
     iteration = state["iteration"]
-    candidates = _candidates(md_docs, iteration, state["potential_id"],
-                             coexistence=tuple(maker.coexistence),
-                             liquid_temperature=maker.liquid_temperature)
+    candidates = _candidates(
+        md_docs,
+        iteration,
+        state["potential_id"],
+        coexistence=tuple(maker.coexistence),
+        liquid_temperature=maker.liquid_temperature,
+    )
     store = current_store()
     existing = []
     for doc in store.query(label_filter(tag=maker.tag), properties=["output.structure"], load=True):
@@ -802,38 +869,67 @@ def al_select(maker: ActiveLearningMaker, state: dict[str, Any], md_docs: list[A
     if state.get("committee") and candidates:
         spread = committee_force_spread(state["committee"], candidates, store)
         weights = uncertainty_weights(spread, maker.uncertainty_power)
-        logger.info("iteration %d: committee force spread %.3f–%.3f eV/Å (mean %.3f)", iteration,
-                    spread.min(), spread.max(), spread.mean())
-    picked = select_diverse(x, maker.n_select, maker.selection_method, existing=x_old,
-                            weights=weights) if len(x) else []
+        logger.info(
+            "iteration %d: committee force spread %.3f–%.3f eV/Å (mean %.3f)",
+            iteration,
+            spread.min(),
+            spread.max(),
+            spread.mean(),
+        )
+    picked = (
+        select_diverse(x, maker.n_select, maker.selection_method, existing=x_old, weights=weights)
+        if len(x)
+        else []
+    )
     chosen = [candidates[i] for i in picked]
     n_dup = int(near_duplicates(x, x_old).sum()) if len(x) else 0
-    logger.info("iteration %d: selected %d of %d candidate frames (%d near-duplicates)",
-                iteration, len(chosen), len(candidates), n_dup)
+    logger.info(
+        "iteration %d: selected %d of %d candidate frames (%d near-duplicates)",
+        iteration,
+        len(chosen),
+        len(candidates),
+        n_dup,
+    )
     candidate_fractions = [a.info.get("crystalline_fraction") for a in candidates]
     selected_fractions = [a.info.get("crystalline_fraction") for a in chosen]
     doc = SelectionDoc(
-        tag=maker.tag, iteration=iteration, method=maker.selection_method,
+        tag=maker.tag,
+        iteration=iteration,
+        method=maker.selection_method,
         exploration=maker.exploration(iteration),
-        n_candidates=len(candidates), n_duplicates=n_dup, n_existing=len(existing),
-        n_selected=len(chosen), budget=maker.n_select,
+        n_candidates=len(candidates),
+        n_duplicates=n_dup,
+        n_existing=len(existing),
+        n_selected=len(chosen),
+        budget=maker.n_select,
         uncertainty="committee" if spread is not None else None,
         mean_candidate_spread=float(spread.mean()) if spread is not None else None,
         selected_spread=[float(spread[i]) for i in picked] if spread is not None else [],
         provenance=[{k: a.info.get(k) for k in _SELECTION_PROVENANCE} for a in chosen],
         candidate_fractions=candidate_fractions,
-        candidate_config_types={t: sum(a.info["config_type"] == t for a in candidates)
-                                for t in sorted({a.info["config_type"] for a in candidates})},
+        candidate_config_types={
+            t: sum(a.info["config_type"] == t for a in candidates)
+            for t in sorted({a.info["config_type"] for a in candidates})
+        },
         candidate_fraction_histogram=fraction_histogram(candidate_fractions),
         selected_fraction_histogram=fraction_histogram(selected_fractions),
         md_seeds=list(state.get("seeds", {}).get("md", [])),
         structures=[AseAtomsAdaptor.get_structure(a) for a in chosen],
     )
-    logger.info("iteration %d (%s): crystalline fraction of the %d selected frames\n%s",
-                iteration, doc.exploration, len(chosen),
-                format_histogram(doc.selected_fraction_histogram))
-    labels = label_flow(chosen, maker.label_maker, name=f"iter-{iteration} labels",
-                        max_failed_fraction=maker.max_failed_fraction, tag=maker.tag)
+    logger.info(
+        "iteration %d (%s): crystalline fraction of the %d selected frames\n%s",
+        iteration,
+        doc.exploration,
+        len(chosen),
+        format_histogram(doc.selected_fraction_histogram),
+    )
+    labels = label_flow(
+        chosen,
+        maker.label_maker,
+        name=f"iter-{iteration} labels",
+        max_failed_fraction=maker.max_failed_fraction,
+        tag=maker.tag,
+    )
     following = {**state, "n_new_labels": len(chosen), "selected_fractions": selected_fractions}
     fit = _steering(al_fit(maker, following, [labels.output]), f"iter-{iteration} fit")
     return Response(output=doc, addition=_categorised(Flow([labels, fit])))

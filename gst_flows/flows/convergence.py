@@ -102,8 +102,10 @@ class Cp2kConvergenceMaker(Maker):
                         "this structure; give smaller spacings"
                     )
                 if len(kept) < len(ladder):
-                    logger.info("k-point spacings %s give meshes of others; computed once",
-                                sorted(set(ladder) - set(kept)))
+                    logger.info(
+                        "k-point spacings %s give meshes of others; computed once",
+                        sorted(set(ladder) - set(kept)),
+                    )
                 ladder = kept
             points += [(parameter, value, ladder[-1]) for value in ladder]
         return points
@@ -136,13 +138,15 @@ class Cp2kConvergenceMaker(Maker):
             overrides = {**self.label_maker.settings, parameter: value}
             key = base.update(**{parameter: value}).settings_hash()
             if key not in jobs:
-                maker = replace(self.label_maker, settings=overrides,
-                                name=f"{self.label_maker.name} {parameter}={value:g}")
+                maker = replace(
+                    self.label_maker,
+                    settings=overrides,
+                    name=f"{self.label_maker.name} {parameter}={value:g}",
+                )
                 label = maker.make(structure, provenance=dict(self.provenance))
                 label.config.expose_store = True  # an identical stored label is reused
                 jobs[key] = label
-            specs.append({"parameter": parameter, "value": value, "reference_value": reference,
-                          "key": key})
+            specs.append({"parameter": parameter, "value": value, "reference_value": reference, "key": key})
         labels = {
             key: {
                 "uuid": label.uuid,
@@ -158,7 +162,8 @@ class Cp2kConvergenceMaker(Maker):
             for key, label in jobs.items()
         }
         summary = summarise_convergence(
-            specs, labels,
+            specs,
+            labels,
             code="cp2k",
             formula=atoms.get_chemical_formula(mode="metal", empirical=True),
             natoms=len(atoms),
@@ -201,28 +206,42 @@ def summarise_convergence(
     energy_tolerance, force_tolerance
         meV/atom and eV/Å.
     """
+
     def usable(label: dict[str, Any]) -> bool:
         return label.get("state") == "successful" and label.get("forces") is not None
 
     points, diffs = [], []
     for spec in specs:
         label = labels[spec["key"]]
-        reference_key = next(s["key"] for s in specs if s["parameter"] == spec["parameter"]
-                             and s["value"] == spec["reference_value"])
+        reference_key = next(
+            s["key"]
+            for s in specs
+            if s["parameter"] == spec["parameter"] and s["value"] == spec["reference_value"]
+        )
         reference = labels[reference_key]
         point = ConvergencePoint(
-            parameter=spec["parameter"], value=spec["value"],
-            reference_value=spec["reference_value"], settings_hash=spec["key"],
-            label_uuid=label["uuid"], state=label.get("state"),
+            parameter=spec["parameter"],
+            value=spec["value"],
+            reference_value=spec["reference_value"],
+            settings_hash=spec["key"],
+            label_uuid=label["uuid"],
+            state=label.get("state"),
             error=label.get("error") or (None if label.get("state") else "job ended without a document"),
-            kpoints=label.get("kpoints"), walltime=label.get("walltime"),
+            kpoints=label.get("kpoints"),
+            walltime=label.get("walltime"),
             reused=label.get("reused_from") is not None,
             energy_per_atom=None if label.get("energy") is None else label["energy"] / natoms,
         )
         diff = None
         if usable(label) and usable(reference):
-            diff = label_difference(label["energy"], label["forces"], reference["energy"],
-                                    reference["forces"], label.get("stress"), reference.get("stress"))
+            diff = label_difference(
+                label["energy"],
+                label["forces"],
+                reference["energy"],
+                reference["forces"],
+                label.get("stress"),
+                reference.get("stress"),
+            )
             point.energy_difference = diff.energy
             point.force_rms_difference = diff.force_rms
             point.force_max_difference = diff.force_max
@@ -238,8 +257,13 @@ def summarise_convergence(
             [v for v, _ in ladder], [d for _, d in ladder], energy_tolerance, force_tolerance
         )
     return ConvergenceDoc(
-        code=code, formula=formula, natoms=natoms, structure_hash=structure_hash,
-        base_settings=base_settings, energy_tolerance=energy_tolerance,
-        force_tolerance=force_tolerance, points=points, recommended=recommended,
+        code=code,
+        formula=formula,
+        natoms=natoms,
+        structure_hash=structure_hash,
+        base_settings=base_settings,
+        energy_tolerance=energy_tolerance,
+        force_tolerance=force_tolerance,
+        points=points,
+        recommended=recommended,
     )
-

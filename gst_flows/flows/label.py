@@ -21,8 +21,16 @@ __all__ = [
 ]
 
 _PROVENANCE_KEYS = (
-    "tag", "iteration", "generator", "config_type", "potential_id", "temperature", "md_step",
-    "md_seed", "crystalline_fraction", "source",
+    "tag",
+    "iteration",
+    "generator",
+    "config_type",
+    "potential_id",
+    "temperature",
+    "md_step",
+    "md_seed",
+    "crystalline_fraction",
+    "source",
 )
 
 
@@ -163,6 +171,8 @@ def isolated_atoms_flow(
     centre = [length / 2 for length in box]
     atoms = [Atoms(el, positions=[centre], cell=list(box), pbc=True) for el in elements]
     return label_flow(
-        atoms, Cp2kIsolatedAtomMaker(settings=dict(settings or {})), name="isolated atoms",
+        atoms,
+        Cp2kIsolatedAtomMaker(settings=dict(settings or {})),
+        name="isolated atoms",
         **provenance,
     )

@@ -36,8 +36,10 @@ class ActiveLearningSetup:
         from gst_flows.flows.active_learning import structures_from_atoms
 
         return self.maker.make(
-            structures_from_atoms(self.initial), structures_from_atoms(self.held_out),
-            structures_from_atoms(self.explore), structures_from_atoms(self.device or self.explore),
+            structures_from_atoms(self.initial),
+            structures_from_atoms(self.held_out),
+            structures_from_atoms(self.explore),
+            structures_from_atoms(self.device or self.explore),
             structures_from_atoms(self.aimd),
         )
 
@@ -67,24 +69,35 @@ def _small(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearnin
     from gst_flows.md.protocol import melt_anneal, melt_quench, partial_melt
     from gst_flows.structures import build_crystallisation_cell, build_diamond, build_rocksalt
 
-    crystals = [build_rocksalt("Ge1Sb2Te4", seed=seed), build_rocksalt("GeTe", seed=seed),
-                build_diamond()]
+    crystals = [build_rocksalt("Ge1Sb2Te4", seed=seed), build_rocksalt("GeTe", seed=seed), build_diamond()]
     initial, held_out = _crystal_set(crystals, 2, seed)
-    explore = [build_rocksalt("Ge1Sb2Te4", supercell=(2, 1, 1), seed=seed),
-               build_rocksalt("GeTe", supercell=(2, 1, 1), seed=seed)]
+    explore = [
+        build_rocksalt("Ge1Sb2Te4", supercell=(2, 1, 1), seed=seed),
+        build_rocksalt("GeTe", supercell=(2, 1, 1), seed=seed),
+    ]
     # 12 atoms, three (111) bilayers, one of them the fixed crystal template (a label costs
     # about as much as one of the 14-16-atom iter-1 cells; 21 Ge1Sb2Te4 atoms cost three times more)
-    device = [build_crystallisation_cell("GeTe", supercell=(1, 1, 1), crystal_bilayers=1,
-                                         seed=seed)]
+    device = [build_crystallisation_cell("GeTe", supercell=(1, 1, 1), crystal_bilayers=1, seed=seed)]
     hyper = GapHyperparameters(
         two_body=TwoBodyParams(cutoff=5.0, n_sparse=15),
         soap=SoapParams(cutoff=5.0, n_max=4, l_max=3, n_sparse=60, atom_sigma=0.5),
         strict_n_sparse=False,
     )
-    melt = melt_quench(melt_temperature=1200.0, melt_duration=1000.0, quench_temperature=300.0,
-                       quench_rate=500.0, heat_from=None, anneal_duration=0.0)
-    crystallise = melt_anneal(melt_temperature=1500.0, melt_duration=600.0, quench_duration=200.0,
-                              anneal_temperature=600.0, anneal_duration=1200.0)
+    melt = melt_quench(
+        melt_temperature=1200.0,
+        melt_duration=1000.0,
+        quench_temperature=300.0,
+        quench_rate=500.0,
+        heat_from=None,
+        anneal_duration=0.0,
+    )
+    crystallise = melt_anneal(
+        melt_temperature=1500.0,
+        melt_duration=600.0,
+        quench_duration=200.0,
+        anneal_temperature=600.0,
+        anneal_duration=1200.0,
+    )
     melting = partial_melt(start_temperature=600.0, end_temperature=1500.0, duration=2000.0)
     md = {"frame_interval": 10, "thermo_interval": 10, "checkpoint_interval": 500}
     maker = ActiveLearningMaker(
@@ -92,8 +105,7 @@ def _small(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearnin
         label_maker=Cp2kLabelMaker(settings=SMALL_DFT),
         fit_maker=GapFitMaker(hyperparameters=hyper, test_fraction=0.0, tags=[tag]),
         explore_maker=GapMDMaker(protocol=melt, **md),
-        device_makers=[GapMDMaker(protocol=crystallise, **md),
-                       GapMDMaker(protocol=melting, **md)],
+        device_makers=[GapMDMaker(protocol=crystallise, **md), GapMDMaker(protocol=melting, **md)],
         n_select=n_select,
         max_iterations=iterations,
         isolated_box=SMALL_ATOM_BOX,
@@ -120,8 +132,9 @@ def _full(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearning
     for composition in FULL_LINE:
         for multiple in range(1, 9):
             try:
-                crystals.append(build_rocksalt(composition, supercell=smallest_supercell(multiple),
-                                               seed=seed))
+                crystals.append(
+                    build_rocksalt(composition, supercell=smallest_supercell(multiple), seed=seed)
+                )
                 break
             except ValueError:
                 continue
@@ -149,8 +162,12 @@ def _full(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearning
 
 
 def active_learning_setup(
-    profile: str = "small", tag: str = "gst-al", iterations: int | None = None,
-    n_select: int | None = None, seed: int = 0, uncertainty: str | None = None,
+    profile: str = "small",
+    tag: str = "gst-al",
+    iterations: int | None = None,
+    n_select: int | None = None,
+    seed: int = 0,
+    uncertainty: str | None = None,
     committee_size: int = 3,
 ) -> ActiveLearningSetup:
     """The loop's maker and starting structures for a named profile.
@@ -178,11 +195,13 @@ def active_learning_setup(
     from dataclasses import replace
 
     if profile == "small":
-        setup = _small(tag, 2 if iterations is None else iterations,
-                       4 if n_select is None else n_select, seed)
+        setup = _small(
+            tag, 2 if iterations is None else iterations, 4 if n_select is None else n_select, seed
+        )
     elif profile == "full":
-        setup = _full(tag, 5 if iterations is None else iterations,
-                      50 if n_select is None else n_select, seed)
+        setup = _full(
+            tag, 5 if iterations is None else iterations, 50 if n_select is None else n_select, seed
+        )
     else:
         raise ValueError(f"unknown profile {profile!r}; use 'small' or 'full'")
     if uncertainty is not None:

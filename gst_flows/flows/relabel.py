@@ -31,10 +31,7 @@ ISOLATED_ATOM = "isolated_atom"
 
 
 def _is_isolated_atom(label: StoredLabel) -> bool:
-    return (
-        label.doc.reference_settings_hash is not None
-        or label.doc.provenance.config_type == ISOLATED_ATOM
-    )
+    return label.doc.reference_settings_hash is not None or label.doc.provenance.config_type == ISOLATED_ATOM
 
 
 def relabel_labels(
@@ -91,11 +88,13 @@ def relabel_labels(
         if index is None:
             continue
         original = originals[index]
-        job.metadata.update({
-            "relabel_of": original.uuid,
-            "relabel_from_settings_hash": original.doc.settings_hash,
-            "relabel_from_code": original.doc.code,
-        })
+        job.metadata.update(
+            {
+                "relabel_of": original.uuid,
+                "relabel_from_settings_hash": original.doc.settings_hash,
+                "relabel_from_code": original.doc.code,
+            }
+        )
     return flow
 
 
@@ -155,16 +154,20 @@ def relabel_flow(
     from gst_flows.dataset import find_labels
 
     labels = find_labels(
-        store=store, forces=False, tag=tag, iteration=iteration, config_type=config_type,
-        composition=composition, settings_hash=settings_hash, code=code, query=query,
+        store=store,
+        forces=False,
+        tag=tag,
+        iteration=iteration,
+        config_type=config_type,
+        composition=composition,
+        settings_hash=settings_hash,
+        code=code,
+        query=query,
     )
     if not include_isolated_atoms:
         labels = [label for label in labels if not _is_isolated_atom(label)]
     if not labels:
         raise ValueError(
-            "no successful labels to relabel match the selection"
-            + (f" (tag {tag!r})" if tag else "")
+            "no successful labels to relabel match the selection" + (f" (tag {tag!r})" if tag else "")
         )
-    return relabel_labels(
-        labels, maker, tag=new_tag, name=name, max_failed_fraction=max_failed_fraction
-    )
+    return relabel_labels(labels, maker, tag=new_tag, name=name, max_failed_fraction=max_failed_fraction)

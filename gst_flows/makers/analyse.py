@@ -31,9 +31,7 @@ from gst_flows.schemas.arrays import FigureDoc
 __all__ = ["DatabaseAnalysisMaker", "StructureAnalysisMaker", "load_trajectory"]
 
 
-def load_trajectory(
-    trajectory: Any, index: str = ":", stride: int = 1
-) -> tuple[list[Atoms], str]:
+def load_trajectory(trajectory: Any, index: str = ":", stride: int = 1) -> tuple[list[Atoms], str]:
     """Frames of a trajectory given as a file, structures or an MD document.
 
     Parameters
@@ -79,8 +77,7 @@ def load_trajectory(
         source = "structures"
     else:
         raise TypeError(
-            f"cannot analyse a {type(trajectory).__name__}: give a file path, structures or an MD "
-            "document"
+            f"cannot analyse a {type(trajectory).__name__}: give a file path, structures or an MD document"
         )
     if not frames:
         raise ValueError("no frames to analyse")
@@ -185,19 +182,28 @@ class StructureAnalysisMaker(Maker):
         stem = self.kind.replace("-", "_")
         figures = []
         if self.figures and self.kind in FIGURE_KINDS:
-            files = draw_analysis(self.kind, result.arrays, workdir / "figures" / stem,
-                                  formats=self.formats)
-            figures.append(FigureDoc(name=stem, description=f"{self.kind} of {source}",
-                                     files=[str(p) for p in files]))
+            files = draw_analysis(self.kind, result.arrays, workdir / "figures" / stem, formats=self.formats)
+            figures.append(
+                FigureDoc(name=stem, description=f"{self.kind} of {source}", files=[str(p) for p in files])
+            )
         kbar_file = None
         if self.write_kbar and result.kbar is not None:
             kbar_file = str(workdir / f"{stem}.extxyz")
-            write_kbar_extxyz(kbar_file, [_bare(f) for f in frames], result.kbar,
-                              threshold=result.summary["threshold"])
+            write_kbar_extxyz(
+                kbar_file, [_bare(f) for f in frames], result.kbar, threshold=result.summary["threshold"]
+            )
         return AnalysisDoc.from_result(
-            result, frames, source=source, options=options.as_record(), name=self.name,
-            wall_time_s=wall, figures=figures, kbar_file=kbar_file, store_kbar=self.write_kbar,
-            chunk_bytes=self.chunk_bytes, dir_name=str(workdir),
+            result,
+            frames,
+            source=source,
+            options=options.as_record(),
+            name=self.name,
+            wall_time_s=wall,
+            figures=figures,
+            kbar_file=kbar_file,
+            store_kbar=self.write_kbar,
+            chunk_bytes=self.chunk_bytes,
+            dir_name=str(workdir),
         )
 
 

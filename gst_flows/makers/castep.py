@@ -51,7 +51,11 @@ class CastepLabelMaker(BaseLabelMaker):
         castep = self.resolved_settings()
         command = shlex.split(self.command) if self.command else None
         return run_label(
-            atoms, code="castep", settings=castep.as_dict(), settings_hash=castep.settings_hash(),
-            provenance=provenance, errors=(CastepError,),
+            atoms,
+            code="castep",
+            settings=castep.as_dict(),
+            settings_hash=castep.settings_hash(),
+            provenance=provenance,
+            errors=(CastepError,),
             run=lambda run_dir: run_castep(atoms, castep, run_dir, command=command),
         )

@@ -282,15 +282,27 @@ class Cp2kLabelMaker(BaseLabelMaker):
         omp = self.omp_threads or config.cp2k_omp_threads
         if "config_type" in extra:
             provenance = {**(provenance or {}), "config_type": extra.pop("config_type")}
-        return _report(run_label(
-            atoms, code="cp2k", settings=cp2k.as_dict(), settings_hash=cp2k.settings_hash(),
-            provenance=provenance, errors=(Cp2kError,), extra=extra,
-            run=lambda run_dir: run_cp2k(
-                atoms, cp2k, directory=run_dir, command=command, omp_threads=omp,
-                use_custodian=self.use_custodian, max_errors=self.max_errors,
-                walltime=self.walltime,
-            ),
-        ))
+        return _report(
+            run_label(
+                atoms,
+                code="cp2k",
+                settings=cp2k.as_dict(),
+                settings_hash=cp2k.settings_hash(),
+                provenance=provenance,
+                errors=(Cp2kError,),
+                extra=extra,
+                run=lambda run_dir: run_cp2k(
+                    atoms,
+                    cp2k,
+                    directory=run_dir,
+                    command=command,
+                    omp_threads=omp,
+                    use_custodian=self.use_custodian,
+                    max_errors=self.max_errors,
+                    walltime=self.walltime,
+                ),
+            )
+        )
 
 
 @dataclass
@@ -316,7 +328,9 @@ class Cp2kIsolatedAtomMaker(Cp2kLabelMaker):
         element = atoms.get_chemical_symbols()[0]
         # Open p shells slosh under smearing and Broyden mixing: integer occupations with OT.
         atom = bulk.update(
-            uks=True, gamma_only=True, multiplicity=ATOM_MULTIPLICITY.get(element, 0),
+            uks=True,
+            gamma_only=True,
+            multiplicity=ATOM_MULTIPLICITY.get(element, 0),
             scf_method="ot",
         )
         return atom, {
@@ -346,8 +360,7 @@ def labelled_snapshot(
     atoms = AseAtomsAdaptor.get_atoms(structure)
     store = _exposed_store()
     if store is not None:
-        existing = acquire_label(store, structure_hash(atoms), settings_hash, current_job_uuid(),
-                                 provenance)
+        existing = acquire_label(store, structure_hash(atoms), settings_hash, current_job_uuid(), provenance)
         if existing is not None:
             return existing
     return LabelDoc.from_result(
@@ -434,8 +447,7 @@ class Cp2kAimdMaker(Maker):
             AimdStage(float(temperature), int(steps))
             if steps % self.snapshot_interval:
                 raise ValueError(
-                    f"stage length {steps} is not a multiple of snapshot_interval "
-                    f"{self.snapshot_interval}"
+                    f"stage length {steps} is not a multiple of snapshot_interval {self.snapshot_interval}"
                 )
 
     def _config_type(self, stage_index: int, temperature: float) -> str:
@@ -443,8 +455,10 @@ class Cp2kAimdMaker(Maker):
             return self.config_types[stage_index]
         return "liquid" if temperature >= self.liquid_above else "amorphous"
 
-    @job(output_schema=AimdDoc, data=["trajectory", "steps", "times", "temperatures",
-                                      "target_temperatures", "potential_energies"])
+    @job(
+        output_schema=AimdDoc,
+        data=["trajectory", "steps", "times", "temperatures", "target_temperatures", "potential_energies"],
+    )
     def make(self, structure: Structure, provenance: dict[str, Any] | None = None):
         """Run the stages and add one snapshot-storing job per saved frame."""
         import shlex
@@ -461,13 +475,19 @@ class Cp2kAimdMaker(Maker):
         stages = [AimdStage(float(t), int(n)) for t, n in self.stages]
         run_dir = Path.cwd() / f"aimd-{current_job_uuid()[:8]}"
         result = run_aimd(
-            atoms, stages, cp2k, run_dir, timestep=self.timestep, every=self.snapshot_interval,
-            timecon=self.thermostat_timecon, command=command,
+            atoms,
+            stages,
+            cp2k,
+            run_dir,
+            timestep=self.timestep,
+            every=self.snapshot_interval,
+            timecon=self.thermostat_timecon,
+            command=command,
             omp_threads=self.omp_threads or config.cp2k_omp_threads,
         )
         bounds = np.cumsum([0] + [s.steps for s in stages])
         snapshots = []
-        for frame in result.frames[self.skip_first:]:
+        for frame in result.frames[self.skip_first :]:
             stage_index = int(np.searchsorted(bounds, frame.step, side="left")) - 1
             stage_index = min(max(stage_index, 0), len(stages) - 1)
             snap = atoms.copy()
@@ -481,9 +501,13 @@ class Cp2kAimdMaker(Maker):
                 or self._config_type(stage_index, stages[stage_index].temperature),
             }
             snapshot = labelled_snapshot(
-                AseAtomsAdaptor.get_structure(snap), frame.energy, frame.forces.tolist(),
+                AseAtomsAdaptor.get_structure(snap),
+                frame.energy,
+                frame.forces.tolist(),
                 None if frame.stress is None else frame.stress.tolist(),
-                cp2k.as_dict(), cp2k.settings_hash(), provenance=prov,
+                cp2k.as_dict(),
+                cp2k.settings_hash(),
+                provenance=prov,
             )
             snapshot.config.expose_store = True  # one label per frame, also when run again
             snapshots.append(snapshot)

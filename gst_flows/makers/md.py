@@ -18,8 +18,14 @@ from gst_flows.schemas.md import MDDoc
 __all__ = ["GapMDMaker", "as_md_doc", "structure_to_atoms"]
 
 #: Files of a job directory a continuation job does not copy from the run it continues.
-RESTART_IGNORE = ("FW.json", "FW_offline.json", "FW_submit.script", "jobflow.log",
-                  "result.json", "final.extxyz")
+RESTART_IGNORE = (
+    "FW.json",
+    "FW_offline.json",
+    "FW_submit.script",
+    "jobflow.log",
+    "result.json",
+    "final.extxyz",
+)
 
 
 def structure_to_atoms(structure: Structure | Atoms) -> Atoms:
@@ -113,8 +119,10 @@ class GapMDMaker(Maker):
     def run_settings(self) -> RunSettings:
         """Return the engine's output and safety settings."""
         return RunSettings(
-            thermo_interval=self.thermo_interval, frame_interval=self.frame_interval,
-            checkpoint_interval=self.checkpoint_interval, walltime=self.walltime,
+            thermo_interval=self.thermo_interval,
+            frame_interval=self.frame_interval,
+            checkpoint_interval=self.checkpoint_interval,
+            walltime=self.walltime,
             safety=self.safety,
         )
 
@@ -146,9 +154,7 @@ class GapMDMaker(Maker):
         return protocol
 
     @job(output_schema=MDDoc, data=["frame_data", "thermo_data", "final_structure"])
-    def make(
-        self, structure: Structure | Atoms, restart_from: str | None = None
-    ) -> MDDoc | Response:
+    def make(self, structure: Structure | Atoms, restart_from: str | None = None) -> MDDoc | Response:
         """Run the protocol on ``structure``.
 
         Parameters
@@ -165,9 +171,7 @@ class GapMDMaker(Maker):
         """
         return self.run_protocol(structure_to_atoms(structure), structure, restart_from)
 
-    def run_protocol(
-        self, atoms: Atoms, source: Any, restart_from: str | None = None
-    ) -> MDDoc | Response:
+    def run_protocol(self, atoms: Atoms, source: Any, restart_from: str | None = None) -> MDDoc | Response:
         """Run the protocol on ``atoms`` in the current directory (the body of :meth:`make`).
 
         Parameters
@@ -184,8 +188,9 @@ class GapMDMaker(Maker):
         workdir = Path.cwd()
         if restart_from is not None and Path(restart_from).resolve() != workdir.resolve():
             # checkpoint, series and frames so far (and the engine's own files)
-            shutil.copytree(restart_from, workdir, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(*RESTART_IGNORE))
+            shutil.copytree(
+                restart_from, workdir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*RESTART_IGNORE)
+            )
         engine, info = self.build_engine(workdir)
         result = engine.run(atoms, protocol, restart=True)
         if not result.completed:
@@ -193,8 +198,12 @@ class GapMDMaker(Maker):
             follow.name = f"{self.name} (continued from step {result.n_steps})"
             return Response(replace=follow)
         return MDDoc.from_result(
-            result, info, name=self.name, chunk_bytes=self.chunk_bytes,
-            summary_points=self.summary_points, max_structure_atoms=self.max_structure_atoms,
+            result,
+            info,
+            name=self.name,
+            chunk_bytes=self.chunk_bytes,
+            summary_points=self.summary_points,
+            max_structure_atoms=self.max_structure_atoms,
         )
 
     def build_engine(self, workdir: str | Path):
@@ -216,8 +225,13 @@ class GapMDMaker(Maker):
             from gst_flows.md.potential import resolve_potential
 
             calculator, info = resolve_potential(self.potential, workdir, **self.potential_kwargs)
-            engine = AseMDEngine(calculator, workdir=workdir, settings=self.run_settings(),
-                                 potential_id=info.id, **self.engine_kwargs)
+            engine = AseMDEngine(
+                calculator,
+                workdir=workdir,
+                settings=self.run_settings(),
+                potential_id=info.id,
+                **self.engine_kwargs,
+            )
             return engine, info
         if self.engine != "lammps":
             raise ValueError(f"unknown engine {self.engine!r} (ase or lammps)")
@@ -230,6 +244,7 @@ class GapMDMaker(Maker):
         runner = {k: kwargs.pop(k) for k in list(kwargs) if k in runner_keys}
         if runner:
             kwargs["runner"] = lammps_engine.LammpsRunner(**runner)
-        engine = lammps_engine.LammpsMDEngine(xml, workdir=workdir, settings=self.run_settings(),
-                                              potential_id=info.id, **kwargs)
+        engine = lammps_engine.LammpsMDEngine(
+            xml, workdir=workdir, settings=self.run_settings(), potential_id=info.id, **kwargs
+        )
         return engine, info

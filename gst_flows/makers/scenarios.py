@@ -156,9 +156,7 @@ class ScenarioMDMaker(GapMDMaker):
     name: str = "scenario md"
 
     @job(output_schema=MDDoc, data=["frame_data", "thermo_data", "final_structure"])
-    def make(
-        self, cell: CellSpec | Structure | Atoms, restart_from: str | None = None
-    ) -> MDDoc | Response:
+    def make(self, cell: CellSpec | Structure | Atoms, restart_from: str | None = None) -> MDDoc | Response:
         """Build ``cell`` and run the protocol on it.
 
         Parameters
@@ -293,8 +291,7 @@ class ScenarioAnalysisMaker(Maker):
         paths = save_figure(fig, Path.cwd() / "figures" / name, formats=self.settings.formats)
         return FigureDoc(name=name, description=description, files=[str(p) for p in paths])
 
-    def kbar_file(self, frames: Sequence[Atoms], kbars: Sequence[np.ndarray],
-                  name: str = "kbar") -> str:
+    def kbar_file(self, frames: Sequence[Atoms], kbars: Sequence[np.ndarray], name: str = "kbar") -> str:
         """Write frames with a per-atom ``kbar`` column (and ``crystalline``) as extxyz."""
         from gst_flows.analysis.io import write_kbar_extxyz
 
@@ -312,16 +309,14 @@ class ScenarioAnalysisMaker(Maker):
             for key in ("momenta",):
                 frame.arrays.pop(key, None)
             chosen.append(frame)
-        write_kbar_extxyz(path, chosen, [kbars[k] for k in index],
-                          threshold=self.settings.threshold)
+        write_kbar_extxyz(path, chosen, [kbars[k] for k in index], threshold=self.settings.threshold)
         return str(path)
 
     def arrays(self, **items: tuple[np.ndarray, str, str]) -> list[ArrayDoc]:
         """``name=(values, unit, description)`` → array parts for the data store."""
         out: list[ArrayDoc] = []
         for name, (values, unit, description) in items.items():
-            out += array_docs(name, np.asarray(values), unit, description,
-                              self.settings.chunk_bytes)
+            out += array_docs(name, np.asarray(values), unit, description, self.settings.chunk_bytes)
         return out
 
     def common(self, docs: Sequence[MDDoc]) -> dict[str, Any]:
@@ -386,20 +381,32 @@ class ScenarioAnalysisMaker(Maker):
                 rise = energy_change(steps, etot, first, first + stage.n_steps)
             except ValueError:
                 continue  # the run stopped before the stage ended
-            stages.append(StageLedgerDoc(stage=stage.name, planned=planned, measured=rise,
-                                         relative_error=abs(rise - planned) / abs(planned)))
+            stages.append(
+                StageLedgerDoc(
+                    stage=stage.name,
+                    planned=planned,
+                    measured=rise,
+                    relative_error=abs(rise - planned) / abs(planned),
+                )
+            )
             key = "in" if planned > 0 else "out"
             measured[key] = (measured[key] or 0.0) + (rise if planned > 0 else -rise)
         rise = measured["in"]
         return LedgerCheckDoc(
-            requested=requested, requested_fj=ev_to_fj(requested), injected=injected,
-            injected_fj=ev_to_fj(injected), removed=removed, removed_fj=ev_to_fj(removed),
+            requested=requested,
+            requested_fj=ev_to_fj(requested),
+            injected=injected,
+            injected_fj=ev_to_fj(injected),
+            removed=removed,
+            removed_fj=ev_to_fj(removed),
             relative_error=abs(injected - requested) / requested if requested else 0.0,
-            total_energy_change=change, balance_error=balance,
-            measured_injected=rise, measured_injected_fj=None if rise is None else ev_to_fj(rise),
-            measured_error=None if rise is None or not requested
-            else abs(rise - requested) / requested,
-            measured_removed=measured["out"], stages=stages,
+            total_energy_change=change,
+            balance_error=balance,
+            measured_injected=rise,
+            measured_injected_fj=None if rise is None else ev_to_fj(rise),
+            measured_error=None if rise is None or not requested else abs(rise - requested) / requested,
+            measured_removed=measured["out"],
+            stages=stages,
         )
 
 
@@ -438,37 +445,47 @@ class SetCrystallisationAnalysisMaker(ScenarioAnalysisMaker):
         times = self.times_ps(frames)
         amorphous = np.asarray(frames[0].arrays["region"]) == 1
         fraction = np.array([float(np.mean(k[amorphous] > thr)) for k in kbars])
-        thickness = np.array([crystalline_thickness(f, k > thr) for f, k in
-                              zip(frames, kbars, strict=True)])
-        profiles = [crystalline_profile(f, k > thr, "z", self.settings.bin_size)
-                    for f, k in zip(frames, kbars, strict=True)]
+        thickness = np.array([crystalline_thickness(f, k > thr) for f, k in zip(frames, kbars, strict=True)])
+        profiles = [
+            crystalline_profile(f, k > thr, "z", self.settings.bin_size)
+            for f, k in zip(frames, kbars, strict=True)
+        ]
         fit = None
         if len(times) >= 2 and np.ptp(times) > 0:
             fit = growth_speed(times - times[0], thickness, n_fronts=2)
         figures = [
-            self.figure(plots.plot_growth(times, fraction, thickness, fit,
-                                          title="SET crystallisation"),
-                        "set_crystallisation", "crystalline fraction and thickness vs time"),
-            self.figure(plots.plot_profile_map(times, profiles[0][0],
-                                               np.array([p[1] for p in profiles]),
-                                               label="crystalline share"),
-                        "set_profiles", "crystalline share along z vs time"),
+            self.figure(
+                plots.plot_growth(times, fraction, thickness, fit, title="SET crystallisation"),
+                "set_crystallisation",
+                "crystalline fraction and thickness vs time",
+            ),
+            self.figure(
+                plots.plot_profile_map(
+                    times, profiles[0][0], np.array([p[1] for p in profiles]), label="crystalline share"
+                ),
+                "set_profiles",
+                "crystalline share along z vs time",
+            ),
         ]
         return SetCrystallisationDoc(
             **self.common([doc]),
             anneal_temperature=float(self.parameters.get("anneal_temperature", np.nan)),
             growth_speed=None if fit is None else fit.speed,
-            growth_speed_stderr=None if fit is None or not np.isfinite(fit.stderr)
-            else fit.stderr,
-            initial_fraction=float(fraction[0]), final_fraction=float(fraction[-1]),
-            figures=figures, kbar_files=[self.kbar_file(frames, kbars)],
+            growth_speed_stderr=None if fit is None or not np.isfinite(fit.stderr) else fit.stderr,
+            initial_fraction=float(fraction[0]),
+            final_fraction=float(fraction[-1]),
+            figures=figures,
+            kbar_files=[self.kbar_file(frames, kbars)],
             arrays=self.arrays(
                 time=(times, "ps", "time of each analysed frame"),
                 crystalline_fraction=(fraction, "", "crystalline share of the amorphous region"),
                 thickness=(thickness, "Å", "equivalent crystalline thickness"),
                 profile_z=(profiles[0][0], "Å", "slab centres along z"),
-                profiles=(np.array([p[1] for p in profiles]), "",
-                          "crystalline share per slab (frames, slabs)"),
+                profiles=(
+                    np.array([p[1] for p in profiles]),
+                    "",
+                    "crystalline share per slab (frames, slabs)",
+                ),
                 mean_kbar=(np.array([k.mean() for k in kbars]), "", "mean k̄ per frame"),
             ),
         )
@@ -518,39 +535,56 @@ class CumulativeSetAnalysisMaker(ScenarioAnalysisMaker):
             cumulative = 0.0
             times, values = [0.0], [fractions[0]]
             for index, (stage, k, frac) in enumerate(
-                    zip(set_stages, kbars[1:], fractions[1:], strict=True), start=1):
+                zip(set_stages, kbars[1:], fractions[1:], strict=True), start=1
+            ):
                 cumulative += stage.duration / 1000.0
                 rest = rests.get(stage.name)
-                pulses.append(PulseDoc(
-                    pulse_type=label, index=index, temperature=float(stage.start_temperature),
-                    duration=stage.duration / 1000.0, cumulative_time=cumulative,
-                    crystalline_fraction=frac, mean_kbar=float(k.mean()),
-                    pulse_temperature_measured=_late_temperature(thermo, protocol,
-                                                                 stage.name),
-                    rest_temperature_measured=None if rest is None
-                    else _late_temperature(thermo, protocol, rest)))
+                pulses.append(
+                    PulseDoc(
+                        pulse_type=label,
+                        index=index,
+                        temperature=float(stage.start_temperature),
+                        duration=stage.duration / 1000.0,
+                        cumulative_time=cumulative,
+                        crystalline_fraction=frac,
+                        mean_kbar=float(k.mean()),
+                        pulse_temperature_measured=_late_temperature(thermo, protocol, stage.name),
+                        rest_temperature_measured=None
+                        if rest is None
+                        else _late_temperature(thermo, protocol, rest),
+                    )
+                )
                 times.append(cumulative)
                 values.append(frac)
             series[label] = (np.array(times), np.array(values))
             safe = "".join(c if c.isalnum() else "_" for c in label).strip("_")
             kbar_files.append(self.kbar_file(picked, kbars, f"kbar_{safe}"))
-        figures = [self.figure(plots.plot_cumulative_set(series), "cumulative_set",
-                               "crystalline fraction vs cumulative pulse time per pulse type")]
+        figures = [
+            self.figure(
+                plots.plot_cumulative_set(series),
+                "cumulative_set",
+                "crystalline fraction vs cumulative pulse time per pulse type",
+            )
+        ]
         arrays = {}
         for k, (label, (t, f)) in enumerate(series.items()):
             arrays[f"pulse_time_{k}"] = (t, "ps", f"cumulative pulse time, {label}")
             arrays[f"fraction_{k}"] = (f, "", f"crystalline fraction after each pulse, {label}")
-        return CumulativeSetDoc(**self.common(docs), reset_fraction=resets, pulses=pulses,
-                                figures=figures, kbar_files=kbar_files,
-                                arrays=self.arrays(**arrays))
+        return CumulativeSetDoc(
+            **self.common(docs),
+            reset_fraction=resets,
+            pulses=pulses,
+            figures=figures,
+            kbar_files=kbar_files,
+            arrays=self.arrays(**arrays),
+        )
 
 
 def _rest_after(protocol: Any) -> dict[str, str]:
     """Name of the cooling (``rest``) stage right after each SET stage that has one."""
     from itertools import pairwise
 
-    return {a.name: b.name for a, b in pairwise(protocol.stages)
-            if a.tag == "set" and b.tag == "rest"}
+    return {a.name: b.name for a, b in pairwise(protocol.stages) if a.tag == "set" and b.tag == "rest"}
 
 
 def _late_temperature(thermo: dict[str, np.ndarray], protocol: Any, name: str) -> float | None:
@@ -601,33 +635,49 @@ class PolycrystallineGrowthAnalysisMaker(ScenarioAnalysisMaker):
         for s in range(len(seeds)):
             fit, end = fit_before_contact(elapsed, radii[:, s], int(contact[s]))
             fits.append(fit)
-            grains.append(GrainDoc(
-                seed_id=s, initial_atoms=int(sizes[0, s]), final_atoms=int(sizes[-1, s]),
-                growth_speed=None if fit is None else fit.speed,
-                growth_speed_stderr=None if fit is None or not np.isfinite(fit.stderr)
-                else fit.stderr,
-                r_squared=None if fit is None or not np.isfinite(fit.r_squared)
-                else fit.r_squared,
-                contact_time=None if contact[s] < 0 else float(elapsed[contact[s]]),
-                fit_end=None if fit is None else end))
+            grains.append(
+                GrainDoc(
+                    seed_id=s,
+                    initial_atoms=int(sizes[0, s]),
+                    final_atoms=int(sizes[-1, s]),
+                    growth_speed=None if fit is None else fit.speed,
+                    growth_speed_stderr=None if fit is None or not np.isfinite(fit.stderr) else fit.stderr,
+                    r_squared=None if fit is None or not np.isfinite(fit.r_squared) else fit.r_squared,
+                    contact_time=None if contact[s] < 0 else float(elapsed[contact[s]]),
+                    fit_end=None if fit is None else end,
+                )
+            )
         speeds = [g.growth_speed for g in grains if g.growth_speed is not None]
-        figures = [self.figure(plots.plot_grain_growth(times, radii, fits),
-                               "polycrystalline_growth", "equivalent grain radius vs time")]
+        figures = [
+            self.figure(
+                plots.plot_grain_growth(times, radii, fits),
+                "polycrystalline_growth",
+                "equivalent grain radius vs time",
+            )
+        ]
         return PolycrystallineGrowthDoc(
             **self.common([doc]),
             anneal_temperature=float(self.parameters.get("anneal_temperature", np.nan)),
-            grains=grains, mean_growth_speed=float(np.mean(speeds)) if speeds else None,
+            grains=grains,
+            mean_growth_speed=float(np.mean(speeds)) if speeds else None,
             final_fraction=float(np.mean(kbars[-1] > thr)),
-            final_grains=int(tracks.n_grains[-1]), figures=figures,
+            final_grains=int(tracks.n_grains[-1]),
+            figures=figures,
             kbar_files=[self.kbar_file(frames, kbars)],
             arrays=self.arrays(
                 time=(times, "ps", "time of each analysed frame"),
                 grain_atoms=(sizes, "atoms", "grain size per seed (frames, seeds)"),
                 grain_radius=(radii, "Å", "equivalent-sphere radius (frames, seeds)"),
-                grain_contact=(tracks.contact.astype(np.int8), "",
-                               "1 where a seed's grain touches another (frames, seeds)"),
-                n_grains=(tracks.n_grains, "", "distinct seeded grains per frame (merged "
-                          "grains counted once)"),
+                grain_contact=(
+                    tracks.contact.astype(np.int8),
+                    "",
+                    "1 where a seed's grain touches another (frames, seeds)",
+                ),
+                n_grains=(
+                    tracks.n_grains,
+                    "",
+                    "distinct seeded grains per frame (merged grains counted once)",
+                ),
             ),
         )
 
@@ -671,32 +721,61 @@ class HeatingSeriesAnalysisMaker(ScenarioAnalysisMaker):
             t_series, rho = series["target_temperature_k"], series["density_g_cm3"]
             t_series = np.where(np.isfinite(t_series), t_series, series["temperature_k"])
             onset = onset_temperature(temperature, fraction)
-            run_docs.append(HeatingRunDoc(
-                label=run["label"], ensemble=run["ensemble"], supercell=int(run["supercell"]),
-                n_atoms=doc.n_atoms, seed=int(run["seed"]),
-                onset_temperature=None if not np.isfinite(onset) else float(onset),
-                initial_density=float(rho[0]), final_density=float(rho[-1])))
-            curves.append({"label": run["label"], "ensemble": run["ensemble"],
-                           "n_atoms": doc.n_atoms, "temperature": temperature,
-                           "fraction": fraction, "density_temperature": t_series,
-                           "density": rho, "onset": onset})
+            run_docs.append(
+                HeatingRunDoc(
+                    label=run["label"],
+                    ensemble=run["ensemble"],
+                    supercell=int(run["supercell"]),
+                    n_atoms=doc.n_atoms,
+                    seed=int(run["seed"]),
+                    onset_temperature=None if not np.isfinite(onset) else float(onset),
+                    initial_density=float(rho[0]),
+                    final_density=float(rho[-1]),
+                )
+            )
+            curves.append(
+                {
+                    "label": run["label"],
+                    "ensemble": run["ensemble"],
+                    "n_atoms": doc.n_atoms,
+                    "temperature": temperature,
+                    "fraction": fraction,
+                    "density_temperature": t_series,
+                    "density": rho,
+                    "onset": onset,
+                }
+            )
             arrays[f"temperature_{k}"] = (temperature, "K", f"frame temperatures, {run['label']}")
             arrays[f"fraction_{k}"] = (fraction, "", f"crystalline fraction, {run['label']}")
-            arrays[f"density_{k}"] = (np.c_[t_series, rho], "K, g/cm³",
-                                      f"target temperature and density, {run['label']}")
+            arrays[f"density_{k}"] = (
+                np.c_[t_series, rho],
+                "K, g/cm³",
+                f"target temperature and density, {run['label']}",
+            )
         sizes = []
         for key in dict.fromkeys((r.ensemble, r.supercell) for r in run_docs):
             members = [r for r in run_docs if (r.ensemble, r.supercell) == key]
             onsets = [r.onset_temperature for r in members if r.onset_temperature is not None]
-            sizes.append(HeatingSizeDoc(
-                ensemble=key[0], supercell=key[1], n_atoms=members[0].n_atoms,
-                n_runs=len(members), mean_onset=float(np.mean(onsets)) if onsets else None,
-                spread_onset=float(np.std(onsets)) if len(onsets) > 1 else None))
-        figures = [self.figure(plots.plot_heating_series(curves), "heating_series",
-                               "crystalline fraction and density vs temperature per size; "
-                               "onset spread per size")]
-        return HeatingSeriesDoc(**self.common(docs), runs=run_docs, sizes=sizes,
-                                figures=figures, arrays=self.arrays(**arrays))
+            sizes.append(
+                HeatingSizeDoc(
+                    ensemble=key[0],
+                    supercell=key[1],
+                    n_atoms=members[0].n_atoms,
+                    n_runs=len(members),
+                    mean_onset=float(np.mean(onsets)) if onsets else None,
+                    spread_onset=float(np.std(onsets)) if len(onsets) > 1 else None,
+                )
+            )
+        figures = [
+            self.figure(
+                plots.plot_heating_series(curves),
+                "heating_series",
+                "crystalline fraction and density vs temperature per size; onset spread per size",
+            )
+        ]
+        return HeatingSeriesDoc(
+            **self.common(docs), runs=run_docs, sizes=sizes, figures=figures, arrays=self.arrays(**arrays)
+        )
 
 
 def _target_temperature(doc: MDDoc, frame: Atoms) -> float:
@@ -744,14 +823,16 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
         # barrier and the bottom layer, and not smoothed across it: heat crosses only
         # through the barrier, which holds none
         shift = _boundary_gap_shift(frames[0])
-        maps = [temperature_map(_shifted(f, shift), "xz", s.bin_size, s.sigma)
-                for f in frames]
+        maps = [temperature_map(_shifted(f, shift), "xz", s.bin_size, s.sigma) for f in frames]
         kbars = self.kbar(frames)
         mobile = ~np.asarray(frames[0].arrays["fixed"], bool)
         centre = float(frames[0].cell.lengths()[0] / 2)
-        bases = [disordered_base_length(f, k, s.threshold, bin_size=min(3.0, s.bin_size),
-                                        centre=centre, mask=mobile)
-                 for f, k in zip(frames, kbars, strict=True)]
+        bases = [
+            disordered_base_length(
+                f, k, s.threshold, bin_size=min(3.0, s.bin_size), centre=centre, mask=mobile
+            )
+            for f, k in zip(frames, kbars, strict=True)
+        ]
         times = self.times_ps(frames)
         stack = np.array([m.temperature for m in maps])
         check = self.ledger_check(doc)
@@ -760,37 +841,53 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
         crossings = barrier_crossings(frames, ~mobile)
         pressures = self.pulse_pressures(doc, pulse_stage, region & mobile)
         figures = [
-            self.figure(plots.plot_xz_maps(maps, times, [str(f.info.get("stage_name", ""))
-                                                          for f in frames]),
-                        "mushroom_temperature_maps", "xz temperature maps at saved frames"),
-            self.figure(plots.plot_base_length(times, np.array([b.length for b in bases])),
-                        "mushroom_base_length", "disordered base length vs time"),
-            self.figure(plots.plot_energy_ledger(series, check.requested),
-                        "mushroom_energy_ledger", "injected energy vs time (eV and fJ)"),
+            self.figure(
+                plots.plot_xz_maps(maps, times, [str(f.info.get("stage_name", "")) for f in frames]),
+                "mushroom_temperature_maps",
+                "xz temperature maps at saved frames",
+            ),
+            self.figure(
+                plots.plot_base_length(times, np.array([b.length for b in bases])),
+                "mushroom_base_length",
+                "disordered base length vs time",
+            ),
+            self.figure(
+                plots.plot_energy_ledger(series, check.requested),
+                "mushroom_energy_ledger",
+                "injected energy vs time (eV and fJ)",
+            ),
         ]
         return MushroomResetDoc(
             **self.common([doc]),
             focal_radius=float(self.parameters.get("focal_radius", np.nan)),
-            n_focal_atoms=int((region & mobile).sum()), energy_check=check,
-            peak_temperature=float(np.nanmax(stack)), base_length=bases[-1].length,
+            n_focal_atoms=int((region & mobile).sum()),
+            energy_check=check,
+            peak_temperature=float(np.nanmax(stack)),
+            base_length=bases[-1].length,
             max_base_length=max(b.length for b in bases),
-            barrier_crossings=int(crossings.max()), **pressures, figures=figures,
+            barrier_crossings=int(crossings.max()),
+            **pressures,
+            figures=figures,
             kbar_files=[self.kbar_file(frames, kbars)],
             arrays=self.arrays(
                 time=(times, "ps", "time of each analysed frame"),
-                barrier_crossings=(crossings, "atoms", "mobile atoms through the fixed "
-                                   "barrier (or out of an open cell) per frame"),
+                barrier_crossings=(
+                    crossings,
+                    "atoms",
+                    "mobile atoms through the fixed barrier (or out of an open cell) per frame",
+                ),
                 temperature_map=(stack, "K", "smoothed temperature (frames, x bins, z bins)"),
                 map_x=(maps[0].edges[0], "Å", "bin edges along x"),
                 map_z=(maps[0].edges[1] - shift, "Å", "bin edges along z"),
-                base_length=(np.array([b.length for b in bases]), "Å",
-                             "disordered base length per frame"),
-                base_share=(np.array([b.disordered_fraction for b in bases]), "",
-                            "disordered share of the bottom layer per x bin (frames, bins)"),
+                base_length=(np.array([b.length for b in bases]), "Å", "disordered base length per frame"),
+                base_share=(
+                    np.array([b.disordered_fraction for b in bases]),
+                    "",
+                    "disordered share of the bottom layer per x bin (frames, bins)",
+                ),
                 mean_kbar=(np.array([k.mean() for k in kbars]), "", "mean k̄ per frame"),
             ),
         )
-
 
     def pulse_pressures(self, doc: MDDoc, stage: str, focal: np.ndarray) -> dict[str, Any]:
         """Pressure of the cell and of the focal region at the start and end of the pulse.
@@ -809,8 +906,7 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
         out: dict[str, Any] = {}
         for key, step in zip(("before", "after"), steps, strict=True):
             rows = np.flatnonzero(series["step"] == step)
-            out[f"pressure_{key}"] = float(series["pressure_gpa"][rows[-1]]) if rows.size \
-                else None
+            out[f"pressure_{key}"] = float(series["pressure_gpa"][rows[-1]]) if rows.size else None
             out[f"focal_pressure_{key}"] = None
         calc = _stress_calculator(doc)
         if calc is None:
@@ -821,8 +917,7 @@ class MushroomResetAnalysisMaker(ScenarioAnalysisMaker):
                 frame = by_step[step].copy()
                 frame.set_velocities(by_step[step].get_velocities())
                 frame.calc = calc
-                out[f"focal_pressure_{key}"] = region_pressure(frame, focal,
-                                                               per_atom_virials(frame))
+                out[f"focal_pressure_{key}"] = region_pressure(frame, focal, per_atom_virials(frame))
         return out
 
 
@@ -856,8 +951,7 @@ def _stress_calculator(doc: MDDoc) -> Any:
     from gst_flows.md.potential import resolve_potential
 
     potential = doc.potential
-    ref = potential.path if potential.path else (
-        potential.id if potential.kind == "factory" else None)
+    ref = potential.path if potential.path else (potential.id if potential.kind == "factory" else None)
     if ref is None:
         return None
     try:
@@ -908,38 +1002,51 @@ class CrossPointAnalysisMaker(ScenarioAnalysisMaker):
         composition = self.parameters.get("composition", "Ge1Sb2Te4")
         reference = build_layered(composition, (2, 2, 3), cell="orthogonal")
         kbars = self.kbar(frames, reference)
-        heights = [binned_mean(f, k, "z", s.bin_size) for f, k in
-                   zip(frames, kbars, strict=True)]
+        heights = [binned_mean(f, k, "z", s.bin_size) for f, k in zip(frames, kbars, strict=True)]
         fraction = min(1.0, self.central_thickness / float(frames[0].cell.lengths()[2]))
-        rdfs = [region_rdf(f, central_mask(f, "z", fraction), self.rdf_r_max)
-                for f in frames]
+        rdfs = [region_rdf(f, central_mask(f, "z", fraction), self.rdf_r_max) for f in frames]
         times = self.times_ps(frames)
         t_zt = np.array([p.temperature for p in profiles])
         k_zt = np.array([h[1] for h in heights])
         g_rt = np.array([g[1] for g in rdfs])
         end = stage_end_steps(doc)[pulse_stage]
-        at_pulse_end = next((k for k, f in enumerate(frames) if int(f.info["step"]) == end),
-                            len(frames) - 1)
+        at_pulse_end = next((k for k, f in enumerate(frames) if int(f.info["step"]) == end), len(frames) - 1)
         molten = float(np.nanmean(k_zt[at_pulse_end] < s.threshold))
         check = self.ledger_check(doc)
         series = doc.thermo_series()
         z_centres = profiles[0].centres[0]
         figures = [
-            self.figure(plots.plot_map_zt(times, z_centres, t_zt, label="T (K)",
-                                          cmap="inferno"),
-                        "cross_point_temperature", "T(z, t)"),
-            self.figure(plots.plot_map_zt(times, heights[0][0], k_zt, label="mean k̄",
-                                          cmap="viridis", vmin=0.0, vmax=1.0),
-                        "cross_point_kbar", "k̄ by height over time"),
-            self.figure(plots.plot_rdf_series(rdfs[0][0], g_rt, times),
-                        "cross_point_rdf", "RDF of the central region over time"),
-            self.figure(plots.plot_energy_ledger(series, check.requested),
-                        "cross_point_energy_ledger", "injected and removed energy vs time"),
+            self.figure(
+                plots.plot_map_zt(times, z_centres, t_zt, label="T (K)", cmap="inferno"),
+                "cross_point_temperature",
+                "T(z, t)",
+            ),
+            self.figure(
+                plots.plot_map_zt(
+                    times, heights[0][0], k_zt, label="mean k̄", cmap="viridis", vmin=0.0, vmax=1.0
+                ),
+                "cross_point_kbar",
+                "k̄ by height over time",
+            ),
+            self.figure(
+                plots.plot_rdf_series(rdfs[0][0], g_rt, times),
+                "cross_point_rdf",
+                "RDF of the central region over time",
+            ),
+            self.figure(
+                plots.plot_energy_ledger(series, check.requested),
+                "cross_point_energy_ledger",
+                "injected and removed energy vs time",
+            ),
         ]
         return CrossPointDoc(
-            **self.common([doc]), energy_check=check, peak_temperature=float(np.nanmax(t_zt)),
-            molten_fraction=molten, final_mean_kbar=float(kbars[-1].mean()),
-            central_fraction=fraction, central_thickness=self.central_thickness,
+            **self.common([doc]),
+            energy_check=check,
+            peak_temperature=float(np.nanmax(t_zt)),
+            molten_fraction=molten,
+            final_mean_kbar=float(kbars[-1].mean()),
+            central_fraction=fraction,
+            central_thickness=self.central_thickness,
             figures=figures,
             kbar_files=[self.kbar_file(frames, kbars)],
             arrays=self.arrays(
@@ -983,8 +1090,9 @@ class ElectromigrationAnalysisMaker(ScenarioAnalysisMaker):
         action = protocol.stage(field_stage).actions_of(ElectricField)[0]
         unit = action.unit_vector()
         frames = self.frames(doc, [field_stage])
-        before = [f for f in doc.frames() if int(f.info["step"]) ==
-                  stage_end_steps(doc)[protocol.stages[0].name]]
+        before = [
+            f for f in doc.frames() if int(f.info["step"]) == stage_end_steps(doc)[protocol.stages[0].name]
+        ]
         frames = before[:1] + frames if protocol.stages[0].name != field_stage else frames
         profiles = [species_density_profiles(f, "z", self.settings.bin_size) for f in frames]
         times = self.times_ps(frames)
@@ -994,20 +1102,34 @@ class ElectromigrationAnalysisMaker(ScenarioAnalysisMaker):
         span = times[-1] - times[0]
         for symbol in sorted(set(symbols[mobile])):
             shift = float(mean_shift(frames, mobile & (symbols == symbol), unit)[-1])
-            drifts.append(SpeciesDriftDoc(
-                species=symbol, charge=float(action.charges.get(symbol, 0.0)), shift=shift,
-                drift_velocity=shift / span * 100.0 if span > 0 else 0.0))
+            drifts.append(
+                SpeciesDriftDoc(
+                    species=symbol,
+                    charge=float(action.charges.get(symbol, 0.0)),
+                    shift=shift,
+                    drift_velocity=shift / span * 100.0 if span > 0 else 0.0,
+                )
+            )
         species = sorted(profiles[0][1])
         stack = {sp: np.array([p[1][sp] for p in profiles]) for sp in species}
-        figures = [self.figure(plots.plot_species_profiles(profiles[0][0], stack, times),
-                               "electromigration_profiles",
-                               "species number density along z over time")]
-        arrays = {"time": (times, "ps", "time of each analysed frame"),
-                  "z": (profiles[0][0], "Å", "slab centres along z")}
+        figures = [
+            self.figure(
+                plots.plot_species_profiles(profiles[0][0], stack, times),
+                "electromigration_profiles",
+                "species number density along z over time",
+            )
+        ]
+        arrays = {
+            "time": (times, "ps", "time of each analysed frame"),
+            "z": (profiles[0][0], "Å", "slab centres along z"),
+        }
         for sp, values in stack.items():
             arrays[f"density_{sp}"] = (values, "1/Å³", f"{sp} number density (frames, slabs)")
         return ElectromigrationDoc(
-            **self.common([doc]), field=float(action.strength),
+            **self.common([doc]),
+            field=float(action.strength),
             temperature=float(protocol.stage(field_stage).start_temperature or np.nan),
-            drifts=drifts, figures=figures, arrays=self.arrays(**arrays),
+            drifts=drifts,
+            figures=figures,
+            arrays=self.arrays(**arrays),
         )

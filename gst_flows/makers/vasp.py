@@ -84,8 +84,12 @@ class VaspLabelMaker(BaseLabelMaker):
                     )
 
         return run_label(
-            atoms, code="vasp", settings=generator.protocol(),
-            settings_hash=generator.settings_hash(), provenance=provenance, run=run,
+            atoms,
+            code="vasp",
+            settings=generator.protocol(),
+            settings_hash=generator.settings_hash(),
+            provenance=provenance,
+            run=run,
             errors=(CustodianError, VaspError),
             describe_error=lambda exc: f"{type(exc).__name__}: {exc}",
         )

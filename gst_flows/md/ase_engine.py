@@ -86,8 +86,7 @@ class _Group:
 class _StageContext:
     """Everything a stage needs per step, computed once at its start (or restored)."""
 
-    def __init__(self, engine: _Run, index: int, stage: Stage,
-                 groups: list[_Group] | None) -> None:
+    def __init__(self, engine: _Run, index: int, stage: Stage, groups: list[_Group] | None) -> None:
         atoms = engine.atoms
         self.index, self.stage = index, stage
         self.dt = stage.timestep
@@ -131,8 +130,7 @@ class _Run(EngineRun):
     logger = log
     outputs = (*OUTPUTS, "blowup.extxyz")
 
-    def __init__(self, engine: AseMDEngine, atoms: Atoms, protocol: Protocol,
-                 max_steps: int | None) -> None:
+    def __init__(self, engine: AseMDEngine, atoms: Atoms, protocol: Protocol, max_steps: int | None) -> None:
         super().__init__(engine, atoms, protocol, max_steps)
         self.atoms = atoms
         self.total_mass = float(self.masses.sum())
@@ -185,8 +183,7 @@ class _Run(EngineRun):
                 raise ValueError(f"{path}: checkpoint version {state.get('version')} unsupported")
             if state["protocol_hash"] != self.protocol.hash():
                 raise ValueError(
-                    f"{path} belongs to a different protocol: use a fresh directory or "
-                    "restart=False"
+                    f"{path} belongs to a different protocol: use a fresh directory or restart=False"
                 )
             if not np.array_equal(data["numbers"], self.atoms.numbers):
                 raise ValueError(f"{path} belongs to a different structure (atoms differ)")
@@ -203,8 +200,10 @@ class _Run(EngineRun):
         self.wall_before, self.seed = state["wall_time"], state["seed"]
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = state["rng"]
-        for name, offset in (("thermo.csv", state["thermo_offset"]),
-                             ("frames.extxyz", state["frames_offset"])):
+        for name, offset in (
+            ("thermo.csv", state["thermo_offset"]),
+            ("frames.extxyz", state["frames_offset"]),
+        ):
             with open(self.workdir / name, "r+b") as handle:
                 handle.truncate(offset)
         self.thermo_fh = open(self.workdir / "thermo.csv", "a", newline="")  # noqa: SIM115
@@ -212,8 +211,7 @@ class _Run(EngineRun):
         self.atoms.arrays.pop("momenta", None)
         if self.stage_index < len(self.protocol.stages) and self.stage_step > 0:
             # groups (graded slabs) were fixed at the stage start: restore them
-            groups = [_Group(idx, rate) for idx, rate in
-                      zip(group_index, state["group_rates"], strict=True)]
+            groups = [_Group(idx, rate) for idx, rate in zip(group_index, state["group_rates"], strict=True)]
             self.ctx = self._context(self.stage_index, groups)
         self.checkpoint_written = True
         log.info("resumed %s at step %d of %d", self.workdir, self.step, self.protocol.n_steps)
@@ -384,9 +382,12 @@ class _Run(EngineRun):
             return
         lam2 = 1.0 + delta / ke_rel
         if lam2 <= 0:
-            self._blowup(ctx, f"heat removal asks for {-delta:.4g} eV in one step but only "
-                              f"{ke_rel:.4g} eV of kinetic energy is left in the group: "
-                              "lengthen the removal stage")
+            self._blowup(
+                ctx,
+                f"heat removal asks for {-delta:.4g} eV in one step but only "
+                f"{ke_rel:.4g} eV of kinetic energy is left in the group: "
+                "lengthen the removal stage",
+            )
         self.v[index] = vcm + np.sqrt(lam2) * rel
 
     def temperature(self, ctx: _StageContext, ke: float) -> float:
@@ -411,13 +412,19 @@ class _Run(EngineRun):
             self._blowup(ctx, "non-finite energy or forces")
         if norms[worst] > limits.max_force**2:
             symbol = self.atoms.get_chemical_symbols()[worst]
-            self._blowup(ctx, f"force of {np.sqrt(norms[worst]):.1f} eV/Å on atom {worst} "
-                              f"({symbol}) exceeds max_force {limits.max_force:g} eV/Å")
+            self._blowup(
+                ctx,
+                f"force of {np.sqrt(norms[worst]):.1f} eV/Å on atom {worst} "
+                f"({symbol}) exceeds max_force {limits.max_force:g} eV/Å",
+            )
         expected = self.expected_temperature(ctx)
         limit = limits.temperature_factor * max(expected, 300.0)
         if not np.isfinite(temperature) or temperature > limit:
-            self._blowup(ctx, f"temperature {temperature:.0f} K is above {limit:.0f} K "
-                              f"({limits.temperature_factor:g} × the expected {expected:.0f} K)")
+            self._blowup(
+                ctx,
+                f"temperature {temperature:.0f} K is above {limit:.0f} K "
+                f"({limits.temperature_factor:g} × the expected {expected:.0f} K)",
+            )
 
     def check_distances(self, ctx: _StageContext) -> None:
         cutoff = self.settings.safety.min_distance
@@ -457,18 +464,32 @@ class _Run(EngineRun):
         conserved = etot - led.injected + led.removed - led.field_work - led.thermostat
         target = ctx.stage.temperature_at_step(self.stage_step)
         row = (
-            self.step, self.time(), ctx.index, temperature,
-            target if target is not None else float("nan"), self.epot, ke, etot,
-            self.pressure(), volume, self.total_mass / volume * AMU_PER_A3_TO_G_PER_CM3,
-            led.injected, led.removed, led.field_work, led.thermostat, conserved,
+            self.step,
+            self.time(),
+            ctx.index,
+            temperature,
+            target if target is not None else float("nan"),
+            self.epot,
+            ke,
+            etot,
+            self.pressure(),
+            volume,
+            self.total_mass / volume * AMU_PER_A3_TO_G_PER_CM3,
+            led.injected,
+            led.removed,
+            led.field_work,
+            led.thermostat,
+            conserved,
         )
-        self.thermo_fh.write(",".join(
-            str(x) if isinstance(x, int) else f"{x:.12g}" for x in row) + "\n")
+        self.thermo_fh.write(",".join(str(x) if isinstance(x, int) else f"{x:.12g}" for x in row) + "\n")
 
     def frame(self, ctx: _StageContext, temperature: float, stage_end: bool) -> None:
         info = {
-            "step": self.step, "time_fs": self.time(), "stage": ctx.index,
-            "stage_name": ctx.stage.name, "temperature_k": float(temperature),
+            "step": self.step,
+            "time_fs": self.time(),
+            "stage": ctx.index,
+            "stage_name": ctx.stage.name,
+            "temperature_k": float(temperature),
             "stage_end": bool(stage_end),
         }
         write_frame(self.frames_fh, self.atoms, self.v, info, self.roles)
@@ -514,9 +535,15 @@ class _Run(EngineRun):
         }
         arrays = {f"group_{i}": g.index for i, g in enumerate(groups)}
         tmp = self.workdir / f".{CHECKPOINT}.tmp.npz"
-        np.savez(tmp, positions=self.atoms.positions, velocities=self.v,
-                 cell=np.array(self.atoms.cell), numbers=self.atoms.numbers,
-                 state=np.array(json.dumps(state)), **arrays)
+        np.savez(
+            tmp,
+            positions=self.atoms.positions,
+            velocities=self.v,
+            cell=np.array(self.atoms.cell),
+            numbers=self.atoms.numbers,
+            state=np.array(json.dumps(state)),
+            **arrays,
+        )
         os.replace(tmp, self.workdir / CHECKPOINT)
         self.checkpoint_written = True
 
@@ -578,8 +605,7 @@ class _Run(EngineRun):
                 self.steps_this_call += 1
                 ke = self.kinetic_energy()
                 temperature = self.temperature(ctx, ke)
-                self.check(ctx, temperature,
-                           distances=self.step % settings.safety.check_interval == 0)
+                self.check(ctx, temperature, distances=self.step % settings.safety.check_interval == 0)
                 if thermo_due:
                     self.thermo_row(ctx, ke, temperature)
                 if last or (settings.frame_interval and self.step % settings.frame_interval == 0):
@@ -589,14 +615,16 @@ class _Run(EngineRun):
                     self.stage_step = 0
                     if self.stage_index < len(stages):
                         self.ctx = None
-                if (last or (settings.checkpoint_interval
-                             and self.step % settings.checkpoint_interval == 0)):
+                if last or (settings.checkpoint_interval and self.step % settings.checkpoint_interval == 0):
                     if self.step % settings.safety.check_interval != 0:
                         self.check_distances(ctx)
                     self.checkpoint()
                 self.progress(ctx, temperature)
-                if (settings.walltime is not None and self.stage_index < len(stages)
-                        and time.perf_counter() - self.t0 > settings.walltime):
+                if (
+                    settings.walltime is not None
+                    and self.stage_index < len(stages)
+                    and time.perf_counter() - self.t0 > settings.walltime
+                ):
                     raise _StopRunError
                 if last:
                     break

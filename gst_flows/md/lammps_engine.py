@@ -137,9 +137,7 @@ class LammpsPotential:
         )
 
     @classmethod
-    def lennard_jones(
-        cls, epsilon: float = 0.05, sigma: float = 2.7, cutoff: float = 5.0
-    ) -> LammpsPotential:
+    def lennard_jones(cls, epsilon: float = 0.05, sigma: float = 2.7, cutoff: float = 5.0) -> LammpsPotential:
         """A species-blind Lennard-Jones stand-in for plumbing tests at any scale.
 
         It is not a model of GST: use it to test protocols, I/O and scaling where the
@@ -490,8 +488,9 @@ class LammpsMDEngine(MDEngine):
             from ase.calculators.lammps import Prism
 
             if not np.all(atoms.pbc):
-                raise ProtocolError("npt stages need a cell periodic in all three directions "
-                                    "(the barostat scales every axis)")
+                raise ProtocolError(
+                    "npt stages need a cell periodic in all three directions (the barostat scales every axis)"
+                )
 
             if Prism(np.asarray(atoms.cell), pbc=True).is_skewed():
                 raise ProtocolError(
@@ -510,13 +509,13 @@ class _LammpsRun(EngineRun):
     engine: LammpsMDEngine
     logger = log
 
-    def __init__(self, engine: LammpsMDEngine, atoms: Atoms, protocol: Protocol,
-                 max_steps: int | None) -> None:
+    def __init__(
+        self, engine: LammpsMDEngine, atoms: Atoms, protocol: Protocol, max_steps: int | None
+    ) -> None:
         super().__init__(engine, atoms, protocol, max_steps)
         self.starts = protocol.stage_start_steps()
         self.lmpdir = self.workdir / "lammps"
-        self.atoms = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell,
-                           pbc=atoms.pbc)
+        self.atoms = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
         self.atoms.set_masses(self.masses)
         self.initial_velocities = atoms.get_velocities()
         for name, values in self.roles.items():
@@ -529,8 +528,7 @@ class _LammpsRun(EngineRun):
 
     def _identity(self) -> dict[str, Any]:
         numbers = hashlib.sha256(np.ascontiguousarray(self.atoms.numbers).tobytes()).hexdigest()
-        return {"version": _STATE_VERSION, "protocol_hash": self.protocol.hash(),
-                "numbers": numbers}
+        return {"version": _STATE_VERSION, "protocol_hash": self.protocol.hash(), "numbers": numbers}
 
     def _save_state(self) -> None:
         path = self.lmpdir / "state.json"
@@ -553,8 +551,9 @@ class _LammpsRun(EngineRun):
         if state.get("version") != ident["version"]:
             raise ValueError(f"{path}: state version {state.get('version')} unsupported")
         if state["protocol_hash"] != ident["protocol_hash"]:
-            raise ValueError(f"{path} belongs to a different protocol: use a fresh directory or "
-                             "restart=False")
+            raise ValueError(
+                f"{path} belongs to a different protocol: use a fresh directory or restart=False"
+            )
         if state["numbers"] != ident["numbers"]:
             raise ValueError(f"{path} belongs to a different structure (atoms differ)")
         self.state = state
@@ -585,11 +584,19 @@ class _LammpsRun(EngineRun):
             "frames_count": [],
         }
         self._check_start_distances(start)
-        frame = self._frame_atoms(start.positions, v, np.asarray(start.cell),
-                                  {"step": 0, "time_fs": 0.0, "stage": 0,
-                                   "stage_name": self.protocol.stages[0].name,
-                                   "temperature_k": mobile_temperature(self.masses, v, ~fixed),
-                                   "stage_end": False})
+        frame = self._frame_atoms(
+            start.positions,
+            v,
+            np.asarray(start.cell),
+            {
+                "step": 0,
+                "time_fs": 0.0,
+                "stage": 0,
+                "stage_name": self.protocol.stages[0].name,
+                "temperature_k": mobile_temperature(self.masses, v, ~fixed),
+                "stage_end": False,
+            },
+        )
         with (self.workdir / "frames.extxyz").open("w") as handle:
             write(handle, frame, format="extxyz")
         self._save_state()
@@ -609,10 +616,10 @@ class _LammpsRun(EngineRun):
         prism.rot_mat = self.prism_rot
         return prism
 
-    def _frame_atoms(self, positions: np.ndarray, v_fs: np.ndarray, cell: np.ndarray,
-                     info: dict[str, Any]) -> Atoms:
-        frame = Atoms(numbers=self.atoms.numbers, positions=positions, cell=cell,
-                      pbc=self.atoms.pbc)
+    def _frame_atoms(
+        self, positions: np.ndarray, v_fs: np.ndarray, cell: np.ndarray, info: dict[str, Any]
+    ) -> Atoms:
+        frame = Atoms(numbers=self.atoms.numbers, positions=positions, cell=cell, pbc=self.atoms.pbc)
         frame.new_array("velocities", np.asarray(v_fs, dtype=float))
         for name, values in self.roles.items():
             frame.new_array(name, np.asarray(values))
@@ -621,8 +628,9 @@ class _LammpsRun(EngineRun):
 
     def _read_dump_state(self, path: Path) -> tuple[int, Atoms]:
         frame = next(iter_lammps_dump(path, self._prism()))
-        atoms = Atoms(numbers=self.atoms.numbers, positions=frame.positions, cell=frame.cell,
-                      pbc=self.atoms.pbc)
+        atoms = Atoms(
+            numbers=self.atoms.numbers, positions=frame.positions, cell=frame.cell, pbc=self.atoms.pbc
+        )
         atoms.set_masses(self.masses)
         atoms.set_velocities(frame.velocities)
         for name, values in self.roles.items():
@@ -647,8 +655,12 @@ class _LammpsRun(EngineRun):
         try:
             proc = subprocess.run(
                 [*argv, "-r2info", path.name, "-log", "none"],
-                cwd=path.parent, env=env, capture_output=True, text=True,
-                timeout=600, check=False,
+                cwd=path.parent,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             return None
@@ -692,8 +704,11 @@ class _LammpsRun(EngineRun):
         sdir.mkdir(parents=True, exist_ok=True)
         arrays = {f"heat{j}": g.mask for j, g in enumerate(groups.heat)}
         arrays.update({f"field{j}": m for j, (m, _) in enumerate(groups.field)})
-        meta = {"heat_rates": [g.rate for g in groups.heat],
-                "field_forces": [f.tolist() for _, f in groups.field], "t_ref": groups.t_ref}
+        meta = {
+            "heat_rates": [g.rate for g in groups.heat],
+            "field_forces": [f.tolist() for _, f in groups.field],
+            "t_ref": groups.t_ref,
+        }
         np.savez_compressed(path, fixed=groups.fixed, meta=np.array(json.dumps(meta)), **arrays)
         return groups
 
@@ -728,21 +743,30 @@ class _LammpsRun(EngineRun):
                     return False
             attempt = len(record["attempts"])
             plan = StagePlan(
-                index=index, stage=stage, start_step=start, end_step=end, from_step=from_step,
-                stop_step=stop, source=source,
+                index=index,
+                stage=stage,
+                start_step=start,
+                end_step=end,
+                from_step=from_step,
+                stop_step=stop,
+                source=source,
                 potential=self.engine.potential.commands(self.species),
-                fixed=groups.fixed, heat=groups.heat, field_forces=groups.field,
-                seed=(self.state["seed"] * 1_000_003 + 7 * index + 131 * attempt) % 900_000_000
-                + 1,
-                t_ref=groups.t_ref, injected=self.plan[index].injected,
-                frames_file=f"frames.{attempt}.dump", skin=self.engine.skin, timeout=timeout,
-                group_dir=sdir, boundary=lammps_boundary(self.atoms.pbc),
+                fixed=groups.fixed,
+                heat=groups.heat,
+                field_forces=groups.field,
+                seed=(self.state["seed"] * 1_000_003 + 7 * index + 131 * attempt) % 900_000_000 + 1,
+                t_ref=groups.t_ref,
+                injected=self.plan[index].injected,
+                frames_file=f"frames.{attempt}.dump",
+                skin=self.engine.skin,
+                timeout=timeout,
+                group_dir=sdir,
+                boundary=lammps_boundary(self.atoms.pbc),
             )
             script = stage_script(plan, self.settings)
             input_name, log_name = f"in.{attempt}.lammps", f"log.{attempt}.lammps"
             (sdir / input_name).write_text(script)
-            record["attempts"].append({"start": from_step, "log": log_name,
-                                       "frames": plan.frames_file})
+            record["attempts"].append({"start": from_step, "log": log_name, "frames": plan.frames_file})
             self._save_state()
             for name in ("final.restart", "final.dump"):
                 with contextlib.suppress(FileNotFoundError):
@@ -752,12 +776,15 @@ class _LammpsRun(EngineRun):
             except LammpsError as err:
                 self._write_thermo()
                 blowup = _HALT.search(str(err)) or _HALT.search(
-                    (sdir / log_name).read_text(errors="replace") if (sdir / log_name).exists()
-                    else "")
+                    (sdir / log_name).read_text(errors="replace") if (sdir / log_name).exists() else ""
+                )
                 if blowup:
                     raise self._blowup(index, blowup) from err
-                lost = re.search(r"ERROR: (Lost atoms[^\n]*|Out of range atoms[^\n]*|"
-                                 r"Non-numeric atom coords[^\n]*)", str(err))
+                lost = re.search(
+                    r"ERROR: (Lost atoms[^\n]*|Out of range atoms[^\n]*|"
+                    r"Non-numeric atom coords[^\n]*)",
+                    str(err),
+                )
                 if lost:
                     raise self._blowup_lost(index, sdir / log_name, lost.group(1)) from err
                 raise
@@ -828,11 +855,12 @@ class _LammpsRun(EngineRun):
         if fix == "gst_halt_force":
             reason = f"force of {value:.1f} eV/Å exceeds max_force {limits.max_force:g} eV/Å"
         elif fix == "gst_halt_temp":
-            reason = (f"temperature is {value:.0f} K above the limit "
-                      f"({limits.temperature_factor:g} × the expected temperature)")
+            reason = (
+                f"temperature is {value:.0f} K above the limit "
+                f"({limits.temperature_factor:g} × the expected temperature)"
+            )
         elif fix == "gst_halt_dist":
-            reason = (f"two atoms are {value:.2f} Å apart, closer than min_distance "
-                      f"{limits.min_distance:g} Å")
+            reason = f"two atoms are {value:.2f} Å apart, closer than min_distance {limits.min_distance:g} Å"
         else:
             reason = f"{fix} tripped with value {value:g}"
         latest = self._latest_checkpoint(index)
@@ -848,10 +876,17 @@ class _LammpsRun(EngineRun):
         rows = [r for b in _parse_thermo_blocks(log_path) for r in b]
         step = int(rows[-1][0]) if rows else self.starts[index]
         latest = self._latest_checkpoint(index)
-        checkpoint = str(latest[0]) if latest else (
-            str(self._stage_dir(index - 1) / "end.restart") if index > 0 else None)
-        return MDBlowUpError(step, self.protocol.stages[index].name,
-                             f"atoms left the simulation ({message.strip()})", checkpoint)
+        checkpoint = (
+            str(latest[0])
+            if latest
+            else (str(self._stage_dir(index - 1) / "end.restart") if index > 0 else None)
+        )
+        return MDBlowUpError(
+            step,
+            self.protocol.stages[index].name,
+            f"atoms left the simulation ({message.strip()})",
+            checkpoint,
+        )
 
     # ------------------------------------------------------------------ outputs
 
@@ -930,12 +965,23 @@ class _LammpsRun(EngineRun):
             conserved = etot - injected + removed - field_work - thermo_in
             for k, step in enumerate(steps):
                 row = (
-                    arr[k, 1], targets[k], epot[k], ekin[k], etot[k], arr[k, 4] * 1e-4,
-                    arr[k, 5], arr[k, 6], injected[k], removed[k], field_work[k], thermo_in[k],
+                    arr[k, 1],
+                    targets[k],
+                    epot[k],
+                    ekin[k],
+                    etot[k],
+                    arr[k, 4] * 1e-4,
+                    arr[k, 5],
+                    arr[k, 6],
+                    injected[k],
+                    removed[k],
+                    field_work[k],
+                    thermo_in[k],
                     conserved[k],
                 )
-                handle.write(f"{step},{time_fs[k]:.12g},{stage_col[k]},"
-                             + ",".join(f"{x:.12g}" for x in row) + "\n")
+                handle.write(
+                    f"{step},{time_fs[k]:.12g},{stage_col[k]}," + ",".join(f"{x:.12g}" for x in row) + "\n"
+                )
 
     def _write_frames(self, index: int) -> None:
         """Rewrite the frames of stage ``index`` at the end of ``frames.extxyz``."""
@@ -972,22 +1018,29 @@ class _LammpsRun(EngineRun):
             for step, time_fs in zip(steps, times, strict=True):
                 frame, is_end = frames[int(step)]
                 v_fs = frame.velocities * FS
-                info = {"step": int(step), "time_fs": float(time_fs), "stage": index,
-                        "stage_name": stage.name,
-                        "temperature_k": mobile_temperature(self.masses, v_fs, ~fixed),
-                        "stage_end": bool(is_end)}
-                write(handle, self._frame_atoms(frame.positions, v_fs, frame.cell, info),
-                      format="extxyz")
+                info = {
+                    "step": int(step),
+                    "time_fs": float(time_fs),
+                    "stage": index,
+                    "stage_name": stage.name,
+                    "temperature_k": mobile_temperature(self.masses, v_fs, ~fixed),
+                    "stage_end": bool(is_end),
+                }
+                write(handle, self._frame_atoms(frame.positions, v_fs, frame.cell, info), format="extxyz")
         self.state["n_frames"] = count + len(steps)
 
     def _write_checkpoint(self, index: int, step: int) -> None:
         sdir = self._stage_dir(index)
         complete = self.state["stages"][index].get("complete")
         restart = sdir / ("end.restart" if complete else "stop.restart")
-        info = {"engine": "lammps", "version": _STATE_VERSION,
-                "protocol_hash": self.protocol.hash(), "step": int(step),
-                "stage_index": index + 1 if complete else index,
-                "restart": str(restart.relative_to(self.workdir))}
+        info = {
+            "engine": "lammps",
+            "version": _STATE_VERSION,
+            "protocol_hash": self.protocol.hash(),
+            "step": int(step),
+            "stage_index": index + 1 if complete else index,
+            "restart": str(restart.relative_to(self.workdir)),
+        }
         tmp = self.workdir / f".{CHECKPOINT}.tmp.npz"
         np.savez(tmp, state=np.array(json.dumps(info)))
         os.replace(tmp, self.workdir / CHECKPOINT)
@@ -1013,7 +1066,8 @@ class _LammpsRun(EngineRun):
         ledger = EnergyLedger()
         if len(thermo["step"]):
             ledger = EnergyLedger(
-                injected=float(thermo["injected_ev"][-1]), removed=float(thermo["removed_ev"][-1]),
+                injected=float(thermo["injected_ev"][-1]),
+                removed=float(thermo["removed_ev"][-1]),
                 field_work=float(thermo["field_work_ev"][-1]),
                 thermostat=float(thermo["thermostat_ev"][-1]),
             )
@@ -1034,7 +1088,7 @@ class _LammpsRun(EngineRun):
                 "command": runner.argv("in.lammps"),
                 "pair_style": self.engine.potential.pair_style,
                 "energy_injection": "fix heat (velocity rescaling about the group's centre of "
-                                    "mass; momentum conserved)",
+                "mass; momentum conserved)",
                 "settings": self.settings.model_dump(mode="json"),
                 "run_directory": str(self.lmpdir),
             },

@@ -52,15 +52,21 @@ from gst_flows.md.units import KB
 if TYPE_CHECKING:
     from ase import Atoms
 
-__all__ = ["GROUP_LIMIT", "HeatGroup", "StageGroups", "StagePlan", "stage_groups",
-           "stage_script"]
+__all__ = ["GROUP_LIMIT", "HeatGroup", "StageGroups", "StagePlan", "stage_groups", "stage_script"]
 
 #: LAMMPS allows 32 groups including ``all``; a stage uses at most this many.
 GROUP_LIMIT = 28
 
 #: Names of the thermo YAML columns written by :func:`stage_script`, in order.
 THERMO_KEYWORDS = (
-    "Step", "c_gst_tmob", "PotEng", "c_gst_ke", "Press", "Volume", "Density", "Ecouple",
+    "Step",
+    "c_gst_tmob",
+    "PotEng",
+    "c_gst_ke",
+    "Press",
+    "Volume",
+    "Density",
+    "Ecouple",
     "v_gst_fieldpot",
 )
 
@@ -254,8 +260,7 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
     n_groups = 2 + len(plan.heat) + len(plan.field_forces)
     if n_groups > GROUP_LIMIT:
         raise ValueError(
-            f"stage {stage.name!r} needs {n_groups} LAMMPS groups (limit {GROUP_LIMIT}): "
-            "use fewer slabs"
+            f"stage {stage.name!r} needs {n_groups} LAMMPS groups (limit {GROUP_LIMIT}): use fewer slabs"
         )
     dt_ps = stage.timestep * _PS_PER_FS
     mobile_count = int((~plan.fixed).sum())
@@ -323,8 +328,7 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
         "variable gst_fnorm atom sqrt(fx*fx+fy*fy+fz*fz)",
         "compute gst_fmax all reduce max v_gst_fnorm",
         "variable gst_fmax equal c_gst_fmax",
-        f"fix gst_halt_force all halt 1 v_gst_fmax > {limits.max_force:.10g} "
-        "error hard message yes",
+        f"fix gst_halt_force all halt 1 v_gst_fmax > {limits.max_force:.10g} error hard message yes",
         "variable gst_tlimit equal 1.0e30",
         "variable gst_tover equal c_gst_tmob-v_gst_tlimit",
         "fix gst_halt_temp all halt 1 v_gst_tover > 0.0 error hard message yes",
@@ -342,8 +346,7 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
 
     # output
     out += [
-        "thermo_style custom step c_gst_tmob pe c_gst_ke press vol density ecouple "
-        "v_gst_fieldpot",
+        "thermo_style custom step c_gst_tmob pe c_gst_ke press vol density ecouple v_gst_fieldpot",
         "thermo_modify format float %.15g line yaml flush yes",
         f"thermo {settings.thermo_interval}",
     ]
@@ -386,9 +389,7 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
             expected = f"ramp({t0:.10g},{t1:.10g})"
         else:
             expected = f"({plan.t_ref:.10g}+{inj_coef:.10g}*(step-{plan.start_step})/{n})"
-        out.append(
-            f"variable gst_tlimit equal {factor:.10g}*ternary({expected}>300,{expected},300)"
-        )
+        out.append(f"variable gst_tlimit equal {factor:.10g}*ternary({expected}>300,{expected},300)")
         out.append(f"run {min(s1, plan.stop_step)} upto start {s0} stop {s1}")
         out += [f"unfix {name}" for name in piece_fixes]
 
@@ -403,7 +404,6 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
     out += [f"group {name} delete" for name in groups]
     out += [
         "write_restart final.restart",
-        "write_dump all custom final.dump id type xu yu zu vx vy vz "
-        "modify sort id format float %.17g",
+        "write_dump all custom final.dump id type xu yu zu vx vy vz modify sort id format float %.17g",
     ]
     return "\n".join(out) + "\n"

@@ -78,9 +78,11 @@ def check_slab(atoms: Atoms, margin: float = SLAB_MARGIN) -> None:
         return
     cell = np.asarray(atoms.get_cell())
     if abs(np.linalg.det(cell)) < 1e-9:
-        raise ValueError("a cell open along an axis still needs three cell vectors on the "
-                         "LAMMPS engine: they give the box (leave empty space along the open "
-                         "axis)")
+        raise ValueError(
+            "a cell open along an axis still needs three cell vectors on the "
+            "LAMMPS engine: they give the box (leave empty space along the open "
+            "axis)"
+        )
     frac = np.linalg.solve(cell.T, atoms.get_positions().T).T
     for axis in np.flatnonzero(~pbc):
         # distance of each atom to the two faces normal to the axis
@@ -244,10 +246,7 @@ def group_id_commands(
             f"variable {var} delete",
         ]
     ranges = [f"{a}" if a == b else f"{a}:{b}" for a, b in zip(starts, ends, strict=True)]
-    return [
-        f"group {name} id " + " ".join(ranges[k : k + per_line])
-        for k in range(0, len(ranges), per_line)
-    ]
+    return [f"group {name} id " + " ".join(ranges[k : k + per_line]) for k in range(0, len(ranges), per_line)]
 
 
 @dataclass

@@ -212,9 +212,7 @@ def build_plugin(output: Path | str, python: str | None = None) -> Path:
     env["PYTHON"] = python or sys.executable
     cxx = env.get("CXX", "g++")
     if shutil.which(cxx) is None:
-        raise PluginBuildError(
-            f"C++ compiler {cxx!r} not found; install it (Debian: apt-get install g++)"
-        )
+        raise PluginBuildError(f"C++ compiler {cxx!r} not found; install it (Debian: apt-get install g++)")
     proc = subprocess.run(
         ["bash", str(PLUGIN_SOURCE_DIR / "build.sh"), str(output)],
         env=env,
@@ -285,9 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Build (if needed) the LAMMPS pair_style quip plugin and print its path.",
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
-    parser.add_argument(
-        "--check", action="store_true", help="do not build; exit 1 if missing or stale"
-    )
+    parser.add_argument("--check", action="store_true", help="do not build; exit 1 if missing or stale")
     args = parser.parse_args(argv)
     try:
         path = plugin_path(build=not args.check, force=args.force)

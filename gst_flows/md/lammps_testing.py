@@ -119,9 +119,7 @@ def fit_test_gap(directory: str | Path, n_frames: int = 6, seed: int = 0) -> Pat
         f"rnd_seed={seed + 1}",
         "gp_file=gap.xml",
     ]
-    proc = subprocess.run(
-        cmd, cwd=directory, capture_output=True, text=True, check=False, timeout=600
-    )
+    proc = subprocess.run(cmd, cwd=directory, capture_output=True, text=True, check=False, timeout=600)
     (directory / "gap_fit.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0 or not xml.is_file():
         raise RuntimeError(f"gap_fit failed (exit {proc.returncode}); see {directory}/gap_fit.log")

@@ -263,9 +263,7 @@ class GradedInjection(_Model):
     @model_validator(mode="after")
     def _one_amount(self) -> GradedInjection:
         if (self.rate is None) == (self.energy is None):
-            raise ValueError(
-                "graded_injection: give exactly one of 'rate' (eV/ps) or 'energy' (eV)"
-            )
+            raise ValueError("graded_injection: give exactly one of 'rate' (eV/ps) or 'energy' (eV)")
         amount = self.rate if self.rate is not None else self.energy
         if amount <= 0:
             raise ValueError("graded_injection: the rate or energy must be positive")
@@ -339,7 +337,7 @@ class ElectricField(_Model):
 def _action_shorthand(value: Any) -> Any:
     # ``{inject_energy: {rate: 55}}`` is accepted as ``{kind: inject_energy, rate: 55}``.
     if isinstance(value, dict) and "kind" not in value and len(value) == 1:
-        (kind, body), = value.items()
+        ((kind, body),) = value.items()
         if isinstance(body, dict):
             return {"kind": kind, **body}
         if body is None:
@@ -412,10 +410,15 @@ class Stage(_Model):
             )
         if self.ensemble in ("nvt", "npt") and self.temperature is None:
             raise ValueError(f"stage {self.name!r}: ensemble {self.ensemble} needs a temperature")
-        if self.ensemble != "nve" and self.thermostat == "nose-hoover" and any(
-                min(p.start, p.end) <= 0 for p in self.temperature_pieces()):
-            raise ValueError(f"stage {self.name!r}: a Nosé–Hoover thermostat needs a temperature "
-                             "above 0 K (use langevin to quench to 0 K)")
+        if (
+            self.ensemble != "nve"
+            and self.thermostat == "nose-hoover"
+            and any(min(p.start, p.end) <= 0 for p in self.temperature_pieces())
+        ):
+            raise ValueError(
+                f"stage {self.name!r}: a Nosé–Hoover thermostat needs a temperature "
+                "above 0 K (use langevin to quench to 0 K)"
+            )
         if isinstance(self.temperature, Steps) and self.temperature.durations is not None:
             total = sum(self.temperature.durations)
             if abs(total - self.duration) > 1e-6 * self.duration:
@@ -583,21 +586,36 @@ class PulseTrain(_Model):
 
     def stages(self) -> list[Stage]:
         """Return the generated stages."""
-        common = {"ensemble": "nvt", "timestep": self.timestep, "thermostat": self.thermostat,
-                  "tdamp": self.tdamp}
+        common = {
+            "ensemble": "nvt",
+            "timestep": self.timestep,
+            "thermostat": self.thermostat,
+            "tdamp": self.tdamp,
+        }
         out: list[Stage] = []
 
         def add(name: str, duration: float, temperature: Any, tag: str) -> None:
             if duration > 0:
-                out.append(Stage(name=f"{self.name}-{name}", duration=duration,
-                                 temperature=temperature, tag=tag,
-                                 actions=[a.model_copy() for a in self.actions], **common))
+                out.append(
+                    Stage(
+                        name=f"{self.name}-{name}",
+                        duration=duration,
+                        temperature=temperature,
+                        tag=tag,
+                        actions=[a.model_copy() for a in self.actions],
+                        **common,
+                    )
+                )
 
         if self.reset is not None:
             r = self.reset
             add("reset-melt", r.melt_duration, r.melt_temperature, "reset")
-            add("reset-quench", r.quench_duration,
-                Ramp(start=r.melt_temperature, end=r.quench_temperature), "reset")
+            add(
+                "reset-quench",
+                r.quench_duration,
+                Ramp(start=r.melt_temperature, end=r.quench_temperature),
+                "reset",
+            )
             add("reset-hold", r.hold_duration, r.quench_temperature, "reset")
         index = 0
         for pulse in self.pulses:
@@ -810,8 +828,11 @@ class Protocol(_Model):
                         "earlier stages injected, and they injected nothing"
                     )
             balance += injected - removed
-            plan.append(StageEnergy(stage.name, injected, removed,
-                                    injected / stage.duration, removed / stage.duration))
+            plan.append(
+                StageEnergy(
+                    stage.name, injected, removed, injected / stage.duration, removed / stage.duration
+                )
+            )
         return plan
 
     # -- checks against a structure
@@ -957,8 +978,7 @@ class Protocol(_Model):
 
     def as_dict(self) -> dict[str, Any]:
         """MSON form (``@module``/``@class``), for jobflow and FireWorks."""
-        return {"@module": type(self).__module__, "@class": type(self).__name__,
-                **self.to_dict()}
+        return {"@module": type(self).__module__, "@class": type(self).__name__, **self.to_dict()}
 
     def to_yaml(self, path: str | Path | None = None) -> str:
         """YAML text of the protocol (fields left at their defaults omitted).
@@ -985,8 +1005,9 @@ class Protocol(_Model):
     def from_yaml(cls, source: str | Path) -> Protocol:
         """Load from a YAML file path or YAML text."""
         text = source
-        if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source
-                                        and Path(source).exists()):
+        if isinstance(source, Path) or (
+            isinstance(source, str) and "\n" not in source and Path(source).exists()
+        ):
             text = Path(source).read_text()
         data = yaml.safe_load(text)
         if not isinstance(data, dict):
@@ -1000,8 +1021,7 @@ class Protocol(_Model):
 
     def summary(self) -> str:
         """Describe the stages in a few lines."""
-        lines = [f"{self.name}: {len(self.stages)} stages, {self.duration / 1000:g} ps, "
-                 f"{self.n_steps} steps"]
+        lines = [f"{self.name}: {len(self.stages)} stages, {self.duration / 1000:g} ps, {self.n_steps} steps"]
         plan = {p.stage: p for p in self.energy_plan()}
         for stage in self.stages:
             temp = ""
@@ -1014,8 +1034,10 @@ class Protocol(_Model):
                 extra.append(f"+{energy.injected:g} eV ({ev_to_fj(energy.injected):.3g} fJ)")
             if energy.removed:
                 extra.append(f"-{energy.removed:g} eV")
-            lines.append(f"  {stage.name}: {stage.ensemble}{temp}, {stage.duration / 1000:g} ps"
-                         + (f" [{', '.join(extra)}]" if extra else ""))
+            lines.append(
+                f"  {stage.name}: {stage.ensemble}{temp}, {stage.duration / 1000:g} ps"
+                + (f" [{', '.join(extra)}]" if extra else "")
+            )
         return "\n".join(lines)
 
 
@@ -1192,16 +1214,37 @@ def melt_quench(
     common = {"ensemble": "nvt", "timestep": timestep, "thermostat": thermostat}
     stages = []
     if heat_from is not None:
-        stages.append(Stage(name="heat", duration=heat_duration, tag="heat",
-                            temperature=Ramp(start=heat_from, end=melt_temperature), **common))
-    stages.append(Stage(name="melt", duration=melt_duration, temperature=melt_temperature,
-                        tag="melt", **common))
-    stages.append(Stage(name="quench", duration=quench_fs, tag="quench",
-                        temperature=Ramp(start=melt_temperature, end=quench_temperature),
-                        **common))
+        stages.append(
+            Stage(
+                name="heat",
+                duration=heat_duration,
+                tag="heat",
+                temperature=Ramp(start=heat_from, end=melt_temperature),
+                **common,
+            )
+        )
+    stages.append(
+        Stage(name="melt", duration=melt_duration, temperature=melt_temperature, tag="melt", **common)
+    )
+    stages.append(
+        Stage(
+            name="quench",
+            duration=quench_fs,
+            tag="quench",
+            temperature=Ramp(start=melt_temperature, end=quench_temperature),
+            **common,
+        )
+    )
     if anneal_duration > 0:
-        stages.append(Stage(name="anneal", duration=anneal_duration, tag="anneal",
-                            temperature=quench_temperature, **common))
+        stages.append(
+            Stage(
+                name="anneal",
+                duration=anneal_duration,
+                tag="anneal",
+                temperature=quench_temperature,
+                **common,
+            )
+        )
     return Protocol(
         name=name,
         description=f"melt at {melt_temperature:g} K, quench at {quench_rate:g} K/ps to "
@@ -1243,18 +1286,24 @@ def melt_anneal(
     name
         Protocol name.
     """
-    common = {"ensemble": "nvt", "timestep": timestep,
-              "actions": [FixAtoms(array=fixed)] if fixed else []}
+    common = {"ensemble": "nvt", "timestep": timestep, "actions": [FixAtoms(array=fixed)] if fixed else []}
     stages = [
-        Stage(name="melt", duration=melt_duration, temperature=melt_temperature, tag="melt",
-              **common),
-        Stage(name="quench", duration=quench_duration, tag="quench",
-              temperature=Ramp(start=melt_temperature, end=anneal_temperature), **common),
-        Stage(name="anneal", duration=anneal_duration, temperature=anneal_temperature,
-              tag="anneal", **common),
+        Stage(name="melt", duration=melt_duration, temperature=melt_temperature, tag="melt", **common),
+        Stage(
+            name="quench",
+            duration=quench_duration,
+            tag="quench",
+            temperature=Ramp(start=melt_temperature, end=anneal_temperature),
+            **common,
+        ),
+        Stage(
+            name="anneal", duration=anneal_duration, temperature=anneal_temperature, tag="anneal", **common
+        ),
     ]
     return Protocol(
-        name=name, initial_temperature=melt_temperature, stages=stages,
+        name=name,
+        initial_temperature=melt_temperature,
+        stages=stages,
         description=f"melt the mobile atoms at {melt_temperature:g} K, quench, anneal at "
         f"{anneal_temperature:g} K" + (f" with '{fixed}' atoms held" if fixed else ""),
     )
@@ -1287,11 +1336,19 @@ def partial_melt(
     name
         Protocol name.
     """
-    stage = Stage(name="heat", ensemble="nvt", duration=duration, timestep=timestep, tag="melt",
-                  temperature=Ramp(start=start_temperature, end=end_temperature),
-                  actions=[FixAtoms(array=fixed)] if fixed else [])
+    stage = Stage(
+        name="heat",
+        ensemble="nvt",
+        duration=duration,
+        timestep=timestep,
+        tag="melt",
+        temperature=Ramp(start=start_temperature, end=end_temperature),
+        actions=[FixAtoms(array=fixed)] if fixed else [],
+    )
     return Protocol(
-        name=name, initial_temperature=start_temperature, stages=[stage],
+        name=name,
+        initial_temperature=start_temperature,
+        stages=[stage],
         description=f"heat from {start_temperature:g} to {end_temperature:g} K"
         + (f" with '{fixed}' atoms held" if fixed else ""),
     )
@@ -1328,8 +1385,7 @@ def pulse_train(
     name
         Protocol name.
     """
-    items = [p if isinstance(p, SetPulse) else SetPulse(temperature=p[0], duration=p[1])
-             for p in pulses]
+    items = [p if isinstance(p, SetPulse) else SetPulse(temperature=p[0], duration=p[1]) for p in pulses]
     train = PulseTrain(
         name="pulse",
         reset=reset if reset is not None else ResetPulse(),
@@ -1368,8 +1424,9 @@ def _protocol_file(path: Path) -> Protocol:
     except UnicodeDecodeError:
         raise InputError("not a text file", where=where, fix="give a protocol YAML file") from None
     except ValidationError as exc:
-        raise InputError(validation_message(exc), where=where,
-                         fix="see docs/md.md for the protocol fields") from None
+        raise InputError(
+            validation_message(exc), where=where, fix="see docs/md.md for the protocol fields"
+        ) from None
     except ProtocolError:
         raise
     except ValueError as exc:
@@ -1414,4 +1471,3 @@ def iter_actions(protocol: Protocol) -> Iterator[tuple[Stage, Action]]:
     for stage in protocol.stages:
         for action in stage.actions:
             yield stage, action
-

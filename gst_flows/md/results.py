@@ -128,8 +128,9 @@ class EnergyLedger:
     @classmethod
     def from_dict(cls, data: dict[str, float]) -> EnergyLedger:
         """Build from :meth:`to_dict` output."""
-        return cls(**{k: float(data.get(k, 0.0)) for k in ("injected", "removed", "field_work",
-                                                           "thermostat")})
+        return cls(
+            **{k: float(data.get(k, 0.0)) for k in ("injected", "removed", "field_work", "thermostat")}
+        )
 
 
 @dataclass
@@ -173,22 +174,28 @@ class StageResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-compatible dictionary (NaN as None)."""
-        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                for k, v in asdict(self).items()}
+        return {
+            k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StageResult:
         """Build from :meth:`to_dict` output."""
         data = dict(data)
-        for key in ("mean_temperature", "final_temperature", "final_epot", "final_etot",
-                    "final_pressure", "final_density"):
+        for key in (
+            "mean_temperature",
+            "final_temperature",
+            "final_epot",
+            "final_etot",
+            "final_pressure",
+            "final_density",
+        ):
             if data.get(key) is None:
                 data[key] = float("nan")
         return cls(**data)
 
 
-def stage_results(thermo: dict[str, np.ndarray], protocol: Protocol,
-                  n_atoms: int) -> list[StageResult]:
+def stage_results(thermo: dict[str, np.ndarray], protocol: Protocol, n_atoms: int) -> list[StageResult]:
     """Stage summaries computed from a thermodynamic series.
 
     Parameters
@@ -207,8 +214,7 @@ def stage_results(thermo: dict[str, np.ndarray], protocol: Protocol,
     """
     out = []
     steps = thermo["step"]
-    for index, (stage, start) in enumerate(zip(protocol.stages, protocol.stage_start_steps(),
-                                               strict=True)):
+    for index, (stage, start) in enumerate(zip(protocol.stages, protocol.stage_start_steps(), strict=True)):
         rows = np.flatnonzero(thermo["stage"] == index)
         if rows.size == 0:
             continue
@@ -221,9 +227,15 @@ def stage_results(thermo: dict[str, np.ndarray], protocol: Protocol,
             return float(thermo[col][last] - thermo[col][first])
 
         result = StageResult(
-            name=stage.name, ensemble=stage.ensemble, tag=stage.tag, start_step=start,
-            n_steps=stage.n_steps, injected=delta("injected_ev"), removed=delta("removed_ev"),
-            field_work=delta("field_work_ev"), thermostat=delta("thermostat_ev"),
+            name=stage.name,
+            ensemble=stage.ensemble,
+            tag=stage.tag,
+            start_step=start,
+            n_steps=stage.n_steps,
+            injected=delta("injected_ev"),
+            removed=delta("removed_ev"),
+            field_work=delta("field_work_ev"),
+            thermostat=delta("thermostat_ev"),
             mean_temperature=float(np.mean(thermo["temperature_k"][rows])),
             final_temperature=float(thermo["temperature_k"][last]),
             final_epot=float(thermo["epot_ev"][last]),
@@ -260,8 +272,13 @@ def read_thermo(path: str | Path) -> dict[str, np.ndarray]:
     return out
 
 
-def write_frame(handle: Any, atoms: Atoms, velocities: np.ndarray, info: dict[str, Any],
-                arrays: dict[str, np.ndarray] | None = None) -> None:
+def write_frame(
+    handle: Any,
+    atoms: Atoms,
+    velocities: np.ndarray,
+    info: dict[str, Any],
+    arrays: dict[str, np.ndarray] | None = None,
+) -> None:
     """Append one frame to an open extxyz file.
 
     Parameters
@@ -277,8 +294,7 @@ def write_frame(handle: Any, atoms: Atoms, velocities: np.ndarray, info: dict[st
     arrays
         Extra per-atom arrays (role arrays).
     """
-    frame = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell,
-                  pbc=atoms.pbc)
+    frame = Atoms(numbers=atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     frame.new_array("velocities", np.asarray(velocities, dtype=float))
     for name, values in (arrays or {}).items():
         frame.new_array(name, np.asarray(values))
@@ -399,8 +415,11 @@ class MDResult:
         self.workdir.mkdir(parents=True, exist_ok=True)
         final = self.final_atoms
         velocities = final.get_velocities() * FS
-        arrays = {k: v for k, v in final.arrays.items()
-                  if k not in ("numbers", "positions", "momenta", "velocities")}
+        arrays = {
+            k: v
+            for k, v in final.arrays.items()
+            if k not in ("numbers", "positions", "momenta", "velocities")
+        }
         with open(self.workdir / "final.extxyz", "w") as handle:
             write_frame(handle, final, velocities, {"step": self.n_steps}, arrays)
         path = self.workdir / "result.json"

@@ -41,12 +41,22 @@ AMU_PER_A3_TO_G_PER_CM3 = 1.66053906660
 UNITS: dict[str, dict[str, float]] = {
     "time": {"fs": 1.0, "ps": 1e3, "ns": 1e6, "as": 1e-3},
     "energy": {
-        "ev": 1.0, "mev": 1e-3, "kev": 1e3, "j": J_TO_EV, "fj": 1e-15 * J_TO_EV,
-        "aj": 1e-18 * J_TO_EV, "pj": 1e-12 * J_TO_EV,
+        "ev": 1.0,
+        "mev": 1e-3,
+        "kev": 1e3,
+        "j": J_TO_EV,
+        "fj": 1e-15 * J_TO_EV,
+        "aj": 1e-18 * J_TO_EV,
+        "pj": 1e-12 * J_TO_EV,
     },
     "power": {
-        "ev/ps": 1.0, "ev/fs": 1e3, "kev/ps": 1e3, "fj/ps": 1e-15 * J_TO_EV,
-        "w": J_TO_EV * 1e-12, "uw": J_TO_EV * 1e-18, "mw": J_TO_EV * 1e-15,
+        "ev/ps": 1.0,
+        "ev/fs": 1e3,
+        "kev/ps": 1e3,
+        "fj/ps": 1e-15 * J_TO_EV,
+        "w": J_TO_EV * 1e-12,
+        "uw": J_TO_EV * 1e-18,
+        "mw": J_TO_EV * 1e-15,
     },
     "temperature": {"k": 1.0},
     "rate": {"k/ps": 1.0, "k/fs": 1e3, "k/ns": 1e-3},
@@ -56,8 +66,14 @@ UNITS: dict[str, dict[str, float]] = {
 }
 
 _DEFAULT_UNIT = {
-    "time": "fs", "energy": "eV", "power": "eV/ps", "temperature": "K", "rate": "K/ps",
-    "pressure": "GPa", "field": "V/Å", "length": "Å",
+    "time": "fs",
+    "energy": "eV",
+    "power": "eV/ps",
+    "temperature": "K",
+    "rate": "K/ps",
+    "pressure": "GPa",
+    "field": "V/Å",
+    "length": "Å",
 }
 
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\s].*?)?\s*$")

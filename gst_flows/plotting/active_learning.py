@@ -101,8 +101,9 @@ def crystalline_fraction_figure(selections: Sequence[dict[str, Any]], path: str 
     docs = sorted(docs, key=lambda d: d["iteration"])
     if not docs:
         raise ValueError("no selection documents to plot")
-    fig, axes = plt.subplots(1, len(docs), figsize=(3.2 * len(docs), 3.0),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(docs), figsize=(3.2 * len(docs), 3.0), constrained_layout=True, squeeze=False
+    )
     bins = np.linspace(0.0, 1.0, 11)
     for ax, doc in zip(axes[0], docs, strict=True):
         candidates = [f for f in doc.get("candidate_fractions", []) if f is not None]

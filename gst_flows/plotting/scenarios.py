@@ -58,8 +58,13 @@ def plot_growth(
     twin.plot(times, np.asarray(thickness) / 10.0, "s", color="C3", ms=3)
     if fit is not None:
         t = np.asarray(times) - times[0]
-        twin.plot(times, (fit.intercept + 2 * fit.slope * t) / 10.0, "--", color="C3",
-                  label=f"{fit.speed:.3g} m/s per front")
+        twin.plot(
+            times,
+            (fit.intercept + 2 * fit.slope * t) / 10.0,
+            "--",
+            color="C3",
+            label=f"{fit.speed:.3g} m/s per front",
+        )
         twin.legend(fontsize=8, frameon=False, loc="lower right")
     twin.set_ylabel("crystalline thickness (nm)", color="C3")
     if title:
@@ -68,12 +73,16 @@ def plot_growth(
 
 
 def plot_profile_map(
-    times: np.ndarray, centres: np.ndarray, values: np.ndarray, *, label: str = "",
-    axis: str = "z", cmap: str = "viridis",
+    times: np.ndarray,
+    centres: np.ndarray,
+    values: np.ndarray,
+    *,
+    label: str = "",
+    axis: str = "z",
+    cmap: str = "viridis",
 ) -> Figure:
     """A quantity per slab (rows: frames) as a map of position (nm) against time (ps)."""
-    return plot_map_zt(times, centres, values, label=label, cmap=cmap, vmin=0.0, vmax=1.0,
-                       axis=axis)
+    return plot_map_zt(times, centres, values, label=label, cmap=cmap, vmin=0.0, vmax=1.0, axis=axis)
 
 
 def plot_map_zt(
@@ -90,9 +99,15 @@ def plot_map_zt(
     """A slab quantity (frames × slabs) as a colour map: time (ps) across, height (nm) up."""
     fig = Figure(figsize=(5.8, 3.6))
     ax = fig.add_subplot()
-    mesh = ax.pcolormesh(_edges(np.asarray(times)), _edges(np.asarray(z) / 10.0),
-                         np.asarray(values, dtype=float).T, cmap=cmap, vmin=vmin, vmax=vmax,
-                         shading="flat")
+    mesh = ax.pcolormesh(
+        _edges(np.asarray(times)),
+        _edges(np.asarray(z) / 10.0),
+        np.asarray(values, dtype=float).T,
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        shading="flat",
+    )
     ax.set_xlabel("time (ps)")
     ax.set_ylabel(f"{axis} (nm)")
     fig.colorbar(mesh, ax=ax, label=label)
@@ -112,9 +127,7 @@ def plot_cumulative_set(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> 
     return fig
 
 
-def plot_grain_growth(
-    times: np.ndarray, radii: np.ndarray, fits: Sequence[GrowthFit | None]
-) -> Figure:
+def plot_grain_growth(times: np.ndarray, radii: np.ndarray, fits: Sequence[GrowthFit | None]) -> Figure:
     """Equivalent radius of each seeded grain against time, with its linear fit."""
     fig = Figure(figsize=(5.0, 3.4))
     ax = fig.add_subplot()
@@ -123,8 +136,13 @@ def plot_grain_growth(
         ax.plot(times, radii[:, s] / 10.0, "o", ms=3, color=f"C{s}")
         fit = fits[s]
         if fit is not None:
-            ax.plot(times, (fit.intercept + fit.slope * (times - t0)) / 10.0, "-", color=f"C{s}",
-                    label=f"grain {s}: {fit.speed:.3g} m/s")
+            ax.plot(
+                times,
+                (fit.intercept + fit.slope * (times - t0)) / 10.0,
+                "-",
+                color=f"C{s}",
+                label=f"grain {s}: {fit.speed:.3g} m/s",
+            )
     ax.set_xlabel("time (ps)")
     ax.set_ylabel("equivalent radius (nm)")
     ax.legend(fontsize=8, frameon=False)
@@ -146,10 +164,21 @@ def plot_heating_series(curves: Sequence[Mapping[str, Any]]) -> Figure:
         key = (c["n_atoms"], c["ensemble"])
         label = f"{c['n_atoms']} atoms, {c['ensemble']}" if key not in labelled else None
         labelled.add(key)
-        ax_f.plot(c["temperature"], c["fraction"], style.get(c["ensemble"], "-"),
-                  color=colour[c["n_atoms"]], lw=1.0, label=label)
-        ax_d.plot(c["density_temperature"], c["density"], style.get(c["ensemble"], "-"),
-                  color=colour[c["n_atoms"]], lw=1.0)
+        ax_f.plot(
+            c["temperature"],
+            c["fraction"],
+            style.get(c["ensemble"], "-"),
+            color=colour[c["n_atoms"]],
+            lw=1.0,
+            label=label,
+        )
+        ax_d.plot(
+            c["density_temperature"],
+            c["density"],
+            style.get(c["ensemble"], "-"),
+            color=colour[c["n_atoms"]],
+            lw=1.0,
+        )
     ax_f.set_xlabel("temperature (K)")
     ax_f.set_ylabel("crystalline fraction")
     ax_f.legend(fontsize=7, frameon=False)
@@ -157,12 +186,14 @@ def plot_heating_series(curves: Sequence[Mapping[str, Any]]) -> Figure:
     ax_d.set_ylabel("density (g/cm$^3$)")
     for k, n in enumerate(sizes):
         for ens, marker in (("nvt", "o"), ("npt", "s")):
-            onsets = [c["onset"] for c in curves
-                      if c["n_atoms"] == n and c["ensemble"] == ens and np.isfinite(c["onset"])]
+            onsets = [
+                c["onset"]
+                for c in curves
+                if c["n_atoms"] == n and c["ensemble"] == ens and np.isfinite(c["onset"])
+            ]
             if onsets:
                 ax_o.plot([n] * len(onsets), onsets, marker, color=colour[n], alpha=0.6)
-                ax_o.errorbar([n], [np.mean(onsets)], yerr=[np.std(onsets)], fmt="k_",
-                              capsize=4)
+                ax_o.errorbar([n], [np.mean(onsets)], yerr=[np.std(onsets)], fmt="k_", capsize=4)
         del k
     ax_o.set_xscale("log")
     ax_o.set_xlabel("atoms")
@@ -172,12 +203,14 @@ def plot_heating_series(curves: Sequence[Mapping[str, Any]]) -> Figure:
 
 
 def plot_xz_maps(
-    maps: Sequence[TemperatureMap], times: np.ndarray, labels: Sequence[str] | None = None,
-    *, max_panels: int = 6,
+    maps: Sequence[TemperatureMap],
+    times: np.ndarray,
+    labels: Sequence[str] | None = None,
+    *,
+    max_panels: int = 6,
 ) -> Figure:
     """A row of xz temperature maps at evenly spread saved frames (common colour scale, K)."""
-    pick = np.unique(np.linspace(0, len(maps) - 1, min(max_panels, len(maps))).round()
-                     .astype(int))
+    pick = np.unique(np.linspace(0, len(maps) - 1, min(max_panels, len(maps))).round().astype(int))
     vmax = float(np.nanmax([np.nanmax(m.temperature) for m in maps]))
     vmin = float(np.nanmin([np.nanmin(m.temperature) for m in maps]))
     first = maps[0]
@@ -187,8 +220,15 @@ def plot_xz_maps(
     mesh = None
     for ax, k in zip(axes, pick, strict=True):
         m = maps[k]
-        mesh = ax.pcolormesh(m.edges[0] / 10.0, m.edges[1] / 10.0, m.temperature.T,
-                             cmap="inferno", vmin=vmin, vmax=vmax, shading="flat")
+        mesh = ax.pcolormesh(
+            m.edges[0] / 10.0,
+            m.edges[1] / 10.0,
+            m.temperature.T,
+            cmap="inferno",
+            vmin=vmin,
+            vmax=vmax,
+            shading="flat",
+        )
         ax.set_aspect("equal")
         stage = f" ({labels[k]})" if labels is not None and labels[k] else ""
         ax.set_title(f"{times[k]:.3g} ps{stage}", fontsize=8)
@@ -228,8 +268,7 @@ def plot_energy_ledger(series: Mapping[str, np.ndarray], requested: float) -> Fi
     return fig
 
 
-def plot_rdf_series(r: np.ndarray, g: np.ndarray, times: np.ndarray,
-                    *, max_lines: int = 6) -> Figure:
+def plot_rdf_series(r: np.ndarray, g: np.ndarray, times: np.ndarray, *, max_lines: int = 6) -> Figure:
     """g(r) of the central region at evenly spread times, offset upwards."""
     pick = np.unique(np.linspace(0, len(g) - 1, min(max_lines, len(g))).round().astype(int))
     fig = Figure(figsize=(5.0, 4.4))
@@ -244,8 +283,7 @@ def plot_rdf_series(r: np.ndarray, g: np.ndarray, times: np.ndarray,
     return fig
 
 
-def plot_species_profiles(z: np.ndarray, stack: Mapping[str, np.ndarray],
-                          times: np.ndarray) -> Figure:
+def plot_species_profiles(z: np.ndarray, stack: Mapping[str, np.ndarray], times: np.ndarray) -> Figure:
     """Number density of each species along z at the first, middle and last frame.
 
     One panel per species.
@@ -255,8 +293,7 @@ def plot_species_profiles(z: np.ndarray, stack: Mapping[str, np.ndarray],
     pick = np.unique(np.array([0, len(times) // 2, len(times) - 1]))
     for ax, (species, values) in zip(axes, stack.items(), strict=True):
         for n, k in enumerate(pick):
-            ax.plot(np.asarray(z) / 10.0, values[k], color=f"C{n}", lw=1.2,
-                    label=f"{times[k]:.3g} ps")
+            ax.plot(np.asarray(z) / 10.0, values[k], color=f"C{n}", lw=1.2, label=f"{times[k]:.3g} ps")
         ax.set_title(species)
         ax.set_xlabel("z (nm)")
     axes[0].set_ylabel("number density (Å$^{-3}$)")

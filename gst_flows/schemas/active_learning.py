@@ -17,8 +17,9 @@ class SelectionDoc(BaseModel):
     tag: str = Field(description="Data-set tag of the loop.")
     iteration: int = Field(description="Iteration the candidates belong to.")
     exploration: str | None = Field(
-        None, description="Exploration that made the candidates: melt-quench (iter-1) or device "
-        "(iter-2: crystallisation and melting)."
+        None,
+        description="Exploration that made the candidates: melt-quench (iter-1) or device "
+        "(iter-2: crystallisation and melting).",
     )
     method: str = Field(description="Selection method: fps or cur.")
     n_candidates: int = Field(description="Frames offered by the exploration.")
@@ -65,8 +66,9 @@ class IterationDoc(BaseModel):
     tag: str = Field(description="Data-set tag of the loop.")
     iteration: int = Field(description="Iteration (0: crystals, AIMD; 1: melt-quench; 2+: device).")
     exploration: str | None = Field(
-        None, description="Where the iteration's new labels came from: builders (iteration 0), "
-        "melt-quench (iter-1) or device (iter-2)."
+        None,
+        description="Where the iteration's new labels came from: builders (iteration 0), "
+        "melt-quench (iter-1) or device (iter-2).",
     )
     potential_id: str = Field(description="Potential fitted in this iteration.")
     n_labels: int = Field(description="Labelled structures in the training set (isolated atoms too).")

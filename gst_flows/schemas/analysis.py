@@ -25,28 +25,35 @@ class AnalysisDoc(ArrayHolder):
     """A structural analysis: source, options, summary; arrays in the data store."""
 
     name: str = Field("analysis", description="Job name.")
-    kind: str = Field(description="Analysis kind: rdf, adf, coordination, homopolar, density, "
-                      "rings, altbc, kbar, temperature, growth or soap-map.")
-    source: str = Field(description="What was analysed: 'file:<path>', 'md:<run directory>', "
-                        "'database:<label filter>' or 'structures'.")
+    kind: str = Field(
+        description="Analysis kind: rdf, adf, coordination, homopolar, density, "
+        "rings, altbc, kbar, temperature, growth or soap-map."
+    )
+    source: str = Field(
+        description="What was analysed: 'file:<path>', 'md:<run directory>', "
+        "'database:<label filter>' or 'structures'."
+    )
     n_frames: int = Field(description="Frames (or configurations) analysed.")
     n_atoms: int = Field(description="Atoms in the first frame.")
     formula: str = Field(description="Chemical formula of the first frame.")
     composition: dict[str, int] = Field(description="Atoms per element in the first frame.")
     times_ps: list[float] | None = Field(
-        None, description="Time of each analysed frame, ps (trajectories of MD runs).")
+        None, description="Time of each analysed frame, ps (trajectories of MD runs)."
+    )
     options: dict[str, Any] = Field(
-        description="Analysis options (Å, degrees, K, ps; the reference structure by formula).")
+        description="Analysis options (Å, degrees, K, ps; the reference structure by formula)."
+    )
     summary: dict[str, Any] = Field(
         description="Headline results (units in the analysis documentation: Å, degrees, g/cm³, "
-        "K, m/s; fractions and counts dimensionless).")
+        "K, m/s; fractions and counts dimensionless)."
+    )
     figures: list[FigureDoc] = Field(default_factory=list, description="Figures written.")
     kbar_file: str | None = Field(
-        None, description="extxyz file with a per-atom 'kbar' column (OVITO colours by it).")
+        None, description="extxyz file with a per-atom 'kbar' column (OVITO colours by it)."
+    )
     wall_time_s: float = Field(description="Wall time of the analysis, s.")
     dir_name: str | None = Field(None, description="Directory of the analysis job.")
-    last_updated: datetime = Field(default_factory=lambda: datetime.now(UTC),
-                                   description="Creation time.")
+    last_updated: datetime = Field(default_factory=lambda: datetime.now(UTC), description="Creation time.")
 
     @classmethod
     def from_result(
@@ -93,11 +100,13 @@ class AnalysisDoc(ArrayHolder):
 
         arrays: list[ArrayDoc] = []
         for key, values in result.arrays.items():
-            arrays += array_docs(key, np.asarray(values), array_unit(result.kind, key),
-                                 chunk_bytes=chunk_bytes)
+            arrays += array_docs(
+                key, np.asarray(values), array_unit(result.kind, key), chunk_bytes=chunk_bytes
+            )
         if store_kbar and result.kbar is not None and len({len(k) for k in result.kbar}) == 1:
-            arrays += array_docs("kbar", np.asarray(result.kbar), "",
-                                 "k̄ per atom, frames × atoms", chunk_bytes)
+            arrays += array_docs(
+                "kbar", np.asarray(result.kbar), "", "k̄ per atom, frames × atoms", chunk_bytes
+            )
         first = frames[0]
         symbols = first.get_chemical_symbols()
         times = None

@@ -28,8 +28,7 @@ class ArrayDoc(BaseModel):
     part: int = Field(0, description="Part number (0 for an array stored whole).")
     start: int = Field(0, description="First row along axis 0 held by this part.")
     stop: int = Field(0, description="One past the last row held by this part.")
-    array_data: EncodedArray | None = Field(
-        None, description="The values of this part (data store).")
+    array_data: EncodedArray | None = Field(None, description="The values of this part (data store).")
 
 
 def array_docs(
@@ -65,11 +64,18 @@ def array_docs(
     parts = []
     for part, start in enumerate(range(0, max(len(values), 1), rows)):
         stop = min(len(values), start + rows)
-        parts.append(ArrayDoc(
-            name=name, unit=unit, description=description, shape=list(values.shape),
-            part=part, start=start, stop=stop,
-            array_data=EncodedArray.from_array(values[start:stop]),
-        ))
+        parts.append(
+            ArrayDoc(
+                name=name,
+                unit=unit,
+                description=description,
+                shape=list(values.shape),
+                part=part,
+                start=start,
+                stop=stop,
+                array_data=EncodedArray.from_array(values[start:stop]),
+            )
+        )
     return parts
 
 

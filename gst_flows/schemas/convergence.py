@@ -21,18 +21,12 @@ class ConvergencePoint(BaseModel):
     error: str | None = Field(None, description="Why the label failed, if it did.")
     kpoints: list[int] | None = Field(None, description="Monkhorst-Pack mesh used.")
     energy_per_atom: float | None = Field(None, description="Energy, eV/atom.")
-    energy_difference: float | None = Field(
-        None, description="(E - E_ref) / N, meV/atom (signed)."
-    )
+    energy_difference: float | None = Field(None, description="(E - E_ref) / N, meV/atom (signed).")
     force_rms_difference: float | None = Field(
         None, description="RMS over the 3N components of F - F_ref, eV/Å."
     )
-    force_max_difference: float | None = Field(
-        None, description="Largest component of |F - F_ref|, eV/Å."
-    )
-    stress_max_difference: float | None = Field(
-        None, description="Largest component of |σ - σ_ref|, GPa."
-    )
+    force_max_difference: float | None = Field(None, description="Largest component of |F - F_ref|, eV/Å.")
+    stress_max_difference: float | None = Field(None, description="Largest component of |σ - σ_ref|, GPa.")
     walltime: float | None = Field(None, description="DFT wall time of the label, s.")
     reused: bool = Field(False, description="Whether the label was an earlier stored one.")
     within_tolerance: bool | None = Field(

@@ -43,13 +43,17 @@ class EncodedArray(BaseModel):
         """Encode an array."""
         array = np.ascontiguousarray(array)
         dtype = array.dtype.newbyteorder("<")
-        return cls(dtype=dtype.str, shape=list(array.shape),
-                   data=base64.b64encode(array.astype(dtype).tobytes()).decode())
+        return cls(
+            dtype=dtype.str,
+            shape=list(array.shape),
+            data=base64.b64encode(array.astype(dtype).tobytes()).decode(),
+        )
 
     def to_array(self) -> np.ndarray:
         """Decode the array."""
-        return np.frombuffer(base64.b64decode(self.data), dtype=np.dtype(self.dtype)).reshape(
-            self.shape).copy()
+        return (
+            np.frombuffer(base64.b64decode(self.data), dtype=np.dtype(self.dtype)).reshape(self.shape).copy()
+        )
 
 
 class FrameChunk(BaseModel):
@@ -69,8 +73,7 @@ class FrameChunk(BaseModel):
     times_fs: list[float] = Field(description="Simulated time of each frame, fs.")
     stages: list[str] = Field(description="Stage name of each frame.")
     cells: list[list[list[float]]] = Field(description="Cell of each frame, Å.")
-    frame_data: dict[str, EncodedArray] | None = Field(
-        None, description="Arrays of the chunk (data store).")
+    frame_data: dict[str, EncodedArray] | None = Field(None, description="Arrays of the chunk (data store).")
 
 
 class ThermoChunk(BaseModel):
@@ -84,7 +87,8 @@ class ThermoChunk(BaseModel):
     row_start: int = Field(description="First row.")
     row_stop: int = Field(description="One past the last row.")
     thermo_data: dict[str, EncodedArray] | None = Field(
-        None, description="Columns of the chunk (data store).")
+        None, description="Columns of the chunk (data store)."
+    )
 
 
 class StageDoc(BaseModel):
@@ -106,7 +110,8 @@ class StageDoc(BaseModel):
     final_pressure: float | None = Field(None, description="Final pressure, GPa.")
     final_density: float | None = Field(None, description="Final density, g/cm³.")
     nve_drift: float | None = Field(
-        None, description="NVE stages: slope of the conserved energy, eV/atom/ps.")
+        None, description="NVE stages: slope of the conserved energy, eV/atom/ps."
+    )
 
 
 class EnergyLedgerDoc(BaseModel):
@@ -149,20 +154,21 @@ class MDDoc(BaseModel):
     seed: int | None = Field(None, description="Random seed.")
     stages: list[StageDoc] = Field(description="Per-stage summaries.")
     ledger: EnergyLedgerDoc = Field(description="Energy ledger.")
-    nve_drift: float | None = Field(
-        None, description="Largest |NVE drift| over the NVE stages, eV/atom/ps.")
+    nve_drift: float | None = Field(None, description="Largest |NVE drift| over the NVE stages, eV/atom/ps.")
     summary: dict[str, list[float]] = Field(
-        description="Thermodynamic series subsampled to at most summary_points rows.")
+        description="Thermodynamic series subsampled to at most summary_points rows."
+    )
     thermo: list[ThermoChunk] = Field(description="Full thermodynamic series, chunked.")
     n_frames: int = Field(description="Saved frames.")
     trajectory: list[FrameChunk] = Field(description="Frames (positions, velocities), chunked.")
     final_structure: Structure | None = Field(
-        None, description="Final structure with velocities (site property 'momenta') and role "
-        "arrays; omitted above max_structure_atoms (read the last frame instead).")
+        None,
+        description="Final structure with velocities (site property 'momenta') and role "
+        "arrays; omitted above max_structure_atoms (read the last frame instead).",
+    )
     dir_name: str | None = Field(None, description="Run directory.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Engine details.")
-    last_updated: datetime = Field(default_factory=lambda: datetime.now(UTC),
-                                   description="Creation time.")
+    last_updated: datetime = Field(default_factory=lambda: datetime.now(UTC), description="Creation time.")
 
     @classmethod
     def from_result(
@@ -223,8 +229,7 @@ class MDDoc(BaseModel):
             summary=summary,
             thermo=list(thermo_chunks(thermo, chunk_bytes)),
             n_frames=result.n_frames,
-            trajectory=list(frame_chunks(result.read_frames(), chunk_bytes))
-            if result.n_frames else [],
+            trajectory=list(frame_chunks(result.read_frames(), chunk_bytes)) if result.n_frames else [],
             final_structure=structure,
             dir_name=str(result.workdir),
             metadata=result.metadata,
@@ -255,9 +260,12 @@ def thermo_chunks(thermo: dict[str, np.ndarray], chunk_bytes: int) -> Iterator[T
     rows = max(1, int(chunk_bytes // per_row))
     for index, start in enumerate(range(0, n_rows, rows)):
         stop = min(n_rows, start + rows)
-        yield ThermoChunk(index=index, row_start=start, row_stop=stop,
-                          thermo_data={k: EncodedArray.from_array(np.asarray(v[start:stop]))
-                                       for k, v in thermo.items()})
+        yield ThermoChunk(
+            index=index,
+            row_start=start,
+            row_stop=stop,
+            thermo_data={k: EncodedArray.from_array(np.asarray(v[start:stop])) for k, v in thermo.items()},
+        )
 
 
 def frame_chunks(frames: list[Atoms], chunk_bytes: int) -> Iterator[FrameChunk]:
@@ -273,25 +281,30 @@ def frame_chunks(frames: list[Atoms], chunk_bytes: int) -> Iterator[FrameChunk]:
     frames_per_chunk = max(1, int(chunk_bytes // (per_atom * n_atoms)))
     index = 0
     for f0 in range(0, len(frames), frames_per_chunk):
-        group = frames[f0:f0 + frames_per_chunk]
+        group = frames[f0 : f0 + frames_per_chunk]
         for a0 in range(0, n_atoms, atoms_per_chunk):
             a1 = min(n_atoms, a0 + atoms_per_chunk)
             data = {
                 "numbers": EncodedArray.from_array(group[0].numbers[a0:a1].astype(np.int16)),
-                "positions": EncodedArray.from_array(
-                    np.stack([f.positions[a0:a1] for f in group])),
+                "positions": EncodedArray.from_array(np.stack([f.positions[a0:a1] for f in group])),
                 "velocities": EncodedArray.from_array(
-                    np.stack([f.arrays["velocities"][a0:a1] for f in group])),
+                    np.stack([f.arrays["velocities"][a0:a1] for f in group])
+                ),
             }
             for key, value in group[0].arrays.items():
                 if key not in ("numbers", "positions", "velocities", "momenta"):
                     data[key] = EncodedArray.from_array(np.asarray(value[a0:a1]))
             yield FrameChunk(
-                index=index, frame_start=f0, frame_stop=f0 + len(group), atom_start=a0,
-                atom_stop=a1, steps=[int(f.info.get("step", 0)) for f in group],
+                index=index,
+                frame_start=f0,
+                frame_stop=f0 + len(group),
+                atom_start=a0,
+                atom_stop=a1,
+                steps=[int(f.info.get("step", 0)) for f in group],
                 times_fs=[float(f.info.get("time_fs", 0.0)) for f in group],
                 stages=[str(f.info.get("stage_name", "")) for f in group],
-                cells=[np.asarray(f.cell).tolist() for f in group], frame_data=data,
+                cells=[np.asarray(f.cell).tolist() for f in group],
+                frame_data=data,
             )
             index += 1
 
@@ -308,18 +321,22 @@ def frames_from_chunks(chunks: list[FrameChunk]) -> list[Atoms]:
     frames: list[Atoms] = []
     for f0 in sorted(by_frames):
         parts = sorted(by_frames[f0], key=lambda c: c.atom_start)
-        arrays = {key: np.concatenate([p.frame_data[key].to_array() for p in parts],
-                                      axis=1 if key in ("positions", "velocities") else 0)
-                  for key in parts[0].frame_data}
+        arrays = {
+            key: np.concatenate(
+                [p.frame_data[key].to_array() for p in parts],
+                axis=1 if key in ("positions", "velocities") else 0,
+            )
+            for key in parts[0].frame_data
+        }
         first = parts[0]
         for k in range(first.frame_stop - first.frame_start):
-            atoms = Atoms(numbers=arrays["numbers"], positions=arrays["positions"][k],
-                          cell=first.cells[k], pbc=True)
+            atoms = Atoms(
+                numbers=arrays["numbers"], positions=arrays["positions"][k], cell=first.cells[k], pbc=True
+            )
             atoms.set_velocities(arrays["velocities"][k] / FS)
             for key, value in arrays.items():
                 if key not in ("numbers", "positions", "velocities"):
                     atoms.new_array(key, value)
-            atoms.info.update(step=first.steps[k], time_fs=first.times_fs[k],
-                              stage_name=first.stages[k])
+            atoms.info.update(step=first.steps[k], time_fs=first.times_fs[k], stage_name=first.stages[k])
             frames.append(atoms)
     return frames

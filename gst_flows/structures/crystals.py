@@ -297,9 +297,7 @@ def load_crystal(
     if name not in index:
         matches = [k for k, v in index.items() if v["formula"] == name or k.split("-")[0] == name]
         if len(matches) != 1:
-            raise StructureError(
-                f"unknown shipped crystal {composition!r}; known: {', '.join(index)}"
-            )
+            raise StructureError(f"unknown shipped crystal {composition!r}; known: {', '.join(index)}")
         name = matches[0]
     record = index[name]
     atoms = read_structures(crystal_data_dir() / record["file"])[0]

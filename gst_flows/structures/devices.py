@@ -209,9 +209,7 @@ def random_packing(
         candidates = rng.random((max(2 * need, 64), 3)) * box
         keep = np.ones(len(candidates), dtype=bool)
         if centres is not None and len(centres):
-            d, _ = cKDTree(centres, boxsize=box).query(
-                candidates, k=1, distance_upper_bound=exclusion_radius
-            )
+            d, _ = cKDTree(centres, boxsize=box).query(candidates, k=1, distance_upper_bound=exclusion_radius)
             keep &= ~np.isfinite(d)
         candidates = candidates[keep]
         occupied = np.concatenate([fixed, accepted])
@@ -442,9 +440,7 @@ def build_mushroom(
     supercell = _check_supercell(supercell)
     if focal_radius is None:
         if focal not in MUSHROOM_FOCAL_RADII:
-            raise StructureError(
-                f"focal must be one of {', '.join(MUSHROOM_FOCAL_RADII)}, got {focal!r}"
-            )
+            raise StructureError(f"focal must be one of {', '.join(MUSHROOM_FOCAL_RADII)}, got {focal!r}")
         focal_radius = MUSHROOM_FOCAL_RADII[focal]
     radius = float(focal_radius)
     if not math.isfinite(radius) or radius <= 0:
@@ -659,9 +655,7 @@ def build_seeded(
             f"{box.round(1).tolist()} Å box; use a larger supercell or fewer seeds"
         )
     if n_seeds:
-        seed_pos = np.mod(
-            np.concatenate([p + c for (p, _), c in zip(clusters, centres, strict=True)]), box
-        )
+        seed_pos = np.mod(np.concatenate([p + c for (p, _), c in zip(clusters, centres, strict=True)]), box)
         seed_num = np.concatenate([z for _, z in clusters])
         seed_ids = np.repeat(np.arange(n_seeds, dtype=np.int32), [len(z) for _, z in clusters])
     else:

@@ -79,13 +79,13 @@ def read_structures(
     if not p.exists():
         raise StructureError(f"structure file not found: {p} (check the path)")
     if p.is_dir():
-        raise StructureError(f"structure path is a directory, not a file: {p} "
-                             "(give a file inside it)")
+        raise StructureError(f"structure path is a directory, not a file: {p} (give a file inside it)")
     with open(p, "rb") as fh:
         head = fh.read(65536)
     if not head.strip():
-        raise StructureError(f"structure file is empty: {p} (write frames into it, e.g. with "
-                             "'gst-flows build')")
+        raise StructureError(
+            f"structure file is empty: {p} (write frames into it, e.g. with 'gst-flows build')"
+        )
     from ase.io import read
 
     try:
@@ -103,8 +103,9 @@ def read_structures(
             from ase.data import atomic_numbers
 
             if isinstance(error, StopIteration | IndexError) and isinstance(index, int):
-                raise StructureError(f"{p}: the file has no frame {index} (give a frame it "
-                                     "has; -1 is the last)") from None
+                raise StructureError(
+                    f"{p}: the file has no frame {index} (give a frame it has; -1 is the last)"
+                ) from None
             if isinstance(error, KeyError) and str(error.args[0]) not in atomic_numbers:
                 raise StructureError(
                     f"cannot read structure file {p}: unknown element {error.args[0]!r}"
@@ -119,8 +120,7 @@ def read_structures(
         frames = [frames]
     frames = list(frames)
     if not frames:
-        raise StructureError(f"structure file contains no structures: {p} (check the file and "
-                             "its format)")
+        raise StructureError(f"structure file contains no structures: {p} (check the file and its format)")
     for k, atoms in enumerate(frames):
         if validate:
             try:

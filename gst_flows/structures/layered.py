@@ -274,9 +274,7 @@ def build_layered(
         a2 = np.array([-a / 2, a * math.sqrt(3) / 2])
         ij = np.indices((n_a, n_b)).reshape(2, -1).T.astype(float)
         grid = ij[:, :1] * a1 + ij[:, 1:] * a2
-        lattice = np.array(
-            [[n_a * a, 0, 0], [-n_b * a / 2, n_b * a * math.sqrt(3) / 2, 0], [0, 0, 0]]
-        )
+        lattice = np.array([[n_a * a, 0, 0], [-n_b * a / 2, n_b * a * math.sqrt(3) / 2, 0], [0, 0, 0]])
     else:
         b = a * math.sqrt(3)
         ij = np.indices((n_a, n_b)).reshape(2, -1).T.astype(float)

@@ -61,14 +61,15 @@ def perturbed_copies(
                 break
         else:
             raise StructureError(
-                f"could not draw copy {index} with all distances >= {min_distance} Å; "
-                "lower rattle or strain"
+                f"could not draw copy {index} with all distances >= {min_distance} Å; lower rattle or strain"
             )
-        copy.info.update({
-            "generator": f"perturbed_copies(seed={seed}, copy={index})",
-            "rattle": rattle,
-            "strain": eps.tolist(),
-            "parent": atoms.get_chemical_formula(),
-        })
+        copy.info.update(
+            {
+                "generator": f"perturbed_copies(seed={seed}, copy={index})",
+                "rattle": rattle,
+                "strain": eps.tolist(),
+                "parent": atoms.get_chemical_formula(),
+            }
+        )
         copies.append(copy)
     return copies

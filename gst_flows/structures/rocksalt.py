@@ -96,9 +96,7 @@ def default_lattice_parameter(composition: str | Mapping[str, float]) -> float:
     if ge + sb == 0:
         return 6.0
     x = ge / (ge + sb / 2)
-    return float(
-        x * ROCKSALT_LATTICE_PARAMETERS["GeTe"] + (1 - x) * ROCKSALT_LATTICE_PARAMETERS["Sb2Te3"]
-    )
+    return float(x * ROCKSALT_LATTICE_PARAMETERS["GeTe"] + (1 - x) * ROCKSALT_LATTICE_PARAMETERS["Sb2Te3"])
 
 
 def _factorisations(m: int) -> list[tuple[int, int, int]]:
@@ -149,9 +147,7 @@ def _check_supercell(supercell: Sequence[int], name: str = "supercell") -> tuple
     return out[0], out[1], out[2]
 
 
-def _choose_excess_species(
-    cations: dict[str, Fraction], excess_valence: Fraction, order: list[str]
-) -> str:
+def _choose_excess_species(cations: dict[str, Fraction], excess_valence: Fraction, order: list[str]) -> str:
     """Cation species that carries the charge excess, the simplest balanced result."""
     best: tuple[int, int, str] | None = None
     for rank, el in enumerate(order):
@@ -228,8 +224,7 @@ def rocksalt_counts(
         raise StructureError(f"excess must be one of {', '.join(_EXCESS_MODES)}, got {excess!r}")
     if anion not in comp:
         raise StructureError(
-            f"rock-salt composition {format_composition(comp)} has no {anion} "
-            "for the anion sublattice"
+            f"rock-salt composition {format_composition(comp)} has no {anion} for the anion sublattice"
         )
     frac = to_fractions(comp)
     z = frac[anion]
@@ -237,9 +232,7 @@ def rocksalt_counts(
     order = list(cations)
     valence = sum(VALENCES.get(el, 2) * x for el, x in cations.items())
     balance = valence - VALENCES.get(anion, 2) * z
-    stoichiometry = (
-        "quasi-binary" if balance == 0 else ("cation-rich" if balance > 0 else "cation-deficient")
-    )
+    stoichiometry = "quasi-binary" if balance == 0 else ("cation-rich" if balance > 0 else "cation-deficient")
     excess_amount = Fraction(0)
     chosen = None
     if excess != "cation" and balance > 0:
@@ -248,8 +241,7 @@ def rocksalt_counts(
         else:
             if excess_species not in cations:
                 raise StructureError(
-                    f"excess species {excess_species!r} is not a cation of "
-                    f"{format_composition(comp)}"
+                    f"excess species {excess_species!r} is not a cation of {format_composition(comp)}"
                 )
             chosen = excess_species
         excess_amount = balance / VALENCES.get(chosen, 2)
@@ -375,9 +367,7 @@ def rocksalt_sites(
         anion_basis = np.concatenate(planes[1::2])
         normal = np.array([0.0, 0.0, 1.0])
     else:
-        raise StructureError(
-            f"orientation must be one of {', '.join(_ORIENTATIONS)}, got {orientation!r}"
-        )
+        raise StructureError(f"orientation must be one of {', '.join(_ORIENTATIONS)}, got {orientation!r}")
     grid = np.indices((n1, n2, n3)).reshape(3, -1).T.astype(float) @ cell_1
     cation = (grid[:, None, :] + cation_basis[None, :, :]).reshape(-1, 3)
     anion = (grid[:, None, :] + anion_basis[None, :, :]).reshape(-1, 3)
@@ -385,9 +375,7 @@ def rocksalt_sites(
     return cell, anion, cation, normal
 
 
-def _plane_keys(
-    positions: np.ndarray, normal: np.ndarray, spacing: float, n_planes: int
-) -> np.ndarray:
+def _plane_keys(positions: np.ndarray, normal: np.ndarray, spacing: float, n_planes: int) -> np.ndarray:
     """Index of the periodic lattice plane each site lies in."""
     return np.rint(positions @ normal / spacing).astype(np.int64) % n_planes
 
@@ -495,9 +483,7 @@ def build_rocksalt(
     comp = as_composition(composition)
     supercell = _check_supercell(supercell)
     if orientation not in _ORIENTATIONS:
-        raise StructureError(
-            f"orientation must be one of {', '.join(_ORIENTATIONS)}, got {orientation!r}"
-        )
+        raise StructureError(f"orientation must be one of {', '.join(_ORIENTATIONS)}, got {orientation!r}")
     a = default_lattice_parameter(comp) if lattice_parameter is None else float(lattice_parameter)
     if not math.isfinite(a) or a <= 0:
         raise StructureError(f"lattice parameter must be positive, got {lattice_parameter!r}")
@@ -535,9 +521,7 @@ def build_rocksalt(
         elif vacancy_order == "001":
             keys = _plane_keys(cation_pos, np.array([0.0, 0.0, 1.0]), a / 2, 2 * supercell[2])
         else:
-            raise StructureError(
-                f"vacancy_order must be None, '111' or '001', got {vacancy_order!r}"
-            )
+            raise StructureError(f"vacancy_order must be None, '111' or '001', got {vacancy_order!r}")
         vacant = _ordered_vacancies(cation_pos, n_vac, keys, rng)
         occupied = np.setdiff1d(np.arange(len(cation_pos)), vacant)
     cation_species = rng.permutation(_numbers(counts["cation_sites"]))

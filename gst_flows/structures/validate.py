@@ -128,9 +128,7 @@ def validate_structure(
     bad = np.flatnonzero((numbers < 1) | (numbers >= len(chemical_symbols)))
     if len(bad):
         k = int(bad[0])
-        raise StructureError(
-            f"atom {k} has atomic number {int(numbers[k])}, which is not a chemical element"
-        )
+        raise StructureError(f"atom {k} has atomic number {int(numbers[k])}, which is not a chemical element")
     if allowed_elements is not None:
         allowed = set(allowed_elements)
         unknown = [s for s in allowed if s not in chemical_symbols[1:]]
@@ -171,7 +169,5 @@ def validate_structure(
                     f"atom {i} is {d:.3f} Å from its own periodic image "
                     f"(minimum {min_distance} Å): cell too small"
                 )
-            raise StructureError(
-                f"atoms {i} and {j} are {d:.3f} Å apart (minimum {min_distance} Å)"
-            )
+            raise StructureError(f"atoms {i} and {j} are {d:.3f} Å apart (minimum {min_distance} Å)")
     return atoms

@@ -104,8 +104,9 @@ def test_parallel_slabs_count_every_pair_once(partial):
 
     cell = np.array([[14.0, 0.0, 0.0], [3.0, 13.0, 0.0], [2.0, 1.5, 60.0]])
     n = 1200
-    atoms = Atoms(rng.choice(["Ge", "Sb", "Te"], n).tolist(),
-                  scaled_positions=rng.random((n, 3)), cell=cell, pbc=True)
+    atoms = Atoms(
+        rng.choice(["Ge", "Sb", "Te"], n).tolist(), scaled_positions=rng.random((n, 3)), cell=cell, pbc=True
+    )
     assert _workers(3, atoms, 6.0) == 3
     serial = radial_distribution(atoms, 6.0, 0.05, partial=partial, workers=1)
     split = radial_distribution(atoms, 6.0, 0.05, partial=partial, workers=3)

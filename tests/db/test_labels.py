@@ -53,9 +53,15 @@ def _labelled_file(path, cells):
 def _originals(outputs, settings_hash):
     """Documents holding a computed (not reused) label, per structure hash."""
     counts = {}
-    for doc in outputs.find({"output.@class": "LabelDoc", "output.settings_hash": settings_hash,
-                             "output.state": "successful", "output.reused_from": None},
-                            {"output.structure_hash": 1}):
+    for doc in outputs.find(
+        {
+            "output.@class": "LabelDoc",
+            "output.settings_hash": settings_hash,
+            "output.state": "successful",
+            "output.reused_from": None,
+        },
+        {"output.structure_hash": 1},
+    ):
         key = doc["output"]["structure_hash"]
         counts[key] = counts.get(key, 0) + 1
     return counts
@@ -126,8 +132,7 @@ def test_concurrent_imports_store_each_label_once(gst_home, outputs, tmp_path):
     _labelled_file(path, _cells(20, seed=50))
     ctx = multiprocessing.get_context("spawn")
     go, results = ctx.Event(), ctx.Queue()
-    workers = [ctx.Process(target=_import_when_told, args=(path, "race", go, results))
-               for _ in range(3)]
+    workers = [ctx.Process(target=_import_when_told, args=(path, "race", go, results)) for _ in range(3)]
     for worker in workers:
         worker.start()
     time.sleep(4)  # every child has imported gst_flows and waits at the start line
@@ -164,7 +169,8 @@ def test_label_jobs_on_several_workers_compute_each_label_once(gst_home, outputs
     maker = StandInLabelMaker(sigma=2.65, delay=1.5)  # its own protocol: nothing stored yet
     launchpad = get_launchpad()
     ids = submit(label_flow([cells[0]] * 3 + [cells[1]] * 2, maker, tag="workers-1")) + submit(
-        label_flow(cells, maker, tag="workers-2"))
+        label_flow(cells, maker, tag="workers-2")
+    )
     launchpad_file = tmp_path / "launchpad.yaml"
     launchpad.to_file(str(launchpad_file))
     worker_file = tmp_path / "fworker.yaml"
@@ -175,11 +181,28 @@ def test_label_jobs_on_several_workers_compute_each_label_once(gst_home, outputs
     for k in range(3):
         run_dir = tmp_path / f"w{k}"
         run_dir.mkdir()
-        procs.append(subprocess.Popen(
-            [rlaunch, "-l", str(launchpad_file), "-w", str(worker_file), "rapidfire",
-             "--nlaunches", "0", "--sleep", "1", "--timeout", "60"],
-            cwd=run_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
+        procs.append(
+            subprocess.Popen(
+                [
+                    rlaunch,
+                    "-l",
+                    str(launchpad_file),
+                    "-w",
+                    str(worker_file),
+                    "rapidfire",
+                    "--nlaunches",
+                    "0",
+                    "--sleep",
+                    "1",
+                    "--timeout",
+                    "60",
+                ],
+                cwd=run_dir,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
@@ -191,8 +214,11 @@ def test_label_jobs_on_several_workers_compute_each_label_once(gst_home, outputs
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=30)
-    errors = [fw.launches[-1].action.stored_data.get("_exception", {}).get("_stacktrace", "")[-800:]
-              for fw in map(launchpad.get_fw_by_id, ids) if fw.state == "FIZZLED"]
+    errors = [
+        fw.launches[-1].action.stored_data.get("_exception", {}).get("_stacktrace", "")[-800:]
+        for fw in map(launchpad.get_fw_by_id, ids)
+        if fw.state == "FIZZLED"
+    ]
     assert states == {"COMPLETED"}, (states, errors)
     settings_hash = outputs.find_one({"output.provenance.tag": "workers-1"})["output"]["settings_hash"]
     assert sorted(_originals(outputs, settings_hash).values()) == [1, 1]

@@ -58,8 +58,12 @@ def _rlaunch(launchpad_file, fw_ids, cwd, mode="rapidfire"):
     extra = ["--nlaunches", "0", "--sleep", "1", "--timeout", "40"] if mode == "rapidfire" else []
     return subprocess.run(
         [rlaunch, "-l", str(launchpad_file), "-w", str(worker), mode, *extra],
-        cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-        timeout=300, check=False,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -92,12 +96,23 @@ def test_an_open_data_directory_from_before_is_secured(tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    old = subprocess.Popen([_server_program(), "--host", "127.0.0.1", "--port", str(port),
-                            "--storage-path", str(storage), "--standalone"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, umask=0o022)
+    old = subprocess.Popen(
+        [
+            _server_program(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(storage),
+            "--standalone",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        umask=0o022,
+    )
     try:
-        client = pymongo.MongoClient("127.0.0.1", port, directConnection=True,
-                                     serverSelectionTimeoutMS=20000)
+        client = pymongo.MongoClient("127.0.0.1", port, directConnection=True, serverSelectionTimeoutMS=20000)
         client.gst_flows.kept.insert_one({"value": 7})
         client.admin.command("createUser", "stranger", pwd="x", roles=[{"role": "root", "db": "admin"}])
         client.close()
@@ -143,8 +158,12 @@ def test_credentials_are_never_printed_or_stored(gst_home, outputs, tmp_path, ca
     paths = write_launchers(tmp_path / "launchers", uri)
     assert _mode(paths["launchpad"]) == 0o600
     lpad = str(Path(sys.executable).parent / "lpad")
-    shown = subprocess.run([lpad, "-l", str(paths["launchpad"]), "get_fws", "-i", str(ids[0]),
-                            "-d", "all"], capture_output=True, text=True, check=True).stdout
+    shown = subprocess.run(
+        [lpad, "-l", str(paths["launchpad"]), "get_fws", "-i", str(ids[0]), "-d", "all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "ConfiguredJobStore" in shown and password not in shown
     run_dir = tmp_path / "run"
     run_dir.mkdir()

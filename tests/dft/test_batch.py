@@ -31,8 +31,9 @@ def test_summary_counts_and_failure_fraction():
 
 def test_label_flow_shape_and_metadata():
     cells = [build_rocksalt("GeTe", seed=s) for s in range(3)]
-    flow = label_flow(cells, Cp2kLabelMaker(settings={"kpoint_spacing": 0.6}), tag="t",
-                      max_failed_fraction=0.1)
+    flow = label_flow(
+        cells, Cp2kLabelMaker(settings={"kpoint_spacing": 0.6}), tag="t", max_failed_fraction=0.1
+    )
     labels, summary = flow.jobs[:3], flow.jobs[3]
     assert [j.metadata["batch_index"] for j in labels] == [0, 1, 2]
     assert {j.metadata["batch"] for j in flow.jobs} == {flow.uuid}
@@ -84,8 +85,7 @@ def test_isolated_atom_protocol_follows_the_bulk_protocol(gst_home):
         assert settings.scf_method == "ot"
         assert settings.multiplicity == multiplicity
         assert settings.cutoff == 250 and settings.functional == bulk.functional
-        assert extra == {"reference_settings_hash": bulk.settings_hash(),
-                         "config_type": "isolated_atom"}
+        assert extra == {"reference_settings_hash": bulk.settings_hash(), "config_type": "isolated_atom"}
     with pytest.raises(ValueError, match="one atom"):
         maker.protocol_for(Atoms("Ge2", positions=[[0, 0, 0], [3, 0, 0]], cell=[10] * 3, pbc=True))
     flow = isolated_atoms_flow(("Ge", "Te"), box=(9.0, 9.5, 10.0))

@@ -145,8 +145,7 @@ def test_parse_refuses_bad_outputs(tmp_path, gst7):
         parse_castep_output(tmp_path, gst7)
     unconverged = text.replace(
         "Final energy, E",
-        "*Warning* max. SCF cycles performed but system has not reached the groundstate.\n"
-        "Final energy, E",
+        "*Warning* max. SCF cycles performed but system has not reached the groundstate.\nFinal energy, E",
     )
     (tmp_path / "castep.castep").write_text(unconverged)
     with pytest.raises(CastepError, match="SCF did not converge"):

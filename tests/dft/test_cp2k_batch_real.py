@@ -42,8 +42,9 @@ def test_isolated_atom_energy_stored_once_per_protocol(gst_home):
 
 def test_aimd_stages_emit_labelled_snapshots(gst_home, outputs):
     cell = build_rocksalt("Ge1Sb2Te4", seed=2)
-    maker = Cp2kAimdMaker(stages=[(1500.0, 4), (700.0, 4)], snapshot_interval=2,
-                          settings=FAST_CP2K, skip_first=1)
+    maker = Cp2kAimdMaker(
+        stages=[(1500.0, 4), (700.0, 4)], snapshot_interval=2, settings=FAST_CP2K, skip_first=1
+    )
     job = maker.make(cell_structure(cell), provenance={"tag": "aimd-test", "iteration": 0})
     responses = run_local(job)
     doc = responses[job.uuid][1].output

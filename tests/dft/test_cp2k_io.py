@@ -52,9 +52,7 @@ def test_default_input_has_the_reference_protocol(tmp_path):
 
 def test_pbe_and_overrides(tmp_path):
     atoms = build_rocksalt("GeTe", seed=0)
-    settings = Cp2kSettings(
-        functional="PBE", overrides={"force_eval": {"dft": {"scf": {"max_scf": 7}}}}
-    )
+    settings = Cp2kSettings(functional="PBE", overrides={"force_eval": {"dft": {"scf": {"max_scf": 7}}}})
     text = write_cp2k_input(atoms, settings, tmp_path).read_text().upper()
     assert "PARAMETRIZATION ORIG" in text
     assert "MAX_SCF 7" in text
@@ -106,12 +104,18 @@ def test_custodian_scf_corrections_apply_cleanly(tmp_path):
     atoms = build_rocksalt("GeTe", seed=0)
     write_cp2k_input(atoms, Cp2kSettings(), tmp_path)
     modder = Cp2kModder(filename="cp2k.inp", directory=str(tmp_path))
-    modder.apply_actions([
-        {"dict": "cp2k.inp",
-         "action": {"_set": {"FORCE_EVAL": {"DFT": {"SCF": {"MIXING": {"NBUFFER": 20}}}}}}},
-        {"dict": "cp2k.inp",
-         "action": {"_set": {"FORCE_EVAL": {"DFT": {"SCF": {"MIXING": {"ALPHA": 0.05}}}}}}},
-    ])
+    modder.apply_actions(
+        [
+            {
+                "dict": "cp2k.inp",
+                "action": {"_set": {"FORCE_EVAL": {"DFT": {"SCF": {"MIXING": {"NBUFFER": 20}}}}}},
+            },
+            {
+                "dict": "cp2k.inp",
+                "action": {"_set": {"FORCE_EVAL": {"DFT": {"SCF": {"MIXING": {"ALPHA": 0.05}}}}}},
+            },
+        ]
+    )
     text = (tmp_path / "cp2k.inp").read_text().upper()
     assert text.count("NBUFFER") == 1
     assert "NBROYDEN" not in text
@@ -124,8 +128,10 @@ def test_hash_of_the_reference_protocol_is_stable():
     assert Cp2kSettings().settings_hash() == "c11a9981f857460a2954218afa6abb73b8ed154c"
     # Labels made with the earlier default (0.25 Å⁻¹) are still found when it is asked for.
     assert Cp2kSettings(kpoint_spacing=0.25).settings_hash() == "f2356abf0860a2744a6d4972f7f4f4ae24f51c36"
-    assert Cp2kSettings(scf_method="ot", gamma_only=True).settings_hash() != Cp2kSettings(
-        gamma_only=True).settings_hash()
+    assert (
+        Cp2kSettings(scf_method="ot", gamma_only=True).settings_hash()
+        != Cp2kSettings(gamma_only=True).settings_hash()
+    )
 
 
 def test_custodian_job_terminates_only_its_own_process(tmp_path):

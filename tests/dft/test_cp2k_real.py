@@ -23,8 +23,14 @@ def rattled_cell():
 
 
 def test_label_through_run_locally_and_finite_differences(gst_home, rattled_cell, tmp_path):
-    flow = label_flow([rattled_cell], Cp2kLabelMaker(settings=FAST_CP2K), tag="fd-check",
-                      config_type="crystal", iteration=0, generator="test")
+    flow = label_flow(
+        [rattled_cell],
+        Cp2kLabelMaker(settings=FAST_CP2K),
+        tag="fd-check",
+        config_type="crystal",
+        iteration=0,
+        generator="test",
+    )
     responses = run_local(flow)
     uuid = flow.jobs[0].uuid  # the label; the flow's last job is the batch summary
     doc = responses[uuid][1].output
@@ -85,9 +91,9 @@ def test_failed_label_is_stored_and_the_batch_completes(gst_home, outputs):
     good.rattle(0.03, seed=2)
     bad = build_rocksalt("Ge1Sb2Te4", seed=11)
     bad.rattle(0.05, seed=1)
-    failing = Cp2kLabelMaker(
-        settings={**FAST_CP2K, "max_scf": 1, "eps_scf": 1e-9}, max_errors=1
-    ).make(AseAtomsAdaptor.get_structure(bad), provenance={"tag": "batch-fail"})
+    failing = Cp2kLabelMaker(settings={**FAST_CP2K, "max_scf": 1, "eps_scf": 1e-9}, max_errors=1).make(
+        AseAtomsAdaptor.get_structure(bad), provenance={"tag": "batch-fail"}
+    )
     working = Cp2kLabelMaker(settings=FAST_CP2K).make(
         AseAtomsAdaptor.get_structure(good), provenance={"tag": "batch-fail"}
     )

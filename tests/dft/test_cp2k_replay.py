@@ -20,13 +20,11 @@ SETTINGS = {"kpoint_spacing": 0.6}  # the reference run's protocol (a 2×2×2 me
 
 
 def _maker(**settings):
-    return Cp2kLabelMaker(settings={**SETTINGS, **settings},
-                          command=f"{sys.executable} {REPLAY} {REF}")
+    return Cp2kLabelMaker(settings={**SETTINGS, **settings}, command=f"{sys.executable} {REPLAY} {REF}")
 
 
 def _label_docs(responses):
-    return [r[1].output for r in responses.values()
-            if 1 in r and type(r[1].output).__name__ == "LabelDoc"]
+    return [r[1].output for r in responses.values() if 1 in r and type(r[1].output).__name__ == "LabelDoc"]
 
 
 def test_label_maker_replays_a_stored_cp2k_run(gst_home, outputs):
@@ -35,8 +33,9 @@ def test_label_maker_replays_a_stored_cp2k_run(gst_home, outputs):
     (doc,) = _label_docs(run_local(flow))
     assert doc.state == "successful", doc.error
     assert doc.energy == pytest.approx(-40.153589204408611 * Hartree)
-    np.testing.assert_allclose(doc.forces[0], np.array([-0.00491641, -0.00027988, -0.00038210])
-                               * Hartree / Bohr)
+    np.testing.assert_allclose(
+        doc.forces[0], np.array([-0.00491641, -0.00027988, -0.00038210]) * Hartree / Bohr
+    )
     assert doc.stress[0][0] == pytest.approx(4.36988537325)  # tensile positive, GPa
     assert doc.kpoints == [2, 2, 2] and doc.code_version == "CP2K version 2023.1"
     assert (Path(doc.dir_name) / "cp2k.inp").is_file()

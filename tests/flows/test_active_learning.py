@@ -61,9 +61,10 @@ def loop(gst_home):
 
 @pytest.mark.slow  # runs the small loop (module fixture, minutes)
 def test_loop_iterates_and_stops_at_the_limit(loop, outputs):
-    docs = sorted((d["output"] for d in outputs.find({"output.@class": "IterationDoc",
-                                                       "output.tag": "al-test"})),
-                  key=lambda d: d["iteration"])
+    docs = sorted(
+        (d["output"] for d in outputs.find({"output.@class": "IterationDoc", "output.tag": "al-test"})),
+        key=lambda d: d["iteration"],
+    )
     assert [d["iteration"] for d in docs] == [0, 1, 2]
     assert docs[-1]["converged"] is True
     assert "maximum of 2" in docs[-1]["stop_reason"]
@@ -75,8 +76,15 @@ def test_loop_iterates_and_stops_at_the_limit(loop, outputs):
     assert all(h["force_rmse"] is not None for h in docs[-1]["history"])
 
     # New labels carry their provenance: iteration, generator, potential, MD step.
-    labels = list(outputs.find({"output.@class": "LabelDoc", "output.provenance.tag": "al-test",
-                                "output.provenance.iteration": 1}))
+    labels = list(
+        outputs.find(
+            {
+                "output.@class": "LabelDoc",
+                "output.provenance.tag": "al-test",
+                "output.provenance.iteration": 1,
+            }
+        )
+    )
     assert labels
     prov = labels[0]["output"]["provenance"]
     assert prov["potential_id"] == docs[0]["potential_id"]
@@ -86,16 +94,22 @@ def test_loop_iterates_and_stops_at_the_limit(loop, outputs):
 
 @pytest.mark.slow  # runs the small loop (module fixture, minutes)
 def test_held_out_never_enters_training(loop, outputs):
-    held = {d["output"]["structure_hash"] for d in outputs.find(
-        {"output.@class": "LabelDoc", "output.provenance.tag": "al-test-heldout"})}
+    held = {
+        d["output"]["structure_hash"]
+        for d in outputs.find({"output.@class": "LabelDoc", "output.provenance.tag": "al-test-heldout"})
+    }
     assert len(held) == 2
     from gst_flows.store import get_store
 
     store = get_store()
     store.connect()
-    fits = list(store.query({"output.@class": "GapFitDoc"},
-                            properties=["output.train_structure_hashes",
-                                        "output.test_structure_hashes"], load=True))
+    fits = list(
+        store.query(
+            {"output.@class": "GapFitDoc"},
+            properties=["output.train_structure_hashes", "output.test_structure_hashes"],
+            load=True,
+        )
+    )
     fits = [f for f in fits if set(f["output"]["test_structure_hashes"] or []) == held]
     assert len(fits) >= 3
     for fit in fits:
@@ -130,8 +144,23 @@ def test_submit_full_profile_to_the_launchpad(gst_home, capsys):
 
     launchpad = get_launchpad()
     before = set(launchpad.get_fw_ids())
-    assert main(["submit", "active-learning", "--profile", "full", "--tag", "sub-test",
-                 "--pack", "4", "--committee", "3"]) == 0
+    assert (
+        main(
+            [
+                "submit",
+                "active-learning",
+                "--profile",
+                "full",
+                "--tag",
+                "sub-test",
+                "--pack",
+                "4",
+                "--committee",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert "submitted iteration 0 of the full loop" in capsys.readouterr().out
     new = [launchpad.get_fw_by_id(i) for i in set(launchpad.get_fw_ids()) - before]
     categories = [fw.spec.get("_category") for fw in new]
@@ -153,12 +182,15 @@ def test_submit_full_profile_to_the_launchpad(gst_home, capsys):
 def test_committee_weights_the_selection(loop, outputs):
     from gst_flows.store import get_store
 
-    iterations = {d["output"]["iteration"]: d["output"] for d in outputs.find(
-        {"output.@class": "IterationDoc", "output.tag": "al-test"})}
+    iterations = {
+        d["output"]["iteration"]: d["output"]
+        for d in outputs.find({"output.@class": "IterationDoc", "output.tag": "al-test"})
+    }
     # committees for iterations 0 and 1 (they weigh the selections of 1 and 2), none after the last
     assert [len(iterations[k]["committee_potential_ids"]) for k in (0, 1, 2)] == [2, 2, 0]
-    selections = [d["output"] for d in outputs.find({"output.@class": "SelectionDoc",
-                                                     "output.tag": "al-test"})]
+    selections = [
+        d["output"] for d in outputs.find({"output.@class": "SelectionDoc", "output.tag": "al-test"})
+    ]
     assert {sel["iteration"] for sel in selections} == {1, 2}  # (a restart test re-runs the loop)
     for sel in selections:
         assert sel["uncertainty"] == "committee"
@@ -168,9 +200,14 @@ def test_committee_weights_the_selection(loop, outputs):
     store = get_store()
     store.connect()
     ids = iterations[0]["committee_potential_ids"] + [iterations[0]["potential_id"]]
-    fits = {f["output"]["potential_id"]: set(f["output"]["train_structure_hashes"]) for f in store.query(
-        {"output.@class": "GapFitDoc", "output.potential_id": {"$in": ids}},
-        properties=["output.potential_id", "output.train_structure_hashes"], load=True)}
+    fits = {
+        f["output"]["potential_id"]: set(f["output"]["train_structure_hashes"])
+        for f in store.query(
+            {"output.@class": "GapFitDoc", "output.potential_id": {"$in": ids}},
+            properties=["output.potential_id", "output.train_structure_hashes"],
+            load=True,
+        )
+    }
     main = fits[iterations[0]["potential_id"]]
     first, second = (fits[i] for i in iterations[0]["committee_potential_ids"])
     assert first < main and second < main and first != second
@@ -187,19 +224,27 @@ def test_selection_skips_what_is_already_labelled(loop, outputs):
 
     store = get_store()
     store.connect()
-    selections = list(store.query({"output.@class": "SelectionDoc", "output.tag": "al-test"},
-                                  properties=["completed_at", "output.n_existing",
-                                              "output.structures"], load=True))
+    selections = list(
+        store.query(
+            {"output.@class": "SelectionDoc", "output.tag": "al-test"},
+            properties=["completed_at", "output.n_existing", "output.structures"],
+            load=True,
+        )
+    )
     assert selections
-    labels = list(outputs.find({"output.@class": "LabelDoc", "output.provenance.tag": "al-test",
-                                "output.reused_from": None}))
+    labels = list(
+        outputs.find(
+            {"output.@class": "LabelDoc", "output.provenance.tag": "al-test", "output.reused_from": None}
+        )
+    )
     for sel in selections:
         # every training cell labelled before the selection ran is known to it
-        earlier = {d["output"]["structure_hash"] for d in labels
-                   if d["completed_at"] < sel["completed_at"]}
+        earlier = {d["output"]["structure_hash"] for d in labels if d["completed_at"] < sel["completed_at"]}
         assert sel["output"]["n_existing"] >= len(earlier) >= 8
-        chosen = {structure_hash(AseAtomsAdaptor.get_atoms(Structure.from_dict(s)))
-                  for s in sel["output"]["structures"]}
+        chosen = {
+            structure_hash(AseAtomsAdaptor.get_atoms(Structure.from_dict(s)))
+            for s in sel["output"]["structures"]
+        }
         assert not chosen & earlier
 
 
@@ -229,19 +274,21 @@ def test_several_melt_quench_rounds_before_iter2():
 def test_device_cells_without_a_template_are_refused_before_any_job():
     initial, held_out, explore, _ = small_structures()
     with pytest.raises(ValueError, match="crystallisation cells"):
-        _maker("no-template").make(structures_from_atoms(initial),
-                                   structures_from_atoms(held_out),
-                                   structures_from_atoms(explore))  # device defaults to explore
+        _maker("no-template").make(
+            structures_from_atoms(initial), structures_from_atoms(held_out), structures_from_atoms(explore)
+        )  # device defaults to explore
     # a loop that never reaches iter-2 does not need them
     small_maker("no-template", max_iterations=1).make(
-        structures_from_atoms(initial), structures_from_atoms(held_out),
-        structures_from_atoms(explore))
+        structures_from_atoms(initial), structures_from_atoms(held_out), structures_from_atoms(explore)
+    )
 
 
 @pytest.mark.slow  # runs the small loop (module fixture, minutes)
 def test_iteration_two_explores_device_processes(loop, outputs):
-    selections = {d["output"]["iteration"]: d["output"] for d in outputs.find(
-        {"output.@class": "SelectionDoc", "output.tag": "al-test"})}
+    selections = {
+        d["output"]["iteration"]: d["output"]
+        for d in outputs.find({"output.@class": "SelectionDoc", "output.tag": "al-test"})
+    }
     assert selections[1]["exploration"] == "melt-quench"
     assert selections[2]["exploration"] == "device"
     generators = " ".join(p["generator"] for p in selections[2]["provenance"])
@@ -254,16 +301,27 @@ def test_iteration_two_explores_device_processes(loop, outputs):
             assert 0.0 <= prov["crystalline_fraction"] <= 1.0
             assert prov["md_seed"] in sel["md_seeds"]
     # the labels keep the measured fraction and the MD seed
-    labels = [d["output"]["provenance"] for d in outputs.find(
-        {"output.@class": "LabelDoc", "output.provenance.tag": "al-test",
-         "output.provenance.iteration": 2})]
+    labels = [
+        d["output"]["provenance"]
+        for d in outputs.find(
+            {
+                "output.@class": "LabelDoc",
+                "output.provenance.tag": "al-test",
+                "output.provenance.iteration": 2,
+            }
+        )
+    ]
     assert labels and all(p["crystalline_fraction"] is not None for p in labels)
     assert all(p["md_seed"] is not None for p in labels)
-    iteration = outputs.find_one({"output.@class": "IterationDoc", "output.tag": "al-test",
-                                  "output.iteration": 2})["output"]
+    iteration = outputs.find_one(
+        {"output.@class": "IterationDoc", "output.tag": "al-test", "output.iteration": 2}
+    )["output"]
     assert iteration["exploration"] == "device"
-    assert sum(iteration["selected_fraction_histogram"]["counts"]) == len(
-        iteration["selected_crystalline_fractions"]) > 0
+    assert (
+        sum(iteration["selected_fraction_histogram"]["counts"])
+        == len(iteration["selected_crystalline_fractions"])
+        > 0
+    )
     assert iteration["seeds"]["flow"] == 0 and len(iteration["seeds"]["md"]) == 2
 
 
@@ -283,14 +341,28 @@ def test_iter2_frames_span_crystal_to_melt(gst_home, tmp_path):
     from gst_flows.store import get_store
     from tests.support.small_loop import MD
 
-    crystallise = melt_anneal(melt_temperature=4000.0, melt_duration=200.0, quench_duration=100.0,
-                              anneal_temperature=600.0, anneal_duration=600.0)
+    crystallise = melt_anneal(
+        melt_temperature=4000.0,
+        melt_duration=200.0,
+        quench_duration=100.0,
+        anneal_temperature=600.0,
+        anneal_duration=600.0,
+    )
     melting = partial_melt(start_temperature=300.0, end_temperature=4000.0, duration=600.0)
-    maker = small_maker("coexist", committee=False, n_select=6, device_makers=[
-        GapMDMaker(protocol=crystallise, **MD), GapMDMaker(protocol=melting, **MD)])
+    maker = small_maker(
+        "coexist",
+        committee=False,
+        n_select=6,
+        device_makers=[GapMDMaker(protocol=crystallise, **MD), GapMDMaker(protocol=melting, **MD)],
+    )
     *_, device = small_structures()
-    state = {"iteration": 2, "history": [], "potential_id": str(SCENARIO_GAP),
-             "explore": [], "device": [s.as_dict() for s in structures_from_atoms(device)]}
+    state = {
+        "iteration": 2,
+        "history": [],
+        "potential_id": str(SCENARIO_GAP),
+        "explore": [],
+        "device": [s.as_dict() for s in structures_from_atoms(device)],
+    }
     explore = al_explore.original(maker, state).replace
     runs, select = explore.jobs[:-1], explore.jobs[-1]
     assert len(runs) == 2
@@ -299,8 +371,7 @@ def test_iter2_frames_span_crystal_to_melt(gst_home, tmp_path):
     run_local(Flow(runs))
     store = get_store()
     store.connect()
-    docs = [store.query_one({"uuid": r.uuid}, properties=["output"], load=True)["output"]
-            for r in runs]
+    docs = [store.query_one({"uuid": r.uuid}, properties=["output"], load=True)["output"] for r in runs]
     assert [d["status"] for d in docs] == ["completed", "completed"]
     state = select.function_args[1]
     doc = al_select.original(maker, state, docs).output
@@ -332,14 +403,15 @@ def test_convergence_uses_the_overall_held_out_error():
     maker = ActiveLearningMaker(tag="conv-test", target_force_rmse=0.2, max_iterations=2)
     state = {"iteration": 1, "history": [], "explore": [], "device": []}
     training = {"n_structures": 10, "per_config_type": {}}
-    per_type = {"crystal": {"force_rmse": 0.05, "energy_rmse": 0.001},
-                "liquid": {"force_rmse": 0.9, "energy_rmse": 0.02}}
+    per_type = {
+        "crystal": {"force_rmse": 0.05, "energy_rmse": 0.001},
+        "liquid": {"force_rmse": 0.9, "energy_rmse": 0.02},
+    }
     # a per-config_type row must not stand in for the whole held-out set
     with pytest.raises(ValueError, match="no pooled row"):
         al_decide.original(maker, state, "pot", per_type, {}, training)
     with_all = {**per_type, "all": {"force_rmse": 0.6, "energy_rmse": 0.01}}
-    doc = al_decide.original(maker, {**state, "iteration": 2}, "pot", with_all, {},
-                             training).output
+    doc = al_decide.original(maker, {**state, "iteration": 2}, "pot", with_all, {}, training).output
     assert doc.held_out_force_rmse == 0.6
     assert "target" not in (doc.stop_reason or "")
 
@@ -353,29 +425,41 @@ def test_walltime_stop_continues_instead_of_reporting_a_finished_run(gst_home):
     from gst_flows.store import get_store
     from gst_flows.structures import build_rocksalt
 
-    protocol = melt_quench(melt_temperature=600.0, melt_duration=10.0, quench_temperature=300.0,
-                           quench_rate=30000.0, heat_from=None, anneal_duration=0.0)
+    protocol = melt_quench(
+        melt_temperature=600.0,
+        melt_duration=10.0,
+        quench_temperature=300.0,
+        quench_rate=30000.0,
+        heat_from=None,
+        anneal_duration=0.0,
+    )
     protocol = protocol.model_copy(update={"seed": 7})
     cell = structures_from_atoms([build_rocksalt("GeTe", supercell=(2, 1, 1), seed=1)])[0]
     outputs = []
     for walltime in (None, 1e-6):  # 1 µs: every job stops after one step
-        md = GapMDMaker(protocol=protocol, potential=str(SCENARIO_GAP), frame_interval=5,
-                        thermo_interval=5, checkpoint_interval=5, walltime=walltime)
+        md = GapMDMaker(
+            protocol=protocol,
+            potential=str(SCENARIO_GAP),
+            frame_interval=5,
+            thermo_interval=5,
+            checkpoint_interval=5,
+            walltime=walltime,
+        )
         run = al_md(md, cell)
         responses = run_local(run)
         assert len(responses[run.uuid]) == (1 if walltime is None else protocol.n_steps)
         store = get_store()
         store.connect()
-        found = store.query_one({"uuid": run.uuid}, properties=["output"], sort={"index": -1},
-                                load=True)
+        found = store.query_one({"uuid": run.uuid}, properties=["output"], sort={"index": -1}, load=True)
         outputs.append(found["output"])
     whole, pieces = outputs
     assert pieces["status"] == whole["status"] == "completed"
     assert [f["step"] for f in pieces["frames"]] == [f["step"] for f in whole["frames"]]
     assert pieces["frames"][-1]["step"] == protocol.n_steps
     for a, b in zip(pieces["frames"], whole["frames"], strict=True):
-        np.testing.assert_array_equal(Structure.from_dict(a["structure"]).cart_coords,
-                                      Structure.from_dict(b["structure"]).cart_coords)
+        np.testing.assert_array_equal(
+            Structure.from_dict(a["structure"]).cart_coords, Structure.from_dict(b["structure"]).cart_coords
+        )
 
 
 # --------------------------------------------------------------------------- determinism
@@ -385,8 +469,9 @@ def test_seeds_are_derived_not_drawn():
     from gst_flows.flows.active_learning import derive_seed
 
     assert derive_seed(0, 2, 1, "md") == derive_seed(0, 2, 1, "md")
-    seeds = {derive_seed(s, i, k, p) for s in (0, 1) for i in (1, 2) for k in (0, 1)
-             for p in ("md", "committee")}
+    seeds = {
+        derive_seed(s, i, k, p) for s in (0, 1) for i in (1, 2) for k in (0, 1) for p in ("md", "committee")
+    }
     assert len(seeds) == 16
 
 
@@ -399,17 +484,21 @@ def _loop_outputs(database: str, tag: str) -> dict:
 
     client = pymongo.MongoClient(database_uri(get_settings()))
     db = client[database]
-    labels = sorted((d["output"]["structure_hash"], d["output"]["energy"]) for d in db.outputs.find(
-        {"output.@class": "LabelDoc", "output.provenance.tag": tag}))
-    iterations = sorted((d["output"] for d in db.outputs.find(
-        {"output.@class": "IterationDoc", "output.tag": tag})), key=lambda d: d["iteration"])
+    labels = sorted(
+        (d["output"]["structure_hash"], d["output"]["energy"])
+        for d in db.outputs.find({"output.@class": "LabelDoc", "output.provenance.tag": tag})
+    )
+    iterations = sorted(
+        (d["output"] for d in db.outputs.find({"output.@class": "IterationDoc", "output.tag": tag})),
+        key=lambda d: d["iteration"],
+    )
     selections = {}
     for d in db.outputs.find({"output.@class": "SelectionDoc", "output.tag": tag}):
         out = d["output"]
         selections[out["iteration"]] = {
-            "md_seeds": out["md_seeds"], "candidate_fractions": out["candidate_fractions"],
-            "provenance": [{k: v for k, v in p.items() if k != "potential_id"}
-                           for p in out["provenance"]],
+            "md_seeds": out["md_seeds"],
+            "candidate_fractions": out["candidate_fractions"],
+            "provenance": [{k: v for k, v in p.items() if k != "potential_id"} for p in out["provenance"]],
         }
     client.close()
     return {"labels": labels, "iterations": iterations, "selections": selections}
@@ -429,8 +518,11 @@ def _potential_fingerprint(potential_id: str, frames) -> tuple[str, np.ndarray]:
     uuid = rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     xml = fetch_potential(potential_id)
     label = re.search(r'label="(GAP_[0-9_]+)"', xml.read_text()).group(1)
-    files = {path.name.replace(label, "GAP"): path for path in xml.parent.iterdir()
-             if path.name.startswith(xml.name)}
+    files = {
+        path.name.replace(label, "GAP"): path
+        for path in xml.parent.iterdir()
+        if path.name.startswith(xml.name)
+    }
     assert len(files) > 1  # the XML and its sparseX files
     digest = hashlib.sha256()
     for name in sorted(files):
@@ -456,10 +548,19 @@ def test_same_seed_same_science(gst_home, monkeypatch):
     root = Path(__file__).parents[2]
     runs = {}
     for k, database in enumerate(("al-det-a", "al-det-b")):
-        env = {**os.environ, "GST_FLOWS_DATABASE": database, "PYTHONHASHSEED": str(k + 1),
-               "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-        subprocess.run([sys.executable, "-m", "tests.support.small_loop", "al-det", "5"],
-                       cwd=root, env=env, check=True, timeout=900)
+        env = {
+            **os.environ,
+            "GST_FLOWS_DATABASE": database,
+            "PYTHONHASHSEED": str(k + 1),
+            "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+        }
+        subprocess.run(
+            [sys.executable, "-m", "tests.support.small_loop", "al-det", "5"],
+            cwd=root,
+            env=env,
+            check=True,
+            timeout=900,
+        )
         runs[database] = _loop_outputs(database, "al-det")
     a, b = runs.values()
     assert [d["iteration"] for d in a["iterations"]] == [0, 1, 2]
@@ -469,8 +570,10 @@ def test_same_seed_same_science(gst_home, monkeypatch):
         assert first["seeds"] == second["seeds"] and first["seeds"]["flow"] == 5
         assert first["held_out_force_rmse"] == second["held_out_force_rmse"]
         assert first["selected_crystalline_fractions"] == second["selected_crystalline_fractions"]
-    assert a["iterations"][0]["seeds"]["committee_subsample"] != \
-        a["iterations"][1]["seeds"]["committee_subsample"]
+    assert (
+        a["iterations"][0]["seeds"]["committee_subsample"]
+        != a["iterations"][1]["seeds"]["committee_subsample"]
+    )
     frames = [small_structures()[3][0], *small_structures()[1]]
     for first, second in zip(a["iterations"], b["iterations"], strict=True):
         ids = [first["potential_id"], second["potential_id"]]

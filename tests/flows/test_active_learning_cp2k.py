@@ -26,12 +26,15 @@ def test_iteration_zero_with_cp2k_and_gap_fit(gst_home, outputs):
         strict_n_sparse=False,
     )
     maker = ActiveLearningMaker(
-        tag="al-cp2k", label_maker=Cp2kLabelMaker(settings=FAST_CP2K),
+        tag="al-cp2k",
+        label_maker=Cp2kLabelMaker(settings=FAST_CP2K),
         fit_maker=GapFitMaker(hyperparameters=hyper, test_fraction=0.0),
-        max_iterations=0, isolated_box=None,
+        max_iterations=0,
+        isolated_box=None,
     )
-    flow = maker.make(structures_from_atoms(initial), structures_from_atoms([held]),
-                      structures_from_atoms([base]))
+    flow = maker.make(
+        structures_from_atoms(initial), structures_from_atoms([held]), structures_from_atoms([base])
+    )
     run_local(flow)
     doc = outputs.find_one({"output.@class": "IterationDoc", "output.tag": "al-cp2k"})["output"]
     assert doc["iteration"] == 0

@@ -9,19 +9,36 @@ from gst_flows.flows.convergence import Cp2kConvergenceMaker, summarise_converge
 from gst_flows.makers.dft import Cp2kLabelMaker
 from gst_flows.structures import build_rocksalt
 
-SUMMARY = {"code": "cp2k", "formula": "GeTe", "natoms": 2, "structure_hash": "h", "base_settings": {},
-           "energy_tolerance": 0.5, "force_tolerance": 0.01}
+SUMMARY = {
+    "code": "cp2k",
+    "formula": "GeTe",
+    "natoms": 2,
+    "structure_hash": "h",
+    "base_settings": {},
+    "energy_tolerance": 0.5,
+    "force_tolerance": 0.01,
+}
 
 
 def _label(energy, forces, stress=None, state="successful", reused=None):
-    return {"uuid": f"u{energy}", "state": state, "error": None if state == "successful" else "SCF",
-            "energy": energy, "forces": forces, "stress": stress, "kpoints": [2, 2, 2],
-            "walltime": 10.0, "reused_from": reused}
+    return {
+        "uuid": f"u{energy}",
+        "state": state,
+        "error": None if state == "successful" else "SCF",
+        "energy": energy,
+        "forces": forces,
+        "stress": stress,
+        "kpoints": [2, 2, 2],
+        "walltime": 10.0,
+        "reused_from": reused,
+    }
 
 
 def _specs(parameter, values):
-    return [{"parameter": parameter, "value": v, "reference_value": values[-1], "key": f"{parameter}{v}"}
-            for v in values]
+    return [
+        {"parameter": parameter, "value": v, "reference_value": values[-1], "key": f"{parameter}{v}"}
+        for v in values
+    ]
 
 
 def test_summary_against_hand_made_labels():
@@ -57,8 +74,10 @@ def test_summary_against_hand_made_labels():
 
 
 def test_summary_when_a_label_job_died():
-    labels = {"cutoff300": dict.fromkeys(_label(0, []), None) | {"uuid": "x"},
-              "cutoff400": _label(-1.0, [[0, 0, 0], [0, 0, 0]])}
+    labels = {
+        "cutoff300": dict.fromkeys(_label(0, []), None) | {"uuid": "x"},
+        "cutoff400": _label(-1.0, [[0, 0, 0], [0, 0, 0]]),
+    }
     doc = summarise_convergence.original(_specs("cutoff", [300, 400]), labels, **SUMMARY)
     assert doc.points[0].error == "job ended without a document"
     assert doc.recommended == {"cutoff": None}
@@ -73,8 +92,11 @@ def test_one_label_job_per_distinct_protocol(gst_home):
     )
     structure = AseAtomsAdaptor.get_structure(cell)
     assert maker.points(structure) == [
-        ("kpoint_spacing", 0.6, 0.3), ("kpoint_spacing", 0.4, 0.3), ("kpoint_spacing", 0.3, 0.3),
-        ("cutoff", 200.0, 300.0), ("cutoff", 300.0, 300.0),
+        ("kpoint_spacing", 0.6, 0.3),
+        ("kpoint_spacing", 0.4, 0.3),
+        ("kpoint_spacing", 0.3, 0.3),
+        ("cutoff", 200.0, 300.0),
+        ("cutoff", 300.0, 300.0),
     ]
     flow = maker.make(structure)
     labels, summary = flow.jobs[:-1], flow.jobs[-1]

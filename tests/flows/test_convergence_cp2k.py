@@ -19,15 +19,30 @@ def test_differences_shrink_toward_the_tightest_and_labels_are_reused(gst_home, 
     path = tmp_path / "cell.extxyz"
     write(path, cell)
     # Base protocol at 0.6 Å⁻¹ (2x2x2); k ladder 2x2x2, 3x3x3, 4x4x4; cutoff 200 vs 300 Ry.
-    args = ["converge", str(path), "--kspacing", "0.6", "0.4", "0.3", "--cutoff", "200", "300",
-            "--set", f"kpoint_spacing={FAST_CP2K['kpoint_spacing']}", "--tag", "conv-test"]
+    args = [
+        "converge",
+        str(path),
+        "--kspacing",
+        "0.6",
+        "0.4",
+        "0.3",
+        "--cutoff",
+        "200",
+        "300",
+        "--set",
+        f"kpoint_spacing={FAST_CP2K['kpoint_spacing']}",
+        "--tag",
+        "conv-test",
+    ]
     assert main(args) == 0
     first = capsys.readouterr().out
     assert "kpoint_spacing: coarsest within tolerance of 0.3:" in first
     assert "cutoff: coarsest within tolerance of 300:" in first
 
-    maker = Cp2kConvergenceMaker(label_maker=Cp2kLabelMaker(settings=FAST_CP2K),
-                                 ladders={"kpoint_spacing": [0.6, 0.4, 0.3], "cutoff": [200, 300]})
+    maker = Cp2kConvergenceMaker(
+        label_maker=Cp2kLabelMaker(settings=FAST_CP2K),
+        ladders={"kpoint_spacing": [0.6, 0.4, 0.3], "cutoff": [200, 300]},
+    )
     from pymatgen.io.ase import AseAtomsAdaptor
 
     flow = maker.make(AseAtomsAdaptor.get_structure(cell))

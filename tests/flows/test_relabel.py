@@ -1,6 +1,5 @@
 """Relabelling a stored set with another protocol, with a Lennard-Jones stand-in for DFT."""
 
-
 import numpy as np
 import pytest
 
@@ -68,8 +67,9 @@ def test_relabel_links_both_labels_to_the_same_structure(originals, outputs, tmp
 
 
 def test_relabel_with_a_new_tag_and_selection(originals):
-    flow = relabel_flow(StandInLabelMaker(sigma=3.1), tag="relabel-src", config_type="crystal",
-                        new_tag="relabel-new")
+    flow = relabel_flow(
+        StandInLabelMaker(sigma=3.1), tag="relabel-src", config_type="crystal", new_tag="relabel-new"
+    )
     new = _labels(run_local(flow))
     assert len(new) == 2
     assert {d.provenance.tag for d in new} == {"relabel-new"}

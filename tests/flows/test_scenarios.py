@@ -41,10 +41,8 @@ def _run(maker, doc_class):
     store = get_store()
     store.connect()
     uuid = flow.jobs[-1].uuid
-    raw = store.query_one({"uuid": uuid}, properties=["output"], load=False,
-                          sort={"index": -1})["output"]
-    loaded = store.query_one({"uuid": uuid}, properties=["output"], load=True,
-                             sort={"index": -1})["output"]
+    raw = store.query_one({"uuid": uuid}, properties=["output"], load=False, sort={"index": -1})["output"]
+    loaded = store.query_one({"uuid": uuid}, properties=["output"], load=True, sort={"index": -1})["output"]
     doc = doc_class.model_validate({k: v for k, v in loaded.items() if not k.startswith("@")})
     return doc, raw
 
@@ -86,8 +84,7 @@ def _lammps_missing() -> str | None:
 def mushroom(request, gst_home):
     if request.param == "lammps" and _lammps_missing():
         pytest.skip(_lammps_missing())
-    return _run(MushroomResetMaker(potential=str(GAP), engine=request.param),
-                schemas.MushroomResetDoc)
+    return _run(MushroomResetMaker(potential=str(GAP), engine=request.param), schemas.MushroomResetDoc)
 
 
 @pytest.mark.slow  # a whole scenario flow with GAP MD
@@ -140,8 +137,7 @@ def test_cross_point_ledger_profiles_rdf(cross_point):
     assert n == 252
     assert check.requested == pytest.approx(60.0 / ev_to_fj(1.0) * n / 532_980)
     assert check.relative_error < 0.01
-    assert check.removed == pytest.approx(doc.parameters["removal_share"] * check.requested,
-                                          rel=0.01)
+    assert check.removed == pytest.approx(doc.parameters["removal_share"] * check.requested, rel=0.01)
     assert check.balance_error < 0.01
     t_zt = doc.array("temperature_zt")
     times = doc.array("time")
@@ -183,15 +179,18 @@ def test_set_crystallisation(gst_home):
 def test_cumulative_set(gst_home):
     # the small analogue of 5 x 100 ps against 10 x 50 ps at 600 K: the same time at 600 K,
     # each pulse followed by a cooling back to 300 K
-    maker = CumulativeSetMaker(potential=str(GAP),
-                               pulse_types=((600.0, 40.0, 2), (600.0, 20.0, 4)))
+    maker = CumulativeSetMaker(potential=str(GAP), pulse_types=((600.0, 40.0, 2), (600.0, 20.0, 4)))
     doc, raw = _run(maker, schemas.CumulativeSetDoc)
     _common_checks(doc, raw, figures=1)
     assert doc.n_runs == 2 and len(doc.kbar_files) == 2
     assert [(p.pulse_type, p.index) for p in doc.pulses] == [
-        ("600 K x 0.04 ps", 1), ("600 K x 0.04 ps", 2),
-        ("600 K x 0.02 ps", 1), ("600 K x 0.02 ps", 2), ("600 K x 0.02 ps", 3),
-        ("600 K x 0.02 ps", 4)]
+        ("600 K x 0.04 ps", 1),
+        ("600 K x 0.04 ps", 2),
+        ("600 K x 0.02 ps", 1),
+        ("600 K x 0.02 ps", 2),
+        ("600 K x 0.02 ps", 3),
+        ("600 K x 0.02 ps", 4),
+    ]
     assert doc.pulses[-1].cumulative_time == pytest.approx(0.08)
     np.testing.assert_allclose(doc.array("pulse_time_1"), [0.0, 0.02, 0.04, 0.06, 0.08])
     assert doc.array("fraction_0")[0] == pytest.approx(doc.reset_fraction[0])
@@ -203,8 +202,10 @@ def test_cumulative_set(gst_home):
     assert np.mean(hot) == pytest.approx(600.0, abs=50.0)
     assert np.mean(cold) == pytest.approx(300.0, abs=40.0)
     # so the two trains of equal time at 600 K are different runs: 2 against 4 cool-downs
-    cooled = {label: sum(p.rest_temperature_measured < 400.0 for p in doc.pulses
-                         if p.pulse_type == label) for label in doc.final_fractions()}
+    cooled = {
+        label: sum(p.rest_temperature_measured < 400.0 for p in doc.pulses if p.pulse_type == label)
+        for label in doc.final_fractions()
+    }
     assert cooled == {"600 K x 0.04 ps": 2, "600 K x 0.02 ps": 4}
     # the crystal template stayed where it was built through the RESET and the pulses
     cell = maker.prepare()[0].atoms
@@ -212,14 +213,12 @@ def test_cumulative_set(gst_home):
     assert fixed.any()
     for path in doc.kbar_files:
         for frame in read(path, index=":"):
-            np.testing.assert_allclose(frame.positions[fixed], cell.positions[fixed],
-                                       atol=1e-6)
+            np.testing.assert_allclose(frame.positions[fixed], cell.positions[fixed], atol=1e-6)
 
 
 @pytest.mark.slow  # a whole scenario flow with GAP MD
 def test_polycrystalline_growth(gst_home):
-    doc, raw = _run(PolycrystallineGrowthMaker(potential=str(GAP)),
-                    schemas.PolycrystallineGrowthDoc)
+    doc, raw = _run(PolycrystallineGrowthMaker(potential=str(GAP)), schemas.PolycrystallineGrowthDoc)
     _common_checks(doc, raw, figures=1)
     assert len(doc.grains) == 3
     sizes = doc.array("grain_atoms")
@@ -248,20 +247,19 @@ def test_polycrystalline_growth(gst_home):
 
 @pytest.mark.slow  # a whole scenario flow with GAP MD
 def test_heating_series(gst_home):
-    maker = HeatingSeriesMaker(potential=str(GAP), equilibrate_duration=10.0,
-                               heat_duration=120.0)
+    maker = HeatingSeriesMaker(potential=str(GAP), equilibrate_duration=10.0, heat_duration=120.0)
     doc, raw = _run(maker, schemas.HeatingSeriesDoc)
     _common_checks(doc, raw, figures=1, kbar=False)
     assert len(doc.runs) == 12 and doc.n_runs == 12
     assert {(s.ensemble, s.n_atoms, s.n_runs) for s in doc.sizes} == {
-        (e, n, 2) for e in ("nvt", "npt", "nve") for n in (7, 56)}
+        (e, n, 2) for e in ("nvt", "npt", "nve") for n in (7, 56)
+    }
     # independent runs differ in their seeds; NVT and NVE keep the density, NPT changes it
     assert len({r.seed for r in doc.runs}) == 4
     for run in doc.runs:
         if run.ensemble != "npt":
             assert run.final_density == pytest.approx(run.initial_density)
-    assert any(r.final_density != pytest.approx(r.initial_density)
-               for r in doc.runs if r.ensemble == "npt")
+    assert any(r.final_density != pytest.approx(r.initial_density) for r in doc.runs if r.ensemble == "npt")
     temperature = doc.array("temperature_0")
     assert temperature[0] == pytest.approx(300.0) and temperature[-1] == pytest.approx(3000.0)
     # NVE heats by injecting energy, no thermostat: the measured temperature climbs
@@ -279,8 +277,7 @@ def test_heating_series(gst_home):
 @pytest.mark.slow  # a whole scenario flow with GAP MD
 def test_electromigration(gst_home):
     # hot and strong enough that the small cell's ions visibly drift within 100 fs
-    maker = ElectromigrationMaker(potential=str(GAP), temperature=3000.0, field=0.5,
-                                  field_duration=100.0)
+    maker = ElectromigrationMaker(potential=str(GAP), temperature=3000.0, field=0.5, field_duration=100.0)
     doc, raw = _run(maker, schemas.ElectromigrationDoc)
     _common_checks(doc, raw, figures=1, kbar=False)
     drifts = {d.species: d for d in doc.drifts}
@@ -338,9 +335,12 @@ def test_full_size_flows_are_cluster_jobs():
 def test_walltime_chains_the_md_job(gst_home):
     # a walltime that every step exceeds: each job runs one step and hands over to the next,
     # rebuilding the cell from its recipe
-    maker = ElectromigrationMaker(potential=str(GAP), equilibrate_duration=4.0,
-                                  field_duration=4.0,
-                                  md={"walltime": 1e-9, "checkpoint_interval": 0})
+    maker = ElectromigrationMaker(
+        potential=str(GAP),
+        equilibrate_duration=4.0,
+        field_duration=4.0,
+        md={"walltime": 1e-9, "checkpoint_interval": 0},
+    )
     flow = maker.make()
     responses = run_local(flow, ensure_success=True)
     md_uuid = flow.jobs[0].uuid

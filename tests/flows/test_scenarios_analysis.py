@@ -73,8 +73,7 @@ def test_profiles_and_region_rdf():
 
 
 def test_non_periodic_profiles_clip():
-    atoms = Atoms("Te2", positions=[[0, 0, -0.5], [0, 0, 10.5]], cell=[5, 5, 10],
-                  pbc=(True, True, False))
+    atoms = Atoms("Te2", positions=[[0, 0, -0.5], [0, 0, 10.5]], cell=[5, 5, 10], pbc=(True, True, False))
     _, dens = species_density_profiles(atoms, "z", 5.0)
     assert dens["Te"].tolist() == pytest.approx([1 / 125, 1 / 125])
 
@@ -121,8 +120,7 @@ def test_region_pressure_of_every_atom_is_the_cell_pressure():
 
     atoms.calc = Potential(param_filename=str(SCENARIO_GAP))
     cell = -np.trace(atoms.get_stress(voigt=False, include_ideal_gas=True)) / 3 / GPa
-    assert region_pressure(atoms, everything, per_atom_virials(atoms)) == pytest.approx(
-        cell, rel=1e-9)
+    assert region_pressure(atoms, everything, per_atom_virials(atoms)) == pytest.approx(cell, rel=1e-9)
     with pytest.raises(ValueError, match="no atom"):
         region_pressure(atoms, ~everything, virials)
 
@@ -140,8 +138,7 @@ def test_barrier_crossings_counts_atoms_through_the_fixed_block():
     moved[2].positions[top, 2] = lz + 0.1  # up through the barrier
     moved[2].positions[bottom, 2] = low - lz - 0.5  # down through the boundary and barrier
     assert barrier_crossings([atoms, *moved], fixed).tolist() == [0, 0, 0, 2]
-    slab = build_mushroom(supercell=(3, 2, 3), focal_radius=5.0, fixed_layers=2,
-                          periodic_z=False)
+    slab = build_mushroom(supercell=(3, 2, 3), focal_radius=5.0, fixed_layers=2, periodic_z=False)
     out = slab.copy()
     out.positions[0, 2] = -0.5
     assert barrier_crossings([slab, out], slab.arrays["fixed"]).tolist() == [0, 1]

@@ -27,8 +27,7 @@ def test_full_size_cross_point_plumbing(tmp_path, capsys):
     assert "run 27500 upto" in quench
     # the short run put in and took out energy at the protocol's rates
     assert result.ledger["injected"] == pytest.approx(result.requested, rel=0.01)
-    assert result.ledger["removed"] == pytest.approx(result.requested * 2 / 2 * 10 / 40,
-                                                     rel=0.01)
+    assert result.ledger["removed"] == pytest.approx(result.requested * 2 / 2 * 10 / 40, rel=0.01)
     assert [s["name"] for s in result.extra["stages"]] == ["equilibrate", "pulse", "quench"]
     assert 50 < result.lammps_peak_mb < 8000
     assert result.lammps_reported_mb is not None and result.lammps_reported_mb > 50

@@ -55,17 +55,26 @@ def test_other_bad_parameters():
         MushroomResetMaker().make()
     with pytest.raises(ScenarioError, match="removal_share must be in"):
         CrossPointMaker(removal_share=1.5).prepare()
-    with pytest.raises(ScenarioError, match=r"unknown MD setting\(s\) frames \(md takes: .*"
-                                            r"frame_interval"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"unknown MD setting\(s\) frames \(md takes: .*"
+        r"frame_interval",
+    ):
         MushroomResetMaker(potential="gap.xml", md={"frames": 3}).make()
     with pytest.raises(ScenarioError, match="cannot build the cell"):
         MushroomResetMaker(composition="Xx2Te3").prepare()
 
 
 def test_presets_and_parameters():
-    assert set(SCENARIOS) == {"set-crystallisation", "cumulative-set", "polycrystalline-growth",
-                              "heating-series", "mushroom-reset", "cross-point",
-                              "electromigration"}
+    assert set(SCENARIOS) == {
+        "set-crystallisation",
+        "cumulative-set",
+        "polycrystalline-growth",
+        "heating-series",
+        "mushroom-reset",
+        "cross-point",
+        "electromigration",
+    }
     for name, cls in SCENARIOS.items():
         assert set(cls.SIZES) == {"small", "full"}, name
         assert cls.SIZES["full"]["engine"] == "lammps" and cls.SIZES["small"]["engine"] == "ase"
@@ -105,8 +114,7 @@ def test_full_cross_point_protocol_is_the_published_one():
 
 def test_lammps_inputs_of_a_small_scenario(tmp_path):
     run = MushroomResetMaker().prepare()[0]
-    inputs = write_lammps_inputs(run.atoms, run.protocol, LammpsPotential.lennard_jones(),
-                                 tmp_path)
+    inputs = write_lammps_inputs(run.atoms, run.protocol, LammpsPotential.lennard_jones(), tmp_path)
     assert len(inputs.scripts) == 3 and inputs.n_atoms == len(run.atoms)
     pulse = inputs.scripts[1].read_text()
     assert "read_restart ../stage-000/final.restart" in pulse
@@ -126,17 +134,18 @@ def test_command_list_check_and_inputs(tmp_path, capsys):
     parser = _parser()
     assert command.run(parser.parse_args(["scenario", "--list"])) == 0
     assert "mushroom-reset" in capsys.readouterr().out
-    args = parser.parse_args(["scenario", "cross-point", "--check", "--set", "n_blocks=3",
-                              "--set", "in_plane=[2,2]"])
+    args = parser.parse_args(
+        ["scenario", "cross-point", "--check", "--set", "n_blocks=3", "--set", "in_plane=[2,2]"]
+    )
     assert command.run(args) == 0
     out = capsys.readouterr().out
     assert "168 atoms" in out and "graded_injection" in out
-    args = parser.parse_args(["scenario", "electromigration", "--lammps-inputs",
-                              str(tmp_path)])
+    args = parser.parse_args(["scenario", "electromigration", "--lammps-inputs", str(tmp_path)])
     assert command.run(args) == 0
     assert (tmp_path / "run-00" / "stage-001" / "in.lammps").is_file()
     assert "addforce" in (tmp_path / "run-00" / "stage-001" / "in.lammps").read_text()
-    args = parser.parse_args(["scenario", "electromigration", "--set",
-                              'charges={"Ge": 1, "Te": -1}', "--check"])
+    args = parser.parse_args(
+        ["scenario", "electromigration", "--set", 'charges={"Ge": 1, "Te": -1}', "--check"]
+    )
     with pytest.raises(ScenarioError, match="no charge for Sb"):
         command.run(args)

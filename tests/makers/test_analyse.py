@@ -79,11 +79,16 @@ def test_temperature_map_of_an_md_run(tmp_path):
     from gst_flows.makers.md import GapMDMaker, as_md_doc
     from gst_flows.md.protocol import Protocol, Stage
 
-    protocol = Protocol(name="hold", initial_temperature=600, seed=3,
-                        stages=[Stage(name="nvt", ensemble="nvt", temperature=600, duration=10)])
+    protocol = Protocol(
+        name="hold",
+        initial_temperature=600,
+        seed=3,
+        stages=[Stage(name="nvt", ensemble="nvt", temperature=600, duration=10)],
+    )
     cell = rocksalt_gst(3, seed=2)
-    md = GapMDMaker(protocol=protocol, potential="gap_fixture:pair_calculator", frame_interval=5,
-                    thermo_interval=5).make(AseAtomsAdaptor.get_structure(cell))
+    md = GapMDMaker(
+        protocol=protocol, potential="gap_fixture:pair_calculator", frame_interval=5, thermo_interval=5
+    ).make(AseAtomsAdaptor.get_structure(cell))
     analysis = StructureAnalysisMaker(
         kind="temperature", options={"plane": "xz", "bin_size": 4.0, "sigma": 0.0}
     ).make(md.output)
@@ -109,11 +114,15 @@ def test_soap_map_of_a_database_selection():
     for k in range(4):
         atoms = rocksalt_gst(2, seed=k)
         atoms.positions += np.random.default_rng(k).normal(0, 0.02 + 0.25 * (k % 2), atoms.positions.shape)
-        provenance = {"tag": "analysis-db", "iteration": k // 2,
-                      "config_type": "crystal" if k % 2 == 0 else "rattled"}
+        provenance = {
+            "tag": "analysis-db",
+            "iteration": k // 2,
+            "config_type": "crystal" if k % 2 == 0 else "rattled",
+        }
         jobs.append(StandInLabelMaker().make(AseAtomsAdaptor.get_structure(atoms), provenance))
-    other = StandInLabelMaker().make(AseAtomsAdaptor.get_structure(rocksalt_gete(2)),
-                                     {"tag": "analysis-other"})
+    other = StandInLabelMaker().make(
+        AseAtomsAdaptor.get_structure(rocksalt_gete(2)), {"tag": "analysis-other"}
+    )
     run_local(Flow([*jobs, other]), ensure_success=True)
     analysis = DatabaseAnalysisMaker(options={"method": "mds"}, figures=False).make({"tag": "analysis-db"})
     run_local(analysis, ensure_success=True)

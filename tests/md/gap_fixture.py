@@ -50,8 +50,11 @@ def pair_calculator(cutoff: float = 5.0):
     return PairPotential(pots)
 
 
-def gst_cell(repeat: int | tuple[int, int, int] = 3, seed: int = 0,
-             fractions: tuple[float, float, float] = (1 / 7, 2 / 7, 4 / 7)) -> Atoms:
+def gst_cell(
+    repeat: int | tuple[int, int, int] = 3,
+    seed: int = 0,
+    fractions: tuple[float, float, float] = (1 / 7, 2 / 7, 4 / 7),
+) -> Atoms:
     """An fcc-packed cell of Ge, Sb and Te (Ge1Sb2Te4 proportions) for the pair potential.
 
     Parameters
@@ -84,16 +87,18 @@ def training_frames(n_per_temperature: int = 8, seed: int = 0) -> list[Atoms]:
         atoms = gst_cell(repeat=(3, 3, 2), seed=seed + k)
         atoms.set_cell(atoms.cell * (1.0 + 0.02 * (k - 1)), scale_atoms=True)
         protocol = Protocol(
-            initial_temperature=temperature, seed=seed + k,
-            stages=[Stage(name="md", ensemble="nvt", temperature=temperature,
-                          duration=40.0 * n_per_temperature)],
+            initial_temperature=temperature,
+            seed=seed + k,
+            stages=[
+                Stage(name="md", ensemble="nvt", temperature=temperature, duration=40.0 * n_per_temperature)
+            ],
         )
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
-            result = AseMDEngine(
-                calc, workdir=tmp, settings=RunSettings(frame_interval=20)
-            ).run(atoms, protocol)
+            result = AseMDEngine(calc, workdir=tmp, settings=RunSettings(frame_interval=20)).run(
+                atoms, protocol
+            )
             snaps = result.read_frames()[1:]
         for snap in snaps:
             labelled = Atoms(snap.numbers, snap.positions, cell=snap.cell, pbc=True)

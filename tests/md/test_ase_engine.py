@@ -39,11 +39,20 @@ def _total_momentum(atoms):
 
 
 def test_fixed_atoms_do_not_move(slab_cell, pair_calc, tmp_path):
-    protocol = Protocol(initial_temperature=600, stages=[
-        Stage(name="hot", ensemble="nvt", temperature=600, duration=200, actions=[FixAtoms()]),
-        Stage(name="nh", ensemble="nvt", thermostat="nose-hoover", temperature=600,
-              duration=100, actions=[FixAtoms()]),
-    ])
+    protocol = Protocol(
+        initial_temperature=600,
+        stages=[
+            Stage(name="hot", ensemble="nvt", temperature=600, duration=200, actions=[FixAtoms()]),
+            Stage(
+                name="nh",
+                ensemble="nvt",
+                thermostat="nose-hoover",
+                temperature=600,
+                duration=100,
+                actions=[FixAtoms()],
+            ),
+        ],
+    )
     result = _run(slab_cell, protocol, pair_calc, tmp_path)
     fixed = slab_cell.arrays["fixed"]
     assert fixed.sum() > 0
@@ -56,18 +65,24 @@ def test_fixed_atoms_do_not_move(slab_cell, pair_calc, tmp_path):
     ke = 0.5 * np.sum(final.get_masses()[~fixed, None] * v**2) / FS**2
     assert result.thermo["temperature_k"][-1] == pytest.approx(2 * ke / (3 * (~fixed).sum() * KB))
     frames = result.read_frames()
-    assert all(np.allclose(f.positions[fixed], slab_cell.positions[fixed], atol=1e-6)
-               for f in frames)
+    assert all(np.allclose(f.positions[fixed], slab_cell.positions[fixed], atol=1e-6) for f in frames)
     assert frames[-1].info["stage_end"] and "fixed" in frames[-1].arrays
 
 
 def test_nve_injection_rate_times_duration(slab_cell, pair_calc, tmp_path):
     rate, duration = 20.0, 600.0  # eV/ps, fs: 12 eV into the region (~100 K per atom there)
-    protocol = Protocol(initial_temperature=300, stages=[
-        Stage(name="pulse", ensemble="nve", duration=duration,
-              actions=[InjectEnergy(region="region", region_value=1, rate=rate)]),
-        Stage(name="after", ensemble="nve", duration=200),
-    ])
+    protocol = Protocol(
+        initial_temperature=300,
+        stages=[
+            Stage(
+                name="pulse",
+                ensemble="nve",
+                duration=duration,
+                actions=[InjectEnergy(region="region", region_value=1, rate=rate)],
+            ),
+            Stage(name="after", ensemble="nve", duration=200),
+        ],
+    )
     result = _run(slab_cell, protocol, pair_calc, tmp_path, thermo_interval=5)
     th = result.stage_thermo("pulse")
     expected = rate * duration / 1000
@@ -87,11 +102,18 @@ def test_nve_injection_rate_times_duration(slab_cell, pair_calc, tmp_path):
 
 
 def test_heat_removal_returns_injected_energy(cell, pair_calc, tmp_path):
-    protocol = Protocol(initial_temperature=300, stages=[
-        Stage(name="pulse", ensemble="nve", duration=300,
-              actions=[GradedInjection(axis="z", energy=8.0, ratio=4.0, n_slabs=4)]),
-        Stage(name="quench", ensemble="nve", duration=400, actions=[RemoveHeat()]),
-    ])
+    protocol = Protocol(
+        initial_temperature=300,
+        stages=[
+            Stage(
+                name="pulse",
+                ensemble="nve",
+                duration=300,
+                actions=[GradedInjection(axis="z", energy=8.0, ratio=4.0, n_slabs=4)],
+            ),
+            Stage(name="quench", ensemble="nve", duration=400, actions=[RemoveHeat()]),
+        ],
+    )
     result = _run(cell, protocol, pair_calc, tmp_path, thermo_interval=5)
     assert result.ledger.injected == pytest.approx(8.0)
     assert result.ledger.removed == pytest.approx(8.0)
@@ -104,10 +126,17 @@ def test_heat_removal_returns_injected_energy(cell, pair_calc, tmp_path):
 
 
 def test_graded_injection_heats_the_bottom(cell, pair_calc, tmp_path):
-    protocol = Protocol(initial_temperature=100, stages=[
-        Stage(name="pulse", ensemble="nve", duration=100,
-              actions=[GradedInjection(axis="z", energy=10.0, ratio=9.0, n_slabs=3)]),
-    ])
+    protocol = Protocol(
+        initial_temperature=100,
+        stages=[
+            Stage(
+                name="pulse",
+                ensemble="nve",
+                duration=100,
+                actions=[GradedInjection(axis="z", energy=10.0, ratio=9.0, n_slabs=3)],
+            ),
+        ],
+    )
     result = _run(cell, protocol, pair_calc, tmp_path)
     final = result.final_atoms
     z = cell.positions[:, 2]
@@ -118,10 +147,18 @@ def test_graded_injection_heats_the_bottom(cell, pair_calc, tmp_path):
 
 def test_field_moves_cations_and_anions_oppositely(cell, pair_calc, tmp_path):
     charges = {"Ge": 1.0, "Sb": 1.0, "Te": -1.0}
-    protocol = Protocol(initial_temperature=1200, stages=[
-        Stage(name="field", ensemble="nvt", temperature=1200, duration=600,
-              actions=[ElectricField(strength=0.3, direction="z", charges=charges)]),
-    ])
+    protocol = Protocol(
+        initial_temperature=1200,
+        stages=[
+            Stage(
+                name="field",
+                ensemble="nvt",
+                temperature=1200,
+                duration=600,
+                actions=[ElectricField(strength=0.3, direction="z", charges=charges)],
+            ),
+        ],
+    )
     symbols = np.array(cell.get_chemical_symbols())
     cation = np.isin(symbols, ["Ge", "Sb"])
 
@@ -142,12 +179,27 @@ def test_field_moves_cations_and_anions_oppositely(cell, pair_calc, tmp_path):
 
 @pytest.mark.parametrize("thermostat", ["langevin", "nose-hoover"])
 def test_schedules_reach_their_temperatures(cell, pair_calc, tmp_path, thermostat):
-    protocol = Protocol(initial_temperature=200, stages=[
-        Stage(name="ramp", ensemble="nvt", thermostat=thermostat, tdamp=40,
-              temperature={"start": 200, "end": 700}, duration=600),
-        Stage(name="steps", ensemble="nvt", thermostat=thermostat, tdamp=40,
-              temperature=[400, 250], duration=1200),
-    ])
+    protocol = Protocol(
+        initial_temperature=200,
+        stages=[
+            Stage(
+                name="ramp",
+                ensemble="nvt",
+                thermostat=thermostat,
+                tdamp=40,
+                temperature={"start": 200, "end": 700},
+                duration=600,
+            ),
+            Stage(
+                name="steps",
+                ensemble="nvt",
+                thermostat=thermostat,
+                tdamp=40,
+                temperature=[400, 250],
+                duration=1200,
+            ),
+        ],
+    )
     result = _run(cell, protocol, pair_calc, tmp_path)
     th = result.thermo
     t, temp = th["step"], th["temperature_k"]
@@ -164,10 +216,12 @@ def test_schedules_reach_their_temperatures(cell, pair_calc, tmp_path, thermosta
 def test_npt_relaxes_pressure(cell, pair_calc, tmp_path):
     squeezed = cell.copy()
     squeezed.set_cell(cell.cell * 0.97, scale_atoms=True)
-    protocol = Protocol(initial_temperature=300, stages=[
-        Stage(name="npt", ensemble="npt", temperature=300, pressure=0.0, pdamp=200,
-              duration=600),
-    ])
+    protocol = Protocol(
+        initial_temperature=300,
+        stages=[
+            Stage(name="npt", ensemble="npt", temperature=300, pressure=0.0, pdamp=200, duration=600),
+        ],
+    )
     result = _run(squeezed, protocol, pair_calc, tmp_path)
     th = result.thermo
     assert th["volume_a3"][-1] > th["volume_a3"][0] * 1.03
@@ -177,10 +231,22 @@ def test_npt_relaxes_pressure(cell, pair_calc, tmp_path):
 
 def _npt_volumes(atoms, calc, workdir, pressure: float, thermostat: str) -> np.ndarray:
     """Volumes (Å³) of a 10 ps NPT run at 300 K after 1 ps of equilibration."""
-    protocol = Protocol(initial_temperature=300, seed=4, stages=[
-        Stage(name=name, ensemble="npt", temperature=300, pressure=pressure, pdamp=200,
-              thermostat=thermostat, duration=duration)
-        for name, duration in (("eq", 1000), ("run", 10_000))])
+    protocol = Protocol(
+        initial_temperature=300,
+        seed=4,
+        stages=[
+            Stage(
+                name=name,
+                ensemble="npt",
+                temperature=300,
+                pressure=pressure,
+                pdamp=200,
+                thermostat=thermostat,
+                duration=duration,
+            )
+            for name, duration in (("eq", 1000), ("run", 10_000))
+        ],
+    )
     settings = RunSettings(thermo_interval=5, frame_interval=0, checkpoint_interval=0)
     result = AseMDEngine(calc, workdir=workdir, settings=settings).run(atoms, protocol)
     run = result.stage_thermo("run")
@@ -191,14 +257,12 @@ def _npt_volumes(atoms, calc, workdir, pressure: float, thermostat: str) -> np.n
 
 @pytest.mark.slow
 @pytest.mark.parametrize("thermostat", ["langevin", "nose-hoover"])
-def test_npt_volume_fluctuations_follow_the_compressibility(cell, pair_calc, tmp_path,
-                                                            thermostat):
+def test_npt_volume_fluctuations_follow_the_compressibility(cell, pair_calc, tmp_path, thermostat):
     # isothermal-isobaric: <dV²> = k_B T V κ_T, with κ_T measured from the mean volumes at
     # ±0.1 GPa; a Berendsen barostat damps the fluctuations far below that
     from gst_flows.md.units import EV_PER_A3_TO_GPA, KB
 
-    volumes = {p: _npt_volumes(cell, pair_calc, tmp_path / f"p{p}", p, thermostat)
-               for p in (-0.1, 0.0, 0.1)}
+    volumes = {p: _npt_volumes(cell, pair_calc, tmp_path / f"p{p}", p, thermostat) for p in (-0.1, 0.0, 0.1)}
     v0 = volumes[0.0].mean()
     kappa = -(volumes[0.1].mean() - volumes[-0.1].mean()) / 0.2 / v0 * EV_PER_A3_TO_GPA
     expected = KB * 300.0 * v0 * kappa
@@ -206,21 +270,27 @@ def test_npt_volume_fluctuations_follow_the_compressibility(cell, pair_calc, tmp
 
 
 def _mixed_protocol():
-    return Protocol(initial_temperature=300, seed=11, stages=[
-        Stage(name="nvt", ensemble="nvt", temperature=300, duration=100),
-        Stage(name="nh", ensemble="nvt", thermostat="nose-hoover", temperature=400,
-              duration=60),
-        Stage(name="pulse", ensemble="nve", duration=60,
-              actions=[GradedInjection(axis="z", energy=2.0, n_slabs=3)]),
-        Stage(name="quench", ensemble="nve", duration=40, actions=[RemoveHeat()]),
-    ])
+    return Protocol(
+        initial_temperature=300,
+        seed=11,
+        stages=[
+            Stage(name="nvt", ensemble="nvt", temperature=300, duration=100),
+            Stage(name="nh", ensemble="nvt", thermostat="nose-hoover", temperature=400, duration=60),
+            Stage(
+                name="pulse",
+                ensemble="nve",
+                duration=60,
+                actions=[GradedInjection(axis="z", energy=2.0, n_slabs=3)],
+            ),
+            Stage(name="quench", ensemble="nve", duration=40, actions=[RemoveHeat()]),
+        ],
+    )
 
 
 def test_checkpoint_restart_same_trajectory(cell, pair_calc, tmp_path):
     protocol = _mixed_protocol()
     settings = RunSettings(checkpoint_interval=7, frame_interval=10, thermo_interval=4)
-    whole = AseMDEngine(pair_calc, workdir=tmp_path / "whole", settings=settings).run(
-        cell, protocol)
+    whole = AseMDEngine(pair_calc, workdir=tmp_path / "whole", settings=settings).run(cell, protocol)
     assert whole.completed and whole.n_steps == protocol.n_steps == 130
     engine = AseMDEngine(pair_calc, workdir=tmp_path / "parts", settings=settings)
     done = 0
@@ -232,8 +302,7 @@ def test_checkpoint_restart_same_trajectory(cell, pair_calc, tmp_path):
             break
     assert part.completed and part.n_steps == 130
     assert np.allclose(part.final_atoms.positions, whole.final_atoms.positions, atol=1e-10)
-    assert np.allclose(part.final_atoms.get_velocities(), whole.final_atoms.get_velocities(),
-                       atol=1e-10)
+    assert np.allclose(part.final_atoms.get_velocities(), whole.final_atoms.get_velocities(), atol=1e-10)
     for key in ("step", "temperature_k", "etot_ev", "injected_ev", "thermostat_ev"):
         assert np.allclose(part.thermo[key], whole.thermo[key]), key
     assert part.n_frames == whole.n_frames == len(read_frames(part.frames_file))
@@ -263,8 +332,10 @@ def test_walltime_stop(cell, pair_calc, tmp_path):
 
 
 def test_hot_start_is_not_a_blowup(cell, pair_calc, tmp_path):
-    protocol = Protocol(initial_temperature=1500, stages=[
-        Stage(name="cool", ensemble="nvt", temperature=300, tdamp=20, duration=40)])
+    protocol = Protocol(
+        initial_temperature=1500,
+        stages=[Stage(name="cool", ensemble="nvt", temperature=300, tdamp=20, duration=40)],
+    )
     result = _run(cell, protocol, pair_calc, tmp_path)
     assert result.completed and result.thermo["temperature_k"][0] == pytest.approx(1500)
 
@@ -278,11 +349,20 @@ def test_blowup_atoms_too_close(cell, pair_calc, tmp_path):
 
 
 def test_blowup_runaway_temperature_keeps_checkpoint(cell, pair_calc, tmp_path):
-    protocol = Protocol(initial_temperature=300, temperature_ceiling=1e6, stages=[
-        Stage(name="calm", ensemble="nvt", temperature=300, duration=40),
-        Stage(name="bang", ensemble="nvt", temperature=300, duration=200,
-              actions=[InjectEnergy(region=None, rate=20_000.0)]),
-    ])
+    protocol = Protocol(
+        initial_temperature=300,
+        temperature_ceiling=1e6,
+        stages=[
+            Stage(name="calm", ensemble="nvt", temperature=300, duration=40),
+            Stage(
+                name="bang",
+                ensemble="nvt",
+                temperature=300,
+                duration=200,
+                actions=[InjectEnergy(region=None, rate=20_000.0)],
+            ),
+        ],
+    )
     with pytest.raises(MDBlowUpError) as info:
         _run(cell, protocol, pair_calc, tmp_path, checkpoint_interval=10)
     err = info.value
@@ -313,8 +393,9 @@ class _Spike(Calculator):
 
 
 def test_blowup_max_force(cell, pair_calc, tmp_path):
-    protocol = Protocol(initial_temperature=300, stages=[
-        Stage(name="a", ensemble="nvt", temperature=300, duration=100)])
+    protocol = Protocol(
+        initial_temperature=300, stages=[Stage(name="a", ensemble="nvt", temperature=300, duration=100)]
+    )
     with pytest.raises(MDBlowUpError, match=r"force of 500\.0 eV/Å on atom 0") as info:
         _run(cell, protocol, _Spike(pair_calc, after=15), tmp_path)
     assert info.value.step == 15
@@ -323,10 +404,17 @@ def test_blowup_max_force(cell, pair_calc, tmp_path):
 def test_any_ase_calculator_and_progress(cell, tmp_path):
     reports = []
     calc = LennardJones(sigma=2.67, epsilon=0.1, rc=5.0, smooth=True)
-    protocol = Protocol(initial_temperature=300, stages=[
-        Stage(name="a", ensemble="nvt", temperature=300, duration=20)])
-    result = run_protocol(cell[:32], protocol, calc, workdir=tmp_path / "lj",
-                          settings=RunSettings(progress_interval=1e-6), progress=reports.append)
+    protocol = Protocol(
+        initial_temperature=300, stages=[Stage(name="a", ensemble="nvt", temperature=300, duration=20)]
+    )
+    result = run_protocol(
+        cell[:32],
+        protocol,
+        calc,
+        workdir=tmp_path / "lj",
+        settings=RunSettings(progress_interval=1e-6),
+        progress=reports.append,
+    )
     assert result.completed and result.metadata["calculator"] == "LennardJones"
     assert reports and reports[-1].step == 10 and "step 10/10" in str(reports[-1])
 
@@ -338,9 +426,17 @@ def test_errors_before_compute(cell, pair_calc, tmp_path):
     npt = Protocol(stages=[Stage(name="a", ensemble="npt", temperature=300, duration=10)])
     with pytest.raises(ProtocolError, match="stress"):
         _run(cell, npt, NoStress(), tmp_path)
-    field = Protocol(stages=[Stage(name="a", ensemble="nvt", temperature=300, duration=10,
-                                   actions=[ElectricField(strength=0.03,
-                                                          charges={"Ge": 1, "Sb": 1})])])
+    field = Protocol(
+        stages=[
+            Stage(
+                name="a",
+                ensemble="nvt",
+                temperature=300,
+                duration=10,
+                actions=[ElectricField(strength=0.03, charges={"Ge": 1, "Sb": 1})],
+            )
+        ]
+    )
     with pytest.raises(ProtocolError, match="no charge for Te"):
         _run(cell, field, pair_calc, tmp_path)
     assert not (tmp_path / "run").exists()
@@ -372,15 +468,16 @@ AseMDEngine(calc, workdir={workdir!r}, settings=settings).run(gst_cell(3, seed=0
 def test_killed_process_resumes_from_checkpoint(cell, pair_calc, tmp_path):
     protocol = _mixed_protocol()
     workdir = tmp_path / "killed"
-    script = _KILLED_RUN.format(testdir=str(Path(__file__).parent), kill_after=75,
-                                protocol=protocol.to_yaml(), workdir=str(workdir))
-    proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True,
-                          text=True, timeout=300)
+    script = _KILLED_RUN.format(
+        testdir=str(Path(__file__).parent), kill_after=75, protocol=protocol.to_yaml(), workdir=str(workdir)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == -9, proc.stderr
     settings = RunSettings(checkpoint_interval=7, frame_interval=10, thermo_interval=4)
     resumed = AseMDEngine(pair_calc, workdir=workdir, settings=settings).run(cell, protocol)
-    whole = AseMDEngine(pair_calc, workdir=tmp_path / "whole", settings=settings).run(
-        cell, protocol)
+    whole = AseMDEngine(pair_calc, workdir=tmp_path / "whole", settings=settings).run(cell, protocol)
     assert resumed.completed and resumed.n_steps == whole.n_steps == 130
     assert np.allclose(resumed.final_atoms.positions, whole.final_atoms.positions, atol=1e-10)
     assert np.array_equal(resumed.thermo["step"], whole.thermo["step"])
@@ -389,15 +486,24 @@ def test_killed_process_resumes_from_checkpoint(cell, pair_calc, tmp_path):
 
 def test_npt_checkpoint_restart_same_trajectory(cell, pair_calc, tmp_path):
     # the barostat's state (cell and its rate of change) survives a stop mid-stage
-    protocol = Protocol(initial_temperature=300, seed=3, stages=[
-        Stage(name="lang", ensemble="npt", temperature=300, pressure=0.5, pdamp=100,
-              duration=80),
-        Stage(name="nh", ensemble="npt", thermostat="nose-hoover", temperature=300,
-              pressure=0.5, pdamp=100, duration=60),
-    ])
+    protocol = Protocol(
+        initial_temperature=300,
+        seed=3,
+        stages=[
+            Stage(name="lang", ensemble="npt", temperature=300, pressure=0.5, pdamp=100, duration=80),
+            Stage(
+                name="nh",
+                ensemble="npt",
+                thermostat="nose-hoover",
+                temperature=300,
+                pressure=0.5,
+                pdamp=100,
+                duration=60,
+            ),
+        ],
+    )
     settings = RunSettings(checkpoint_interval=5, frame_interval=10, thermo_interval=5)
-    whole = AseMDEngine(pair_calc, workdir=tmp_path / "whole", settings=settings).run(
-        cell, protocol)
+    whole = AseMDEngine(pair_calc, workdir=tmp_path / "whole", settings=settings).run(cell, protocol)
     engine = AseMDEngine(pair_calc, workdir=tmp_path / "parts", settings=settings)
     for budget in (17, 21, 1000):
         part = engine.run(cell, protocol, max_steps=budget)

@@ -29,15 +29,27 @@ def gap_run(small_gap, tmp_path_factory):
     z = atoms.positions[:, 2]
     atoms.new_array("fixed", z > z.max() - 0.5)
     atoms.new_array("region", (z < 2.0).astype(np.int32))
-    protocol = Protocol(initial_temperature=300, seed=2, stages=[
-        Stage(name="eq", ensemble="nvt", temperature=300, duration=20, actions=[FixAtoms()]),
-        Stage(name="pulse", ensemble="nve", duration=80,
-              actions=[FixAtoms(), InjectEnergy(region="region", rate=12.5)]),
-        Stage(name="quench", ensemble="nve", duration=160, actions=[FixAtoms(), RemoveHeat()]),
-    ])
+    protocol = Protocol(
+        initial_temperature=300,
+        seed=2,
+        stages=[
+            Stage(name="eq", ensemble="nvt", temperature=300, duration=20, actions=[FixAtoms()]),
+            Stage(
+                name="pulse",
+                ensemble="nve",
+                duration=80,
+                actions=[FixAtoms(), InjectEnergy(region="region", rate=12.5)],
+            ),
+            Stage(name="quench", ensemble="nve", duration=160, actions=[FixAtoms(), RemoveHeat()]),
+        ],
+    )
     calc, info = resolve_potential(small_gap)
-    engine = AseMDEngine(calc, workdir=tmp_path_factory.mktemp("gap"), potential_id=info.id,
-                         settings=RunSettings(thermo_interval=2, frame_interval=20))
+    engine = AseMDEngine(
+        calc,
+        workdir=tmp_path_factory.mktemp("gap"),
+        potential_id=info.id,
+        settings=RunSettings(thermo_interval=2, frame_interval=20),
+    )
     return atoms, engine.run(atoms, protocol), info
 
 
@@ -69,9 +81,12 @@ def test_recorded_energy_is_quippy_energy(gap_run, small_gap):
 
 def test_gap_maker_with_xml_path(small_gap, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    maker = GapMDMaker(potential=str(small_gap), protocol=Protocol(
-        initial_temperature=300, stages=[Stage(name="a", ensemble="nvt", temperature=300,
-                                               duration=10)]))
+    maker = GapMDMaker(
+        potential=str(small_gap),
+        protocol=Protocol(
+            initial_temperature=300, stages=[Stage(name="a", ensemble="nvt", temperature=300, duration=10)]
+        ),
+    )
     response = maker.make.original(maker, AseAtomsAdaptor.get_structure(gst_cell(2)))
     assert response.completed and response.n_steps == 5
     assert response.potential.kind == "gap_xml"

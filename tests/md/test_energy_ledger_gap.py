@@ -47,11 +47,19 @@ def test_total_energy_rises_by_the_planned_pulse(engine, tmp_path):
     atoms = build_rocksalt("Ge1Sb2Te4", (2, 2, 2), seed=0)
     z = atoms.positions[:, 2]
     atoms.arrays["region"] = (z < np.median(z)).astype(np.int32)
-    protocol = Protocol(initial_temperature=300, seed=5, stages=[
-        Stage(name="eq", ensemble="nvt", temperature=300, duration=40),
-        Stage(name="pulse", ensemble="nve", duration=1000,
-              actions=[InjectEnergy(region="region", region_value=1, energy=ENERGY)]),
-    ])
+    protocol = Protocol(
+        initial_temperature=300,
+        seed=5,
+        stages=[
+            Stage(name="eq", ensemble="nvt", temperature=300, duration=40),
+            Stage(
+                name="pulse",
+                ensemble="nve",
+                duration=1000,
+                actions=[InjectEnergy(region="region", region_value=1, energy=ENERGY)],
+            ),
+        ],
+    )
     result = _engine(engine, tmp_path).run(atoms, protocol)
     th = result.thermo
     start, n = protocol.stage_start_steps()[1], protocol.stages[1].n_steps

@@ -58,10 +58,19 @@ def test_short_protocol_writes_the_shared_run_directory(tmp_path):
     atoms = _cell()
     protocol = _protocol(
         [
-            {"name": "ramp", "ensemble": "nvt", "temperature": {"start": 300, "end": 400},
-             "duration": "0.2 ps"},
-            {"name": "steps", "ensemble": "nvt", "thermostat": "nose-hoover",
-             "temperature": [400, 350], "duration": "0.2 ps"},
+            {
+                "name": "ramp",
+                "ensemble": "nvt",
+                "temperature": {"start": 300, "end": 400},
+                "duration": "0.2 ps",
+            },
+            {
+                "name": "steps",
+                "ensemble": "nvt",
+                "thermostat": "nose-hoover",
+                "temperature": [400, 350],
+                "duration": "0.2 ps",
+            },
             {"name": "free", "ensemble": "nve", "duration": "0.2 ps"},
         ],
         initial_temperature=300,
@@ -84,8 +93,7 @@ def test_short_protocol_writes_the_shared_run_directory(tmp_path):
     assert result.thermo["target_temperature_k"][10] == pytest.approx(400)
     frames = read_frames(tmp_path / "frames.extxyz")
     assert [f.info["step"] for f in frames] == [0, 50, 100, 150, 200, 250, 300]
-    assert [bool(f.info["stage_end"]) for f in frames] == [False, False, True, False, True,
-                                                         False, True]
+    assert [bool(f.info["stage_end"]) for f in frames] == [False, False, True, False, True, False, True]
     assert frames[-1].get_velocities().shape == (len(atoms), 3)
     assert "fixed" not in frames[0].arrays or frames[0].arrays["fixed"].any()
     again = MDResult.from_directory(tmp_path)
@@ -100,8 +108,7 @@ def test_short_protocol_writes_the_shared_run_directory(tmp_path):
 def test_schedule_reaches_its_temperature(tmp_path):
     atoms = _cell()
     protocol = _protocol(
-        [{"name": "heat", "ensemble": "nvt", "temperature": 600, "tdamp": 20,
-          "duration": "1 ps"}],
+        [{"name": "heat", "ensemble": "nvt", "temperature": 600, "tdamp": 20, "duration": "1 ps"}],
         initial_temperature=100,
     )
     result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
@@ -114,10 +121,14 @@ def test_fixed_atoms_do_not_move(tmp_path):
     atoms = _cell()
     protocol = _protocol(
         [
-            {"name": "nvt", "ensemble": "nvt", "temperature": 500, "duration": "0.2 ps",
-             "actions": [{"kind": "fix_atoms"}]},
-            {"name": "nve", "ensemble": "nve", "duration": "0.2 ps",
-             "actions": [{"kind": "fix_atoms"}]},
+            {
+                "name": "nvt",
+                "ensemble": "nvt",
+                "temperature": 500,
+                "duration": "0.2 ps",
+                "actions": [{"kind": "fix_atoms"}],
+            },
+            {"name": "nve", "ensemble": "nve", "duration": "0.2 ps", "actions": [{"kind": "fix_atoms"}]},
         ],
         initial_temperature=500,
     )
@@ -143,11 +154,21 @@ def test_energy_injection_and_removal_ledger(tmp_path):
     rate = 10.0  # eV/ps into ~50 atoms for 0.4 ps: about +300 K in the region, then shared
     protocol = _protocol(
         [
-            {"name": "pulse", "ensemble": "nve", "duration": "0.4 ps",
-             "actions": [{"kind": "fix_atoms"},
-                         {"kind": "inject_energy", "region": "region", "rate": rate}]},
-            {"name": "quench", "ensemble": "nve", "duration": "0.4 ps",
-             "actions": [{"kind": "fix_atoms"}, {"kind": "remove_heat"}]},
+            {
+                "name": "pulse",
+                "ensemble": "nve",
+                "duration": "0.4 ps",
+                "actions": [
+                    {"kind": "fix_atoms"},
+                    {"kind": "inject_energy", "region": "region", "rate": rate},
+                ],
+            },
+            {
+                "name": "quench",
+                "ensemble": "nve",
+                "duration": "0.4 ps",
+                "actions": [{"kind": "fix_atoms"}, {"kind": "remove_heat"}],
+            },
         ],
         initial_temperature=300,
     )
@@ -169,9 +190,16 @@ def test_energy_injection_and_removal_ledger(tmp_path):
 def test_graded_injection_heats_the_bottom_more(tmp_path):
     atoms = _cell(4)  # 512 atoms
     protocol = _protocol(
-        [{"name": "pulse", "ensemble": "nve", "duration": "0.2 ps",
-          "actions": [{"kind": "graded_injection", "axis": "z", "energy": 8.0, "ratio": 4.0,
-                       "n_slabs": 4}]}],
+        [
+            {
+                "name": "pulse",
+                "ensemble": "nve",
+                "duration": "0.2 ps",
+                "actions": [
+                    {"kind": "graded_injection", "axis": "z", "energy": 8.0, "ratio": 4.0, "n_slabs": 4}
+                ],
+            }
+        ],
         initial_temperature=50,
     )
     result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
@@ -193,9 +221,22 @@ def test_graded_injection_heats_the_bottom_more(tmp_path):
 def test_field_moves_cations_and_anions_apart(tmp_path):
     atoms = _cell()
     protocol = _protocol(
-        [{"name": "field", "ensemble": "nvt", "temperature": 300, "duration": "0.4 ps",
-          "actions": [{"kind": "electric_field", "strength": 0.3, "direction": "z",
-                       "charges": {"Ge": 1.0, "Sb": 1.0, "Te": -1.0}}]}],
+        [
+            {
+                "name": "field",
+                "ensemble": "nvt",
+                "temperature": 300,
+                "duration": "0.4 ps",
+                "actions": [
+                    {
+                        "kind": "electric_field",
+                        "strength": 0.3,
+                        "direction": "z",
+                        "charges": {"Ge": 1.0, "Sb": 1.0, "Te": -1.0},
+                    }
+                ],
+            }
+        ],
         initial_temperature=300,
     )
     result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
@@ -210,8 +251,10 @@ def test_field_moves_cations_and_anions_apart(tmp_path):
 def test_stop_and_continue_finishes_with_the_same_steps(tmp_path):
     atoms = _cell()
     protocol = _protocol(
-        [{"name": "a", "ensemble": "nvt", "temperature": 300, "duration": "0.3 ps"},
-         {"name": "b", "ensemble": "nve", "duration": "0.3 ps"}],
+        [
+            {"name": "a", "ensemble": "nvt", "temperature": 300, "duration": "0.3 ps"},
+            {"name": "b", "ensemble": "nve", "duration": "0.3 ps"},
+        ],
         initial_temperature=300,
     )
     engine = LammpsMDEngine(LJ, tmp_path, settings=FAST)
@@ -230,11 +273,8 @@ def test_stop_and_continue_finishes_with_the_same_steps(tmp_path):
 @pytest.mark.slow
 def test_walltime_stops_cleanly_and_the_next_call_finishes(tmp_path):
     atoms = bulk("GeTe", "rocksalt", a=6.0, cubic=True).repeat((8, 8, 4))  # 2,048 atoms
-    protocol = _protocol(
-        [{"name": "long", "ensemble": "nve", "duration": "6 ps"}], initial_temperature=300
-    )
-    settings = RunSettings(thermo_interval=10, frame_interval=1000, checkpoint_interval=500,
-                           walltime=1.5)
+    protocol = _protocol([{"name": "long", "ensemble": "nve", "duration": "6 ps"}], initial_temperature=300)
+    settings = RunSettings(thermo_interval=10, frame_interval=1000, checkpoint_interval=500, walltime=1.5)
     first = LammpsMDEngine(LJ, tmp_path, settings=settings).run(atoms, protocol)
     assert not first.completed
     assert 0 < first.n_steps < 3000
@@ -273,8 +313,10 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     script.write_text(_KILL_SCRIPT)
     workdir = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, str(script), str(workdir)], start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, str(script), str(workdir)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     checkpoint = workdir / "lammps" / "stage-001" / "ckpt.b"
     deadline = time.monotonic() + 120
@@ -316,8 +358,7 @@ def test_distance_limit_is_checked_within_ten_steps(tmp_path):
         initial_temperature=900,
     )
     # nearest neighbours start 3.0 A apart; thermal motion soon brings a pair below 2.9 A
-    settings = RunSettings(thermo_interval=10, checkpoint_interval=20,
-                           safety={"min_distance": 2.9})
+    settings = RunSettings(thermo_interval=10, checkpoint_interval=20, safety={"min_distance": 2.9})
     with pytest.raises(MDBlowUpError, match="closer than min_distance") as info:
         LammpsMDEngine(LJ, tmp_path, settings=settings).run(atoms, protocol)
     assert info.value.step == 10
@@ -328,9 +369,7 @@ def test_distance_limit_is_checked_within_ten_steps(tmp_path):
 def test_force_limit_stops_the_run_at_once(tmp_path):
     atoms = _cell()
     atoms.positions[0] = atoms.positions[1] + [1.6, 0.0, 0.0]
-    protocol = _protocol(
-        [{"name": "nve", "ensemble": "nve", "duration": "0.1 ps"}], initial_temperature=300
-    )
+    protocol = _protocol([{"name": "nve", "ensemble": "nve", "duration": "0.1 ps"}], initial_temperature=300)
     settings = RunSettings(safety={"max_force": 5.0, "min_distance": 0.5})
     with pytest.raises(MDBlowUpError, match="max_force") as info:
         LammpsMDEngine(LJ, tmp_path, settings=settings).run(atoms, protocol)
@@ -340,8 +379,16 @@ def test_force_limit_stops_the_run_at_once(tmp_path):
 def test_npt_runs_on_an_orthogonal_cell_and_is_refused_on_a_skewed_one(tmp_path):
     atoms = _cell()
     protocol = _protocol(
-        [{"name": "npt", "ensemble": "npt", "temperature": 300, "pressure": 1.0,
-          "pdamp": 100, "duration": "0.4 ps"}],
+        [
+            {
+                "name": "npt",
+                "ensemble": "npt",
+                "temperature": 300,
+                "pressure": 1.0,
+                "pdamp": 100,
+                "duration": "0.4 ps",
+            }
+        ],
         initial_temperature=300,
     )
     result = LammpsMDEngine(LJ, tmp_path / "ortho", settings=FAST).run(atoms, protocol)
@@ -361,12 +408,23 @@ def test_npt_volume_fluctuations_follow_the_compressibility(tmp_path, thermostat
     settings = RunSettings(thermo_interval=5, frame_interval=0, checkpoint_interval=0)
     volumes = {}
     for pressure in (-0.05, 0.0, 0.05):
-        protocol = Protocol(initial_temperature=300, seed=4, stages=[
-            {"name": name, "ensemble": "npt", "temperature": 300, "pressure": pressure,
-             "pdamp": 200, "thermostat": thermostat, "duration": duration}
-            for name, duration in (("eq", 2000), ("run", 100_000))])
-        result = LammpsMDEngine(LJ, tmp_path / f"p{pressure}", settings=settings).run(
-            atoms, protocol)
+        protocol = Protocol(
+            initial_temperature=300,
+            seed=4,
+            stages=[
+                {
+                    "name": name,
+                    "ensemble": "npt",
+                    "temperature": 300,
+                    "pressure": pressure,
+                    "pdamp": 200,
+                    "thermostat": thermostat,
+                    "duration": duration,
+                }
+                for name, duration in (("eq", 2000), ("run", 100_000))
+            ],
+        )
+        result = LammpsMDEngine(LJ, tmp_path / f"p{pressure}", settings=settings).run(atoms, protocol)
         script = (tmp_path / f"p{pressure}" / "lammps" / "stage-001" / "in.0.lammps").read_text()
         assert "berendsen" not in script
         run = result.stage_thermo("run")
@@ -384,8 +442,9 @@ def test_stand_in_runs_in_a_skewed_cell_on_two_ranks(tmp_path):
         initial_temperature=300,
     )
     one = LammpsMDEngine(LJ, tmp_path / "one", settings=FAST).run(atoms, protocol)
-    two = LammpsMDEngine(LJ, tmp_path / "two", settings=FAST,
-                         runner=LammpsRunner(nprocs=2)).run(atoms, protocol)
+    two = LammpsMDEngine(LJ, tmp_path / "two", settings=FAST, runner=LammpsRunner(nprocs=2)).run(
+        atoms, protocol
+    )
     assert two.completed
     assert two.thermo["epot_ev"][0] == pytest.approx(one.thermo["epot_ev"][0], abs=1e-9)
     np.testing.assert_allclose(two.final_atoms.cell[:], atoms.cell[:], atol=1e-9)
@@ -416,10 +475,12 @@ def test_gap_nve_trajectory_matches_the_ase_engine(test_gap, tmp_path):
         initial_temperature=300,
     )
     settings = RunSettings(thermo_interval=10, frame_interval=30)
-    lmp = LammpsMDEngine(test_gap, tmp_path / "lammps", settings=settings,
-                         runner=LammpsRunner(nprocs=2)).run(atoms, protocol)
-    ase = AseMDEngine(Potential(param_filename=str(test_gap)), tmp_path / "ase",
-                      settings=settings).run(atoms, protocol)
+    lmp = LammpsMDEngine(test_gap, tmp_path / "lammps", settings=settings, runner=LammpsRunner(nprocs=2)).run(
+        atoms, protocol
+    )
+    ase = AseMDEngine(Potential(param_filename=str(test_gap)), tmp_path / "ase", settings=settings).run(
+        atoms, protocol
+    )
     n = len(atoms)
     np.testing.assert_array_equal(lmp.thermo["step"], ase.thermo["step"])
     # same start (same seed), same potential: energies per atom agree far below 1e-6 eV
@@ -440,11 +501,22 @@ def test_gap_protocol_with_fixed_atoms_and_injection(test_gap, tmp_path):
     atoms.arrays["region"] = (z < 2.0).astype(int)
     protocol = _protocol(
         [
-            {"name": "nvt", "ensemble": "nvt", "temperature": 300, "duration": "20 fs",
-             "actions": [{"kind": "fix_atoms"}]},
-            {"name": "pulse", "ensemble": "nve", "duration": "20 fs",
-             "actions": [{"kind": "fix_atoms"},
-                         {"kind": "inject_energy", "region": "region", "rate": 20.0}]},
+            {
+                "name": "nvt",
+                "ensemble": "nvt",
+                "temperature": 300,
+                "duration": "20 fs",
+                "actions": [{"kind": "fix_atoms"}],
+            },
+            {
+                "name": "pulse",
+                "ensemble": "nve",
+                "duration": "20 fs",
+                "actions": [
+                    {"kind": "fix_atoms"},
+                    {"kind": "inject_energy", "region": "region", "rate": 20.0},
+                ],
+            },
         ],
         initial_temperature=300,
     )
@@ -478,8 +550,10 @@ def test_slab_open_along_z_runs_with_fixed_walls(tmp_path):
     atoms = _cell()
     atoms.pbc = (True, True, False)
     atoms.center(vacuum=6.0, axis=2)
-    protocol = _protocol([{"name": "nve", "ensemble": "nve", "duration": "0.1 ps",
-                           "actions": [{"kind": "fix_atoms"}]}], initial_temperature=600)
+    protocol = _protocol(
+        [{"name": "nve", "ensemble": "nve", "duration": "0.1 ps", "actions": [{"kind": "fix_atoms"}]}],
+        initial_temperature=600,
+    )
     result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
     assert result.completed
     script = next((tmp_path / "lammps" / "stage-000").glob("in.*.lammps")).read_text()
@@ -494,13 +568,14 @@ def test_slab_open_along_z_runs_with_fixed_walls(tmp_path):
 def test_slab_with_atoms_on_a_wall_is_refused_before_running(tmp_path):
     atoms = _cell()
     atoms.pbc = (True, True, False)  # atoms at z = 0: LAMMPS would lose them at once
-    protocol = _protocol([{"name": "nve", "ensemble": "nve", "duration": "0.1 ps"}],
-                         initial_temperature=300)
+    protocol = _protocol([{"name": "nve", "ensemble": "nve", "duration": "0.1 ps"}], initial_temperature=300)
     with pytest.raises(ProtocolError, match=r"open along z.*at least 2 Å inside"):
         LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
     assert not (tmp_path / "lammps").exists()
-    npt = _protocol([{"name": "npt", "ensemble": "npt", "temperature": 300,
-                      "duration": "0.1 ps"}], initial_temperature=300)
+    npt = _protocol(
+        [{"name": "npt", "ensemble": "npt", "temperature": 300, "duration": "0.1 ps"}],
+        initial_temperature=300,
+    )
     atoms.center(vacuum=6.0, axis=2)
     with pytest.raises(ProtocolError, match="npt stages need a cell periodic"):
         LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, npt)

@@ -51,7 +51,9 @@ def test_plugin_builds_once_and_is_cached():
 def test_plugin_exports_lammps_entry_point():
     out = subprocess.run(
         ["nm", "-D", "--defined-only", str(lammps_plugin.plugin_path())],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "lammpsplugin_init" in out
     assert "f90wrap_abort_" in out
@@ -61,17 +63,13 @@ def test_plugin_exports_lammps_entry_point():
 def test_build_script_is_idempotent_and_prints_path(tmp_path):
     env = dict(os.environ, PYTHON=sys.executable, GST_FLOWS_LAMMPS_PLUGIN_DIR=str(tmp_path))
     script = ROOT / "scripts" / "build_quip_plugin.sh"
-    first = subprocess.run(
-        ["bash", str(script)], env=env, capture_output=True, text=True, check=False
-    )
+    first = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, check=False)
     assert first.returncode == 0, first.stderr
     built = Path(first.stdout.strip())
     assert built.is_file()
     assert tmp_path in built.parents
     mtime = built.stat().st_mtime_ns
-    second = subprocess.run(
-        ["bash", str(script)], env=env, capture_output=True, text=True, check=False
-    )
+    second = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, check=False)
     assert second.returncode == 0
     assert Path(second.stdout.strip()) == built
     assert built.stat().st_mtime_ns == mtime
@@ -113,9 +111,7 @@ def test_scattered_groups_go_to_an_atomfile(tmp_path):
     ]
     lines = (tmp_path / "scatter.atomfile").read_text().splitlines()
     assert int(lines[1]) == mask.sum()
-    np.testing.assert_array_equal(
-        np.loadtxt(lines[2:], dtype=int)[:, 0], np.flatnonzero(mask) + 1
-    )
+    np.testing.assert_array_equal(np.loadtxt(lines[2:], dtype=int)[:, 0], np.flatnonzero(mask) + 1)
     few = group_id_commands("few", np.arange(10) < 4, directory=tmp_path)
     assert few == ["group few id 1:4"]
 

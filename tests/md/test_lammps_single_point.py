@@ -63,9 +63,7 @@ def _quippy_reference(atoms, xml):
 def test_gap_single_point_matches_quippy(test_gap, nprocs):
     atoms = _skewed_cell()
     energy, forces, stress = _quippy_reference(atoms, test_gap)
-    result = lammps_single_point(
-        atoms, LammpsPotential.gap(test_gap), LammpsRunner(nprocs=nprocs)
-    )
+    result = lammps_single_point(atoms, LammpsPotential.gap(test_gap), LammpsRunner(nprocs=nprocs))
     n = len(atoms)
     assert abs(result.energy - energy) / n < 1e-6
     assert np.abs(result.forces - forces).max() < 1e-6

@@ -56,12 +56,13 @@ def test_errors_before_any_compute(files, tmp_path):
     with pytest.raises(ProtocolError, match="temperature ceiling"):
         _main(["mushroom_reset", str(structure), "--check"])
     bad = tmp_path / "field.yaml"
-    bad.write_text("stages:\n  - {name: f, ensemble: nvt, temperature: 1000, duration: 10,\n"
-                   "     actions: [{kind: electric_field, strength: 0.03, "
-                   "charges: {Xe: 1}}]}\n")
+    bad.write_text(
+        "stages:\n  - {name: f, ensemble: nvt, temperature: 1000, duration: 10,\n"
+        "     actions: [{kind: electric_field, strength: 0.03, "
+        "charges: {Xe: 1}}]}\n"
+    )
     with pytest.raises(ProtocolError, match="no charge for Ge, Sb, Te"):
-        _main([str(bad), str(structure), "--direct", str(tmp_path / "out"),
-               "--potential", PAIR])
+        _main([str(bad), str(structure), "--direct", str(tmp_path / "out"), "--potential", PAIR])
     assert not (tmp_path / "out").exists()
     with pytest.raises(FileNotFoundError, match="no protocol file"):
         _main(["nope.yaml", str(structure), "--check"])
@@ -72,8 +73,21 @@ def test_errors_before_any_compute(files, tmp_path):
 def test_direct_run(files, tmp_path, capsys):
     structure, protocol = files
     out = tmp_path / "run"
-    assert _main([str(protocol), str(structure), "--potential", PAIR, "--direct", str(out),
-                  "--frame-interval", "5"]) == 0
+    assert (
+        _main(
+            [
+                str(protocol),
+                str(structure),
+                "--potential",
+                PAIR,
+                "--direct",
+                str(out),
+                "--frame-interval",
+                "5",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "finished: 20 steps" in text and "injected 0.2 eV" in text
     assert (out / "result.json").exists() and (out / "frames.extxyz").exists()
@@ -82,11 +96,12 @@ def test_direct_run(files, tmp_path, capsys):
 def test_blowup_exit_code(files, tmp_path, capsys):
     structure, _ = files
     hot = tmp_path / "hot.yaml"
-    hot.write_text("temperature_ceiling: 1e6\ninitial_temperature: 300\nstages:\n"
-                   "  - {name: a, ensemble: nve, duration: 40,\n"
-                   "     actions: [{kind: inject_energy, region: null, rate: 1e5}]}\n")
-    assert _main([str(hot), str(structure), "--potential", PAIR, "--direct",
-                  str(tmp_path / "h")]) == 3
+    hot.write_text(
+        "temperature_ceiling: 1e6\ninitial_temperature: 300\nstages:\n"
+        "  - {name: a, ensemble: nve, duration: 40,\n"
+        "     actions: [{kind: inject_energy, region: null, rate: 1e5}]}\n"
+    )
+    assert _main([str(hot), str(structure), "--potential", PAIR, "--direct", str(tmp_path / "h")]) == 3
     assert "blew up" in capsys.readouterr().err
 
 

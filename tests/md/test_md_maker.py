@@ -27,12 +27,18 @@ PAIR = "gap_fixture:pair_calculator"
 
 
 def _protocol():
-    return Protocol(name="pulse", initial_temperature=300, seed=5, stages=[
-        Stage(name="eq", ensemble="nvt", temperature=300, duration=20),
-        Stage(name="pulse", ensemble="nve", duration=20,
-              actions=[GradedInjection(energy=1.0, n_slabs=2)]),
-        Stage(name="quench", ensemble="nve", duration=20, actions=[RemoveHeat()]),
-    ])
+    return Protocol(
+        name="pulse",
+        initial_temperature=300,
+        seed=5,
+        stages=[
+            Stage(name="eq", ensemble="nvt", temperature=300, duration=20),
+            Stage(
+                name="pulse", ensemble="nve", duration=20, actions=[GradedInjection(energy=1.0, n_slabs=2)]
+            ),
+            Stage(name="quench", ensemble="nve", duration=20, actions=[RemoveHeat()]),
+        ],
+    )
 
 
 def _store():
@@ -42,22 +48,24 @@ def _store():
 
 
 def _output(store, job):
-    return store.query_one({"uuid": job.uuid}, properties=["output"], load=True,
-                           sort={"index": -1})["output"]
+    return store.query_one({"uuid": job.uuid}, properties=["output"], load=True, sort={"index": -1})["output"]
 
 
 def test_maker_runs_and_stores_chunks(cell, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    maker = GapMDMaker(protocol=_protocol(), potential=PAIR, frame_interval=5,
-                       thermo_interval=2, chunk_bytes=20_000)
+    maker = GapMDMaker(
+        protocol=_protocol(), potential=PAIR, frame_interval=5, thermo_interval=2, chunk_bytes=20_000
+    )
     structure = AseAtomsAdaptor.get_structure(cell)
     job = maker.make(structure)
     store = _store()
     run_locally(job, store=store, create_folders=True, ensure_success=True)
     raw = store.query_one({"uuid": job.uuid}, properties=["output"], load=False)["output"]
     # big fields are references to the data store, not inline
-    assert raw["trajectory"][0]["frame_data"]["@class"] == "OutputReference" or \
-        "blob_uuid" in raw["trajectory"][0]["frame_data"]
+    assert (
+        raw["trajectory"][0]["frame_data"]["@class"] == "OutputReference"
+        or "blob_uuid" in raw["trajectory"][0]["frame_data"]
+    )
     assert "blob_uuid" in raw["thermo"][0]["thermo_data"]
     assert len(json.dumps(raw, cls=MontyEncoder)) < 100_000
     blobs = list(store.additional_stores["data"].query({}))
@@ -65,8 +73,7 @@ def test_maker_runs_and_stores_chunks(cell, tmp_path, monkeypatch):
     chunks = [b["data"] for b in blobs if "positions" in b["data"] or "step" in b["data"]]
     assert len(chunks) == len(blobs) - 1  # and the final structure
     assert all(len(json.dumps(c, cls=MontyEncoder)) < 22_000 for c in chunks)
-    doc = MDDoc.model_validate({k: v for k, v in _output(store, job).items()
-                                if not k.startswith("@")})
+    doc = MDDoc.model_validate({k: v for k, v in _output(store, job).items() if not k.startswith("@")})
     assert doc.completed and doc.n_steps == 30 and doc.engine == "ase"
     assert doc.potential.id == PAIR and doc.potential.kind == "factory"
     assert doc.ledger.injected == pytest.approx(1.0) and doc.ledger.removed == pytest.approx(1.0)
@@ -84,8 +91,7 @@ def test_maker_runs_and_stores_chunks(cell, tmp_path, monkeypatch):
 
 def test_walltime_chains_jobs(cell, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    maker = GapMDMaker(protocol=_protocol(), potential=PAIR, walltime=1e-9,
-                       checkpoint_interval=0)
+    maker = GapMDMaker(protocol=_protocol(), potential=PAIR, walltime=1e-9, checkpoint_interval=0)
     store = _store()
     job = maker.make(AseAtomsAdaptor.get_structure(cell))
     responses = run_locally(job, store=store, create_folders=True, ensure_success=True)
@@ -106,8 +112,9 @@ def test_bad_input_fails_before_compute(slab_cell):
 
 
 def test_maker_serialises():
-    maker = GapMDMaker(protocol=_protocol(), potential="gap.xml", engine="lammps",
-                       engine_kwargs={"nprocs": 2})
+    maker = GapMDMaker(
+        protocol=_protocol(), potential="gap.xml", engine="lammps", engine_kwargs={"nprocs": 2}
+    )
     again = MontyDecoder().decode(MontyEncoder().encode(maker))
     assert again == maker
     assert isinstance(again.protocol, Protocol)

@@ -27,8 +27,16 @@ from gst_flows.md.protocol import (
 )
 from gst_flows.md.units import ev_to_fj, fj_to_ev, parse_quantity
 
-PUBLISHED = {"melt_quench", "crystallisation_600K", "cumulative_set", "mushroom_reset",
-             "mushroom_reset_strong", "cross_point", "electromigration", "heating_npt"}
+PUBLISHED = {
+    "melt_quench",
+    "crystallisation_600K",
+    "cumulative_set",
+    "mushroom_reset",
+    "mushroom_reset_strong",
+    "cross_point",
+    "electromigration",
+    "heating_npt",
+}
 
 
 def test_units():
@@ -89,14 +97,22 @@ def test_schedules():
     assert isinstance(steps.temperature, Steps)
     pieces = steps.temperature_pieces()
     assert [(p.start_step, p.n_steps, p.start) for p in pieces] == [
-        (0, 500, 650), (500, 500, 600), (1000, 500, 500)]
+        (0, 500, 650),
+        (500, 500, 600),
+        (1000, 500, 500),
+    ]
     assert steps.temperature_at_step(501) == 600
-    uneven = Stage(name="u", ensemble="nvt", duration=1000,
-                   temperature={"values": [300, 900], "durations": [200, 800]})
+    uneven = Stage(
+        name="u", ensemble="nvt", duration=1000, temperature={"values": [300, 900], "durations": [200, 800]}
+    )
     assert uneven.temperature_pieces()[1].n_steps == 400
     with pytest.raises(ValidationError, match="add up"):
-        Stage(name="u", ensemble="nvt", duration=1000,
-              temperature={"values": [300, 900], "durations": [200, 700]})
+        Stage(
+            name="u",
+            ensemble="nvt",
+            duration=1000,
+            temperature={"values": [300, 900], "durations": [200, 700]},
+        )
     nve = Stage(name="n", ensemble="nve", duration=10)
     assert nve.temperature_pieces() == [] and nve.temperature_at_step(3) is None
 
@@ -105,8 +121,9 @@ def test_generators():
     mq = melt_quench(melt_temperature=1200, quench_temperature=300, quench_rate=10)
     assert mq.stage("quench").duration == 90_000
     assert mq.stage("quench").end_temperature == 300
-    train = pulse_train([(650, 100_000), (600, 50_000)], repeat=2, fixed="fixed",
-                        reset=ResetPulse(melt_temperature=1100))
+    train = pulse_train(
+        [(650, 100_000), (600, 50_000)], repeat=2, fixed="fixed", reset=ResetPulse(melt_temperature=1100)
+    )
     names = [s.name for s in train.stages]
     assert names[:2] == ["pulse-reset-melt", "pulse-reset-quench"]
     sets = [s for s in train.stages if s.tag == "set"]
@@ -135,20 +152,42 @@ def test_action_shorthand_and_yaml_units():
     [
         ({"name": "a", "ensemble": "nvt", "duration": 1001, "temperature": 300}, "whole number"),
         ({"name": "a", "ensemble": "nvt", "duration": 1000}, "needs a temperature"),
-        ({"name": "a", "ensemble": "nve", "duration": 10,
-          "actions": [{"kind": "inject_energy", "rate": 1, "energy": 2}]}, "exactly one"),
-        ({"name": "a", "ensemble": "nve", "duration": 10,
-          "actions": [{"kind": "remove_heat"}]}, "injected nothing"),
-        ({"name": "a", "ensemble": "nvt", "duration": 10, "temperature": 9000},
-         "temperature ceiling"),
-        ({"name": "a", "ensemble": "nvt", "duration": 10, "temperature": 300, "tempdamp": 3},
-         "tempdamp"),
-        ({"name": "a", "ensemble": "npt", "duration": 10, "temperature": 300,
-          "actions": [{"kind": "fix_atoms"}]}, "not supported in npt"),
-        ({"name": "a", "ensemble": "nve", "duration": 10,
-          "actions": [{"kind": "heat_up"}]}, "heat_up"),
-        ({"name": "a", "ensemble": "nvt", "thermostat": "nose-hoover", "duration": 10,
-          "temperature": {"start": 300, "end": 0}}, "above 0 K"),
+        (
+            {
+                "name": "a",
+                "ensemble": "nve",
+                "duration": 10,
+                "actions": [{"kind": "inject_energy", "rate": 1, "energy": 2}],
+            },
+            "exactly one",
+        ),
+        (
+            {"name": "a", "ensemble": "nve", "duration": 10, "actions": [{"kind": "remove_heat"}]},
+            "injected nothing",
+        ),
+        ({"name": "a", "ensemble": "nvt", "duration": 10, "temperature": 9000}, "temperature ceiling"),
+        ({"name": "a", "ensemble": "nvt", "duration": 10, "temperature": 300, "tempdamp": 3}, "tempdamp"),
+        (
+            {
+                "name": "a",
+                "ensemble": "npt",
+                "duration": 10,
+                "temperature": 300,
+                "actions": [{"kind": "fix_atoms"}],
+            },
+            "not supported in npt",
+        ),
+        ({"name": "a", "ensemble": "nve", "duration": 10, "actions": [{"kind": "heat_up"}]}, "heat_up"),
+        (
+            {
+                "name": "a",
+                "ensemble": "nvt",
+                "thermostat": "nose-hoover",
+                "duration": 10,
+                "temperature": {"start": 300, "end": 0},
+            },
+            "above 0 K",
+        ),
     ],
 )
 def test_protocol_errors(stage, message):
@@ -163,10 +202,17 @@ def test_duplicate_stage_names():
 
 
 def test_validate_for_structure(slab_cell):
-    good = Protocol(initial_temperature=300, stages=[
-        Stage(name="pulse", ensemble="nve", duration=100,
-              actions=[FixAtoms(), InjectEnergy(region="region", region_value=1, rate=1.0)]),
-    ])
+    good = Protocol(
+        initial_temperature=300,
+        stages=[
+            Stage(
+                name="pulse",
+                ensemble="nve",
+                duration=100,
+                actions=[FixAtoms(), InjectEnergy(region="region", region_value=1, rate=1.0)],
+            ),
+        ],
+    )
     good.validate_for(slab_cell)
     bare = slab_cell.copy()
     del bare.arrays["region"]
@@ -176,14 +222,31 @@ def test_validate_for_structure(slab_cell):
     empty.stages[0].actions[1].region_value = 7
     with pytest.raises(ProtocolError, match="no mobile atom selected"):
         empty.validate_for(slab_cell)
-    field = Protocol(stages=[Stage(
-        name="f", ensemble="nvt", temperature=300, duration=10,
-        actions=[ElectricField(strength=0.03, charges={"Ge": 1, "Te": -1})])])
+    field = Protocol(
+        stages=[
+            Stage(
+                name="f",
+                ensemble="nvt",
+                temperature=300,
+                duration=10,
+                actions=[ElectricField(strength=0.03, charges={"Ge": 1, "Te": -1})],
+            )
+        ]
+    )
     with pytest.raises(ProtocolError, match="no charge for Sb"):
         field.validate_for(slab_cell)
-    hot = Protocol(initial_temperature=300, temperature_ceiling=3000, stages=[
-        Stage(name="pulse", ensemble="nve", duration=1000,
-              actions=[InjectEnergy(region="region", energy=500.0)])])
+    hot = Protocol(
+        initial_temperature=300,
+        temperature_ceiling=3000,
+        stages=[
+            Stage(
+                name="pulse",
+                ensemble="nve",
+                duration=1000,
+                actions=[InjectEnergy(region="region", energy=500.0)],
+            )
+        ],
+    )
     with pytest.raises(ProtocolError, match="above the temperature ceiling 3,000 K"):
         hot.validate_for(slab_cell)
     all_fixed = slab_cell.copy()
@@ -206,7 +269,8 @@ def test_scaled_and_graded(slab_cell):
     assert rates.sum() * 10_000.0 == pytest.approx(plan["pulse"].injected)
     per_atom = rates / np.array([m.sum() for m, _ in groups])
     assert per_atom[0] / per_atom[-1] == pytest.approx(
-        (3 + (1 - 3) * 0.5 / len(groups)) / (3 + (1 - 3) * (1 - 0.5 / len(groups))), rel=0.3)
+        (3 + (1 - 3) * 0.5 / len(groups)) / (3 + (1 - 3) * (1 - 0.5 / len(groups))), rel=0.3
+    )
     assert np.all(np.diff(per_atom) < 0)
     assert isinstance(small.stage("quench").actions[0], RemoveHeat)
 
@@ -214,13 +278,23 @@ def test_scaled_and_graded(slab_cell):
 def test_heat_removal_beyond_the_heat_held_is_refused_before_running(slab_cell):
     # 108 atoms, about 100 mobile at 300 K hold about 3 k_B T N = 8 eV; 1 eV is injected
     def protocol(removed: float) -> Protocol:
-        return Protocol(initial_temperature=300, stages=[
-            Stage(name="pulse", ensemble="nve", duration=100,
-                  actions=[FixAtoms(), InjectEnergy(region="region", region_value=1,
-                                                    energy=1.0)]),
-            Stage(name="quench", ensemble="nve", duration=100,
-                  actions=[FixAtoms(), RemoveHeat(energy=removed)]),
-        ])
+        return Protocol(
+            initial_temperature=300,
+            stages=[
+                Stage(
+                    name="pulse",
+                    ensemble="nve",
+                    duration=100,
+                    actions=[FixAtoms(), InjectEnergy(region="region", region_value=1, energy=1.0)],
+                ),
+                Stage(
+                    name="quench",
+                    ensemble="nve",
+                    duration=100,
+                    actions=[FixAtoms(), RemoveHeat(energy=removed)],
+                ),
+            ],
+        )
 
     protocol(5.0).validate_for(slab_cell)  # within what the atoms hold
     with pytest.raises(ProtocolError, match="removing 20 eV needs more kinetic energy"):
@@ -233,8 +307,13 @@ def test_exploration_protocols_hold_the_template():
     from gst_flows.md.protocol import melt_anneal, partial_melt
     from gst_flows.structures import build_crystallisation_cell
 
-    crystallise = melt_anneal(melt_temperature=1500.0, melt_duration=600.0, quench_duration=200.0,
-                              anneal_temperature=600.0, anneal_duration=1200.0)
+    crystallise = melt_anneal(
+        melt_temperature=1500.0,
+        melt_duration=600.0,
+        quench_duration=200.0,
+        anneal_temperature=600.0,
+        anneal_duration=1200.0,
+    )
     assert [s.name for s in crystallise.stages] == ["melt", "quench", "anneal"]
     assert crystallise.n_steps == 1000 and crystallise.initial_temperature == 1500.0
     quench = crystallise.stage("quench")

@@ -27,9 +27,7 @@ def test_parse_composition(formula, expected):
     assert parse_composition(formula) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(
-    "bad", ["", "Ge2Xx3", "ge2te", "Ge-1Te", "Ge0Te", "Ge2 Sb", "X2Te", "Ge2Te)"]
-)
+@pytest.mark.parametrize("bad", ["", "Ge2Xx3", "ge2te", "Ge-1Te", "Ge0Te", "Ge2 Sb", "X2Te", "Ge2Te)"])
 def test_parse_composition_rejects(bad):
     with pytest.raises(StructureError):
         parse_composition(bad)

@@ -22,9 +22,7 @@ def _planes(atoms, tol=0.05):
     breaks = np.flatnonzero(np.diff(z) > tol) + 1
     groups = np.split(order, breaks)
     symbols = np.array(atoms.get_chemical_symbols())
-    return np.array([atoms.positions[g, 2].mean() for g in groups]), [
-        set(symbols[g]) for g in groups
-    ]
+    return np.array([atoms.positions[g, 2].mean() for g in groups]), [set(symbols[g]) for g in groups]
 
 
 def _blocks_from_z(atoms, gap_threshold=2.3):

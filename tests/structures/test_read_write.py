@@ -95,9 +95,7 @@ def test_lammps_data_round_trip_triclinic(tmp_path):
     path = write_lammps_data(tmp_path / "t.data", atoms)
     back = read_lammps_data(path, atom_style="atomic")
     assert back.cell.cellpar() == pytest.approx(atoms.cell.cellpar(), abs=1e-6)
-    assert back.get_all_distances(mic=True) == pytest.approx(
-        atoms.get_all_distances(mic=True), abs=1e-6
-    )
+    assert back.get_all_distances(mic=True) == pytest.approx(atoms.get_all_distances(mic=True), abs=1e-6)
     assert back.get_masses() == pytest.approx(atoms.get_masses(), abs=1e-3)
 
 

@@ -66,10 +66,7 @@ def test_exact_counts_every_named_composition(name, repeat):
     multiple = smallest_supercell(
         int(
             np.lcm.reduce(
-                [
-                    Fraction(str(x / comp["Te"] * 4)).limit_denominator(100).denominator
-                    for x in comp.values()
-                ]
+                [Fraction(str(x / comp["Te"] * 4)).limit_denominator(100).denominator for x in comp.values()]
             )
         )
     )

@@ -68,17 +68,13 @@ def test_zero_volume_periodic_cell():
     atoms = Atoms("Ge2", positions=[[0, 0, 0], [2, 0, 0]], cell=[5, 5, 0], pbc=True)
     with pytest.raises(StructureError, match="zero volume"):
         validate_structure(atoms)
-    flat = Atoms(
-        "Ge2", positions=[[0, 0, 0], [2, 0, 0]], cell=[[5, 0, 0], [10, 0, 0], [0, 0, 5]], pbc=True
-    )
+    flat = Atoms("Ge2", positions=[[0, 0, 0], [2, 0, 0]], cell=[[5, 0, 0], [10, 0, 0], [0, 0, 5]], pbc=True)
     with pytest.raises(StructureError, match="zero volume"):
         validate_structure(flat)
 
 
 def test_slab_with_open_direction_is_fine():
-    atoms = Atoms(
-        "Ge2", positions=[[0, 0, 0], [2.5, 0, 0]], cell=[5, 5, 0], pbc=[True, True, False]
-    )
+    atoms = Atoms("Ge2", positions=[[0, 0, 0], [2.5, 0, 0]], cell=[5, 5, 0], pbc=[True, True, False])
     validate_structure(atoms)
     assert minimum_distance(atoms) == pytest.approx(2.5)
 

@@ -112,14 +112,18 @@ class SlurmCluster:
         """Start munged, slurmctld and slurmd; wait until the node is idle."""
         self._write_files()
         munge = self.root / "munge"
-        self._spawn("munged", [
-            "-F", "--force",
-            f"--socket={munge / 'munge.socket'}",
-            f"--key-file={munge / 'munge.key'}",
-            f"--pid-file={munge / 'munged.pid'}",
-            f"--log-file={self.root / 'log' / 'munged.log'}",
-            f"--seed-file={munge / 'munged.seed'}",
-        ])
+        self._spawn(
+            "munged",
+            [
+                "-F",
+                "--force",
+                f"--socket={munge / 'munge.socket'}",
+                f"--key-file={munge / 'munge.key'}",
+                f"--pid-file={munge / 'munged.pid'}",
+                f"--log-file={self.root / 'log' / 'munged.log'}",
+                f"--seed-file={munge / 'munged.seed'}",
+            ],
+        )
         deadline = time.monotonic() + timeout
         while not (munge / "munge.socket").exists():
             if time.monotonic() > deadline:
@@ -132,8 +136,11 @@ class SlurmCluster:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{proc.args[0]} exited: " + self._logs())
             out = subprocess.run(
-                [_program("sinfo"), "-h", "-o", "%T"], capture_output=True, text=True,
-                env={**os.environ, **self.env}, check=False,
+                [_program("sinfo"), "-h", "-o", "%T"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **self.env},
+                check=False,
             )
             if out.stdout.strip().startswith("idle"):
                 return self
@@ -149,12 +156,23 @@ class SlurmCluster:
         """
         if self.processes and all(proc.poll() is None for proc in self.processes):
             env = {**os.environ, **self.env}
-            subprocess.run([_program("scancel"), "--full", "--user", str(os.getuid())],
-                           env=env, capture_output=True, check=False, timeout=30)
+            subprocess.run(
+                [_program("scancel"), "--full", "--user", str(os.getuid())],
+                env=env,
+                capture_output=True,
+                check=False,
+                timeout=30,
+            )
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
-                out = subprocess.run([_program("squeue"), "-h", "-o", "%i"], env=env,
-                                     capture_output=True, text=True, check=False, timeout=30)
+                out = subprocess.run(
+                    [_program("squeue"), "-h", "-o", "%i"],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=30,
+                )
                 if out.returncode != 0 or not out.stdout.strip():
                     break
                 time.sleep(0.3)

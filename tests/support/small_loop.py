@@ -34,18 +34,28 @@ def small_maker(tag: str, seed: int = 0, committee: bool = True, **changes) -> A
         e0={"Ge": 0.0, "Sb": 0.0, "Te": 0.0},  # the stand-in's isolated atoms have zero energy
         strict_n_sparse=False,
     )
-    melt = melt_quench(melt_temperature=350.0, melt_duration=200.0, quench_temperature=300.0,
-                       quench_rate=1000.0, heat_from=None, anneal_duration=0.0)
-    crystallise = melt_anneal(melt_temperature=600.0, melt_duration=100.0, quench_duration=40.0,
-                              anneal_temperature=350.0, anneal_duration=100.0)
+    melt = melt_quench(
+        melt_temperature=350.0,
+        melt_duration=200.0,
+        quench_temperature=300.0,
+        quench_rate=1000.0,
+        heat_from=None,
+        anneal_duration=0.0,
+    )
+    crystallise = melt_anneal(
+        melt_temperature=600.0,
+        melt_duration=100.0,
+        quench_duration=40.0,
+        anneal_temperature=350.0,
+        anneal_duration=100.0,
+    )
     melting = partial_melt(start_temperature=300.0, end_temperature=700.0, duration=200.0)
     options = {
         "tag": tag,
         "label_maker": StandInLabelMaker(),
         "fit_maker": GapFitMaker(hyperparameters=hyper, test_fraction=0.0),
         "explore_maker": GapMDMaker(protocol=melt, **MD),
-        "device_makers": [GapMDMaker(protocol=crystallise, **MD),
-                          GapMDMaker(protocol=melting, **MD)],
+        "device_makers": [GapMDMaker(protocol=crystallise, **MD), GapMDMaker(protocol=melting, **MD)],
         "n_select": 3,
         "max_iterations": 2,
         "isolated_box": None,
@@ -75,8 +85,12 @@ def small_structures():
 def small_flow(maker: ActiveLearningMaker):
     """The loop's flow on :func:`small_structures`."""
     initial, held_out, explore, device = small_structures()
-    return maker.make(structures_from_atoms(initial), structures_from_atoms(held_out),
-                      structures_from_atoms(explore), structures_from_atoms(device))
+    return maker.make(
+        structures_from_atoms(initial),
+        structures_from_atoms(held_out),
+        structures_from_atoms(explore),
+        structures_from_atoms(device),
+    )
 
 
 def main(argv: list[str]) -> int:

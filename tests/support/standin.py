@@ -65,10 +65,20 @@ class StandInLabelMaker(BaseLabelMaker):
             probe = atoms.copy()
             probe.calc = ionic_pair_potential(self.sigma)
             return SimpleNamespace(
-                energy=probe.get_potential_energy(), forces=probe.get_forces(),
-                stress=probe.get_stress(voigt=False) / GPa, version="stand-in", kpoints=None,
+                energy=probe.get_potential_energy(),
+                forces=probe.get_forces(),
+                stress=probe.get_stress(voigt=False) / GPa,
+                version="stand-in",
+                kpoints=None,
                 walltime=self.delay,
             )
 
-        return run_label(atoms, code="test-stand-in", settings=settings, settings_hash=settings_hash,
-                         provenance=provenance, run=run, errors=())
+        return run_label(
+            atoms,
+            code="test-stand-in",
+            settings=settings,
+            settings_hash=settings_hash,
+            provenance=provenance,
+            run=run,
+            errors=(),
+        )

@@ -61,8 +61,15 @@ __all__ = [
 #: Scenario name → flow maker class.
 SCENARIOS: dict[str, type[ScenarioMaker]] = {
     cls.scenario: cls
-    for cls in (SetCrystallisationMaker, CumulativeSetMaker, PolycrystallineGrowthMaker,
-                HeatingSeriesMaker, MushroomResetMaker, CrossPointMaker, ElectromigrationMaker)
+    for cls in (
+        SetCrystallisationMaker,
+        CumulativeSetMaker,
+        PolycrystallineGrowthMaker,
+        HeatingSeriesMaker,
+        MushroomResetMaker,
+        CrossPointMaker,
+        ElectromigrationMaker,
+    )
 }
 
 
@@ -88,8 +95,9 @@ def scenario_maker(name: str, **kwargs: Any) -> ScenarioMaker:
     known = [f.name for f in dataclasses.fields(cls) if f.init]
     unknown = sorted(k for k in kwargs if k not in known)
     if unknown:
-        raise ScenarioError(f"{key}: unknown parameter(s) {', '.join(map(repr, unknown))} "
-                            f"(parameters: {', '.join(known)})")
+        raise ScenarioError(
+            f"{key}: unknown parameter(s) {', '.join(map(repr, unknown))} (parameters: {', '.join(known)})"
+        )
     try:
         return cls(**kwargs)
     except TypeError as err:

@@ -127,11 +127,15 @@ class ScenarioMaker(Maker):
             if isinstance(value, list) and "tuple" in str(f.type):
                 setattr(self, f.name, _as_tuple(value))
             numeric = _NUMBER_FIELD.fullmatch(str(f.type))
-            if numeric and value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float)
+            if (
+                numeric
+                and value is not None
+                and (isinstance(value, bool) or not isinstance(value, int | float))
             ):
-                raise ScenarioError(f"{self.scenario}: {f.name} must be a plain number "
-                                    f"(units as in docs/scenarios.md), got {value!r}")
+                raise ScenarioError(
+                    f"{self.scenario}: {f.name} must be a plain number "
+                    f"(units as in docs/scenarios.md), got {value!r}"
+                )
 
     # ------------------------------------------------------------------ parameters
 
@@ -144,8 +148,9 @@ class ScenarioMaker(Maker):
             For an unknown size.
         """
         if self.size not in self.SIZES:
-            raise ScenarioError(f"{self.scenario}: unknown size {self.size!r} "
-                                f"(sizes: {', '.join(self.SIZES)})")
+            raise ScenarioError(
+                f"{self.scenario}: unknown size {self.size!r} (sizes: {', '.join(self.SIZES)})"
+            )
         preset = dict(self.SIZES[self.size])
         changes: dict[str, Any] = {}
         names = {f.name for f in dataclasses.fields(self)}
@@ -156,8 +161,7 @@ class ScenarioMaker(Maker):
                 if self.analysis is None:
                     changes["analysis"] = dataclasses.replace(value)
             elif key not in names:
-                raise ScenarioError(f"{self.scenario}: preset {self.size!r} sets unknown "
-                                    f"field {key!r}")
+                raise ScenarioError(f"{self.scenario}: preset {self.size!r} sets unknown field {key!r}")
             elif getattr(self, key) is None:
                 changes[key] = value
         out = dataclasses.replace(self, **changes)
@@ -228,15 +232,15 @@ class ScenarioMaker(Maker):
             try:
                 atoms = run.cell.build()
             except ValueError as err:
-                raise ScenarioError(f"{self.scenario} ({self.size}), run {run.label!r}: "
-                                    f"cannot build the cell: {err}") from None
+                raise ScenarioError(
+                    f"{self.scenario} ({self.size}), run {run.label!r}: cannot build the cell: {err}"
+                ) from None
             item = PreparedRun(run.label, run.cell, run.protocol, run.info, atoms)
             resolved.check_run(item)
             try:
                 run.protocol.validate_for(atoms)
             except ProtocolError as err:
-                raise ScenarioError(f"{self.scenario} ({self.size}), run {run.label!r}: "
-                                    f"{err}") from None
+                raise ScenarioError(f"{self.scenario} ({self.size}), run {run.label!r}: {err}") from None
             prepared.append(item)
         return prepared
 
@@ -249,9 +253,15 @@ class ScenarioMaker(Maker):
         if unknown:
             raise ScenarioError(
                 f"{self.scenario}: unknown MD setting(s) {', '.join(unknown)} (md takes: "
-                f"{', '.join(sorted(allowed - {'name', 'protocol', 'engine', 'potential'}))})")
-        return ScenarioMDMaker(name=f"{self.scenario} md: {run.label}", protocol=run.protocol,
-                               engine=self.engine, potential=self.potential, **settings)
+                f"{', '.join(sorted(allowed - {'name', 'protocol', 'engine', 'potential'}))})"
+            )
+        return ScenarioMDMaker(
+            name=f"{self.scenario} md: {run.label}",
+            protocol=run.protocol,
+            engine=self.engine,
+            potential=self.potential,
+            **settings,
+        )
 
     def make(self) -> Flow:
         """The scenario flow: one MD job per run (``md``), then the analysis (``analysis``).
@@ -267,8 +277,9 @@ class ScenarioMaker(Maker):
             When a parameter cannot work, or no potential is given.
         """
         if self.potential is None:
-            raise ScenarioError(f"{self.scenario}: give a potential (GAP XML path, potential "
-                                "id or module:factory)")
+            raise ScenarioError(
+                f"{self.scenario}: give a potential (GAP XML path, potential id or module:factory)"
+            )
         resolved = self.resolved()
         if isinstance(self.potential, str | Path) and Path(self.potential).is_file():
             # jobs run in their own directories: a relative path would not be found there
@@ -276,8 +287,7 @@ class ScenarioMaker(Maker):
         prepared = self.prepare()
         md_jobs = [resolved.md_maker(run).make(run.cell) for run in prepared]
         analysis = resolved.analysis_job(md_jobs, prepared)
-        return Flow([*md_jobs, analysis], output=analysis.output,
-                    name=f"{self.name} ({self.size})")
+        return Flow([*md_jobs, analysis], output=analysis.output, name=f"{self.name} ({self.size})")
 
 
 # Field types that hold one plain number.

@@ -56,53 +56,64 @@ class ElectromigrationMaker(ScenarioMaker):
     temperature: float = 1000.0
     field: float = 0.03
     direction: str = "z"
-    charges: dict[str, float] = dataclasses.field(
-        default_factory=lambda: dict(DEFAULT_CHARGES))
+    charges: dict[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_CHARGES))
     equilibrate_duration: float | None = None
     field_duration: float | None = None
 
     scenario: ClassVar[str] = "electromigration"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
-        "full": {"supercell": (6, 6, 12), "electrode_planes": 4,
-                 "equilibrate_duration": 10_000.0, "field_duration": 200_000.0,
-                 "engine": "lammps",
-                 "md": {"thermo_interval": 50, "frame_interval": 2500,
-                        "checkpoint_interval": 5000, "walltime": 23 * 3600.0},
-                 "analysis": AnalysisSettings(bin_size=3.0)},
-        "small": {"supercell": (2, 2, 3), "electrode_planes": 2, "equilibrate_duration": 20.0,
-                  "field_duration": 200.0, "engine": "ase",
-                  "md": {"thermo_interval": 5, "frame_interval": 20, "checkpoint_interval": 0},
-                  "analysis": AnalysisSettings(bin_size=3.0)},
+        "full": {
+            "supercell": (6, 6, 12),
+            "electrode_planes": 4,
+            "equilibrate_duration": 10_000.0,
+            "field_duration": 200_000.0,
+            "engine": "lammps",
+            "md": {
+                "thermo_interval": 50,
+                "frame_interval": 2500,
+                "checkpoint_interval": 5000,
+                "walltime": 23 * 3600.0,
+            },
+            "analysis": AnalysisSettings(bin_size=3.0),
+        },
+        "small": {
+            "supercell": (2, 2, 3),
+            "electrode_planes": 2,
+            "equilibrate_duration": 20.0,
+            "field_duration": 200.0,
+            "engine": "ase",
+            "md": {"thermo_interval": 5, "frame_interval": 20, "checkpoint_interval": 0},
+            "analysis": AnalysisSettings(bin_size=3.0),
+        },
     }
 
     def runs(self) -> list[ScenarioRun]:
         """One run: equilibrate, then the field."""
         try:
-            action = ElectricField(strength=self.field, direction=self.direction,
-                                   charges=dict(self.charges))
+            action = ElectricField(strength=self.field, direction=self.direction, charges=dict(self.charges))
         except ValueError as err:
             raise ScenarioError(f"{self.scenario}: {err}") from None
         fix = FixAtoms(array="fixed")
         common = {"ensemble": "nvt", "temperature": self.temperature, "timestep": self.timestep}
         protocol = self.protocol(
             name="electromigration",
-            description=f"NVT {self.temperature:g} K, field {self.field:g} V/Å along "
-            f"{self.direction}",
+            description=f"NVT {self.temperature:g} K, field {self.field:g} V/Å along {self.direction}",
             initial_temperature=self.temperature,
             stages=[
-                Stage(name="equilibrate", duration=self.equilibrate_duration, actions=[fix],
-                      **common),
-                Stage(name="field", duration=self.field_duration, actions=[fix, action],
-                      **common),
+                Stage(name="equilibrate", duration=self.equilibrate_duration, actions=[fix], **common),
+                Stage(name="field", duration=self.field_duration, actions=[fix, action], **common),
             ],
         )
-        cell = CellSpec("heating-cell", {"composition": self.composition,
-                                         "supercell": list(self.supercell), "seed": self.seed},
-                        fixed_boundary_planes=int(self.electrode_planes))
+        cell = CellSpec(
+            "heating-cell",
+            {"composition": self.composition, "supercell": list(self.supercell), "seed": self.seed},
+            fixed_boundary_planes=int(self.electrode_planes),
+        )
         return [ScenarioRun("field", cell, protocol)]
 
     def analysis_job(self, md_jobs: list[Job], runs: list[PreparedRun]) -> Job:
         """Species density profiles and drifts."""
-        maker = ElectromigrationAnalysisMaker(size=self.size, parameters=self.parameters(),
-                                              settings=self.analysis)
+        maker = ElectromigrationAnalysisMaker(
+            size=self.size, parameters=self.parameters(), settings=self.analysis
+        )
         return maker.make(md_jobs[0].output)

@@ -61,42 +61,65 @@ class HeatingSeriesMaker(ScenarioMaker):
 
     scenario: ClassVar[str] = "heating-series"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
-        "full": {"sizes": (4, 8, 12), "runs_per_size": 5, "end_temperature": 1000.0,
-                 "equilibrate_duration": 20_000.0, "heat_duration": 350_000.0,
-                 "engine": "lammps",
-                 "md": {"thermo_interval": 50, "frame_interval": 2500,
-                        "checkpoint_interval": 5000, "walltime": 23 * 3600.0},
-                 "analysis": AnalysisSettings()},
-        "small": {"sizes": (1, 2), "runs_per_size": 2, "end_temperature": 3000.0,
-                  "equilibrate_duration": 20.0, "heat_duration": 200.0, "engine": "ase",
-                  "md": {"thermo_interval": 5, "frame_interval": 10, "checkpoint_interval": 0},
-                  "analysis": AnalysisSettings()},
+        "full": {
+            "sizes": (4, 8, 12),
+            "runs_per_size": 5,
+            "end_temperature": 1000.0,
+            "equilibrate_duration": 20_000.0,
+            "heat_duration": 350_000.0,
+            "engine": "lammps",
+            "md": {
+                "thermo_interval": 50,
+                "frame_interval": 2500,
+                "checkpoint_interval": 5000,
+                "walltime": 23 * 3600.0,
+            },
+            "analysis": AnalysisSettings(),
+        },
+        "small": {
+            "sizes": (1, 2),
+            "runs_per_size": 2,
+            "end_temperature": 3000.0,
+            "equilibrate_duration": 20.0,
+            "heat_duration": 200.0,
+            "engine": "ase",
+            "md": {"thermo_interval": 5, "frame_interval": 10, "checkpoint_interval": 0},
+            "analysis": AnalysisSettings(),
+        },
     }
 
     def runs(self) -> list[ScenarioRun]:
         """Every (ensemble, size, run) combination."""
         unknown = sorted(set(self.ensembles) - {"nvt", "npt", "nve"})
         if unknown:
-            raise ScenarioError(f"{self.scenario}: unknown ensemble(s) {', '.join(unknown)} "
-                                "(nvt, npt or nve)")
+            raise ScenarioError(
+                f"{self.scenario}: unknown ensemble(s) {', '.join(unknown)} (nvt, npt or nve)"
+            )
         runs = []
         for ensemble in self.ensembles:
             for n in self.sizes:
                 for r in range(int(self.runs_per_size)):
                     seed = self.seed + 1000 * r + int(n)
-                    cell = CellSpec("heating-cell", {"composition": self.composition,
-                                                     "supercell": int(n), "seed": seed})
+                    cell = CellSpec(
+                        "heating-cell", {"composition": self.composition, "supercell": int(n), "seed": seed}
+                    )
                     protocol = self.protocol(
                         name=f"heating_{ensemble}",
                         description=f"{ensemble}: {self.start_temperature:g} K, then heat to "
                         f"{self.end_temperature:g} K",
-                        initial_temperature=self.start_temperature, seed=seed,
+                        initial_temperature=self.start_temperature,
+                        seed=seed,
                         stages=self._stages(ensemble, _heating_atoms(cell)),
                     )
                     label = f"{ensemble} n={n} run {r + 1}"
-                    runs.append(ScenarioRun(label, cell, protocol,
-                                            {"label": label, "ensemble": ensemble,
-                                             "supercell": int(n), "seed": seed}))
+                    runs.append(
+                        ScenarioRun(
+                            label,
+                            cell,
+                            protocol,
+                            {"label": label, "ensemble": ensemble, "supercell": int(n), "seed": seed},
+                        )
+                    )
         return runs
 
     def _stages(self, ensemble: str, n_atoms: int) -> list[Stage]:
@@ -105,27 +128,48 @@ class HeatingSeriesMaker(ScenarioMaker):
         if ensemble == "npt":
             common["pressure"] = self.pressure
         first = "nvt" if ensemble == "nve" else ensemble
-        stages = [Stage(name="equilibrate", ensemble=first, temperature=self.start_temperature,
-                        duration=self.equilibrate_duration, **common)]
+        stages = [
+            Stage(
+                name="equilibrate",
+                ensemble=first,
+                temperature=self.start_temperature,
+                duration=self.equilibrate_duration,
+                **common,
+            )
+        ]
         if ensemble == "nve":
             rise = self.end_temperature - self.start_temperature
             if rise <= 0:
-                raise ScenarioError(f"{self.scenario}: an nve heating needs end_temperature "
-                                    "above start_temperature")
+                raise ScenarioError(
+                    f"{self.scenario}: an nve heating needs end_temperature above start_temperature"
+                )
             energy = 3 * KB * n_atoms * rise
-            stages.append(Stage(name="heat", ensemble="nve", duration=self.heat_duration,
-                                actions=[InjectEnergy(region=None, energy=energy)], **common))
+            stages.append(
+                Stage(
+                    name="heat",
+                    ensemble="nve",
+                    duration=self.heat_duration,
+                    actions=[InjectEnergy(region=None, energy=energy)],
+                    **common,
+                )
+            )
         else:
-            stages.append(Stage(name="heat", ensemble=ensemble,
-                                temperature=Ramp(start=self.start_temperature,
-                                                 end=self.end_temperature),
-                                duration=self.heat_duration, **common))
+            stages.append(
+                Stage(
+                    name="heat",
+                    ensemble=ensemble,
+                    temperature=Ramp(start=self.start_temperature, end=self.end_temperature),
+                    duration=self.heat_duration,
+                    **common,
+                )
+            )
         return stages
 
     def analysis_job(self, md_jobs: list[Job], runs: list[PreparedRun]) -> Job:
         """Onsets and densities of every run."""
-        maker = HeatingSeriesAnalysisMaker(size=self.size, parameters=self.parameters(),
-                                           settings=self.analysis)
+        maker = HeatingSeriesAnalysisMaker(
+            size=self.size, parameters=self.parameters(), settings=self.analysis
+        )
         return maker.make([j.output for j in md_jobs], [r.info for r in runs])
 
 

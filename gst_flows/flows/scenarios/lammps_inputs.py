@@ -34,8 +34,7 @@ from gst_flows.md.protocol import (
 )
 from gst_flows.md.units import FS, KB
 
-__all__ = ["LammpsInputs", "PlumbingResult", "run_lammps_plumbing", "shortened",
-           "write_lammps_inputs"]
+__all__ = ["LammpsInputs", "PlumbingResult", "run_lammps_plumbing", "shortened", "write_lammps_inputs"]
 
 _MEMORY = re.compile(r"Per MPI rank memory allocation \(min/avg/max\) = \S+ \| \S+ \| (\S+) Mbytes")
 
@@ -71,8 +70,7 @@ class LammpsInputs:
     bytes: int
 
 
-def _velocities(atoms: Atoms, temperature: float | None, mobile: np.ndarray,
-                seed: int) -> np.ndarray:
+def _velocities(atoms: Atoms, temperature: float | None, mobile: np.ndarray, seed: int) -> np.ndarray:
     """Maxwell–Boltzmann velocities (Å/fs) of the mobile atoms, zero total momentum."""
     v = np.zeros((len(atoms), 3))
     if not temperature:
@@ -144,13 +142,15 @@ def write_lammps_inputs(
     rot = np.asarray(prism.rot_mat)
     plan = protocol.energy_plan()
     scripts = []
-    for index, (stage, begin) in enumerate(zip(protocol.stages, protocol.stage_start_steps(),
-                                               strict=True)):
+    for index, (stage, begin) in enumerate(zip(protocol.stages, protocol.stage_start_steps(), strict=True)):
         sdir = directory / f"stage-{index:03d}"
         sdir.mkdir(exist_ok=True)
         groups = stage_groups(atoms, stage, species, rot, plan[index].removal_rate, v)
-        source = ("read_data ../structure.data" if index == 0
-                  else f"read_restart ../stage-{index - 1:03d}/final.restart")
+        source = (
+            "read_data ../structure.data"
+            if index == 0
+            else f"read_restart ../stage-{index - 1:03d}/final.restart"
+        )
         script = stage_script(
             StagePlan(
                 index=index,
@@ -177,8 +177,7 @@ def write_lammps_inputs(
         path.write_text(script)
         scripts.append(path)
     size = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
-    return LammpsInputs(directory, data_file, scripts, len(atoms), species, protocol.n_steps,
-                        size)
+    return LammpsInputs(directory, data_file, scripts, len(atoms), species, protocol.n_steps, size)
 
 
 def shortened(protocol: Protocol, steps: int) -> Protocol:
@@ -304,22 +303,23 @@ class PlumbingResult:
 
     def summary(self) -> str:
         """A few lines for reports."""
-        rel = abs(self.ledger["injected"] - self.requested) / self.requested \
-            if self.requested else 0.0
-        return "\n".join([
-            f"cell: {self.n_atoms:,} atoms, built and checked in {self.build_seconds:.1f} s",
-            f"inputs of the whole protocol ({self.inputs.n_steps:,} steps, "
-            f"{len(self.inputs.scripts)} stages): {self.inputs.bytes / 1e6:.0f} MB in "
-            f"{self.inputs_seconds:.1f} s",
-            f"run: {self.steps_per_stage} steps per stage in {self.run_seconds:.1f} s, "
-            f"completed={self.completed}",
-            f"peak memory: LAMMPS {self.lammps_peak_mb:.0f} MB (its own estimate "
-            f"{self.lammps_reported_mb or float('nan'):.0f} MB per rank), Python "
-            f"{self.python_peak_mb:.0f} MB",
-            f"ledger: injected {self.ledger['injected']:.6g} eV, removed "
-            f"{self.ledger['removed']:.6g} eV (requested {self.requested:.6g} eV, error "
-            f"{rel:.2e})",
-        ])
+        rel = abs(self.ledger["injected"] - self.requested) / self.requested if self.requested else 0.0
+        return "\n".join(
+            [
+                f"cell: {self.n_atoms:,} atoms, built and checked in {self.build_seconds:.1f} s",
+                f"inputs of the whole protocol ({self.inputs.n_steps:,} steps, "
+                f"{len(self.inputs.scripts)} stages): {self.inputs.bytes / 1e6:.0f} MB in "
+                f"{self.inputs_seconds:.1f} s",
+                f"run: {self.steps_per_stage} steps per stage in {self.run_seconds:.1f} s, "
+                f"completed={self.completed}",
+                f"peak memory: LAMMPS {self.lammps_peak_mb:.0f} MB (its own estimate "
+                f"{self.lammps_reported_mb or float('nan'):.0f} MB per rank), Python "
+                f"{self.python_peak_mb:.0f} MB",
+                f"ledger: injected {self.ledger['injected']:.6g} eV, removed "
+                f"{self.ledger['removed']:.6g} eV (requested {self.requested:.6g} eV, error "
+                f"{rel:.2e})",
+            ]
+        )
 
 
 def run_lammps_plumbing(
@@ -363,16 +363,25 @@ def run_lammps_plumbing(
     run = maker.prepare()[0]
     atoms, protocol = run.atoms, run.protocol
     t1 = time.perf_counter()
-    inputs = write_lammps_inputs(atoms, protocol, potential, directory / "inputs",
-                                 RunSettings(thermo_interval=50, frame_interval=1250,
-                                             checkpoint_interval=5000), seed=maker.seed)
+    inputs = write_lammps_inputs(
+        atoms,
+        protocol,
+        potential,
+        directory / "inputs",
+        RunSettings(thermo_interval=50, frame_interval=1250, checkpoint_interval=5000),
+        seed=maker.seed,
+    )
     t2 = time.perf_counter()
     short = shortened(protocol, steps_per_stage)
-    settings = settings or RunSettings(thermo_interval=1, frame_interval=0,
-                                       checkpoint_interval=0)
-    engine = LammpsMDEngine(potential, workdir=directory / "run", settings=settings,
-                            seed=maker.seed, runner=LammpsRunner(nprocs=nprocs),
-                            potential_id=potential.name)
+    settings = settings or RunSettings(thermo_interval=1, frame_interval=0, checkpoint_interval=0)
+    engine = LammpsMDEngine(
+        potential,
+        workdir=directory / "run",
+        settings=settings,
+        seed=maker.seed,
+        runner=LammpsRunner(nprocs=nprocs),
+        potential_id=potential.name,
+    )
     with _ChildMemory() as memory:
         result = engine.run(atoms, short, restart=False)
     t3 = time.perf_counter()
@@ -381,13 +390,23 @@ def run_lammps_plumbing(
         reported += [float(m) for m in _MEMORY.findall(log.read_text(errors="replace"))]
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return PlumbingResult(
-        n_atoms=len(atoms), inputs=inputs, steps_per_stage=steps_per_stage,
-        build_seconds=t1 - t0, inputs_seconds=t2 - t1, run_seconds=t3 - t2,
-        python_peak_mb=own, lammps_peak_mb=memory.peak_total,
+        n_atoms=len(atoms),
+        inputs=inputs,
+        steps_per_stage=steps_per_stage,
+        build_seconds=t1 - t0,
+        inputs_seconds=t2 - t1,
+        run_seconds=t3 - t2,
+        python_peak_mb=own,
+        lammps_peak_mb=memory.peak_total,
         lammps_reported_mb=max(reported) if reported else None,
         ledger=result.ledger.to_dict(),
-        requested=sum(p.injected for p in short.energy_plan()), completed=result.completed,
-        extra={"potential": potential.name, "nprocs": nprocs,
-               "run_directory": str(directory / "run"), "protocol": short.name,
-               "stages": [s.to_dict() for s in result.stages]},
+        requested=sum(p.injected for p in short.energy_plan()),
+        completed=result.completed,
+        extra={
+            "potential": potential.name,
+            "nprocs": nprocs,
+            "run_directory": str(directory / "run"),
+            "protocol": short.name,
+            "stages": [s.to_dict() for s in result.stages],
+        },
     )

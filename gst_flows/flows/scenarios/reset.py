@@ -42,8 +42,12 @@ CROSS_POINT_ENERGY_FJ = 60.0
 #: Atoms of the published cross-point cell.
 CROSS_POINT_ATOMS = 532_980
 
-_FULL_MD = {"thermo_interval": 50, "frame_interval": 1250, "checkpoint_interval": 5000,
-            "walltime": 23 * 3600.0}
+_FULL_MD = {
+    "thermo_interval": 50,
+    "frame_interval": 1250,
+    "checkpoint_interval": 5000,
+    "walltime": 23 * 3600.0,
+}
 _SMALL_MD = {"thermo_interval": 5, "frame_interval": 25, "checkpoint_interval": 0}
 
 
@@ -115,14 +119,28 @@ class MushroomResetMaker(ScenarioMaker):
 
     scenario: ClassVar[str] = "mushroom-reset"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
-        "full": {"supercell": (33, 5, 20), "focal_scale": 1.0, "fixed_layers": 4,
-                 "equilibrate_duration": 10_000.0, "pulse_duration": 30_000.0,
-                 "relax_duration": 70_000.0, "engine": "lammps", "md": _FULL_MD,
-                 "analysis": AnalysisSettings(bin_size=5.0, sigma=10.0, kbar_frames=10)},
-        "small": {"supercell": (5, 2, 3), "focal_scale": 0.2, "fixed_layers": 2,
-                  "equilibrate_duration": 20.0, "pulse_duration": 160.0,
-                  "relax_duration": 80.0, "engine": "ase", "md": _SMALL_MD,
-                  "analysis": AnalysisSettings(bin_size=3.0, sigma=3.0)},
+        "full": {
+            "supercell": (33, 5, 20),
+            "focal_scale": 1.0,
+            "fixed_layers": 4,
+            "equilibrate_duration": 10_000.0,
+            "pulse_duration": 30_000.0,
+            "relax_duration": 70_000.0,
+            "engine": "lammps",
+            "md": _FULL_MD,
+            "analysis": AnalysisSettings(bin_size=5.0, sigma=10.0, kbar_frames=10),
+        },
+        "small": {
+            "supercell": (5, 2, 3),
+            "focal_scale": 0.2,
+            "fixed_layers": 2,
+            "equilibrate_duration": 20.0,
+            "pulse_duration": 160.0,
+            "relax_duration": 80.0,
+            "engine": "ase",
+            "md": _SMALL_MD,
+            "analysis": AnalysisSettings(bin_size=3.0, sigma=3.0),
+        },
     }
 
     def radius(self) -> float:
@@ -132,17 +150,21 @@ class MushroomResetMaker(ScenarioMaker):
         if self.focal_radius is not None:
             return float(self.focal_radius)
         if self.pulse not in MUSHROOM_FOCAL_RADII:
-            raise ScenarioError(f"{self.scenario}: pulse must be 'small' or 'large', "
-                                f"got {self.pulse!r}")
+            raise ScenarioError(f"{self.scenario}: pulse must be 'small' or 'large', got {self.pulse!r}")
         return round(MUSHROOM_FOCAL_RADII[self.pulse] * float(self.focal_scale), 2)
 
     def cell_spec(self) -> CellSpec:
         """The periodic cell (on the resolved maker)."""
-        return CellSpec("mushroom", {
-            "composition": self.composition, "supercell": list(self.supercell),
-            "seed": self.seed, "focal_radius": self.radius(),
-            "fixed_layers": self.fixed_layers,
-        })
+        return CellSpec(
+            "mushroom",
+            {
+                "composition": self.composition,
+                "supercell": list(self.supercell),
+                "seed": self.seed,
+                "focal_radius": self.radius(),
+                "fixed_layers": self.fixed_layers,
+            },
+        )
 
     def requested_energy(self, atoms: Any) -> float:
         """Energy of the pulse for this cell, eV (on the resolved maker)."""
@@ -156,8 +178,7 @@ class MushroomResetMaker(ScenarioMaker):
         if self.energy_scaling == "atoms":
             return published * len(atoms) / MUSHROOM_ATOMS
         focal = int(((atoms.arrays["region"] == 1) & ~atoms.arrays["fixed"]).sum())
-        reference = _published_focal_atoms(self.composition, MUSHROOM_FOCAL_RADII[self.pulse],
-                                           self.seed)
+        reference = _published_focal_atoms(self.composition, MUSHROOM_FOCAL_RADII[self.pulse], self.seed)
         return published * focal / reference
 
     def runs(self) -> list[ScenarioRun]:
@@ -166,8 +187,7 @@ class MushroomResetMaker(ScenarioMaker):
         try:
             atoms = cell.build()
         except ValueError as err:
-            raise ScenarioError(f"{self.scenario} ({self.size}): cannot build the cell: "
-                                f"{err}") from None
+            raise ScenarioError(f"{self.scenario} ({self.size}): cannot build the cell: {err}") from None
         self._check_focal(atoms)
         energy = self.requested_energy(atoms)
         fix = FixAtoms(array="fixed")
@@ -179,13 +199,23 @@ class MushroomResetMaker(ScenarioMaker):
             f"{self.radius():g} Å)",
             initial_temperature=self.temperature,
             stages=[
-                Stage(name="equilibrate", ensemble="nvt", temperature=self.temperature,
-                      duration=self.equilibrate_duration, actions=[fix], **common),
-                Stage(name="pulse", ensemble="nve", duration=self.pulse_duration, tag="reset",
-                      actions=[fix, InjectEnergy(region="region", region_value=1,
-                                                 energy=energy)], **common),
-                Stage(name="relax", ensemble="nve", duration=self.relax_duration,
-                      actions=[fix], **common),
+                Stage(
+                    name="equilibrate",
+                    ensemble="nvt",
+                    temperature=self.temperature,
+                    duration=self.equilibrate_duration,
+                    actions=[fix],
+                    **common,
+                ),
+                Stage(
+                    name="pulse",
+                    ensemble="nve",
+                    duration=self.pulse_duration,
+                    tag="reset",
+                    actions=[fix, InjectEnergy(region="region", region_value=1, energy=energy)],
+                    **common,
+                ),
+                Stage(name="relax", ensemble="nve", duration=self.relax_duration, actions=[fix], **common),
             ],
         )
         return [ScenarioRun(f"{self.pulse} pulse", cell, protocol, {"energy": energy})]
@@ -215,8 +245,7 @@ class MushroomResetMaker(ScenarioMaker):
         params = self.parameters()
         params["focal_radius"] = self.radius()
         params["energy"] = runs[0].info["energy"]
-        maker = MushroomResetAnalysisMaker(size=self.size, parameters=params,
-                                           settings=self.analysis)
+        maker = MushroomResetAnalysisMaker(size=self.size, parameters=params, settings=self.analysis)
         return maker.make(md_jobs[0].output)
 
 
@@ -280,23 +309,40 @@ class CrossPointMaker(ScenarioMaker):
 
     scenario: ClassVar[str] = "cross-point"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
-        "full": {"n_blocks": 30, "n_slabs": 10, "equilibrate_duration": 5_000.0,
-                 "pulse_duration": 10_000.0, "quench_duration": 40_000.0, "removal_share": 1.0,
-                 "central_thickness": 200.0, "engine": "lammps",
-                 "md": _FULL_MD,
-                 "analysis": AnalysisSettings(bin_size=10.0, sigma=10.0, kbar_frames=4)},
-        "small": {"in_plane": (3, 2), "n_blocks": 3, "n_slabs": 5,
-                  "equilibrate_duration": 40.0, "pulse_duration": 100.0,
-                  "quench_duration": 200.0, "removal_share": 0.75, "central_thickness": 20.0,
-                  "engine": "ase",
-                  "md": _SMALL_MD,
-                  "analysis": AnalysisSettings(bin_size=4.0, sigma=4.0)},
+        "full": {
+            "n_blocks": 30,
+            "n_slabs": 10,
+            "equilibrate_duration": 5_000.0,
+            "pulse_duration": 10_000.0,
+            "quench_duration": 40_000.0,
+            "removal_share": 1.0,
+            "central_thickness": 200.0,
+            "engine": "lammps",
+            "md": _FULL_MD,
+            "analysis": AnalysisSettings(bin_size=10.0, sigma=10.0, kbar_frames=4),
+        },
+        "small": {
+            "in_plane": (3, 2),
+            "n_blocks": 3,
+            "n_slabs": 5,
+            "equilibrate_duration": 40.0,
+            "pulse_duration": 100.0,
+            "quench_duration": 200.0,
+            "removal_share": 0.75,
+            "central_thickness": 20.0,
+            "engine": "ase",
+            "md": _SMALL_MD,
+            "analysis": AnalysisSettings(bin_size=4.0, sigma=4.0),
+        },
     }
 
     def cell_spec(self) -> CellSpec:
         """The layered cell (on the resolved maker)."""
-        params: dict[str, Any] = {"composition": self.composition, "n_blocks": self.n_blocks,
-                                  "seed": self.seed}
+        params: dict[str, Any] = {
+            "composition": self.composition,
+            "n_blocks": self.n_blocks,
+            "seed": self.seed,
+        }
         if self.in_plane is not None:
             params["supercell"] = [int(self.in_plane[0]), int(self.in_plane[1]), 1]
         else:
@@ -321,13 +367,31 @@ class CrossPointMaker(ScenarioMaker):
             f"{self.pulse_duration / 1000:g} ps, removed over {self.quench_duration / 1000:g} ps",
             initial_temperature=self.temperature,
             stages=[
-                Stage(name="equilibrate", ensemble="nvt", temperature=self.temperature,
-                      duration=self.equilibrate_duration, **common),
-                Stage(name="pulse", ensemble="nve", duration=self.pulse_duration, tag="reset",
-                      actions=[GradedInjection(axis="z", energy=energy, ratio=self.ratio,
-                                               n_slabs=self.n_slabs)], **common),
-                Stage(name="quench", ensemble="nve", duration=self.quench_duration,
-                      tag="quench", actions=[self._removal(energy)], **common),
+                Stage(
+                    name="equilibrate",
+                    ensemble="nvt",
+                    temperature=self.temperature,
+                    duration=self.equilibrate_duration,
+                    **common,
+                ),
+                Stage(
+                    name="pulse",
+                    ensemble="nve",
+                    duration=self.pulse_duration,
+                    tag="reset",
+                    actions=[
+                        GradedInjection(axis="z", energy=energy, ratio=self.ratio, n_slabs=self.n_slabs)
+                    ],
+                    **common,
+                ),
+                Stage(
+                    name="quench",
+                    ensemble="nve",
+                    duration=self.quench_duration,
+                    tag="quench",
+                    actions=[self._removal(energy)],
+                    **common,
+                ),
             ],
         )
         return [ScenarioRun("melt-quench", cell, protocol, {"energy": energy, "n_atoms": n_atoms})]
@@ -335,18 +399,20 @@ class CrossPointMaker(ScenarioMaker):
     def check_run(self, run: PreparedRun) -> None:
         """The pulse energy was computed for the cell's atom count; the RDF region fits."""
         if len(run.atoms) != run.info["n_atoms"]:
-            raise ScenarioError(f"{self.scenario}: the cell has {len(run.atoms)} atoms, "
-                                f"{run.info['n_atoms']} expected")
+            raise ScenarioError(
+                f"{self.scenario}: the cell has {len(run.atoms)} atoms, {run.info['n_atoms']} expected"
+            )
         height = float(run.atoms.cell.lengths()[2])
         if not 0 < self.central_thickness <= height:
-            raise ScenarioError(f"{self.scenario} ({self.size}): central_thickness must be in "
-                                f"(0, {height:.1f}] Å (the cell's height), got "
-                                f"{self.central_thickness:g}")
+            raise ScenarioError(
+                f"{self.scenario} ({self.size}): central_thickness must be in "
+                f"(0, {height:.1f}] Å (the cell's height), got "
+                f"{self.central_thickness:g}"
+            )
 
     def _removal(self, energy: float) -> RemoveHeat:
         if not 0 < self.removal_share <= 1:
-            raise ScenarioError(f"{self.scenario}: removal_share must be in (0, 1], got "
-                                f"{self.removal_share}")
+            raise ScenarioError(f"{self.scenario}: removal_share must be in (0, 1], got {self.removal_share}")
         if self.removal_share == 1:
             return RemoveHeat()
         return RemoveHeat(energy=energy * self.removal_share)
@@ -355,9 +421,12 @@ class CrossPointMaker(ScenarioMaker):
         """T(z, t), k̄ by height, central RDF, ledger."""
         params = self.parameters()
         params["energy"] = runs[0].info["energy"]
-        maker = CrossPointAnalysisMaker(size=self.size, parameters=params,
-                                        settings=self.analysis,
-                                        central_thickness=self.central_thickness)
+        maker = CrossPointAnalysisMaker(
+            size=self.size,
+            parameters=params,
+            settings=self.analysis,
+            central_thickness=self.central_thickness,
+        )
         return maker.make(md_jobs[0].output)
 
 

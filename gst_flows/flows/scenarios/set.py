@@ -24,8 +24,12 @@ from gst_flows.md.protocol import FixAtoms, PulseTrain, Ramp, ResetPulse, SetPul
 
 __all__ = ["CumulativeSetMaker", "PolycrystallineGrowthMaker", "SetCrystallisationMaker"]
 
-_FULL_MD = {"thermo_interval": 50, "frame_interval": 2500, "checkpoint_interval": 5000,
-            "walltime": 23 * 3600.0}
+_FULL_MD = {
+    "thermo_interval": 50,
+    "frame_interval": 2500,
+    "checkpoint_interval": 5000,
+    "walltime": 23 * 3600.0,
+}
 _SMALL_MD = {"thermo_interval": 5, "frame_interval": 25, "checkpoint_interval": 0}
 
 
@@ -117,12 +121,26 @@ class SetCrystallisationMaker(ScenarioMaker):
 
     scenario: ClassVar[str] = "set-crystallisation"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
-        "full": {"supercell": (6, 4, 4), "melt_temperature": 1200.0, "melt_duration": 20_000.0,
-                 "quench_duration": 20_000.0, "anneal_duration": 600_000.0, "engine": "lammps",
-                 "md": _FULL_MD, "analysis": AnalysisSettings(bin_size=2.0, kbar_frames=20)},
-        "small": {"supercell": (2, 2, 2), "melt_temperature": 4000.0, "melt_duration": 100.0,
-                  "quench_duration": 40.0, "anneal_duration": 200.0, "engine": "ase",
-                  "md": _SMALL_MD, "analysis": AnalysisSettings(bin_size=2.0)},
+        "full": {
+            "supercell": (6, 4, 4),
+            "melt_temperature": 1200.0,
+            "melt_duration": 20_000.0,
+            "quench_duration": 20_000.0,
+            "anneal_duration": 600_000.0,
+            "engine": "lammps",
+            "md": _FULL_MD,
+            "analysis": AnalysisSettings(bin_size=2.0, kbar_frames=20),
+        },
+        "small": {
+            "supercell": (2, 2, 2),
+            "melt_temperature": 4000.0,
+            "melt_duration": 100.0,
+            "quench_duration": 40.0,
+            "anneal_duration": 200.0,
+            "engine": "ase",
+            "md": _SMALL_MD,
+            "analysis": AnalysisSettings(bin_size=2.0),
+        },
     }
 
     def runs(self) -> list[ScenarioRun]:
@@ -131,8 +149,15 @@ class SetCrystallisationMaker(ScenarioMaker):
         fix = FixAtoms(array="fixed")
         common = {"ensemble": "nvt", "timestep": self.timestep, "actions": [fix]}
         stages, start = _melt_and_quench(self, common)
-        stages.append(Stage(name="anneal", temperature=self.anneal_temperature,
-                            duration=self.anneal_duration, tag="set", **common))
+        stages.append(
+            Stage(
+                name="anneal",
+                temperature=self.anneal_temperature,
+                duration=self.anneal_duration,
+                tag="set",
+                **common,
+            )
+        )
         protocol = self.protocol(
             name="set_crystallisation",
             description=f"melt the middle at {self.melt_temperature:g} K, quench, anneal at "
@@ -144,8 +169,9 @@ class SetCrystallisationMaker(ScenarioMaker):
 
     def analysis_job(self, md_jobs: list[Job], runs: list[PreparedRun]) -> Job:
         """k̄ series, profiles and growth speed of the anneal stage."""
-        maker = SetCrystallisationAnalysisMaker(size=self.size, parameters=self.parameters(),
-                                                settings=self.analysis)
+        maker = SetCrystallisationAnalysisMaker(
+            size=self.size, parameters=self.parameters(), settings=self.analysis
+        )
         return maker.make(md_jobs[0].output)
 
 
@@ -203,53 +229,74 @@ class CumulativeSetMaker(ScenarioMaker):
 
     scenario: ClassVar[str] = "cumulative-set"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
-        "full": {"supercell": (6, 4, 4),
-                 "pulse_types": ((650.0, 100_000.0, 5), (600.0, 100_000.0, 5),
-                                 (600.0, 50_000.0, 10)),
-                 "melt_temperature": 1200.0, "melt_duration": 30_000.0,
-                 "quench_duration": 50_000.0, "hold_duration": 10_000.0,
-                 "rest_duration": 20_000.0, "tdamp": 100.0, "engine": "lammps",
-                 "md": {**_FULL_MD, "frame_interval": 0}, "analysis": AnalysisSettings()},
-        "small": {"supercell": (2, 1, 2),
-                  "pulse_types": ((650.0, 40.0, 2), (600.0, 40.0, 2), (600.0, 20.0, 4)),
-                  "melt_temperature": 4000.0, "melt_duration": 80.0, "quench_duration": 20.0,
-                  "hold_duration": 0.0, "rest_duration": 100.0, "tdamp": 20.0,
-                  "engine": "ase", "md": {**_SMALL_MD, "frame_interval": 0},
-                  "analysis": AnalysisSettings()},
+        "full": {
+            "supercell": (6, 4, 4),
+            "pulse_types": ((650.0, 100_000.0, 5), (600.0, 100_000.0, 5), (600.0, 50_000.0, 10)),
+            "melt_temperature": 1200.0,
+            "melt_duration": 30_000.0,
+            "quench_duration": 50_000.0,
+            "hold_duration": 10_000.0,
+            "rest_duration": 20_000.0,
+            "tdamp": 100.0,
+            "engine": "lammps",
+            "md": {**_FULL_MD, "frame_interval": 0},
+            "analysis": AnalysisSettings(),
+        },
+        "small": {
+            "supercell": (2, 1, 2),
+            "pulse_types": ((650.0, 40.0, 2), (600.0, 40.0, 2), (600.0, 20.0, 4)),
+            "melt_temperature": 4000.0,
+            "melt_duration": 80.0,
+            "quench_duration": 20.0,
+            "hold_duration": 0.0,
+            "rest_duration": 100.0,
+            "tdamp": 20.0,
+            "engine": "ase",
+            "md": {**_SMALL_MD, "frame_interval": 0},
+            "analysis": AnalysisSettings(),
+        },
     }
 
     def runs(self) -> list[ScenarioRun]:
         """One run per pulse type."""
-        cell = CellSpec("crystallisation-cell", {"composition": self.composition,
-                                                 "supercell": list(self.supercell),
-                                                 "seed": self.seed})
-        reset = ResetPulse(melt_temperature=self.melt_temperature,
-                           melt_duration=self.melt_duration,
-                           quench_temperature=self.quench_temperature,
-                           quench_duration=self.quench_duration,
-                           hold_duration=self.hold_duration)
+        cell = CellSpec(
+            "crystallisation-cell",
+            {"composition": self.composition, "supercell": list(self.supercell), "seed": self.seed},
+        )
+        reset = ResetPulse(
+            melt_temperature=self.melt_temperature,
+            melt_duration=self.melt_duration,
+            quench_temperature=self.quench_temperature,
+            quench_duration=self.quench_duration,
+            hold_duration=self.hold_duration,
+        )
         runs = []
         for temperature, duration, count in self.pulse_types:
             label = _pulse_label(temperature, duration)
             train = PulseTrain(
-                name="pulse", reset=reset,
+                name="pulse",
+                reset=reset,
                 pulses=[SetPulse(temperature=temperature, duration=duration, count=int(count))],
-                rest_temperature=self.rest_temperature, rest_duration=self.rest_duration,
-                timestep=self.timestep, tdamp=self.tdamp,
+                rest_temperature=self.rest_temperature,
+                rest_duration=self.rest_duration,
+                timestep=self.timestep,
+                tdamp=self.tdamp,
                 actions=[FixAtoms(array="fixed")] if self.fixed_template else [],
             )
             protocol = self.protocol(
                 name=f"cumulative_set_{temperature:g}K_{duration / 1000:g}ps",
                 description=f"RESET then {count} SET pulses of {label}",
-                initial_temperature=self.melt_temperature, stages=[train],
+                initial_temperature=self.melt_temperature,
+                stages=[train],
             )
             runs.append(ScenarioRun(label, cell, protocol))
         return runs
 
     def analysis_job(self, md_jobs: list[Job], runs: list[PreparedRun]) -> Job:
         """Crystallinity after each pulse of each train."""
-        maker = CumulativeSetAnalysisMaker(size=self.size, parameters=self.parameters(),
-                                           settings=self.analysis)
+        maker = CumulativeSetAnalysisMaker(
+            size=self.size, parameters=self.parameters(), settings=self.analysis
+        )
         return maker.make([j.output for j in md_jobs], [r.label for r in runs])
 
 
@@ -307,27 +354,48 @@ class PolycrystallineGrowthMaker(ScenarioMaker):
 
     scenario: ClassVar[str] = "polycrystalline-growth"
     SIZES: ClassVar[dict[str, dict[str, Any]]] = {
-        "full": {"supercell": (12, 12, 12), "min_box_length": 70.0, "seed_atoms": 100,
-                 "melt_temperature": 1200.0,
-                 "melt_duration": 10_000.0, "quench_duration": 10_000.0,
-                 "anneal_duration": 2_000_000.0, "engine": "lammps",
-                 "md": {**_FULL_MD, "frame_interval": 10_000},
-                 "analysis": AnalysisSettings(kbar_frames=20)},
-        "small": {"supercell": (3, 3, 3), "min_box_length": 0.0, "seed_atoms": 10,
-                  "melt_temperature": 4000.0,
-                  "melt_duration": 60.0, "quench_duration": 40.0, "anneal_duration": 200.0,
-                  "engine": "ase", "md": _SMALL_MD, "analysis": AnalysisSettings()},
+        "full": {
+            "supercell": (12, 12, 12),
+            "min_box_length": 70.0,
+            "seed_atoms": 100,
+            "melt_temperature": 1200.0,
+            "melt_duration": 10_000.0,
+            "quench_duration": 10_000.0,
+            "anneal_duration": 2_000_000.0,
+            "engine": "lammps",
+            "md": {**_FULL_MD, "frame_interval": 10_000},
+            "analysis": AnalysisSettings(kbar_frames=20),
+        },
+        "small": {
+            "supercell": (3, 3, 3),
+            "min_box_length": 0.0,
+            "seed_atoms": 10,
+            "melt_temperature": 4000.0,
+            "melt_duration": 60.0,
+            "quench_duration": 40.0,
+            "anneal_duration": 200.0,
+            "engine": "ase",
+            "md": _SMALL_MD,
+            "analysis": AnalysisSettings(),
+        },
     }
 
     def runs(self) -> list[ScenarioRun]:
         """One run: melt and quench the matrix around the held seeds, then anneal."""
         params = _cell_parameters(self, n_seeds=self.n_seeds, seed_atoms=self.seed_atoms)
         hold = FixAtoms(array=SEED_ARRAY)
-        common = {"ensemble": "nvt", "timestep": self.timestep, "tdamp": self.tdamp,
-                  "actions": [hold]}
+        common = {"ensemble": "nvt", "timestep": self.timestep, "tdamp": self.tdamp, "actions": [hold]}
         stages, start = _melt_and_quench(self, common)
-        stages.append(Stage(name="grow", ensemble="nvt", temperature=self.anneal_temperature,
-                            duration=self.anneal_duration, tag="set", timestep=self.timestep))
+        stages.append(
+            Stage(
+                name="grow",
+                ensemble="nvt",
+                temperature=self.anneal_temperature,
+                duration=self.anneal_duration,
+                tag="set",
+                timestep=self.timestep,
+            )
+        )
         protocol = self.protocol(
             name="polycrystalline_growth",
             description=f"{self.n_seeds} seeds of {self.seed_atoms} atoms: melt and quench the "
@@ -344,11 +412,12 @@ class PolycrystallineGrowthMaker(ScenarioMaker):
             raise ScenarioError(
                 f"{self.scenario} ({self.size}): the box's shortest edge is {shortest:.1f} Å, "
                 f"below min_box_length {self.min_box_length:g} Å: {self.n_seeds} seeds would "
-                "touch before their growth speed can be fitted; use a larger supercell")
+                "touch before their growth speed can be fitted; use a larger supercell"
+            )
 
     def analysis_job(self, md_jobs: list[Job], runs: list[PreparedRun]) -> Job:
         """Grain sizes and growth speeds."""
-        maker = PolycrystallineGrowthAnalysisMaker(size=self.size,
-                                                   parameters=self.parameters(),
-                                                   settings=self.analysis)
+        maker = PolycrystallineGrowthAnalysisMaker(
+            size=self.size, parameters=self.parameters(), settings=self.analysis
+        )
         return maker.make(md_jobs[0].output)

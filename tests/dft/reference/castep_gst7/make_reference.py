@@ -156,8 +156,11 @@ def write_outputs(atoms) -> dict:
     for s, frac in zip(symbols, grouped.get_scaled_positions(wrap=False), strict=True):
         counter[s] += 1
         labels.append((s, counter[s]))
-        out.append(f"            x  {s:2s}     {counter[s]:6d}         "
-                   + " ".join(f"{x:10.6f}" for x in frac) + "   x ")
+        out.append(
+            f"            x  {s:2s}     {counter[s]:6d}         "
+            + " ".join(f"{x:10.6f}" for x in frac)
+            + "   x "
+        )
     out += [
         "            xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         " ",
@@ -186,30 +189,47 @@ def write_outputs(atoms) -> dict:
         " ",
         " ************************************ Forces ************************************",
     ]
-    out += _box(["", "                         Cartesian components (eV/A)", "-" * 76,
-                 "                       x                    y                    z", ""])
-    out += [f" * {s:2s}  {n:13d}   " + "".join(f"{f:21.5f}" for f in force) + "         *"
-            for (s, n), force in zip(labels, forces, strict=True)]
-    out += [*_box([""]), " " + "*" * 82, " ",
-            " ***************** Stress Tensor *****************",
-            " *                                               *",
-            " *          Cartesian components (GPa)           *",
-            " * --------------------------------------------- *",
-            " *             x             y             z     *",
-            " *                                               *"]
-    out += [f" *  {axis}  " + "".join(f"{x:14.6f}" for x in row) + "  *"
-            for axis, row in zip("xyz", stress, strict=True)]
-    out += [" *                                               *",
-            f" *  Pressure:  {-np.trace(stress) / 3:8.4f}                          *",
-            " *                                               *",
-            " *************************************************",
-            " ",
-            "Initialisation time =      2.91 s",
-            "Calculation time    =     21.37 s",
-            "Finalisation time   =      0.05 s",
-            "Total time          =     24.33 s",
-            "Peak Memory Use     = 612344 kB",
-            ""]
+    out += _box(
+        [
+            "",
+            "                         Cartesian components (eV/A)",
+            "-" * 76,
+            "                       x                    y                    z",
+            "",
+        ]
+    )
+    out += [
+        f" * {s:2s}  {n:13d}   " + "".join(f"{f:21.5f}" for f in force) + "         *"
+        for (s, n), force in zip(labels, forces, strict=True)
+    ]
+    out += [
+        *_box([""]),
+        " " + "*" * 82,
+        " ",
+        " ***************** Stress Tensor *****************",
+        " *                                               *",
+        " *          Cartesian components (GPa)           *",
+        " * --------------------------------------------- *",
+        " *             x             y             z     *",
+        " *                                               *",
+    ]
+    out += [
+        f" *  {axis}  " + "".join(f"{x:14.6f}" for x in row) + "  *"
+        for axis, row in zip("xyz", stress, strict=True)
+    ]
+    out += [
+        " *                                               *",
+        f" *  Pressure:  {-np.trace(stress) / 3:8.4f}                          *",
+        " *                                               *",
+        " *************************************************",
+        " ",
+        "Initialisation time =      2.91 s",
+        "Calculation time    =     21.37 s",
+        "Finalisation time   =      0.05 s",
+        "Total time          =     24.33 s",
+        "Peak Memory Use     = 612344 kB",
+        "",
+    ]
     (HERE / "outputs").mkdir(exist_ok=True)
     (HERE / "outputs" / "castep.castep").write_text("\n".join(out))
     return {"free_energy": free, "forces": forces, "stress": stress}

@@ -53,11 +53,17 @@ def _v(values, fmt="%16.8f") -> str:
 def _structure(name, atoms) -> str:
     cell = atoms.cell.array
     rec = atoms.cell.reciprocal()
-    lines = [f' <structure name="{name}" >' if name else " <structure>", "  <crystal>",
-             '   <varray name="basis" >']
+    lines = [
+        f' <structure name="{name}" >' if name else " <structure>",
+        "  <crystal>",
+        '   <varray name="basis" >',
+    ]
     lines += ["    " + _v(row) for row in cell]
-    lines += ["   </varray>", f'   <i name="volume">{atoms.get_volume():18.8f} </i>',
-              '   <varray name="rec_basis" >']
+    lines += [
+        "   </varray>",
+        f'   <i name="volume">{atoms.get_volume():18.8f} </i>',
+        '   <varray name="rec_basis" >',
+    ]
     lines += ["    " + _v(row) for row in rec]
     lines += ["   </varray>", "  </crystal>", '  <varray name="positions" >']
     lines += ["   " + _v(p) for p in atoms.get_scaled_positions(wrap=False)]
@@ -78,16 +84,24 @@ def write_outputs(atoms) -> dict:
     e0 = e_fr + SIGMA0_SHIFT
     symbols = grouped.get_chemical_symbols()
     species = list(dict.fromkeys(symbols))
-    potcar = {"Ge": ("72.63000000", "14.00000000", "PAW_PBE Ge_d 06Sep2000"),
-              "Te": ("127.60000000", "6.00000000", "PAW_PBE Te 08Apr2002")}
+    potcar = {
+        "Ge": ("72.63000000", "14.00000000", "PAW_PBE Ge_d 06Sep2000"),
+        "Te": ("127.60000000", "6.00000000", "PAW_PBE Te 08Apr2002"),
+    }
     incar = (HERE / "inputs" / "INCAR").read_text().splitlines()
-    out = ['<?xml version="1.0" encoding="ISO-8859-1"?>', "<modeling>", " <generator>",
-           '  <i name="program" type="string">vasp </i>',
-           '  <i name="version" type="string">6.4.2  </i>',
-           '  <i name="subversion" type="string">20Jul23 (build Jul 20 2023) complex  parallel </i>',
-           '  <i name="platform" type="string">LinuxIFC </i>',
-           '  <i name="date" type="string">2026 11 02 </i>',
-           '  <i name="time" type="string">10:00:00 </i>', " </generator>", " <incar>"]
+    out = [
+        '<?xml version="1.0" encoding="ISO-8859-1"?>',
+        "<modeling>",
+        " <generator>",
+        '  <i name="program" type="string">vasp </i>',
+        '  <i name="version" type="string">6.4.2  </i>',
+        '  <i name="subversion" type="string">20Jul23 (build Jul 20 2023) complex  parallel </i>',
+        '  <i name="platform" type="string">LinuxIFC </i>',
+        '  <i name="date" type="string">2026 11 02 </i>',
+        '  <i name="time" type="string">10:00:00 </i>',
+        " </generator>",
+        " <incar>",
+    ]
     for line in incar:
         key, value = (s.strip() for s in line.split("=", 1))
         kind = {"PREC": "string", "ALGO": "string", "GGA": "string"}.get(key)
@@ -100,58 +114,96 @@ def write_outputs(atoms) -> dict:
         else:
             out.append(f'  <i type="int" name="{key}">{int(value):6d}</i>')
     mesh = [int(x) for x in (HERE / "inputs" / "KPOINTS").read_text().split("\n")[3].split()]
-    out += [" </incar>", " <kpoints>", '  <generation param="Gamma">',
-            '   <v type="int" name="divisions">' + " ".join(f"{n:8d}" for n in mesh) + " </v>",
-            '   <v name="usershift">      0.00000000      0.00000000      0.00000000 </v>',
-            "  </generation>", '  <varray name="kpointlist" >',
-            "   <v>       0.00000000       0.00000000       0.00000000 </v>", "  </varray>",
-            '  <varray name="weights" >', "   <v>       1.00000000 </v>", "  </varray>",
-            " </kpoints>", " <parameters>", '  <separator name="electronic" >',
-            '   <i type="string" name="PREC">accura</i>',
-            '   <i name="ENCUT">    450.00000000</i>',
-            f'   <i type="int" name="NELM">   {NELM}</i>',
-            '   <i name="EDIFF">      0.00000100</i>',
-            '   <i type="int" name="ISPIN">     1</i>',
-            '   <i type="logical" name="LNONCOLLINEAR"> F  </i>',
-            '   <i type="logical" name="LSORBIT"> F  </i>',
-            '   <i type="int" name="ISMEAR">    -1</i>',
-            '   <i name="SIGMA">      0.04310000</i>',
-            "  </separator>", '  <separator name="ionic" >',
-            '   <i type="int" name="NSW">     0</i>', '   <i type="int" name="IBRION">    -1</i>',
-            '   <i type="int" name="ISIF">     2</i>', "  </separator>", " </parameters>",
-            " <atominfo>", f"  <atoms>{len(grouped):8d} </atoms>", f"  <types>{len(species):8d} </types>",
-            '  <array name="atoms" >', '   <dimension dim="1">ion</dimension>',
-            '   <field type="string">element</field>', '   <field type="int">atomtype</field>',
-            "   <set>"]
+    out += [
+        " </incar>",
+        " <kpoints>",
+        '  <generation param="Gamma">',
+        '   <v type="int" name="divisions">' + " ".join(f"{n:8d}" for n in mesh) + " </v>",
+        '   <v name="usershift">      0.00000000      0.00000000      0.00000000 </v>',
+        "  </generation>",
+        '  <varray name="kpointlist" >',
+        "   <v>       0.00000000       0.00000000       0.00000000 </v>",
+        "  </varray>",
+        '  <varray name="weights" >',
+        "   <v>       1.00000000 </v>",
+        "  </varray>",
+        " </kpoints>",
+        " <parameters>",
+        '  <separator name="electronic" >',
+        '   <i type="string" name="PREC">accura</i>',
+        '   <i name="ENCUT">    450.00000000</i>',
+        f'   <i type="int" name="NELM">   {NELM}</i>',
+        '   <i name="EDIFF">      0.00000100</i>',
+        '   <i type="int" name="ISPIN">     1</i>',
+        '   <i type="logical" name="LNONCOLLINEAR"> F  </i>',
+        '   <i type="logical" name="LSORBIT"> F  </i>',
+        '   <i type="int" name="ISMEAR">    -1</i>',
+        '   <i name="SIGMA">      0.04310000</i>',
+        "  </separator>",
+        '  <separator name="ionic" >',
+        '   <i type="int" name="NSW">     0</i>',
+        '   <i type="int" name="IBRION">    -1</i>',
+        '   <i type="int" name="ISIF">     2</i>',
+        "  </separator>",
+        " </parameters>",
+        " <atominfo>",
+        f"  <atoms>{len(grouped):8d} </atoms>",
+        f"  <types>{len(species):8d} </types>",
+        '  <array name="atoms" >',
+        '   <dimension dim="1">ion</dimension>',
+        '   <field type="string">element</field>',
+        '   <field type="int">atomtype</field>',
+        "   <set>",
+    ]
     out += [f"    <rc><c>{s:2s}</c><c>{species.index(s) + 1:4d}</c></rc>" for s in symbols]
-    out += ["   </set>", "  </array>", '  <array name="atomtypes" >',
-            '   <dimension dim="1">type</dimension>', '   <field type="int">atomspertype</field>',
-            '   <field type="string">element</field>', "   <field>mass</field>",
-            "   <field>valence</field>", '   <field type="string">pseudopotential</field>', "   <set>"]
+    out += [
+        "   </set>",
+        "  </array>",
+        '  <array name="atomtypes" >',
+        '   <dimension dim="1">type</dimension>',
+        '   <field type="int">atomspertype</field>',
+        '   <field type="string">element</field>',
+        "   <field>mass</field>",
+        "   <field>valence</field>",
+        '   <field type="string">pseudopotential</field>',
+        "   <set>",
+    ]
     for s in species:
         mass, zval, title = potcar[s]
-        out.append(f"    <rc><c>{symbols.count(s):4d}</c><c>{s:2s}</c><c>{mass}</c><c>{zval}</c>"
-                   f"<c>  {title}</c></rc>")
-    out += ["   </set>", "  </array>", " </atominfo>", _structure("initialpos", grouped),
-            " <calculation>"]
+        out.append(
+            f"    <rc><c>{symbols.count(s):4d}</c><c>{s:2s}</c><c>{mass}</c><c>{zval}</c>"
+            f"<c>  {title}</c></rc>"
+        )
+    out += ["   </set>", "  </array>", " </atominfo>", _structure("initialpos", grouped), " <calculation>"]
     for k, e in enumerate(SCF):
         last = k == len(SCF) - 1
         e_step = e_fr if last else e
-        out += ["  <scstep>", "   <energy>",
-                f'    <i name="e_fr_energy">{e_step:18.8f} </i>',
-                f'    <i name="e_wo_entrp">{e_step + 2 * SIGMA0_SHIFT:18.8f} </i>',
-                f'    <i name="e_0_energy">{e_step + SIGMA0_SHIFT:18.8f} </i>',
-                "   </energy>", "  </scstep>"]
+        out += [
+            "  <scstep>",
+            "   <energy>",
+            f'    <i name="e_fr_energy">{e_step:18.8f} </i>',
+            f'    <i name="e_wo_entrp">{e_step + 2 * SIGMA0_SHIFT:18.8f} </i>',
+            f'    <i name="e_0_energy">{e_step + SIGMA0_SHIFT:18.8f} </i>',
+            "   </energy>",
+            "  </scstep>",
+        ]
     out += [_structure(None, grouped), '  <varray name="forces" >']
     out += ["   " + _v(f) for f in forces]
     out += ["  </varray>", '  <varray name="stress" >']
     out += ["   " + _v(s) for s in stress_kbar]
-    out += ["  </varray>", "  <energy>",
-            f'   <i name="e_fr_energy">{e_fr:18.8f} </i>',
-            f'   <i name="e_wo_entrp">{e_fr + 2 * SIGMA0_SHIFT:18.8f} </i>',
-            f'   <i name="e_0_energy">{e0:18.8f} </i>',
-            "  </energy>", '  <time name="totalsc">   41.20   42.02</time>', " </calculation>",
-            _structure("finalpos", grouped), "</modeling>", ""]
+    out += [
+        "  </varray>",
+        "  <energy>",
+        f'   <i name="e_fr_energy">{e_fr:18.8f} </i>',
+        f'   <i name="e_wo_entrp">{e_fr + 2 * SIGMA0_SHIFT:18.8f} </i>',
+        f'   <i name="e_0_energy">{e0:18.8f} </i>',
+        "  </energy>",
+        '  <time name="totalsc">   41.20   42.02</time>',
+        " </calculation>",
+        _structure("finalpos", grouped),
+        "</modeling>",
+        "",
+    ]
     (HERE / "outputs").mkdir(exist_ok=True)
     (HERE / "outputs" / "vasprun.xml").write_text("\n".join(out))
     (HERE / "outputs" / "OUTCAR").write_text(
