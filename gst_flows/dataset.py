@@ -491,7 +491,7 @@ def _claim_frames(
             continue
         seen.add(doc.structure_hash)
         uuid = str(uuid_module.uuid4())
-        claim = reg.claim_label(store, doc.structure_hash, settings_hash, uuid, tag=tag, kind="import")
+        claim = reg.claim_label(store, doc.structure_hash, settings_hash, uuid, tag=tag)
         owner = claim.owner
         if claim.mine:
             legacy = _legacy_original(store, doc.structure_hash, settings_hash)
@@ -515,11 +515,10 @@ def _claim_frames(
 
 def _legacy_original(store: JobStore, structure_hash: str, settings_hash: str) -> dict | None:
     """A label stored before the registry existed (it has no registry entry)."""
+    from gst_flows.db.reuse import computed_label
+
     return store.query_one(
-        label_filter(
-            include_reused=False, structure_hash=structure_hash, query={"output.settings_hash": settings_hash}
-        ),
-        properties=["uuid", "output.provenance"],
+        computed_label(structure_hash, settings_hash), properties=["uuid", "output.provenance"]
     )
 
 
@@ -533,7 +532,7 @@ def _await_owner(store: JobStore, claim: Any, uuid: str, timeout: float = 60.0) 
     while time.monotonic() < deadline:
         if store.query_one({"uuid": claim.owner}, properties=["uuid"]) is not None:
             return claim.owner
-        if reg.is_stale(store, claim.key) and reg.take_over(store, claim.key, claim.owner, uuid):
+        if reg.take_over(store, claim.key, claim.owner, uuid):
             return uuid
         time.sleep(0.2)
     raise DatasetError(

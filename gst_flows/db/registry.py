@@ -133,7 +133,6 @@ def claim_label(
     settings_hash: str,
     owner: str,
     tag: str | None = None,
-    kind: str = "job",
 ) -> LabelClaim:
     """Claim the label of a structure and protocol for ``owner``, atomically.
 
@@ -147,13 +146,11 @@ def claim_label(
         uuid the label will be stored under if the claim is won.
     tag
         Tag the label is used under; added to the entry's tags.
-    kind
-        ``"job"`` (a calculation that refreshes its heartbeat) or ``"import"``.
     """
     coll = registry(store)
     key = label_key(structure_hash, settings_hash)
     now = _now()
-    insert = {"owner": owner, "kind": kind, "claimed_at": now, "heartbeat": now, "tags": [tag] if tag else []}
+    insert = {"owner": owner, "claimed_at": now, "heartbeat": now, "tags": [tag] if tag else []}
     for _ in range(3):
         try:
             before = coll.find_one_and_update(
@@ -179,19 +176,16 @@ def claim_label(
 
 
 def take_over(store: Any, key: str, stale_owner: str, owner: str) -> bool:
-    """Move a stale claim from ``stale_owner`` to ``owner``; False if someone else moved it."""
+    """Move ``stale_owner``'s claim to ``owner`` if it is stale, in one conditional update.
+
+    Stale: not refreshed for :data:`STALE_AFTER` s. False if it is fresh or was moved already.
+    """
     now = _now()
     result = registry(store).update_one(
         {"_id": key, "owner": stale_owner, "heartbeat": {"$lt": now - timedelta(seconds=STALE_AFTER)}},
         {"$set": {"owner": owner, "heartbeat": now, "claimed_at": now}},
     )
     return result.modified_count == 1
-
-
-def is_stale(store: Any, key: str) -> bool:
-    """Whether the claim of ``key`` has not been refreshed for :data:`STALE_AFTER` s."""
-    entry = registry(store).find_one({"_id": key})
-    return entry is not None and entry["heartbeat"] < _now() - timedelta(seconds=STALE_AFTER)
 
 
 def set_owner(store: Any, key: str, old: str, new: str) -> bool:

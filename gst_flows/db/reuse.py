@@ -89,7 +89,7 @@ def acquire_label(
                 return reused_copy(found, provenance)
             reg.release_claim(store, claim.key, claim.owner)  # the owner failed: try again
             continue
-        if reg.is_stale(store, claim.key) and reg.take_over(store, claim.key, claim.owner, owner):
+        if reg.take_over(store, claim.key, claim.owner, owner):
             logger.info("label %s: taking over the stale claim of job %s", claim.key[:20], claim.owner)
             return None
         if not announced:
