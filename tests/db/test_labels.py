@@ -120,8 +120,9 @@ def test_import_under_a_new_tag_reuses_without_copying_arrays(gst_home, outputs,
     assert sorted(_originals(outputs, first.settings_hash).values()) == [1, 1, 1]
 
 
-def _import_when_told(path, tag, go, results):
-    """Child process: wait for the start signal, then import (the race of concurrent users)."""
+def _import_when_told(path, tag, ready, go, results):
+    """Child process: report ready, wait for the start signal, then import (the race)."""
+    ready.put(True)
     go.wait()
     summary = import_dataset(path, tag=tag)
     results.put(summary.n_stored)
@@ -131,11 +132,14 @@ def test_concurrent_imports_store_each_label_once(gst_home, outputs, tmp_path):
     path = tmp_path / "race.extxyz"
     _labelled_file(path, _cells(20, seed=50))
     ctx = multiprocessing.get_context("spawn")
-    go, results = ctx.Event(), ctx.Queue()
-    workers = [ctx.Process(target=_import_when_told, args=(path, "race", go, results)) for _ in range(3)]
+    ready, go, results = ctx.Queue(), ctx.Event(), ctx.Queue()
+    workers = [
+        ctx.Process(target=_import_when_told, args=(path, "race", ready, go, results)) for _ in range(3)
+    ]
     for worker in workers:
         worker.start()
-    time.sleep(4)  # every child has imported gst_flows and waits at the start line
+    for _ in workers:  # every child has imported gst_flows and waits at the start line
+        ready.get(timeout=120)
     go.set()
     for worker in workers:
         worker.join(timeout=120)
