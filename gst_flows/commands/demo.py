@@ -3,7 +3,8 @@
 Real CP2K labels (reduced k-point density), real ``gap_fit`` fits, GAP-driven melt-quench and
 crystallisation and partial-melting MD with ASE and quippy, SOAP selection, three iterations, on
 the embedded database.
-Running it again continues from the last finished iteration instead of starting over.
+Running it again continues from the last finished iteration instead of starting over. The final
+potential is judged on the shipped quasi-binary reference set (:mod:`gst_flows.fit.reference`).
 """
 
 from __future__ import annotations
@@ -146,7 +147,38 @@ def summarise(tag: str, last, out: Path) -> int:
     if fractions is not None:
         print(f"crystallinity:  {fractions}")
     print(f"potential:      {potential}")
+    _reference_summary(potential, out)
     return 0
+
+
+def _reference_summary(potential: Path, out: Path) -> None:
+    """Errors of the final potential on the shipped reference set (never trained on)."""
+    import json
+
+    from gst_flows.fit import format_error_table
+    from gst_flows.fit.fit import load_gap_calculator
+    from gst_flows.fit.reference import REFERENCE_SET, reference_errors
+
+    calculator = load_gap_calculator(potential)
+    tables = {by: reference_errors(calculator, by=by) for by in ("config_type", "name")}
+    print(
+        format_error_table(
+            tables["config_type"],
+            "errors on the quasi-binary reference set (CP2K default protocol, never trained on)",
+        )
+    )
+    path = out / "reference_errors.json"
+    path.write_text(
+        json.dumps(
+            {
+                "reference_set": str(REFERENCE_SET),
+                "potential": str(potential),
+                **{by: {k: v.as_dict() for k, v in t.items()} for by, t in tables.items()},
+            },
+            indent=1,
+        )
+    )
+    print(f"per composition and phase: {path}")
 
 
 def _fraction_summary(tag: str, out: Path) -> Path | None:

@@ -80,6 +80,11 @@ def add_parser(subparsers) -> None:
     )
     evaluate.add_argument("potential", help="potential id (or unique prefix), tag, or XML file")
     _add_source_arguments(evaluate)
+    evaluate.add_argument(
+        "--reference",
+        action="store_true",
+        help="use the shipped quasi-binary reference set (CP2K default protocol; never trained on)",
+    )
     evaluate.add_argument("--no-plots", action="store_true", help="skip the parity plots")
     evaluate.set_defaults(handler=run_evaluate)
 
@@ -273,6 +278,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from gst_flows.makers.fit import GapEvaluateMaker, load_training_frames
     from gst_flows.potentials import find_potential
 
+    if args.reference:
+        from gst_flows.fit.reference import REFERENCE_SET
+
+        if args.file or args.tag:
+            raise ValueError("give --reference, a labelled extxyz FILE or --tag T, not several")
+        args.file = str(REFERENCE_SET)
     source = _source(args)
     try:
         load_training_frames(source)  # refuse a bad data source before anything is stored
