@@ -137,15 +137,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("reference-set-work"))
     parser.add_argument("--out", type=Path, default=Path("gst_flows/data/reference/quasi_binary.extxyz"))
+    parser.add_argument(
+        "--assemble-only",
+        action="store_true",
+        help="run nothing: write the frames whose labels are already in --work, list the rest",
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     command = get_settings().cp2k_command
     frames = reference_crystals()
     for name in LIQUIDS:
+        if args.assemble_only and not (args.work / f"{name.replace(' ', '_')}-aimd.json").exists():
+            print(f"missing: {name} (no AIMD yet)")
+            continue
         frames += _liquid_frames(name, args.work, command)
     labelled = []
     for index, atoms in enumerate(frames):
         key = f"{index:02d}-{atoms.info['name'].replace(' ', '_')}"
+        if args.assemble_only and not (args.work / f"{key}.json").exists():
+            print(f"missing: {key}")
+            continue
         labelled.append(_label(atoms, key, args.work, command))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     ase.io.write(args.out, labelled, format="extxyz")
