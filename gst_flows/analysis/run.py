@@ -1,8 +1,10 @@
 """One entry point for every analysis kind: ``analyse(kind, frames, options)``.
 
 The command line (``gst-flows analyse``) and the analysis makers both call :func:`analyse`,
-so an analysis gives the same numbers wherever it runs. :func:`check_analysis` raises on input
-that cannot be analysed before any compute starts.
+so an analysis gives the same numbers wherever it runs. Each kind is a function registered in
+:mod:`gst_flows.analysis.registry` (family ``structure``), the table the device scenario
+analyses are registered in too. :func:`check_analysis` raises on input that cannot be analysed
+before any compute starts.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from ase import Atoms
 
+from gst_flows.analysis.registry import analysis_names, get_analysis, register_analysis
+
 __all__ = [
     "ANALYSIS_KINDS",
     "AnalysisOptions",
@@ -24,21 +28,6 @@ __all__ = [
     "frame_times",
     "jsonable",
 ]
-
-#: Analyses :func:`analyse` runs.
-ANALYSIS_KINDS = (
-    "rdf",
-    "adf",
-    "coordination",
-    "homopolar",
-    "density",
-    "rings",
-    "altbc",
-    "kbar",
-    "temperature",
-    "growth",
-    "soap-map",
-)
 
 
 @dataclass
@@ -264,60 +253,106 @@ def jsonable(value: Any) -> Any:
 
 
 def _analyse(kind: str, frames: list[Atoms], options: AnalysisOptions) -> AnalysisResult:
+    summary: dict[str, Any] = {"kind": kind, "frames": len(frames), "atoms": len(frames[0])}
+    return get_analysis(kind, "structure")(frames, options, summary)
+
+
+@register_analysis("rdf", "structure")
+def _rdf(frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]) -> AnalysisResult:
+    import gst_flows.analysis as an
+
+    res = an.radial_distribution(frames, options.r_max or 8.0, options.bin_width or 0.02)
+    arrays = {"r": res.r, "total": res.total, **{f"g_{k}": v for k, v in res.partial.items()}}
+    summary["first_peak"] = first_peak(res.r, res.total)
+    summary["highest_peak"] = float(res.r[np.argmax(res.total)])
+    return AnalysisResult("rdf", summary, arrays)
+
+
+@register_analysis("adf", "structure")
+def _adf(frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]) -> AnalysisResult:
+    import gst_flows.analysis as an
+
+    res = an.bond_angle_distribution(frames, options.cutoffs, options.bin_width or 1.0)
+    arrays = {"theta": res.theta, "total": res.total}
+    arrays.update({f"adf_{k}": v for k, v in res.by_centre.items()})
+    summary["mode"] = float(res.theta[np.argmax(res.total)])
+    return AnalysisResult("adf", summary, arrays)
+
+
+@register_analysis("coordination", "structure")
+def _coordination(frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]) -> AnalysisResult:
     import gst_flows.analysis as an
 
     cutoffs = options.cutoffs
-    summary: dict[str, Any] = {"kind": kind, "frames": len(frames), "atoms": len(frames[0])}
-    arrays: dict[str, np.ndarray] = {}
-    if kind == "rdf":
-        res = an.radial_distribution(frames, options.r_max or 8.0, options.bin_width or 0.02)
-        arrays = {"r": res.r, "total": res.total, **{f"g_{k}": v for k, v in res.partial.items()}}
-        summary["first_peak"] = first_peak(res.r, res.total)
-        summary["highest_peak"] = float(res.r[np.argmax(res.total)])
-    elif kind == "adf":
-        res = an.bond_angle_distribution(frames, cutoffs, options.bin_width or 1.0)
-        arrays = {"theta": res.theta, "total": res.total}
-        arrays.update({f"adf_{k}": v for k, v in res.by_centre.items()})
-        summary["mode"] = float(res.theta[np.argmax(res.total)])
-    elif kind == "coordination":
-        summary["coordination"] = _frame_mean(frames, lambda f: an.partial_coordination(f, cutoffs))
-        arrays = {"coordination": an.coordination_numbers(frames[-1], cutoffs)}
-    elif kind == "homopolar":
-        summary["fractions"] = _frame_mean(frames, lambda f: an.homopolar_bond_fraction(f, cutoffs))
-        summary["bond_counts"] = _frame_mean(frames, lambda f: an.bond_counts(f, cutoffs))
-    elif kind == "density":
-        density = np.array([an.mass_density(f) for f in frames])
-        arrays = {"time": frame_times(frames, options.timestep_ps), "density": density}
-        summary["mean_density"] = float(density.mean())
-    elif kind == "rings":
-        res = an.ring_statistics(frames, cutoffs, options.max_size, progress=options.progress)
-        arrays = {"sizes": res.sizes, "counts": res.counts, "per_atom": res.per_atom}
-        summary["rings_per_atom"] = dict(zip(res.sizes.tolist(), res.per_atom.tolist(), strict=True))
-    elif kind == "altbc":
-        res = an.altbc(
-            frames,
-            r_max=options.r_max or 4.0,
-            bin_width=options.bin_width or 0.02,
-            min_angle=options.min_angle,
-        )
-        arrays = {"r": res.r, "density": res.density}
-        summary.update(n_triples=res.n_triples, n_centres=res.n_centres)
-    elif kind in ("kbar", "growth"):
-        return _kbar(kind, frames, options, summary)
-    elif kind == "temperature":
-        arrays = _temperature(frames, options, summary)
-    else:  # soap-map
-        res = an.soap_map(frames, options.method, progress=options.progress)
-        arrays = {"coordinates": res.coordinates, "kernel": res.kernel, "explained": res.explained}
-        arrays["colour"] = np.array(an.frame_labels(frames, options.colour_by))
-        arrays["marker"] = np.array(an.frame_labels(frames, options.marker_by))
-        summary["explained"] = [float(x) for x in res.explained]
-    return AnalysisResult(kind, summary, arrays)
+    summary["coordination"] = _frame_mean(frames, lambda f: an.partial_coordination(f, cutoffs))
+    arrays = {"coordination": an.coordination_numbers(frames[-1], cutoffs)}
+    return AnalysisResult("coordination", summary, arrays)
+
+
+@register_analysis("homopolar", "structure")
+def _homopolar(frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]) -> AnalysisResult:
+    import gst_flows.analysis as an
+
+    cutoffs = options.cutoffs
+    summary["fractions"] = _frame_mean(frames, lambda f: an.homopolar_bond_fraction(f, cutoffs))
+    summary["bond_counts"] = _frame_mean(frames, lambda f: an.bond_counts(f, cutoffs))
+    return AnalysisResult("homopolar", summary, {})
+
+
+@register_analysis("density", "structure")
+def _density(frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]) -> AnalysisResult:
+    import gst_flows.analysis as an
+
+    density = np.array([an.mass_density(f) for f in frames])
+    arrays = {"time": frame_times(frames, options.timestep_ps), "density": density}
+    summary["mean_density"] = float(density.mean())
+    return AnalysisResult("density", summary, arrays)
+
+
+@register_analysis("rings", "structure")
+def _rings(frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]) -> AnalysisResult:
+    import gst_flows.analysis as an
+
+    res = an.ring_statistics(frames, options.cutoffs, options.max_size, progress=options.progress)
+    arrays = {"sizes": res.sizes, "counts": res.counts, "per_atom": res.per_atom}
+    summary["rings_per_atom"] = dict(zip(res.sizes.tolist(), res.per_atom.tolist(), strict=True))
+    return AnalysisResult("rings", summary, arrays)
+
+
+@register_analysis("altbc", "structure")
+def _altbc(frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]) -> AnalysisResult:
+    import gst_flows.analysis as an
+
+    res = an.altbc(
+        frames,
+        r_max=options.r_max or 4.0,
+        bin_width=options.bin_width or 0.02,
+        min_angle=options.min_angle,
+    )
+    summary.update(n_triples=res.n_triples, n_centres=res.n_centres)
+    return AnalysisResult("altbc", summary, {"r": res.r, "density": res.density})
 
 
 def _frame_mean(frames: list[Atoms], fn: Callable) -> dict[str, float]:
     values = [fn(f) for f in frames]
     return {k: float(np.mean([v[k] for v in values])) for k in values[0]}
+
+
+@register_analysis("kbar", "structure")
+def _kbar_only(frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]) -> AnalysisResult:
+    return _kbar("kbar", frames, options, summary)
+
+
+@register_analysis("temperature", "structure")
+def _temperature_maps(
+    frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]
+) -> AnalysisResult:
+    return AnalysisResult("temperature", summary, _temperature(frames, options, summary))
+
+
+@register_analysis("growth", "structure")
+def _growth(frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]) -> AnalysisResult:
+    return _kbar("growth", frames, options, summary)
 
 
 def _kbar(
@@ -395,3 +430,19 @@ def _temperature(
         "profile_axis": np.array([options.axis]),
         "temperature": np.array(mean_t),
     }
+
+
+@register_analysis("soap-map", "structure")
+def _soap_map(frames: list[Atoms], options: AnalysisOptions, summary: dict[str, Any]) -> AnalysisResult:
+    import gst_flows.analysis as an
+
+    res = an.soap_map(frames, options.method, progress=options.progress)
+    arrays = {"coordinates": res.coordinates, "kernel": res.kernel, "explained": res.explained}
+    arrays["colour"] = np.array(an.frame_labels(frames, options.colour_by))
+    arrays["marker"] = np.array(an.frame_labels(frames, options.marker_by))
+    summary["explained"] = [float(x) for x in res.explained]
+    return AnalysisResult("soap-map", summary, arrays)
+
+
+#: Analyses :func:`analyse` runs (the ``structure`` family of :mod:`gst_flows.analysis.registry`).
+ANALYSIS_KINDS = analysis_names("structure")

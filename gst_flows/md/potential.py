@@ -18,9 +18,10 @@ import contextlib
 import hashlib
 import importlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "PotentialInfo",
@@ -44,9 +45,8 @@ class PotentialLookupError(LookupError, ValueError):
     """A potential id that cannot be fetched."""
 
 
-@dataclass(frozen=True)
-class PotentialInfo:
-    """What was used as the potential.
+class PotentialInfo(BaseModel):
+    """What was used as the potential (recorded as it is in the MD documents).
 
     Attributes
     ----------
@@ -61,14 +61,16 @@ class PotentialInfo:
         SHA-256 of the XML file, when there is one.
     """
 
-    id: str
-    kind: str
-    path: str | None = None
-    sha256: str | None = None
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Database id, 'gap:<sha256 prefix>' or factory path.")
+    kind: str = Field(description="gap_xml, database, factory or callable.")
+    path: str | None = Field(None, description="GAP XML path where the run read it.")
+    sha256: str | None = Field(None, description="SHA-256 of the GAP XML file.")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a plain dictionary."""
-        return asdict(self)
+        return self.model_dump()
 
 
 def register_potential_fetcher(fetcher: PotentialFetcher) -> None:
@@ -200,9 +202,9 @@ def potential_file(ref: str | Path, workdir: str | Path = ".") -> tuple[Path, Po
     if path.is_file():
         path = path.resolve()
         digest = file_sha256(path)
-        return path, PotentialInfo(f"gap:{digest[:16]}", "gap_xml", str(path), digest)
+        return path, PotentialInfo(id=f"gap:{digest[:16]}", kind="gap_xml", path=str(path), sha256=digest)
     xml = fetch_potential(str(ref), Path(workdir) / "potential").resolve()
-    return xml, PotentialInfo(str(ref), "database", str(xml), file_sha256(xml))
+    return xml, PotentialInfo(id=str(ref), kind="database", path=str(xml), sha256=file_sha256(xml))
 
 
 def resolve_potential(
@@ -228,11 +230,11 @@ def resolve_potential(
     """
     if callable(ref):
         name = getattr(ref, "__qualname__", type(ref).__name__)
-        return ref(**kwargs), PotentialInfo(f"callable:{name}", "callable")
+        return ref(**kwargs), PotentialInfo(id=f"callable:{name}", kind="callable")
     text = str(ref)
     if ":" in text and not Path(text).exists():
         factory = _factory(text)
         if factory is not None:
-            return factory(**kwargs), PotentialInfo(text, "factory")
+            return factory(**kwargs), PotentialInfo(id=text, kind="factory")
     path, info = potential_file(text, workdir)
     return gap_calculator(path, **kwargs), info

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from ase.io import read, write
+from pydantic import BaseModel, Field, computed_field
 
 from gst_flows.md.protocol import Protocol
 from gst_flows.md.units import FS, ev_to_fj
@@ -89,9 +90,12 @@ class MDBlowUpError(RuntimeError):
         super().__init__(f"MD blew up at step {step} (stage {stage!r}): {reason}{where}")
 
 
-@dataclass
-class EnergyLedger:
+class EnergyLedger(BaseModel):
     """Energy exchanged with the outside world, eV (cumulative).
+
+    The engines add to the four tallies as a run goes; the net energy and the fJ values
+    follow from them. The MD and scenario documents store the ledger as it is, the derived
+    values included.
 
     Attributes
     ----------
@@ -105,25 +109,38 @@ class EnergyLedger:
         Energy the thermostat put in (negative when it took energy out).
     """
 
-    injected: float = 0.0
-    removed: float = 0.0
-    field_work: float = 0.0
-    thermostat: float = 0.0
+    injected: float = Field(0.0, description="Injected kinetic energy, eV.")
+    removed: float = Field(0.0, description="Removed kinetic energy, eV.")
+    field_work: float = Field(0.0, description="Work of electric-field forces, eV.")
+    thermostat: float = Field(0.0, description="Energy put in by thermostats (negative: taken), eV.")
 
+    @computed_field(description="Injected minus removed, eV.")
     @property
     def net(self) -> float:
         """Injected minus removed energy, eV."""
         return self.injected - self.removed
 
+    @computed_field(description="Injected energy, fJ.")
+    @property
+    def injected_fj(self) -> float:
+        """Injected energy, fJ."""
+        return ev_to_fj(self.injected)
+
+    @computed_field(description="Removed energy, fJ.")
+    @property
+    def removed_fj(self) -> float:
+        """Removed energy, fJ."""
+        return ev_to_fj(self.removed)
+
+    @computed_field(description="Net energy, fJ.")
+    @property
+    def net_fj(self) -> float:
+        """Net energy, fJ."""
+        return ev_to_fj(self.net)
+
     def to_dict(self) -> dict[str, float]:
         """Return the ledger in eV, with the injected, removed and net energies also in fJ."""
-        return {
-            **asdict(self),
-            "net": self.net,
-            "injected_fj": ev_to_fj(self.injected),
-            "removed_fj": ev_to_fj(self.removed),
-            "net_fj": ev_to_fj(self.net),
-        }
+        return self.model_dump()
 
     @classmethod
     def from_dict(cls, data: dict[str, float]) -> EnergyLedger:

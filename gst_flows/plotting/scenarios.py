@@ -5,7 +5,7 @@ Save them with :func:`gst_flows.plotting.figures.save_figure` (PNG and PDF).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from gst_flows.analysis.temperature import TemperatureMap
 from gst_flows.md.units import ev_to_fj
 
 __all__ = [
+    "FigureSpec",
     "plot_base_length",
     "plot_cumulative_set",
     "plot_energy_ledger",
@@ -27,6 +28,7 @@ __all__ = [
     "plot_rdf_series",
     "plot_species_profiles",
     "plot_xz_maps",
+    "scenario_figures",
 ]
 
 
@@ -300,3 +302,130 @@ def plot_species_profiles(z: np.ndarray, stack: Mapping[str, np.ndarray], times:
     axes[0].legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
+
+
+# --------------------------------------------------------------------------- figures per scenario
+
+#: A figure with its file name and what it shows.
+FigureSpec = tuple[Figure, str, str]
+
+
+def _mushroom_reset(result: Any, thermo: Mapping[str, np.ndarray]) -> Iterator[FigureSpec]:
+    labels = [str(f.info.get("stage_name", "")) for f in result.frames]
+    yield (
+        plot_xz_maps(result.maps, result.times, labels),
+        "mushroom_temperature_maps",
+        "xz temperature maps at saved frames",
+    )
+    lengths = np.array([b.length for b in result.bases])
+    yield plot_base_length(result.times, lengths), "mushroom_base_length", "disordered base length vs time"
+    yield (
+        plot_energy_ledger(thermo, result.energy_check.requested),
+        "mushroom_energy_ledger",
+        "injected energy vs time (eV and fJ)",
+    )
+
+
+def _cross_point(result: Any, thermo: Mapping[str, np.ndarray]) -> Iterator[FigureSpec]:
+    times = result.times
+    yield (
+        plot_map_zt(times, result.z, result.temperature_zt, label="T (K)", cmap="inferno"),
+        "cross_point_temperature",
+        "T(z, t)",
+    )
+    yield (
+        plot_map_zt(times, result.kbar_z, result.kbar_zt, label="mean k̄", cmap="viridis", vmin=0.0, vmax=1.0),
+        "cross_point_kbar",
+        "k̄ by height over time",
+    )
+    yield (
+        plot_rdf_series(result.rdf_r, result.rdf_central, times),
+        "cross_point_rdf",
+        "RDF of the central region over time",
+    )
+    yield (
+        plot_energy_ledger(thermo, result.energy_check.requested),
+        "cross_point_energy_ledger",
+        "injected and removed energy vs time",
+    )
+
+
+def _set_crystallisation(result: Any, thermo: Mapping[str, np.ndarray]) -> Iterator[FigureSpec]:
+    times = result.times
+    yield (
+        plot_growth(times, result.fraction, result.thickness, result.fit, title="SET crystallisation"),
+        "set_crystallisation",
+        "crystalline fraction and thickness vs time",
+    )
+    yield (
+        plot_profile_map(times, result.profile_z, result.profiles, label="crystalline share"),
+        "set_profiles",
+        "crystalline share along z vs time",
+    )
+
+
+def _cumulative_set(result: Any, thermo: Mapping[str, np.ndarray]) -> Iterator[FigureSpec]:
+    yield (
+        plot_cumulative_set(result.series),
+        "cumulative_set",
+        "crystalline fraction vs cumulative pulse time per pulse type",
+    )
+
+
+def _polycrystalline_growth(result: Any, thermo: Mapping[str, np.ndarray]) -> Iterator[FigureSpec]:
+    yield (
+        plot_grain_growth(result.times, result.radii, result.fits),
+        "polycrystalline_growth",
+        "equivalent grain radius vs time",
+    )
+
+
+def _heating_series(result: Any, thermo: Mapping[str, np.ndarray]) -> Iterator[FigureSpec]:
+    yield (
+        plot_heating_series(result.curves),
+        "heating_series",
+        "crystalline fraction and density vs temperature per size; onset spread per size",
+    )
+
+
+def _electromigration(result: Any, thermo: Mapping[str, np.ndarray]) -> Iterator[FigureSpec]:
+    yield (
+        plot_species_profiles(result.z, result.density, result.times),
+        "electromigration_profiles",
+        "species number density along z over time",
+    )
+
+
+_FIGURES = {
+    "mushroom-reset": _mushroom_reset,
+    "cross-point": _cross_point,
+    "set-crystallisation": _set_crystallisation,
+    "cumulative-set": _cumulative_set,
+    "polycrystalline-growth": _polycrystalline_growth,
+    "heating-series": _heating_series,
+    "electromigration": _electromigration,
+}
+
+
+def scenario_figures(
+    analysis: str, result: Any, thermo: Mapping[str, np.ndarray] | None = None
+) -> Iterator[FigureSpec]:
+    """The figures of a scenario analysis, one at a time.
+
+    Parameters
+    ----------
+    analysis
+        Scenario analysis name (see :mod:`gst_flows.analysis.scenarios`).
+    result
+        What that analysis returned.
+    thermo
+        Thermodynamic series of the (first) run, for the energy-ledger figures.
+
+    Yields
+    ------
+    tuple
+        ``(figure, name, description)``.
+    """
+    if analysis not in _FIGURES:
+        raise ValueError(f"no figures for scenario analysis {analysis!r}; one of: {', '.join(_FIGURES)}")
+    yield from _FIGURES[analysis](result, thermo or {})

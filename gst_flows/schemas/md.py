@@ -20,6 +20,14 @@ from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from gst_flows.md.potential import PotentialInfo
+from gst_flows.md.results import EnergyLedger
+
+#: The energy ledger as stored: the MD layer's own model (one type; the name is kept for imports).
+EnergyLedgerDoc = EnergyLedger
+#: The potential as stored: the MD layer's own model (one type; the name is kept for imports).
+PotentialDoc = PotentialInfo
+
 __all__ = [
     "EncodedArray",
     "EnergyLedgerDoc",
@@ -114,34 +122,12 @@ class StageDoc(BaseModel):
     )
 
 
-class EnergyLedgerDoc(BaseModel):
-    """Energy exchanged over the run."""
-
-    injected: float = Field(description="Injected kinetic energy, eV.")
-    removed: float = Field(description="Removed kinetic energy, eV.")
-    field_work: float = Field(description="Work of electric-field forces, eV.")
-    thermostat: float = Field(description="Energy put in by thermostats (negative: taken), eV.")
-    net: float = Field(description="Injected minus removed, eV.")
-    injected_fj: float = Field(description="Injected energy, fJ.")
-    removed_fj: float = Field(description="Removed energy, fJ.")
-    net_fj: float = Field(description="Net energy, fJ.")
-
-
-class PotentialDoc(BaseModel):
-    """The potential used."""
-
-    id: str = Field(description="Database id, 'gap:<sha256 prefix>' or factory path.")
-    kind: str = Field(description="gap_xml, database, factory or callable.")
-    path: str | None = Field(None, description="GAP XML path where the run read it.")
-    sha256: str | None = Field(None, description="SHA-256 of the GAP XML file.")
-
-
 class MDDoc(BaseModel):
     """An MD run of a protocol: summary, ledger and (in the data store) frames and series."""
 
     name: str = Field("gap md", description="Job name.")
     engine: str = Field(description="ase or lammps.")
-    potential: PotentialDoc = Field(description="The potential.")
+    potential: PotentialInfo = Field(description="The potential.")
     protocol_name: str = Field(description="Protocol name.")
     protocol: dict[str, Any] = Field(description="The protocol (internal units).")
     formula: str = Field(description="Chemical formula.")
@@ -153,7 +139,7 @@ class MDDoc(BaseModel):
     wall_time_s: float = Field(description="Wall-clock time over all restarts, s.")
     seed: int | None = Field(None, description="Random seed.")
     stages: list[StageDoc] = Field(description="Per-stage summaries.")
-    ledger: EnergyLedgerDoc = Field(description="Energy ledger.")
+    ledger: EnergyLedger = Field(description="Energy ledger.")
     nve_drift: float | None = Field(None, description="Largest |NVE drift| over the NVE stages, eV/atom/ps.")
     summary: dict[str, list[float]] = Field(
         description="Thermodynamic series subsampled to at most summary_points rows."
@@ -204,7 +190,9 @@ class MDDoc(BaseModel):
         summary = {k: [float(x) for x in v[keep]] for k, v in thermo.items()} if n_rows else {}
         stages = [StageDoc(**s.to_dict()) for s in result.stages]
         drifts = [abs(s.nve_drift) for s in result.stages if s.nve_drift is not None]
-        potential = potential if isinstance(potential, dict) else potential.to_dict()
+        potential = PotentialInfo.model_validate(
+            potential if isinstance(potential, dict) else potential.to_dict()
+        )
         structure = None
         if len(atoms) <= max_structure_atoms:
             structure = AseAtomsAdaptor.get_structure(atoms)
@@ -212,7 +200,7 @@ class MDDoc(BaseModel):
         return cls(
             name=name,
             engine=result.engine,
-            potential=PotentialDoc(**potential),
+            potential=potential,
             protocol_name=result.protocol.name,
             protocol=result.protocol.to_dict(),
             formula=atoms.get_chemical_formula(),
@@ -224,7 +212,7 @@ class MDDoc(BaseModel):
             wall_time_s=result.wall_time,
             seed=result.seed,
             stages=stages,
-            ledger=EnergyLedgerDoc(**result.ledger.to_dict()),
+            ledger=EnergyLedger.model_validate(result.ledger.model_dump()),
             nve_drift=max(drifts) if drifts else None,
             summary=summary,
             thermo=list(thermo_chunks(thermo, chunk_bytes)),

@@ -6,17 +6,33 @@ and extxyz files written, and its arrays. Arrays (time series, profiles, maps, p
 to the ``data`` store: each :class:`ArrayDoc` carries its values in ``array_data``, which the
 job decorator sends there, split along the first axis into parts of at most ``chunk_bytes``,
 so no stored object nears MongoDB's 16 MB limit whatever the size of the cell.
+
+Each document is built with :meth:`ScenarioDoc.from_result` from the result of its scenario's
+analysis (:mod:`gst_flows.analysis.scenarios`) and the provenance the analysis maker adds. The
+entries of the documents (``LedgerCheckDoc``, ``PulseDoc``, ``GrainDoc``, ...) are the models
+that analysis returns, stored as they are, under their document names.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, Field
+import numpy as np
+from pydantic import Field
 
+from gst_flows.analysis.scenarios import Grain as GrainDoc
+from gst_flows.analysis.scenarios import HeatingRun as HeatingRunDoc
+from gst_flows.analysis.scenarios import HeatingSize as HeatingSizeDoc
+from gst_flows.analysis.scenarios import LedgerCheck as LedgerCheckDoc
+from gst_flows.analysis.scenarios import Pulse as PulseDoc
+from gst_flows.analysis.scenarios import SpeciesDrift as SpeciesDriftDoc
+from gst_flows.analysis.scenarios import StageLedger as StageLedgerDoc
+from gst_flows.md.potential import PotentialInfo
+from gst_flows.md.results import EnergyLedger
 from gst_flows.schemas.arrays import ArrayDoc, ArrayHolder, FigureDoc, array_docs
-from gst_flows.schemas.md import EnergyLedgerDoc, PotentialDoc
 
 __all__ = [
     "ArrayDoc",
@@ -40,75 +56,6 @@ __all__ = [
 ]
 
 
-def _pair(a: float | None, b: float | None) -> str:
-    return "n/a" if a is None or b is None else f"{a:.4g} / {b:.4g}"
-
-
-class StageLedgerDoc(BaseModel):
-    """One NVE stage that injects or removes energy: the plan and the measured change."""
-
-    stage: str = Field(description="Stage name.")
-    planned: float = Field(description="Energy the stage's actions add (negative: remove), eV.")
-    measured: float = Field(
-        description="Total (kinetic + potential) energy at the stage end minus that at its start, eV."
-    )
-    relative_error: float = Field(description="|measured - planned| / |planned|.")
-
-
-class LedgerCheckDoc(BaseModel):
-    """Energy asked for by the protocol against the energy the engine put in and took out.
-
-    ``requested`` is the plan; ``measured_injected`` is what the run's total energy
-    (kinetic + potential, from the thermodynamic series) rose by across the injection stages.
-    """
-
-    requested: float = Field(description="Energy the protocol injects, eV.")
-    requested_fj: float = Field(description="Energy the protocol injects, fJ.")
-    injected: float = Field(description="Energy the engine injected, eV.")
-    injected_fj: float = Field(description="Energy the engine injected, fJ.")
-    removed: float = Field(0.0, description="Energy the engine removed, eV.")
-    removed_fj: float = Field(0.0, description="Energy the engine removed, fJ.")
-    relative_error: float = Field(description="|injected - requested| / requested (dimensionless).")
-    total_energy_change: float | None = Field(
-        None,
-        description="Change of the total (kinetic + potential) energy over the NVE "
-        "stages, eV; equals injected - removed up to the integration error.",
-    )
-    balance_error: float | None = Field(
-        None, description="|total_energy_change - (injected - removed)| / injected (dimensionless)."
-    )
-    measured_injected: float | None = Field(
-        None,
-        description="Rise of the total energy across the NVE stages that inject, eV "
-        "(None when no such stage).",
-    )
-    measured_injected_fj: float | None = Field(None, description="measured_injected in fJ.")
-    measured_error: float | None = Field(
-        None, description="|measured_injected - requested| / requested (dimensionless)."
-    )
-    measured_removed: float | None = Field(
-        None,
-        description="Fall of the total energy across the NVE stages that remove, eV "
-        "(None when no such stage).",
-    )
-    stages: list[StageLedgerDoc] = Field(
-        default_factory=list,
-        description="Plan and measured change per NVE stage that injects or removes energy.",
-    )
-
-    def key_figures(self, removed: bool = False) -> dict[str, Any]:
-        """Requested, injected, measured (and removed) energy in eV and fJ, and the error."""
-        out = {
-            "requested energy (eV / fJ)": _pair(self.requested, self.requested_fj),
-            "injected energy (eV / fJ)": _pair(self.injected, self.injected_fj),
-            "measured energy rise (eV / fJ)": _pair(self.measured_injected, self.measured_injected_fj),
-        }
-        if removed:
-            out["removed energy (eV / fJ)"] = _pair(self.removed, self.removed_fj)
-        out["ledger error"] = self.relative_error
-        return out
-
-
 class ScenarioDoc(ArrayHolder):
     """What every scenario document holds."""
 
@@ -122,12 +69,12 @@ class ScenarioDoc(ArrayHolder):
     protocol_names: list[str] = Field(description="Protocol name of each MD run.")
     protocols: list[dict[str, Any]] = Field(description="Each protocol as run (internal units).")
     engine: str = Field(description="MD engine: ase or lammps.")
-    potential: PotentialDoc | None = Field(None, description="The potential.")
+    potential: PotentialInfo | None = Field(None, description="The potential.")
     formula: str = Field(description="Chemical formula of the (first) cell.")
     n_atoms: int = Field(description="Atoms in the (first) cell.")
     n_runs: int = Field(1, description="Number of MD runs analysed.")
     md_dirs: list[str] = Field(default_factory=list, description="Run directories of the MD jobs.")
-    ledger: EnergyLedgerDoc | None = Field(None, description="Energy ledger of the (first) run.")
+    ledger: EnergyLedger | None = Field(None, description="Energy ledger of the (first) run.")
     figures: list[FigureDoc] = Field(default_factory=list, description="Figures written.")
     kbar_files: list[str] = Field(
         default_factory=list, description="extxyz files with a per-atom 'kbar' column (OVITO)."
@@ -135,9 +82,62 @@ class ScenarioDoc(ArrayHolder):
     dir_name: str | None = Field(None, description="Directory of the analysis job.")
     last_updated: datetime = Field(default_factory=lambda: datetime.now(UTC), description="Creation time.")
 
+    #: Fields copied from the scenario parameters by :meth:`from_result` (NaN when absent).
+    parameter_fields: ClassVar[tuple[str, ...]] = ()
+
     def key_figures(self) -> dict[str, Any]:
         """The scenario's headline numbers (for printing and queries)."""
         return {}
+
+    @classmethod
+    def from_result(
+        cls,
+        result: Any,
+        *,
+        figures: Sequence[FigureDoc] = (),
+        kbar_files: Sequence[str] = (),
+        chunk_bytes: int = 8_000_000,
+        **provenance: Any,
+    ) -> Self:
+        """Build the document from the result of the scenario's analysis.
+
+        Parameters
+        ----------
+        result
+            The result object of the scenario's function in
+            :mod:`gst_flows.analysis.scenarios`: its attributes named as fields of this
+            document are copied, its ``stored_arrays()`` go to :attr:`arrays`.
+        figures
+            Figures written.
+        kbar_files
+            extxyz files with per-atom k̄ written.
+        chunk_bytes
+            Largest stored part of an array, bytes.
+        **provenance
+            The other fields: ``scenario``, ``name``, ``size``, ``parameters``, the MD runs'
+            ``protocols``, ``engine``, ``potential``, ``ledger``, ... ; the fields of
+            :attr:`parameter_fields` are read from ``parameters`` unless given.
+        """
+        parameters = provenance.get("parameters") or {}
+        for name in cls.parameter_fields:
+            provenance.setdefault(name, float(parameters.get(name, np.nan)))
+        values = {
+            f.name: getattr(result, f.name)
+            for f in dataclasses.fields(result)
+            if f.name in cls.model_fields and f.name not in provenance
+        }
+        arrays = [
+            part
+            for name, (data, unit, description) in result.stored_arrays().items()
+            for part in array_docs(name, np.asarray(data), unit, description, chunk_bytes)
+        ]
+        return cls(
+            **provenance,
+            **values,
+            figures=list(figures),
+            kbar_files=list(kbar_files),
+            arrays=arrays,
+        )
 
 
 # --------------------------------------------------------------------------- SET
@@ -145,6 +145,8 @@ class ScenarioDoc(ArrayHolder):
 
 class SetCrystallisationDoc(ScenarioDoc):
     """SET crystallisation: growth of the crystal from the fixed template on annealing."""
+
+    parameter_fields: ClassVar[tuple[str, ...]] = ("anneal_temperature",)
 
     anneal_temperature: float = Field(description="Anneal temperature, K.")
     growth_speed: float | None = Field(
@@ -167,31 +169,6 @@ class SetCrystallisationDoc(ScenarioDoc):
             "crystalline fraction, start of anneal": self.initial_fraction,
             "crystalline fraction, end of anneal": self.final_fraction,
         }
-
-
-class PulseDoc(BaseModel):
-    """Crystallinity after one SET pulse."""
-
-    pulse_type: str = Field(description="Label of the pulse type, e.g. '650 K x 100 ps'.")
-    index: int = Field(description="Pulse number within its train (1, 2, ...).")
-    temperature: float = Field(description="Pulse temperature, K.")
-    duration: float = Field(description="Pulse length, ps.")
-    cumulative_time: float = Field(description="Pulse time so far, ps.")
-    crystalline_fraction: float = Field(
-        description="Crystalline fraction of the cell's middle (region 1) after the pulse "
-        "(after the cooling that follows it, when there is one)."
-    )
-    mean_kbar: float = Field(description="Mean k̄ of the cell after the pulse.")
-    pulse_temperature_measured: float | None = Field(
-        None,
-        description="Mean kinetic temperature of the mobile atoms (from their velocities) "
-        "over the second half of the pulse, K.",
-    )
-    rest_temperature_measured: float | None = Field(
-        None,
-        description="Mean kinetic temperature of the mobile atoms over the second half "
-        "of the cooling after the pulse, K; None without cooling.",
-    )
 
 
 class CumulativeSetDoc(ScenarioDoc):
@@ -218,31 +195,10 @@ class CumulativeSetDoc(ScenarioDoc):
         return out
 
 
-class GrainDoc(BaseModel):
-    """Growth of one seeded grain."""
-
-    seed_id: int = Field(description="Seed index.")
-    initial_atoms: int = Field(description="Atoms in the grain at the start of growth.")
-    final_atoms: int = Field(description="Atoms in the grain at the end.")
-    growth_speed: float | None = Field(
-        None,
-        description="Speed of the grain's equivalent-sphere radius before it touches "
-        "another grain, m/s (None with fewer than three frames before contact).",
-    )
-    growth_speed_stderr: float | None = Field(None, description="Standard error, m/s.")
-    r_squared: float | None = Field(
-        None, description="Coefficient of determination of the linear fit of the radius."
-    )
-    contact_time: float | None = Field(
-        None,
-        description="First analysed time at which the grain touches another grain, ps "
-        "from the start of growth (None: never).",
-    )
-    fit_end: float | None = Field(None, description="End of the fitted window, ps from the start of growth.")
-
-
 class PolycrystallineGrowthDoc(ScenarioDoc):
     """Polycrystalline growth from seeds at the anneal temperature."""
+
+    parameter_fields: ClassVar[tuple[str, ...]] = ("anneal_temperature",)
 
     anneal_temperature: float = Field(description="Anneal temperature, K.")
     grains: list[GrainDoc] = Field(description="One entry per seed.")
@@ -266,36 +222,6 @@ class PolycrystallineGrowthDoc(ScenarioDoc):
 # --------------------------------------------------------------------------- heating
 
 
-class HeatingRunDoc(BaseModel):
-    """One heating run."""
-
-    label: str = Field(description="Run label, e.g. 'npt n=3 run 1'.")
-    ensemble: str = Field(description="nvt, npt or nve.")
-    supercell: int = Field(description="n of the n × n × n rock-salt supercell.")
-    n_atoms: int = Field(description="Atoms.")
-    seed: int = Field(description="Seed of the cation sublattice and the velocities.")
-    onset_temperature: float | None = Field(
-        None,
-        description="Onset of disorder: temperature where the crystalline fraction "
-        "drops half-way, K (None when it does not drop).",
-    )
-    initial_density: float | None = Field(None, description="Density at the start, g/cm³.")
-    final_density: float | None = Field(None, description="Density at the end, g/cm³.")
-
-
-class HeatingSizeDoc(BaseModel):
-    """Onset temperatures of one size and ensemble over the independent runs."""
-
-    ensemble: str = Field(description="nvt, npt or nve.")
-    supercell: int = Field(description="n of the n × n × n supercell.")
-    n_atoms: int = Field(description="Atoms.")
-    n_runs: int = Field(description="Independent runs.")
-    mean_onset: float | None = Field(None, description="Mean onset temperature, K.")
-    spread_onset: float | None = Field(
-        None, description="Standard deviation of the onset temperature over runs, K."
-    )
-
-
 class HeatingSeriesDoc(ScenarioDoc):
     """Heating series: onset of disorder and density against temperature per size."""
 
@@ -317,6 +243,8 @@ class HeatingSeriesDoc(ScenarioDoc):
 
 class MushroomResetDoc(ScenarioDoc):
     """Mushroom-cell RESET: energy into the focal region, temperature maps, disordered base."""
+
+    parameter_fields: ClassVar[tuple[str, ...]] = ("focal_radius",)
 
     focal_radius: float = Field(description="Radius of the half-cylinder focal region, Å.")
     n_focal_atoms: int = Field(description="Mobile atoms in the focal region.")
@@ -380,18 +308,6 @@ class CrossPointDoc(ScenarioDoc):
 
 
 # --------------------------------------------------------------------------- field
-
-
-class SpeciesDriftDoc(BaseModel):
-    """Motion of one species along the field."""
-
-    species: str = Field(description="Chemical symbol.")
-    charge: float = Field(description="Charge used for the field force, e.")
-    shift: float = Field(
-        description="Shift of the species' mean position along the field over the field "
-        "stage, Å (mobile atoms, unwrapped)."
-    )
-    drift_velocity: float = Field(description="Mean drift velocity along the field, m/s.")
 
 
 class ElectromigrationDoc(ScenarioDoc):

@@ -3,6 +3,7 @@
 Pure functions on :class:`ase.Atoms`: no jobflow, no database.
 """
 
+from .cells import SEED_ARRAY, CellSpec, boundary_gap_shift, boundary_planes, open_along_z
 from .composition import (
     ALIASES,
     OFF_STOICHIOMETRIC,
@@ -70,10 +71,14 @@ __all__ = [
     "QUASI_BINARY",
     "ROCKSALT_LATTICE_PARAMETERS",
     "ROLE_ARRAYS",
+    "SEED_ARRAY",
+    "CellSpec",
     "LayeredBlock",
     "StructureError",
     "add_roles",
     "as_composition",
+    "boundary_gap_shift",
+    "boundary_planes",
     "build",
     "build_cross_point",
     "build_crystallisation_cell",
@@ -96,6 +101,7 @@ __all__ = [
     "list_crystals",
     "load_crystal",
     "minimum_distance",
+    "open_along_z",
     "parse_composition",
     "perturbed_copies",
     "quasi_binary_composition",

@@ -126,7 +126,7 @@ def test_maker_serialises():
 
 def test_potential_resolution(tmp_path, gst_home):
     _calc, info = resolve_potential(PAIR)
-    assert info == PotentialInfo(PAIR, "factory")
+    assert info == PotentialInfo(id=PAIR, kind="factory")
     # Not a file and not in the (session's) potential store.
     with pytest.raises(LookupError, match="no potential with id"):
         resolve_potential("0123-not-a-file")

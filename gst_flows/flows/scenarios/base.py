@@ -27,8 +27,10 @@ from typing import Any, ClassVar, Literal
 from ase import Atoms
 from jobflow import Flow, Job, Maker
 
-from gst_flows.makers.scenarios import AnalysisSettings, CellSpec, ScenarioMDMaker
+from gst_flows.analysis.scenarios import AnalysisSettings
+from gst_flows.makers.scenarios import ScenarioMDMaker
 from gst_flows.md.protocol import Protocol, ProtocolError
+from gst_flows.structures.cells import CellSpec
 
 __all__ = ["PreparedRun", "ScenarioError", "ScenarioMaker", "ScenarioRun"]
 

@@ -8,9 +8,11 @@ from typing import Any, ClassVar
 
 from jobflow import Job
 
+from gst_flows.analysis.scenarios import AnalysisSettings
 from gst_flows.flows.scenarios.base import PreparedRun, ScenarioError, ScenarioMaker, ScenarioRun
-from gst_flows.makers.scenarios import AnalysisSettings, CellSpec, ElectromigrationAnalysisMaker
+from gst_flows.makers.scenarios import ElectromigrationAnalysisMaker
 from gst_flows.md.protocol import ElectricField, FixAtoms, Stage
+from gst_flows.structures.cells import CellSpec
 
 __all__ = ["DEFAULT_CHARGES", "ElectromigrationMaker"]
 

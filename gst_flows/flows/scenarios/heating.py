@@ -7,10 +7,12 @@ from typing import Any, ClassVar
 
 from jobflow import Job
 
+from gst_flows.analysis.scenarios import AnalysisSettings
 from gst_flows.flows.scenarios.base import PreparedRun, ScenarioError, ScenarioMaker, ScenarioRun
-from gst_flows.makers.scenarios import AnalysisSettings, CellSpec, HeatingSeriesAnalysisMaker
+from gst_flows.makers.scenarios import HeatingSeriesAnalysisMaker
 from gst_flows.md.protocol import InjectEnergy, Ramp, Stage
 from gst_flows.md.units import KB
+from gst_flows.structures.cells import CellSpec
 
 __all__ = ["HeatingSeriesMaker"]
 

@@ -13,15 +13,12 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from jobflow import Job
 
+from gst_flows.analysis.scenarios import AnalysisSettings
 from gst_flows.flows.scenarios.base import PreparedRun, ScenarioError, ScenarioMaker, ScenarioRun
-from gst_flows.makers.scenarios import (
-    AnalysisSettings,
-    CellSpec,
-    CrossPointAnalysisMaker,
-    MushroomResetAnalysisMaker,
-)
+from gst_flows.makers.scenarios import CrossPointAnalysisMaker, MushroomResetAnalysisMaker
 from gst_flows.md.protocol import FixAtoms, GradedInjection, InjectEnergy, RemoveHeat, Stage
 from gst_flows.md.units import fj_to_ev
+from gst_flows.structures.cells import CellSpec
 
 __all__ = [
     "CROSS_POINT_ATOMS",

@@ -11,16 +11,15 @@ from typing import Any, ClassVar
 
 from jobflow import Job
 
+from gst_flows.analysis.scenarios import AnalysisSettings
 from gst_flows.flows.scenarios.base import PreparedRun, ScenarioError, ScenarioMaker, ScenarioRun
 from gst_flows.makers.scenarios import (
-    SEED_ARRAY,
-    AnalysisSettings,
-    CellSpec,
     CumulativeSetAnalysisMaker,
     PolycrystallineGrowthAnalysisMaker,
     SetCrystallisationAnalysisMaker,
 )
 from gst_flows.md.protocol import FixAtoms, PulseTrain, Ramp, ResetPulse, SetPulse, Stage
+from gst_flows.structures.cells import SEED_ARRAY, CellSpec
 
 __all__ = ["CumulativeSetMaker", "PolycrystallineGrowthMaker", "SetCrystallisationMaker"]
 
