@@ -89,6 +89,7 @@ def build_maker(args: argparse.Namespace):
         ``(maker, atoms, protocol)``.
     """
     from gst_flows.makers.md import GapMDMaker
+    from gst_flows.md.lammps import LammpsRunner
     from gst_flows.md.protocol import load_protocol
     from gst_flows.structures import read_structures
 
@@ -102,13 +103,11 @@ def build_maker(args: argparse.Namespace):
     if not frames:
         raise ValueError(f"no structure in {args.structure}")
     atoms = frames[-1]
-    engine_kwargs = {}
-    if args.seed is not None:
-        engine_kwargs["seed"] = args.seed
+    runner = None
     if args.nprocs:
         if args.engine != "lammps":
             raise ValueError("--nprocs applies to the LAMMPS engine")
-        engine_kwargs["nprocs"] = args.nprocs
+        runner = LammpsRunner(nprocs=args.nprocs)
     maker = GapMDMaker(
         protocol=load_protocol(args.protocol),
         engine=args.engine,
@@ -118,7 +117,8 @@ def build_maker(args: argparse.Namespace):
         frame_interval=args.frame_interval,
         checkpoint_interval=args.checkpoint_interval,
         walltime=args.walltime,
-        engine_kwargs=engine_kwargs,
+        seed=args.seed,
+        runner=runner,
     )
     protocol = maker.check(atoms, require_potential=False)
     maker.protocol = protocol

@@ -49,7 +49,7 @@ def add_parser(subparsers: Any) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="MD job setting, e.g. --md frame_interval=100 --md walltime=80000 "
-        "--md 'engine_kwargs={\"nprocs\": 64}' (repeatable)",
+        "--md 'runner={\"nprocs\": 64}' (repeatable)",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(

