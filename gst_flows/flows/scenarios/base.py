@@ -102,7 +102,7 @@ class ScenarioMaker(Maker):
     md
         Fields of the MD job maker (:class:`~gst_flows.makers.md.GapMDMaker`) overriding the
         preset's: ``thermo_interval``, ``frame_interval``, ``checkpoint_interval``,
-        ``walltime``, ``engine_kwargs`` (``nprocs``, ``command`` ...), ``safety``, ...
+        ``walltime``, ``runner`` (``nprocs``, ``command`` ...), ``seed``, ``safety``, ...
     analysis
         Analysis settings; None takes the preset's.
     """
