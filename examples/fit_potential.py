@@ -74,6 +74,10 @@ def main() -> None:
             f"E = {atoms.get_potential_energy():.4f} eV "
             f"(DFT {frame.info['REF_energy']:.4f} eV) for {atoms.get_chemical_formula()}"
         )
+        # How far it reaches: the shipped quasi-binary reference set, never trained on.
+        from gst_flows.fit.reference import reference_errors
+
+        print(format_error_table(reference_errors(calc), "quasi-binary reference set"))
 
 
 if __name__ == "__main__":

