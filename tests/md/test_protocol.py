@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from monty.json import MontyDecoder, MontyEncoder
+from monty.json import MontyDecoder, MontyEncoder, jsanitize
 from pydantic import ValidationError
 
 from gst_flows.md.protocol import (
@@ -17,6 +17,7 @@ from gst_flows.md.protocol import (
     Ramp,
     RemoveHeat,
     ResetPulse,
+    RunSettings,
     Stage,
     Steps,
     graded_groups,
@@ -328,3 +329,97 @@ def test_exploration_protocols_hold_the_template():
         with pytest.raises(ProtocolError, match="no per-atom array 'fixed'"):
             protocol.validate_for(Atoms("GeTe", [[0, 0, 0], [3, 0, 0]], cell=cell.cell, pbc=True))
     assert partial_melt(fixed=None).stages[0].actions == []
+
+
+def _inject_then_remove(removed: float) -> dict:
+    return {
+        "initial_temperature": 300,
+        "stages": [
+            {"name": "rest", "ensemble": "nve", "duration": 100},
+            {
+                "name": "pulse",
+                "ensemble": "nve",
+                "duration": 100,
+                "actions": [{"fix_atoms": None}, {"inject_energy": {"region_value": 1, "energy": 1.0}}],
+            },
+            {"name": "quench", "ensemble": "nve", "duration": 100, "actions": [{"remove_heat": None}]},
+            {
+                "name": "cool",
+                "ensemble": "nve",
+                "duration": 100,
+                "actions": [{"fix_atoms": None}, {"remove_heat": {"energy": removed}}],
+            },
+        ],
+    }
+
+
+@pytest.mark.parametrize("removed", [0.5, 20.0])
+def test_validation_plans_the_energy_once(slab_cell, monkeypatch, removed):
+    calls = []
+    plan = Protocol.energy_plan
+
+    def counted(self):
+        calls.append(self.name)
+        return plan(self)
+
+    monkeypatch.setattr(Protocol, "energy_plan", counted)
+    protocol = Protocol.model_validate(_inject_then_remove(removed))
+    assert len(calls) == 1  # the model's own checks
+    calls.clear()
+    if removed > 1:  # more than the cool stage's atoms hold: the plan is read for the check
+        with pytest.raises(ProtocolError, match="stage 'cool', remove_heat: removing 20 eV"):
+            protocol.validate_for(slab_cell)
+    else:
+        protocol.validate_for(slab_cell)
+    assert len(calls) == 1
+
+
+def test_whole_steps_of_the_stage_and_of_its_sub_intervals():
+    with pytest.raises(ValidationError, match="'a': duration 1001 fs is not a whole number of 2 fs"):
+        Stage(name="a", ensemble="nvt", duration=1001, temperature=300)
+    with pytest.raises(ValidationError, match="sub-interval of 501 fs is not a whole number of 2 fs"):
+        Stage(name="a", ensemble="nvt", duration=1000, temperature=Steps(values=[3, 4], durations=[501, 499]))
+    with pytest.raises(ValidationError, match="duration 1 fs is not a whole number of 2 fs timesteps"):
+        Stage(name="a", ensemble="nve", duration=1)  # less than one step
+    assert Stage(name="a", ensemble="nve", duration=0.6 + 0.2 + 0.2, timestep=0.2).n_steps == 5
+
+
+def test_documents_written_before_the_package_split_load():
+    # a GapMDMaker's protocol and run settings as jobflow stored them (monty jsanitize)
+    stored = {
+        "@module": "gst_flows.md.protocol",
+        "@class": "Protocol",
+        "@version": None,
+        "name": "stored",
+        "stages": [
+            {"name": "melt", "ensemble": "nvt", "duration": 1000.0, "temperature": 1200.0},
+            {
+                "name": "quench",
+                "ensemble": "nvt",
+                "duration": 2000.0,
+                "temperature": {"start": 1200.0, "end": 300.0},
+                "actions": [{"kind": "fix_atoms", "array": "fixed"}],
+            },
+        ],
+    }
+    settings = {"@module": "gst_flows.md.protocol", "@class": "RunSettings", "frame_interval": 7}
+    decoded = MontyDecoder().process_decoded({"protocol": stored, "settings": settings})
+    assert isinstance(decoded["protocol"], Protocol)
+    assert decoded["protocol"].stage("quench").actions == [FixAtoms()]
+    assert decoded["settings"] == RunSettings(frame_interval=7)
+    # and new documents keep naming the public module, wherever the class is defined
+    assert decoded["protocol"].as_dict()["@module"] == "gst_flows.md.protocol"
+    for obj in (decoded["protocol"], decoded["settings"], FixAtoms()):
+        assert jsanitize(obj, strict=True)["@module"] == "gst_flows.md.protocol"
+
+
+def test_public_classes_resolve_their_type_hints():
+    import typing
+
+    import gst_flows.md.protocol as package
+
+    for name in package.__all__:
+        obj = getattr(package, name)
+        if isinstance(obj, type):
+            assert obj.__module__ == "gst_flows.md.protocol"
+            typing.get_type_hints(obj)  # their module is the package, not the defining file
