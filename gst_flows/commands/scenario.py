@@ -127,8 +127,7 @@ def run(args: argparse.Namespace) -> int:
         _plan(maker)
         return 0
     if args.lammps_inputs:
-        from gst_flows.flows.scenarios import write_lammps_inputs
-        from gst_flows.md.lammps_engine import LammpsPotential
+        from gst_flows.md.lammps import LammpsPotential, write_lammps_inputs
 
         potential = (
             LammpsPotential.lennard_jones() if args.potential is None else LammpsPotential.gap(args.potential)

@@ -235,7 +235,7 @@ class GapMDMaker(Maker):
             return engine, info
         if self.engine != "lammps":
             raise ValueError(f"unknown engine {self.engine!r} (ase or lammps)")
-        from gst_flows.md import lammps_engine
+        from gst_flows.md.lammps import LammpsMDEngine, LammpsRunner
         from gst_flows.md.potential import potential_file
 
         xml, info = potential_file(self.potential, workdir)
@@ -243,8 +243,8 @@ class GapMDMaker(Maker):
         runner_keys = {"nprocs", "command", "timeout", "env"}
         runner = {k: kwargs.pop(k) for k in list(kwargs) if k in runner_keys}
         if runner:
-            kwargs["runner"] = lammps_engine.LammpsRunner(**runner)
-        engine = lammps_engine.LammpsMDEngine(
+            kwargs["runner"] = LammpsRunner(**runner)
+        engine = LammpsMDEngine(
             xml, workdir=workdir, settings=self.run_settings(), potential_id=info.id, **kwargs
         )
         return engine, info

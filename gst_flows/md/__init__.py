@@ -4,7 +4,7 @@ Pure layer: no jobflow, no database. :mod:`gst_flows.makers.md` wraps it into jo
 
 - :mod:`gst_flows.md.protocol`: the engine-independent protocol model and shipped protocols;
 - :mod:`gst_flows.md.ase_engine`: runs a protocol with any ASE calculator (quippy GAP);
-- :mod:`gst_flows.md.lammps_engine`: runs the same protocol in LAMMPS (``pair_style quip``);
+- :mod:`gst_flows.md.lammps`: runs the same protocol in LAMMPS (``pair_style quip``);
 - :mod:`gst_flows.md.results`: the run directory and result shared by both engines;
 - :mod:`gst_flows.md.engine`: the run set-up, restarts, progress reports and result writing
   both engines share;

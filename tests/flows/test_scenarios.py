@@ -71,7 +71,7 @@ def _common_checks(doc, raw, *, figures: int, kbar: bool = True, engine: str = "
 
 
 def _lammps_missing() -> str | None:
-    from gst_flows.md import lammps_plugin
+    from gst_flows.md.lammps import plugin as lammps_plugin
 
     try:
         lammps_plugin.find_lammps()

@@ -20,7 +20,7 @@ from gst_flows.flows.scenarios import (
     write_lammps_inputs,
 )
 from gst_flows.makers.scenarios import CellSpec, boundary_planes
-from gst_flows.md.lammps_engine import LammpsPotential
+from gst_flows.md.lammps import LammpsPotential
 
 
 def test_focal_region_larger_than_the_cell():
@@ -117,7 +117,8 @@ def test_lammps_inputs_of_a_small_scenario(tmp_path):
     inputs = write_lammps_inputs(run.atoms, run.protocol, LammpsPotential.lennard_jones(), tmp_path)
     assert len(inputs.scripts) == 3 and inputs.n_atoms == len(run.atoms)
     pulse = inputs.scripts[1].read_text()
-    assert "read_restart ../stage-000/final.restart" in pulse
+    assert "read_restart ../stage-000/end.restart" in pulse
+    assert inputs.driver is not None and "mv final.restart end.restart" in inputs.driver.read_text()
     assert " heat 1 " in pulse and "pair_style lj/cut" in pulse
     assert "fix gst_langevin" not in pulse
     assert "langevin" in inputs.scripts[0].read_text()

@@ -32,8 +32,8 @@ def _engine(name: str, workdir: Path):
         from gst_flows.md.ase_engine import AseMDEngine
 
         return AseMDEngine(Potential(param_filename=str(GAP)), workdir, settings=settings)
-    from gst_flows.md import lammps_plugin
-    from gst_flows.md.lammps_engine import LammpsMDEngine
+    from gst_flows.md.lammps import LammpsMDEngine
+    from gst_flows.md.lammps import plugin as lammps_plugin
 
     try:
         lammps_plugin.find_lammps()

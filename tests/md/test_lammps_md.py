@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from gst_flows.md import lammps_plugin
-from gst_flows.md.lammps_engine import LammpsMDEngine, LammpsPotential, LammpsRunner
+from gst_flows.md.lammps import LammpsMDEngine, LammpsPotential, LammpsRunner, write_lammps_inputs
+from gst_flows.md.lammps import plugin as lammps_plugin
 from gst_flows.md.protocol import Protocol, ProtocolError, RunSettings
 from gst_flows.md.results import THERMO_COLUMNS, MDBlowUpError, MDResult, read_frames
 from gst_flows.md.units import EV_PER_A3_TO_GPA, KB
@@ -134,12 +134,15 @@ def test_fixed_atoms_do_not_move(tmp_path):
     )
     result = LammpsMDEngine(LJ, tmp_path, settings=FAST).run(atoms, protocol)
     fixed = atoms.arrays["fixed"]
-    frames = read_frames(tmp_path / "frames.extxyz")
+    assert 0 < fixed.sum() < len(atoms)
+    # frame 0 is the input written back; the later ones are states LAMMPS reached
+    frames = read_frames(tmp_path / "frames.extxyz")[1:]
+    assert [f.info["step"] for f in frames] == [50, 100, 150, 200]
     for frame in frames:
         np.testing.assert_array_equal(frame.positions[fixed], atoms.positions[fixed])
         assert not frame.get_velocities()[fixed].any()
-    moved = np.abs(frames[-1].positions[~fixed] - atoms.positions[~fixed]).max()
-    assert moved > 0.05
+        assert np.abs(frame.positions[~fixed] - atoms.positions[~fixed]).max() > 0.05
+        assert (np.linalg.norm(frame.get_velocities()[~fixed], axis=1) > 0).all()
     # the temperature counts mobile atoms only
     final = frames[-1]
     v = final.get_velocities()[~fixed]
@@ -292,7 +295,7 @@ _KILL_SCRIPT = textwrap.dedent(
     """
     import sys
     from ase.build import bulk
-    from gst_flows.md.lammps_engine import LammpsMDEngine, LammpsPotential
+    from gst_flows.md.lammps import LammpsMDEngine, LammpsPotential
     from gst_flows.md.protocol import Protocol, RunSettings
 
     atoms = bulk("GeTe", "rocksalt", a=6.0, cubic=True).repeat(8)
@@ -450,13 +453,77 @@ def test_stand_in_runs_in_a_skewed_cell_on_two_ranks(tmp_path):
     np.testing.assert_allclose(two.final_atoms.cell[:], atoms.cell[:], atol=1e-9)
 
 
+def test_dry_run_writes_exactly_the_inputs_a_run_gives_lammps(tmp_path):
+    atoms = _cell()
+    atoms.set_velocities(np.full((len(atoms), 3), 0.01))  # replaced: the protocol sets a temperature
+    protocol = _protocol(
+        [
+            {
+                "name": "pulse",
+                "ensemble": "nve",
+                "duration": "0.1 ps",
+                "actions": [
+                    {"kind": "fix_atoms"},
+                    {"kind": "inject_energy", "region": "region", "rate": 5.0},
+                ],
+            },
+            {
+                "name": "ramp",
+                "ensemble": "nvt",
+                "temperature": {"start": 400, "end": 300},
+                "duration": "0.1 ps",
+                "actions": [
+                    {"kind": "fix_atoms"},
+                    {
+                        "kind": "electric_field",
+                        "strength": 0.1,
+                        "direction": "z",
+                        "charges": {"Ge": 1, "Sb": 1, "Te": -1},
+                    },
+                ],
+            },
+            {
+                "name": "hold",
+                "ensemble": "nvt",
+                "thermostat": "nose-hoover",
+                "temperature": 300,
+                "duration": "0.1 ps",
+            },
+        ],
+        initial_temperature=350,
+    )
+    # the protocol's seed (7) wins over the engine's, in a run as in a dry run
+    dry = write_lammps_inputs(atoms, protocol, LJ, tmp_path / "dry", settings=FAST, seed=3)
+    run = LammpsMDEngine(LJ, tmp_path / "run", settings=FAST, seed=3).run(atoms, protocol)
+    assert run.completed and run.seed == 7
+    lmp = tmp_path / "run" / "lammps"
+    assert dry.data_file.read_bytes() == (lmp / "structure.data").read_bytes()
+    assert [p.relative_to(dry.directory).as_posix() for p in dry.scripts] == [
+        f"stage-00{k}/in.lammps" for k in range(3)
+    ]
+    for k, script in enumerate(dry.scripts):
+        ran = lmp / f"stage-00{k}"
+        assert script.read_bytes() == (ran / "in.0.lammps").read_bytes()
+        atomfiles = sorted(p.name for p in script.parent.glob("*.atomfile"))
+        assert atomfiles == sorted(p.name for p in ran.glob("*.atomfile"))
+        for name in atomfiles:
+            assert (script.parent / name).read_bytes() == (ran / name).read_bytes()
+    assert "langevin 400 300" in dry.scripts[1].read_text()
+    # the driver runs the stages in order as the engine does, to the same end state
+    env = {**lammps_plugin.lammps_env(), "LAMMPS": str(lammps_plugin.find_lammps().lmp)}
+    subprocess.run(["sh", str(dry.driver)], env=env, check=True, capture_output=True)
+    assert (dry.directory / "stage-002" / "end.dump").read_bytes() == (
+        lmp / "stage-002" / "end.dump"
+    ).read_bytes()
+
+
 # --------------------------------------------------------------------------- GAP
 
 
 @pytest.fixture(scope="module")
 def test_gap(tmp_path_factory):
     """The tiny LJ-labelled stand-in GAP (not a GST model), fitted once per module."""
-    from gst_flows.md.lammps_testing import fit_test_gap
+    from tests.support.lammps_gap import fit_test_gap
 
     return fit_test_gap(tmp_path_factory.mktemp("test_gap"))
 
@@ -466,7 +533,7 @@ def test_gap_nve_trajectory_matches_the_ase_engine(test_gap, tmp_path):
     from quippy.potential import Potential
 
     from gst_flows.md.ase_engine import AseMDEngine
-    from gst_flows.md.lammps_testing import rocksalt_test_cell
+    from tests.support.lammps_gap import rocksalt_test_cell
 
     atoms = rocksalt_test_cell(2, seed=1)
     atoms.rattle(0.02, seed=2)
@@ -493,7 +560,7 @@ def test_gap_nve_trajectory_matches_the_ase_engine(test_gap, tmp_path):
 
 @pytest.mark.slow
 def test_gap_protocol_with_fixed_atoms_and_injection(test_gap, tmp_path):
-    from gst_flows.md.lammps_testing import rocksalt_test_cell
+    from tests.support.lammps_gap import rocksalt_test_cell
 
     atoms = rocksalt_test_cell(2, seed=4)
     z = atoms.positions[:, 2]
@@ -525,8 +592,15 @@ def test_gap_protocol_with_fixed_atoms_and_injection(test_gap, tmp_path):
     assert result.completed
     assert result.potential.startswith("quip:")
     fixed = atoms.arrays["fixed"]
-    final = result.final_atoms
-    np.testing.assert_allclose(final.positions[fixed], atoms.positions[fixed], atol=1e-12)
+    assert 0 < fixed.sum() < len(atoms)
+    # every state LAMMPS reached (not frame 0, the input written back): fixed atoms exactly
+    # where they started and at rest, the others moved
+    frames = read_frames(tmp_path / "frames.extxyz")[1:]
+    assert [f.info["step"] for f in frames] == [10, 20]
+    for frame in [*frames, result.final_atoms]:
+        np.testing.assert_array_equal(frame.positions[fixed], atoms.positions[fixed])
+        assert not frame.get_velocities()[fixed].any()
+        assert np.abs(frame.positions[~fixed] - atoms.positions[~fixed]).max() > 1e-3
     pulse = result.stage_result("pulse")
     assert pulse.injected == pytest.approx(0.4)
     start = result.thermo["etot_ev"][result.thermo["step"] == 10][0]

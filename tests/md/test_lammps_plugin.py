@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from gst_flows.md import lammps_plugin
-from gst_flows.md.lammps_io import (
+from gst_flows.md.lammps import plugin as lammps_plugin
+from gst_flows.md.lammps.data import (
     group_id_commands,
     iter_lammps_dump,
     lammps_species,

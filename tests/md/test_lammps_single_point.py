@@ -10,14 +10,14 @@ import pytest
 from ase.build import bulk
 from ase.calculators.lj import LennardJones
 
-from gst_flows.md import lammps_plugin
-from gst_flows.md.lammps_engine import (
+from gst_flows.md.lammps import (
     LammpsError,
     LammpsPotential,
     LammpsRunner,
     lammps_single_point,
 )
-from gst_flows.md.lammps_testing import fit_test_gap, rocksalt_test_cell
+from gst_flows.md.lammps import plugin as lammps_plugin
+from tests.support.lammps_gap import fit_test_gap, rocksalt_test_cell
 
 
 def _missing() -> str | None:

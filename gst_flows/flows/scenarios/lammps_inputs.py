@@ -1,13 +1,11 @@
 """LAMMPS inputs of a whole scenario protocol, and the full-size plumbing run.
 
-:func:`write_lammps_inputs` writes, without running anything, the data file and one input
-script per stage that the LAMMPS engine would run for a protocol (the same
-:func:`~gst_flows.md.lammps_input.stage_script`, groups from the same helpers); each stage
-starts from the restart file the previous one writes, so the scripts run in order as they
-are. :func:`run_lammps_plumbing` proves a full-size scenario cell at scale: it builds the cell,
-writes the inputs of the whole protocol, then runs the first few steps of every stage through
-:class:`~gst_flows.md.lammps_engine.LammpsMDEngine` with a cheap stand-in pair style (not a
-GAP) and reports times and peak memory.
+:func:`~gst_flows.md.lammps.engine.write_lammps_inputs` (re-exported here) is the LAMMPS
+engine's dry run: the data file and one input script per stage, as the engine would run them,
+and a ``run.sh`` that runs them in order. :func:`run_lammps_plumbing` proves a full-size
+scenario cell at scale: it builds the cell, writes the inputs of the whole protocol, then runs
+the first few steps of every stage through :class:`~gst_flows.md.lammps.engine.LammpsMDEngine`
+with a cheap stand-in pair style (not a GAP) and reports times and peak memory.
 """
 
 from __future__ import annotations
@@ -20,164 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from ase import Atoms
-
-from gst_flows.md.protocol import (
-    GradedInjection,
-    InjectEnergy,
-    Protocol,
-    RemoveHeat,
-    RunSettings,
-    Steps,
-    fixed_mask,
+from gst_flows.md.lammps import (
+    LammpsInputs,
+    LammpsMDEngine,
+    LammpsPotential,
+    LammpsRunner,
+    write_lammps_inputs,
 )
-from gst_flows.md.units import FS, KB
+from gst_flows.md.protocol import GradedInjection, InjectEnergy, Protocol, RemoveHeat, RunSettings, Steps
 
 __all__ = ["LammpsInputs", "PlumbingResult", "run_lammps_plumbing", "shortened", "write_lammps_inputs"]
 
 _MEMORY = re.compile(r"Per MPI rank memory allocation \(min/avg/max\) = \S+ \| \S+ \| (\S+) Mbytes")
-
-
-@dataclass
-class LammpsInputs:
-    """Files written by :func:`write_lammps_inputs`.
-
-    Attributes
-    ----------
-    directory
-        Where they are.
-    data_file
-        The starting structure (metal units, velocities).
-    scripts
-        One input script per stage, in order (``stage-NNN/in.lammps``).
-    n_atoms
-        Atoms.
-    species
-        Symbols of atom types 1, 2, ...
-    n_steps
-        Steps of the whole protocol.
-    bytes
-        Total size of the files, bytes.
-    """
-
-    directory: Path
-    data_file: Path
-    scripts: list[Path]
-    n_atoms: int
-    species: list[str]
-    n_steps: int
-    bytes: int
-
-
-def _velocities(atoms: Atoms, temperature: float | None, mobile: np.ndarray, seed: int) -> np.ndarray:
-    """Maxwell–Boltzmann velocities (Å/fs) of the mobile atoms, zero total momentum."""
-    v = np.zeros((len(atoms), 3))
-    if not temperature:
-        return v
-    rng = np.random.default_rng(seed)
-    masses = atoms.get_masses()
-    v = rng.standard_normal((len(atoms), 3)) * np.sqrt(KB * temperature / masses)[:, None] * FS
-    v[~mobile] = 0.0
-    m = masses[mobile, None]
-    v[mobile] -= (m * v[mobile]).sum(axis=0) / m.sum()
-    return v
-
-
-def write_lammps_inputs(
-    atoms: Atoms,
-    protocol: Protocol,
-    potential: Any,
-    directory: str | Path,
-    settings: RunSettings | None = None,
-    seed: int = 0,
-    skin: float = 1.0,
-) -> LammpsInputs:
-    """Write the LAMMPS inputs of every stage of ``protocol`` on ``atoms`` (nothing runs).
-
-    Atom groups that the engine fixes at the start of each stage (graded slabs, regions) are
-    taken from ``atoms`` here; the engine takes them from the state at the stage start, which
-    differs only by the motion during the earlier stages.
-
-    Parameters
-    ----------
-    atoms
-        Starting structure with its role arrays (periodic, or a slab open along z).
-    protocol
-        The protocol; checked against ``atoms`` first.
-    potential
-        A :class:`~gst_flows.md.lammps_engine.LammpsPotential`, or a GAP XML path.
-    directory
-        Output directory (created).
-    settings
-        Output, checkpoint and safety settings.
-    seed
-        Seed of the initial velocities and of the thermostats.
-    skin
-        Neighbour-list skin, Å.
-
-    Returns
-    -------
-    LammpsInputs
-        The files written.
-    """
-    from gst_flows.md.lammps_engine import LammpsPotential
-    from gst_flows.md.lammps_input import StagePlan, stage_groups, stage_script
-    from gst_flows.md.lammps_io import lammps_boundary, lammps_species, write_lammps_data
-
-    protocol.validate_for(atoms)
-    if not isinstance(potential, LammpsPotential):
-        potential = LammpsPotential.gap(potential)
-    settings = settings or RunSettings()
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    species = lammps_species(atoms)
-    first = protocol.stages[0]
-    mobile0 = ~fixed_mask(atoms, first)
-    start = atoms.copy()
-    v = _velocities(atoms, protocol.start_temperature(), mobile0, seed)
-    start.set_velocities(v / FS)
-    data_file = directory / "structure.data"
-    prism = write_lammps_data(data_file, start, species)
-    rot = np.asarray(prism.rot_mat)
-    plan = protocol.energy_plan()
-    scripts = []
-    for index, (stage, begin) in enumerate(zip(protocol.stages, protocol.stage_start_steps(), strict=True)):
-        sdir = directory / f"stage-{index:03d}"
-        sdir.mkdir(exist_ok=True)
-        groups = stage_groups(atoms, stage, species, rot, plan[index].removal_rate, v)
-        source = (
-            "read_data ../structure.data"
-            if index == 0
-            else f"read_restart ../stage-{index - 1:03d}/final.restart"
-        )
-        script = stage_script(
-            StagePlan(
-                index=index,
-                stage=stage,
-                start_step=begin,
-                end_step=begin + stage.n_steps,
-                from_step=begin,
-                stop_step=begin + stage.n_steps,
-                source=source,
-                potential=potential.commands(species),
-                fixed=groups.fixed,
-                heat=groups.heat,
-                field_forces=groups.field,
-                seed=(seed * 1_000_003 + 7 * index) % 900_000_000 + 1,
-                t_ref=groups.t_ref,
-                injected=plan[index].injected,
-                skin=skin,
-                group_dir=sdir,
-                boundary=lammps_boundary(atoms.pbc),
-            ),
-            settings,
-        )
-        path = sdir / "in.lammps"
-        path.write_text(script)
-        scripts.append(path)
-    size = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
-    return LammpsInputs(directory, data_file, scripts, len(atoms), species, protocol.n_steps, size)
 
 
 def shortened(protocol: Protocol, steps: int) -> Protocol:
@@ -342,7 +194,7 @@ def run_lammps_plumbing(
     steps_per_stage
         Steps run of every stage (at the protocol's rates, see :func:`shortened`).
     potential
-        A :class:`~gst_flows.md.lammps_engine.LammpsPotential`; default the Lennard-Jones
+        A :class:`~gst_flows.md.lammps.potential.LammpsPotential`; default the Lennard-Jones
         stand-in (not a model of GST: plumbing and memory only).
     nprocs
         MPI ranks.
@@ -355,8 +207,6 @@ def run_lammps_plumbing(
     PlumbingResult
         Times, memory and ledger.
     """
-    from gst_flows.md.lammps_engine import LammpsMDEngine, LammpsPotential, LammpsRunner
-
     directory = Path(directory)
     potential = potential or LammpsPotential.lennard_jones()
     t0 = time.perf_counter()

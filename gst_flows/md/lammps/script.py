@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gst_flows.md.engine import mobile_temperature
-from gst_flows.md.lammps_io import group_id_commands
+from gst_flows.md.lammps.data import group_id_commands
 from gst_flows.md.protocol import ElectricField, RunSettings, Stage, fixed_mask, heat_groups
 from gst_flows.md.units import KB
 
