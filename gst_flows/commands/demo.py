@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from gst_flows.commands.submit import LOOP_COUNTS
     from gst_flows.errors import mask_uri
     from gst_flows.execution import run_local
-    from gst_flows.flows.active_learning import al_explore, structures_from_atoms
+    from gst_flows.flows.active_learning import LoopState, al_explore, structures_from_atoms
     from gst_flows.flows.profiles import active_learning_setup
     from gst_flows.settings import get_settings
     from gst_flows.store import database_uri
@@ -80,16 +80,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"the loop tagged {args.tag!r} finished at iteration {last.iteration}: {last.stop_reason}")
     elif last is not None:
         print(f"continuing after iteration {last.iteration} (potential {last.potential_id})")
-        cells = [s.as_dict() for s in structures_from_atoms(explore)]
-        device = [s.as_dict() for s in structures_from_atoms(setup.device or explore)]
-        state = {
-            "iteration": last.iteration + 1,
-            "history": last.history,
-            "n_new_labels": None,
-            "potential_id": last.potential_id,
-            "explore": cells,
-            "device": device,
-        }
+        state = LoopState(
+            iteration=last.iteration + 1,
+            history=last.history,
+            potential_id=last.potential_id,
+            explore=structures_from_atoms(explore),
+            device=structures_from_atoms(setup.device or explore),
+        )
         run_local(al_explore(maker, state))
     else:
         print(

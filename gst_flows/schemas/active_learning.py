@@ -1,4 +1,4 @@
-"""Documents of the active-learning loop."""
+"""Documents of the active-learning loop, and the state its jobs hand on."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
-__all__ = ["IterationDoc", "SelectionDoc"]
+__all__ = ["HistoryRow", "IterationDoc", "LoopState", "SelectionDoc"]
 
 
 class SelectionDoc(BaseModel):
@@ -102,3 +102,49 @@ class IterationDoc(BaseModel):
         description="Learning curve so far: iteration, n_labels, held-out force RMSE, potential.",
     )
     completed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class HistoryRow(BaseModel):
+    """One finished iteration on the loop's learning curve."""
+
+    iteration: int = Field(description="Iteration.")
+    n_labels: int = Field(description="Labelled structures in the iteration's training set.")
+    force_rmse: float | None = Field(None, description="Held-out force RMSE, eV/Å.")
+    energy_rmse: float | None = Field(None, description="Held-out energy RMSE, eV/atom.")
+    potential_id: str = Field(description="Potential fitted in the iteration.")
+
+
+class LoopState(BaseModel):
+    """What each job of the active-learning loop hands to the next one.
+
+    It travels as a job argument (stored with the job, e.g. in a FireWorks spec), not as an
+    output document. Jobs queued before the state was typed hold a plain dict with the same
+    keys: :meth:`pydantic.BaseModel.model_validate` reads it.
+    """
+
+    iteration: int = Field(description="Iteration the job belongs to.")
+    n_new_labels: int | None = Field(
+        None, description="Labels the iteration's selection added (None in iteration 0)."
+    )
+    history: list[HistoryRow] = Field(
+        default_factory=list, description="Learning curve of the finished iterations."
+    )
+    potential_id: str | None = Field(
+        None, description="Potential of the previous iteration, which drives the exploration."
+    )
+    explore: list[Structure] = Field(
+        default_factory=list, description="Starting cells of the iter-1 (melt-quench) explorations."
+    )
+    device: list[Structure] = Field(
+        default_factory=list, description="Starting cells of the iter-2 (device) explorations."
+    )
+    committee: list[str] = Field(
+        default_factory=list,
+        description="Committee potentials of the previous iteration (uncertainty of the selection).",
+    )
+    seeds: dict[str, Any] = Field(
+        default_factory=dict, description="Seeds drawn so far in the iteration (see IterationDoc)."
+    )
+    selected_fractions: list[float | None] | None = Field(
+        None, description="Crystalline fraction (k̄) of each frame the iteration's selection chose."
+    )

@@ -416,6 +416,96 @@ def test_convergence_uses_the_overall_held_out_error():
     assert "target" not in (doc.stop_reason or "")
 
 
+def _legacy_state(iteration: int) -> dict:
+    """The loop state as a plain dict, as jobs queued before it was typed hold it."""
+    *_, explore, device = small_structures()
+    return {
+        "iteration": iteration,
+        "n_new_labels": 3,
+        "history": [
+            {"iteration": 0, "n_labels": 8, "force_rmse": 0.3, "energy_rmse": 0.01, "potential_id": "p0"},
+            {"iteration": 1, "n_labels": 11, "force_rmse": 0.2, "energy_rmse": 0.01, "potential_id": "p1"},
+        ],
+        "potential_id": "p1",
+        "explore": [s.as_dict() for s in structures_from_atoms(explore)],
+        "device": [s.as_dict() for s in structures_from_atoms(device)],
+        "committee": [],
+        "seeds": {"md": [1, 2]},
+        "selected_fractions": [0.1, 0.5, 0.9],
+    }
+
+
+def test_stored_jobs_name_the_package_and_hand_on_a_typed_state():
+    """Jobs and the maker are recorded under ``gst_flows.flows.active_learning`` (where they were
+    defined before the package split), and a job read back from its record runs, whether its
+    state is a LoopState or the plain dict of jobs queued before the state was typed."""
+    from jobflow import Job, JobStore
+    from maggma.stores import MemoryStore
+    from monty.json import jsanitize
+
+    from gst_flows.flows.active_learning import LoopState, al_explore
+
+    maker = small_maker("stored", committee=False)
+    store = JobStore(MemoryStore())
+    store.connect()
+    for state in (LoopState.model_validate(_legacy_state(2)), _legacy_state(2)):
+        record = jsanitize(al_explore(maker, state).as_dict(), strict=True, allow_bson=True)
+        assert record["function"]["@module"] == "gst_flows.flows.active_learning"
+        assert record["function"]["@callable"] == "al_explore"
+        assert record["function_args"][0]["@module"] == "gst_flows.flows.active_learning"
+        assert record["function_args"][0]["@class"] == "ActiveLearningMaker"
+        job = Job.from_dict(record)
+        assert isinstance(job.function_args[0], ActiveLearningMaker)
+        if isinstance(state, LoopState):
+            assert job.function_args[1] == state  # structures and history rows come back typed
+        response = job.run(store)
+        *runs, select = response.replace.jobs[:-1]  # the last job stores the flow's output
+        assert [r.name for r in runs] == ["iter-2 md 0", "iter-2 md 1"]
+        assert all(isinstance(r.function_args[1], Structure) for r in runs)
+        handed = select.function_args[1]
+        assert isinstance(handed, LoopState)
+        assert handed.seeds["md"] == [r.function_args[0].protocol.seed for r in runs]
+        assert [h.potential_id for h in handed.history] == ["p0", "p1"]
+
+
+def test_queued_decision_runs_from_the_launchpad(gst_home, tmp_path, monkeypatch):
+    """The last decision of a loop, queued in FireWorks with a typed and with a plain-dict
+    state, runs from the LaunchPad and records the iteration."""
+    from fireworks import FWorker
+    from fireworks.core.rocket_launcher import launch_rocket
+
+    from gst_flows.execution import submit
+    from gst_flows.flows.active_learning import LoopState, al_decide
+    from gst_flows.store import get_launchpad, get_store
+
+    monkeypatch.chdir(tmp_path)
+    maker = small_maker("queued", committee=False)
+    test_errors = {"all": {"force_rmse": 0.1, "energy_rmse": 0.005}}
+    training = {"n_structures": 14, "per_config_type": {}}
+    launchpad = get_launchpad()
+    store = get_store()
+    store.connect()
+    for state in (_legacy_state(2), LoopState.model_validate(_legacy_state(2))):
+        decide = al_decide(maker, state, "p2", test_errors, {}, training, [])
+        (fw_id,) = submit(decide)
+        try:
+            assert launch_rocket(launchpad, FWorker(), fw_id=fw_id)
+            assert launchpad.get_fw_by_id(fw_id).state == "COMPLETED"
+        finally:
+            launchpad.delete_wf(fw_id)
+        doc = store.query_one({"uuid": decide.uuid}, properties=["output"], load=True)["output"]
+        assert doc["iteration"] == 2 and doc["converged"] is True
+        assert [h["potential_id"] for h in doc["history"]] == ["p0", "p1", "p2"]
+        assert doc["history"][-1] == {
+            "iteration": 2,
+            "n_labels": 14,
+            "force_rmse": 0.1,
+            "energy_rmse": 0.005,
+            "potential_id": "p2",
+        }
+        assert doc["selected_crystalline_fractions"] == [0.1, 0.5, 0.9]
+
+
 def test_walltime_stop_continues_instead_of_reporting_a_finished_run(gst_home):
     """A walltime-limited exploration replaces itself with continuations until the protocol
     ends; the frames are those of one uninterrupted run with the same seed."""

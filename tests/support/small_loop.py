@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 
 from gst_flows.fit.hyperparameters import GapHyperparameters, SoapParams, TwoBodyParams
-from gst_flows.flows.active_learning import ActiveLearningMaker, structures_from_atoms
+from gst_flows.flows.active_learning import ActiveLearningMaker
+from gst_flows.flows.profiles import ActiveLearningSetup
 from gst_flows.makers.fit import GapFitMaker
 from gst_flows.makers.md import GapMDMaker
 from gst_flows.md.protocol import SafetyLimits, melt_anneal, melt_quench, partial_melt
@@ -84,13 +85,7 @@ def small_structures():
 
 def small_flow(maker: ActiveLearningMaker):
     """The loop's flow on :func:`small_structures`."""
-    initial, held_out, explore, device = small_structures()
-    return maker.make(
-        structures_from_atoms(initial),
-        structures_from_atoms(held_out),
-        structures_from_atoms(explore),
-        structures_from_atoms(device),
-    )
+    return ActiveLearningSetup(maker, *small_structures()).flow()
 
 
 def main(argv: list[str]) -> int:
