@@ -8,12 +8,13 @@ trains on it: it measures how far a potential reaches beyond its own training da
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
-from gst_flows.fit.data import read_labelled_frames
+from gst_flows.fit.data import is_isolated_atom, read_labelled_frames
 from gst_flows.fit.metrics import ErrorStats, error_table, predict
 
 __all__ = ["REFERENCE_SET", "load_reference_set", "reference_errors"]
@@ -28,8 +29,8 @@ def load_reference_set(path: str | Path | None = None) -> list[Atoms]:
 
 
 def reference_errors(
-    calculator: Calculator, by: str = "config_type", path: str | Path | None = None
-) -> dict[str, ErrorStats]:
+    calculator: Calculator, by: str | tuple[str, ...] = "config_type", path: str | Path | None = None
+):
     """Errors of ``calculator`` on the reference set, per group and pooled (row ``"all"``).
 
     Parameters
@@ -38,14 +39,24 @@ def reference_errors(
         An ASE calculator (a quippy ``Potential`` for a GAP).
     by
         ``"config_type"`` (rocksalt, trigonal, diamond, liquid) or ``"name"`` (one row per
-        composition and phase).
+        composition and phase); a tuple of both gives ``{grouping: table}`` from one evaluation.
     path
         Another labelled set in the same form.
+
+    Returns
+    -------
+    dict
+        ``{group: ErrorStats}``, or ``{grouping: {group: ErrorStats}}`` when ``by`` is a tuple.
     """
-    if by not in {"config_type", "name"}:
-        raise ValueError(f"group the reference errors by 'config_type' or 'name', not {by!r}")
+    groupings = (by,) if isinstance(by, str) else tuple(by)
+    for grouping in groupings:
+        if grouping not in {"config_type", "name"}:
+            raise ValueError(f"group the reference errors by 'config_type' or 'name', not {grouping!r}")
     frames = load_reference_set(path)
-    if by == "name":
-        for frame in frames:
-            frame.info["config_type"] = str(frame.info.get("name", "unnamed")).replace(" ", "_")
-    return error_table(predict(frames, calculator))
+    predictions = predict(frames, calculator)  # the expensive part, done once for every grouping
+    names = [str(f.info.get("name", "unnamed")).replace(" ", "_") for f in frames if not is_isolated_atom(f)]
+    tables: dict[str, dict[str, ErrorStats]] = {}
+    for grouping in groupings:
+        groups = predictions.config_types if grouping == "config_type" else names
+        tables[grouping] = error_table(replace(predictions, config_types=list(groups)))
+    return tables[by] if isinstance(by, str) else tables

@@ -79,5 +79,8 @@ def test_reference_errors_per_group_pool_to_the_overall_row(cp2k_frames, tiny_hp
         n = sum(row.n_force_components for row in rows)
         assert table[ALL].force_rmse == pytest.approx(np.sqrt(pooled / n))
         assert table[ALL].force_rmse > 0
+    both = reference_errors(calculator, by=("config_type", "name"))
+    assert both["name"][ALL].force_rmse == pytest.approx(by_name[ALL].force_rmse)
+    assert both["config_type"]["liquid"].force_rmse == pytest.approx(by_type["liquid"].force_rmse)
     with pytest.raises(ValueError, match="group the reference errors"):
         reference_errors(calculator, by="formula")
