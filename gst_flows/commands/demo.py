@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         uncertainty="committee" if args.committee else None,
         committee_size=args.committee or 3,
     )
-    maker, initial, held_out, explore = setup.maker, setup.initial, setup.held_out, setup.explore
+    maker, held_out, explore = setup.maker, setup.held_out, setup.explore
     last = _latest_iteration(args.tag)
     start = time.perf_counter()
     if last is not None and (last.converged or last.iteration >= args.iterations):
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         run_local(al_explore(maker, state))
     else:
         print(
-            f"iteration 0: labelling {len(initial)} crystal cells, {len(held_out)} held-out "
+            f"iteration 0: labelling {setup.initial_summary()}, {len(held_out)} held-out "
             f"cells and isolated atoms with CP2K, then fitting a GAP ..."
         )
         run_local(setup.flow())

@@ -77,7 +77,7 @@ def run_active_learning(args: argparse.Namespace) -> int:
     ids = submit(setup.flow(), pack_size=args.pack)
     print(
         f"submitted iteration 0 of the {args.profile} loop tagged {args.tag!r} "
-        f"({len(setup.initial)} crystal cells, {len(setup.held_out)} held-out, "
+        f"({setup.initial_summary()}, {len(setup.held_out)} held-out, "
         f"{len(setup.aimd)} AIMD runs) as {len(ids)} fireworks; later iterations are added "
         "as the loop decides. Run: qlaunch rapidfire with fworkers of categories dft, fit, md"
     )
