@@ -1,14 +1,17 @@
 """Ab initio MD with CP2K (NVT, CSVR thermostat): melt, hold and quench in stages.
 
 Each stage is one CP2K run continuing from the previous stage's positions and velocities.
-Frames printed every ``every`` steps carry their DFT labels (energy, forces, stress), so AIMD
-snapshots enter the reference database without a second calculation.
+Stages can be built from an MD protocol (:func:`stages_from_protocol`), the one description
+of a melt-quench the GAP-MD engines run too. Frames printed every ``every`` steps carry their
+DFT labels (energy, forces, stress), so AIMD snapshots enter the reference database without a
+second calculation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ase import Atoms
@@ -25,7 +28,15 @@ from gst_flows.dft.cp2k import (
     write_cp2k_input,
 )
 
-__all__ = ["AimdFrame", "AimdResult", "AimdStage", "md_motion", "run_aimd"]
+__all__ = [
+    "AimdFrame",
+    "AimdResult",
+    "AimdStage",
+    "md_motion",
+    "protocol_timecon",
+    "run_aimd",
+    "stages_from_protocol",
+]
 
 BAR_TO_GPA = 1e-4
 
@@ -42,6 +53,126 @@ class AimdStage:
             raise ValueError(f"stage temperature must be positive, got {self.temperature} K")
         if self.steps < 1:
             raise ValueError(f"a stage needs at least one step, got {self.steps}")
+
+
+def stages_from_protocol(
+    protocol: Any, timestep: float | None = None, ramp_stages: int = 4
+) -> list[AimdStage]:
+    """AIMD stages running the temperature schedule of an MD protocol.
+
+    The MD protocols (:mod:`gst_flows.md.protocol`, e.g.
+    :func:`~gst_flows.md.protocol.melt_quench`) are the one description of a melt-quench;
+    this translates one for CP2K. A constant temperature becomes one stage; constant
+    sub-intervals (``Steps``) one stage each; a linear ramp becomes ``ramp_stages`` stages of
+    equal length, each held at the ramp's temperature at the end of its interval (CP2K's
+    thermostat holds one temperature per run: the staircase reaches the ramp's end temperature
+    in its last stage, and lies half a stair behind the ramp). Durations are kept in fs.
+
+    CP2K AIMD here is NVT with a CSVR thermostat, whatever thermostat the protocol names; it
+    cannot express actions (fixed atoms, energy injection or removal, fields), other ensembles
+    (``npt`` barostats, ``nve``), or an initial temperature other than the protocol's start.
+    Those are refused here, before any compute.
+
+    Parameters
+    ----------
+    protocol
+        A :class:`~gst_flows.md.protocol.Protocol`, or anything
+        :func:`~gst_flows.md.protocol.load_protocol` takes (a shipped name, a path, a mapping).
+    timestep
+        AIMD timestep, fs; the protocol's (one for all stages) when None. Every duration must
+        be a whole number of timesteps.
+    ramp_stages
+        Stages per linear ramp.
+
+    Returns
+    -------
+    list[AimdStage]
+        The stages in order; their steps times ``timestep`` add up to the protocol's duration.
+
+    Raises
+    ------
+    gst_flows.md.protocol.ProtocolError
+        Naming every stage CP2K AIMD cannot run, and why.
+    """
+    from gst_flows.md.protocol import ProtocolError, load_protocol
+
+    protocol = load_protocol(protocol)
+    if isinstance(ramp_stages, bool) or not isinstance(ramp_stages, int) or ramp_stages < 1:
+        raise ValueError(f"ramp_stages must be a positive integer, got {ramp_stages!r}")
+    problems = []
+    for stage in protocol.stages:
+        if stage.ensemble != "nvt":
+            what = "a barostat" if stage.ensemble == "npt" else "no thermostat"
+            problems.append(f"stage {stage.name!r} is {stage.ensemble} ({what}); CP2K AIMD runs nvt only")
+        if stage.actions:
+            kinds = ", ".join(sorted({a.kind for a in stage.actions}))
+            problems.append(f"stage {stage.name!r} has actions ({kinds}) CP2K AIMD cannot run")
+    if timestep is None:
+        timesteps = sorted({s.timestep for s in protocol.stages})
+        if len(timesteps) > 1:
+            problems.append(f"stages use several timesteps ({timesteps} fs); give one AIMD timestep")
+        timestep = timesteps[0]
+    if timestep <= 0:
+        problems.append(f"the timestep must be positive, got {timestep} fs")
+    first = protocol.stages[0].start_temperature
+    if protocol.initial_temperature is not None and protocol.initial_temperature != first:
+        problems.append(
+            f"initial_temperature {protocol.initial_temperature:g} K differs from the first "
+            f"stage's {first} K; CP2K AIMD draws its velocities at the first stage's temperature"
+        )
+    if problems:
+        raise ProtocolError(f"protocol {protocol.name!r} cannot run as CP2K AIMD: " + "; ".join(problems))
+
+    stages: list[AimdStage] = []
+    for stage in protocol.stages:
+        for piece in stage.temperature_pieces():
+            duration = piece.n_steps * stage.timestep
+            n_steps = round(duration / timestep)
+            if abs(n_steps * timestep - duration) > 1e-6 * duration:
+                raise ProtocolError(
+                    f"stage {stage.name!r}: {duration:g} fs is not a whole number of "
+                    f"{timestep:g} fs timesteps"
+                )
+            if piece.start == piece.end:
+                holds = [(piece.end, n_steps)]
+            else:
+                if n_steps < ramp_stages:
+                    raise ProtocolError(
+                        f"stage {stage.name!r}: a ramp of {n_steps} steps cannot be split into "
+                        f"{ramp_stages} stages"
+                    )
+                bounds = [i * n_steps // ramp_stages for i in range(ramp_stages + 1)]
+                temperatures = np.linspace(piece.start, piece.end, ramp_stages + 1)[1:]
+                holds = [
+                    (float(t), b - a) for t, a, b in zip(temperatures, bounds[:-1], bounds[1:], strict=True)
+                ]
+            for temperature, steps in holds:
+                if temperature <= 0:
+                    raise ProtocolError(
+                        f"stage {stage.name!r}: CP2K AIMD needs temperatures above 0 K, got {temperature:g} K"
+                    )
+                stages.append(AimdStage(float(temperature), int(steps)))
+    return stages
+
+
+def protocol_timecon(protocol: Any) -> float:
+    """The one thermostat time constant (``tdamp``, fs) of a protocol's stages, for CSVR.
+
+    Raises
+    ------
+    gst_flows.md.protocol.ProtocolError
+        When the stages use several (an AIMD run has one).
+    """
+    from gst_flows.md.protocol import ProtocolError, load_protocol
+
+    protocol = load_protocol(protocol)
+    tdamps = sorted({s.tdamp for s in protocol.stages})
+    if len(tdamps) > 1:
+        raise ProtocolError(
+            f"protocol {protocol.name!r} cannot run as CP2K AIMD: stages use several thermostat "
+            f"time constants ({tdamps} fs); give thermostat_timecon"
+        )
+    return tdamps[0]
 
 
 @dataclass

@@ -383,13 +383,15 @@ class Cp2kAimdMaker(Maker):
     The run melts, holds and quenches a cell (iter-0 liquid and amorphous data). Frames every
     ``snapshot_interval`` steps are stored as :class:`LabelDoc` documents (their DFT labels come
     with the MD) by jobs added to the flow; the series and trajectory go to the data store.
+    :meth:`from_protocol` builds the stages from an MD protocol (the description GAP-MD runs),
+    :meth:`melt_quench` from the shared :func:`gst_flows.md.protocol.melt_quench`.
 
     Parameters
     ----------
     name
         Job name.
     stages
-        ``[(temperature K, steps), ...]`` run in order.
+        ``[(temperature K, steps), ...]`` run in order (see :meth:`from_protocol`).
     timestep
         fs (2 fs default).
     snapshot_interval
@@ -424,6 +426,46 @@ class Cp2kAimdMaker(Maker):
     fworker_category: ClassVar[str] = "dft"
 
     @classmethod
+    def from_protocol(
+        cls,
+        protocol: Any,
+        timestep: float | None = None,
+        *,
+        ramp_stages: int = 4,
+        **kwargs: Any,
+    ) -> Cp2kAimdMaker:
+        """AIMD through the temperature stages of an MD protocol (:mod:`gst_flows.md.protocol`).
+
+        Holds become stages, a linear ramp ``ramp_stages`` equal stages at the ramp's temperature
+        at the end of each interval, durations kept in fs; what CP2K AIMD cannot run (actions such
+        as fixed atoms or energy pulses, barostats, ``nve``) raises a ``ProtocolError`` here,
+        before any compute (:func:`gst_flows.dft.cp2k_md.stages_from_protocol`). The CSVR time
+        constant is the protocol's ``tdamp`` unless ``thermostat_timecon`` is given.
+
+        Parameters
+        ----------
+        protocol
+            A :class:`~gst_flows.md.protocol.Protocol`, a shipped name, a YAML path or a mapping.
+        timestep
+            AIMD timestep, fs; the protocol's when None.
+        ramp_stages
+            Stages per linear ramp.
+        **kwargs
+            Further fields of the maker (``snapshot_interval``, ``settings``, ...).
+        """
+        from gst_flows.dft.cp2k_md import protocol_timecon, stages_from_protocol
+        from gst_flows.md.protocol import load_protocol
+
+        if "stages" in kwargs:
+            raise TypeError("give a protocol or stages, not both")
+        protocol = load_protocol(protocol)
+        stages = stages_from_protocol(protocol, timestep, ramp_stages)
+        timestep = protocol.stages[0].timestep if timestep is None else timestep
+        if "thermostat_timecon" not in kwargs:
+            kwargs["thermostat_timecon"] = protocol_timecon(protocol)
+        return cls(stages=[(s.temperature, s.steps) for s in stages], timestep=timestep, **kwargs)
+
+    @classmethod
     def melt_quench(
         cls,
         melt_temperature: float = 1200.0,
@@ -433,11 +475,27 @@ class Cp2kAimdMaker(Maker):
         n_quench_stages: int = 4,
         **kwargs: Any,
     ) -> Cp2kAimdMaker:
-        """Melt at ``melt_temperature``, then quench in equal stages to ``final_temperature``."""
-        temps = np.linspace(melt_temperature, final_temperature, n_quench_stages + 1)[1:]
-        per_stage = max(1, quench_steps // n_quench_stages)
-        stages = [(melt_temperature, melt_steps), *((float(t), per_stage) for t in temps)]
-        return cls(stages=stages, **kwargs)
+        """Melt at ``melt_temperature``, then quench in equal stages to ``final_temperature``.
+
+        Built through the shared :func:`gst_flows.md.protocol.melt_quench` (no heating, no
+        anneal): its quench ramp becomes ``n_quench_stages`` stages (see :meth:`from_protocol`).
+        """
+        from gst_flows.md.protocol import melt_quench
+
+        if melt_temperature == final_temperature:
+            raise ValueError(f"final_temperature must differ from the melt ({melt_temperature} K)")
+        timestep = kwargs.pop("timestep", cls.timestep)
+        protocol = melt_quench(
+            melt_temperature=melt_temperature,
+            melt_duration=melt_steps * timestep,
+            quench_temperature=final_temperature,
+            quench_rate=(melt_temperature - final_temperature) / (quench_steps * timestep) * 1000.0,
+            heat_from=None,
+            anneal_duration=0.0,
+            timestep=timestep,
+        )
+        kwargs.setdefault("thermostat_timecon", cls.thermostat_timecon)
+        return cls.from_protocol(protocol, timestep, ramp_stages=n_quench_stages, **kwargs)
 
     def __post_init__(self) -> None:
         from gst_flows.dft.cp2k_md import AimdStage
