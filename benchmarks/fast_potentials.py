@@ -208,23 +208,29 @@ def fit_gap_small(work: Path, frames: list[Atoms]) -> dict:
 
 
 # ----------------------------------------------------------------------------- errors
-def errors(potential: LammpsPotential, frames: list[Atoms], work: Path, key: str) -> dict:
-    """RMSE of total energy per atom (meV/atom) and force components (eV/Å)."""
-    cache = work / "errors" / f"{key}.json"
-    if cache.is_file():
-        return json.loads(cache.read_text())
-    de, df = [], []
-    for atoms in frames:
-        if is_isolated_atom(atoms):
-            continue
-        r = lammps_single_point(atoms, potential, species=SPECIES)
-        de.append((r.energy - atoms.info["REF_energy"]) / len(atoms))
-        df.append((r.forces - atoms.arrays["REF_forces"]).reshape(-1))
-    out = {
+def _rmse(de: list[float], df: list[np.ndarray]) -> dict:
+    return {
         "frames": len(de),
         "e_rmse_mev": 1000 * float(np.sqrt(np.mean(np.square(de)))),
         "f_rmse": float(np.sqrt(np.mean(np.square(np.concatenate(df))))),
     }
+
+
+def errors(potential: LammpsPotential, frames: list[Atoms], work: Path, key: str) -> dict:
+    """RMSE of total energy per atom (meV/atom) and force components (eV/Å), pooled and per config_type."""
+    cache = work / "errors" / f"{key}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    by_type: dict[str, tuple[list, list]] = {}
+    for atoms in frames:
+        if is_isolated_atom(atoms):
+            continue
+        r = lammps_single_point(atoms, potential, species=SPECIES)
+        de, df = by_type.setdefault(str(atoms.info.get("config_type", "unknown")), ([], []))
+        de.append((r.energy - atoms.info["REF_energy"]) / len(atoms))
+        df.append((r.forces - atoms.arrays["REF_forces"]).reshape(-1))
+    out = _rmse([x for de, _ in by_type.values() for x in de], [x for _, df in by_type.values() for x in df])
+    out["by_type"] = {ct: _rmse(de, df) for ct, (de, df) in sorted(by_type.items())}
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(out))
     return out
@@ -268,7 +274,11 @@ def md_cost(potential: LammpsPotential, atoms: Atoms, nprocs: int, steps: int, w
 
 
 def nve_drift(potential: LammpsPotential, workdir: Path, ps: float, temperature: float) -> dict:
-    """NVE of a hot Ge1Sb2Te4 rock-salt cell; total-energy drift from a straight-line fit."""
+    """NVE of a Ge1Sb2Te4 rock-salt cell started at ``2 * temperature``; total-energy drift.
+
+    The cell starts from ideal sites, so equipartition brings the temperature to about
+    ``temperature``. The drift is the slope of a straight line through the total energy.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     atoms = build_rocksalt("Ge1Sb2Te4", supercell=(5, 5, 6), seed=1)
     write_lammps_data(workdir / "md.data", atoms, SPECIES, velocities=False)
@@ -280,7 +290,7 @@ def nve_drift(potential: LammpsPotential, workdir: Path, ps: float, temperature:
         "boundary p p p",
         "read_data md.data",
         *potential.commands(SPECIES),
-        f"velocity all create {2 * temperature:g} 8731 dist gaussian",  # equipartition halves it
+        f"velocity all create {2 * temperature:g} 8731 dist gaussian",
         "neighbor 1.0 bin",
         "neigh_modify every 1 delay 0 check yes",
         f"timestep {dt}",
@@ -291,10 +301,11 @@ def nve_drift(potential: LammpsPotential, workdir: Path, ps: float, temperature:
         f"run {steps}",
     ]
     (workdir / "in.nve").write_text("\n".join(script) + "\n")
+    failed = None
     try:
         run_measured(LammpsRunner().argv("in.nve"), workdir)
     except RuntimeError as exc:
-        return {"atoms": len(atoms), "failed": str(exc).splitlines()[-1]}
+        failed = next((ln for ln in str(exc).splitlines() if ln.startswith("ERROR")), "LAMMPS failed")
     rows = []
     for line in (workdir / "log.lammps").read_text().splitlines():
         parts = line.split()
@@ -302,16 +313,18 @@ def nve_drift(potential: LammpsPotential, workdir: Path, ps: float, temperature:
             rows.append([float(x) for x in parts])
     data = np.array(rows)
     t, temp, etot = data[:, 1], data[:, 2], data[:, 4]
+    out = {"atoms": len(atoms), "target_T": temperature, "ps": float(t[-1]), "max_T": float(temp.max())}
+    if failed:
+        out["failed"] = failed
+        return out
     second_half = t >= t[-1] / 2
     slope = np.polyfit(t, etot, 1)[0]  # eV/ps
-    return {
-        "atoms": len(atoms),
-        "ps": float(t[-1]),
-        "mean_T_second_half": float(temp[second_half].mean()),
-        "max_T": float(temp.max()),
-        "drift_mev_atom_ps": 1000 * slope / len(atoms),
-        "etot_span_mev_atom": 1000 * float(etot.max() - etot.min()) / len(atoms),
-    }
+    out.update(
+        mean_T_second_half=float(temp[second_half].mean()),
+        drift_mev_atom_ps=1000 * slope / len(atoms),
+        etot_span_mev_atom=1000 * float(etot.max() - etot.min()) / len(atoms),
+    )
+    return out
 
 
 # ----------------------------------------------------------------------------- main
@@ -378,7 +391,15 @@ def main() -> None:
                 md[(name, nprocs)] = md_cost(
                     pot, cell, nprocs, steps[name], work / "md" / f"{name}-n{len(cell)}-p{nprocs}"
                 )
-        nve = nve_drift(potentials["POD"], work / "nve", ps=1.0 if args.quick else 3.0, temperature=900.0)
+        nve = [
+            {"potential": "POD"}
+            | nve_drift(
+                potentials["POD"], work / f"nve-{t:.0f}K", ps=1.0 if args.quick else 3.0, temperature=t
+            )
+            for t in (300.0, 900.0)
+        ]
+        if not args.quick:  # control: the GAP in the same cell, for as long as the POD lasted
+            nve.append({"potential": "GAP"} | nve_drift(potentials["GAP"], work / "nve-gap-300K", 0.2, 300.0))
 
     # ------------------------------------------------------------------ table
     print()
@@ -411,6 +432,14 @@ def main() -> None:
                 f" {one['peak_rss'] / 2**20:5.0f}MB {two['peak_rss'] / 2**20:5.0f}MB"
             )
         print(line)
+    print("reference set by config_type (energy meV/atom / force eV/Å RMSE):")
+    for ct in err["GAP"]["reference"]["by_type"]:
+        cells = "  ".join(
+            f"{name} {err[name]['reference']['by_type'][ct]['e_rmse_mev']:6.1f} /"
+            f" {err[name]['reference']['by_type'][ct]['f_rmse']:.3f}"
+            for name in potentials
+        )
+        print(f"  {ct:<9} ({err['GAP']['reference']['by_type'][ct]['frames']:>2} frames)  {cells}")
     if md:
         n = len(cell)
         for nprocs in (1, 2):
@@ -425,16 +454,21 @@ def main() -> None:
             )
         for name in potentials:
             s = md[(name, 1)]["us_per_atom_step"] / md[(name, 2)]["us_per_atom_step"]
-            print(f"{name}: 1 -> 2 ranks speed-up {s:.2f}x")
-    if nve:
-        if "failed" in nve:
-            print(f"POD NVE ({nve['atoms']} atoms): failed: {nve['failed']}")
+            busy = md[(name, 1)]["us_per_atom_step"] * (md[(name, 1)]["cpu_share"] or 1.0)
+            print(
+                f"{name}: 1 -> 2 ranks speed-up {s:.2f}x; 1 rank with a core to itself"
+                f" (loop time x CPU share) ~{busy:.1f} µs/atom-step"
+            )
+    for run in nve or []:
+        head = f"{run['potential']} NVE {run['atoms']} atoms, dt 2 fs, T ~{run['target_T']:.0f} K:"
+        if "failed" in run:
+            print(f"{head} failed after {run['ps']:.2f} ps (max T {run['max_T']:.0f} K): {run['failed']}")
         else:
             print(
-                f"POD NVE {nve['atoms']} atoms, {nve['ps']:.1f} ps at dt 2 fs:"
-                f" mean T {nve['mean_T_second_half']:.0f} K"
-                f" (max {nve['max_T']:.0f} K), drift {nve['drift_mev_atom_ps']:+.3f} meV/atom/ps,"
-                f" E_tot span {nve['etot_span_mev_atom']:.2f} meV/atom"
+                f"{head} {run['ps']:.1f} ps, mean T {run['mean_T_second_half']:.0f} K"
+                f" (max {run['max_T']:.0f} K),"
+                f" drift {run['drift_mev_atom_ps']:+.3f} meV/atom/ps,"
+                f" E_tot span {run['etot_span_mev_atom']:.2f} meV/atom"
             )
     if args.json:
         args.json.write_text(
