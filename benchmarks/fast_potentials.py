@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.neighborlist import neighbor_list
 
 from gst_flows.fit.data import is_isolated_atom, kfold_by_structure, read_labelled_frames
 from gst_flows.fit.reference import load_reference_set
@@ -236,6 +237,18 @@ def errors(potential: LammpsPotential, frames: list[Atoms], work: Path, key: str
     return out
 
 
+def dimer_curves(potential: LammpsPotential, distances=(1.6, 2.0, 2.4, 2.8, 3.2, 4.0)) -> dict:
+    """Energy of isolated dimers against the dimer at 4.9 Å (eV): is there a repulsive wall?"""
+    out = {}
+    for pair in (("Ge", "Te"), ("Sb", "Te"), ("Te", "Te"), ("Ge", "Ge")):
+        energies = []
+        for r in (*distances, 4.9):
+            atoms = Atoms(pair, positions=[[0, 0, 0], [r, 0, 0]], cell=[15.0] * 3, pbc=True)
+            energies.append(lammps_single_point(atoms, potential, species=SPECIES).energy)
+        out["-".join(pair)] = {f"{r:g}": e - energies[-1] for r, e in zip(distances, energies, strict=False)}
+    return out
+
+
 # ----------------------------------------------------------------------------- MD
 def md_cost(potential: LammpsPotential, atoms: Atoms, nprocs: int, steps: int, workdir: Path) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
@@ -333,6 +346,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/fast-potentials"), help="cache directory")
     parser.add_argument("--quick", action="store_true", help="1,000 atoms and fewer steps for MD")
     parser.add_argument("--skip-md", action="store_true", help="fits and errors only")
+    parser.add_argument("--fresh-md", action="store_true", help="time the MD again (else reuse --work)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
     work = args.work.resolve()
@@ -379,6 +393,7 @@ def main() -> None:
             )
         )
 
+    dimers = {name: dimer_curves(pot) for name, pot in potentials.items()}
     md = {}
     nve = None
     if not args.skip_md:
@@ -386,20 +401,30 @@ def main() -> None:
         cell = build_rocksalt("GeTe", supercell=supercell, seed=1)
         cell.rattle(0.02, seed=3)
         steps = {"POD": 50 if args.quick else 300, "GAP": 2 if args.quick else 4}
+
+        def cached(workdir: Path, run):
+            result = workdir / "result.json"
+            if result.is_file() and not args.fresh_md:
+                return json.loads(result.read_text())
+            out = run(workdir)
+            result.write_text(json.dumps(out))
+            return out
+
         for nprocs in (1, 2):
             for name, pot in potentials.items():
-                md[(name, nprocs)] = md_cost(
-                    pot, cell, nprocs, steps[name], work / "md" / f"{name}-n{len(cell)}-p{nprocs}"
+                md[(name, nprocs)] = cached(
+                    work / "md" / f"{name}-n{len(cell)}-p{nprocs}",
+                    lambda d, pot=pot, nprocs=nprocs, name=name: md_cost(pot, cell, nprocs, steps[name], d),
                 )
+        ps = 1.0 if args.quick else 3.0
         nve = [
             {"potential": "POD"}
-            | nve_drift(
-                potentials["POD"], work / f"nve-{t:.0f}K", ps=1.0 if args.quick else 3.0, temperature=t
-            )
+            | cached(work / f"nve-{t:.0f}K", lambda d, t=t: nve_drift(potentials["POD"], d, ps, t))
             for t in (300.0, 900.0)
         ]
         if not args.quick:  # control: the GAP in the same cell, for as long as the POD lasted
-            nve.append({"potential": "GAP"} | nve_drift(potentials["GAP"], work / "nve-gap-300K", 0.2, 300.0))
+            gap_nve = cached(work / "nve-gap-300K", lambda d: nve_drift(potentials["GAP"], d, 0.2, 300.0))
+            nve.append({"potential": "GAP"} | gap_nve)
 
     # ------------------------------------------------------------------ table
     print()
@@ -459,8 +484,15 @@ def main() -> None:
                 f"{name}: 1 -> 2 ranks speed-up {s:.2f}x; 1 rank with a core to itself"
                 f" (loop time x CPU share) ~{busy:.1f} µs/atom-step"
             )
+    min_distance = min(neighbor_list("d", a, 4.0).min() for a in train if len(a) > 1)
+    print(f"dimer energies against 4.9 Å (eV); shortest distance in the training set {min_distance:.2f} Å:")
+    for name, curves in dimers.items():
+        for pair, curve in curves.items():
+            cells = "  ".join(f"{r} Å {e:+6.2f}" for r, e in curve.items())
+            print(f"  {name} {pair:<6} {cells}")
     for run in nve or []:
-        head = f"{run['potential']} NVE {run['atoms']} atoms, dt 2 fs, T ~{run['target_T']:.0f} K:"
+        start = 2 * run["target_T"]
+        head = f"{run['potential']} NVE {run['atoms']} atoms, dt 2 fs, velocities at {start:.0f} K:"
         if "failed" in run:
             print(f"{head} failed after {run['ps']:.2f} ps (max T {run['max_T']:.0f} K): {run['failed']}")
         else:
@@ -478,6 +510,7 @@ def main() -> None:
                     "errors": err,
                     "md": {f"{k[0]}-{k[1]}": v for k, v in md.items()},
                     "nve": nve,
+                    "dimers": dimers,
                     "self_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                 },
                 indent=1,
