@@ -417,9 +417,10 @@ def main() -> None:
                     lambda d, pot=pot, nprocs=nprocs, name=name: md_cost(pot, cell, nprocs, steps[name], d),
                 )
         ps = 1.0 if args.quick else 3.0
+        pod_lmp = potentials["POD"]
         nve = [
             {"potential": "POD"}
-            | cached(work / f"nve-{t:.0f}K", lambda d, t=t: nve_drift(potentials["POD"], d, ps, t))
+            | cached(work / f"nve-pod-{t:.0f}K-{ps:g}ps", lambda d, t=t: nve_drift(pod_lmp, d, ps, t))
             for t in (300.0, 900.0)
         ]
         if not args.quick:  # control: the GAP in the same cell, for as long as the POD lasted
