@@ -92,6 +92,16 @@ def test_standin_pair_style_matches_ase_lennard_jones():
     assert result.energy == pytest.approx(ref.get_potential_energy(), abs=1e-9)
 
 
+def test_gap_with_a_type_for_an_absent_species(test_gap):
+    """Atom types may name species the structure lacks (pair_style pod needs that)."""
+    atoms = bulk("GeTe", "rocksalt", a=6.0, cubic=True).repeat(2)
+    atoms.rattle(0.1, seed=4)
+    energy, forces, _ = _quippy_reference(atoms, test_gap)
+    result = lammps_single_point(atoms, LammpsPotential.gap(test_gap), species=("Ge", "Sb", "Te"))
+    assert abs(result.energy - energy) / len(atoms) < 1e-9
+    assert np.abs(result.forces - forces).max() < 1e-8
+
+
 def test_bad_potential_file_reports_quip_error(tmp_path):
     bad = tmp_path / "bad.xml"
     bad.write_text("<not_a_potential/>")

