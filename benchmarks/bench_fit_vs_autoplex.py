@@ -74,13 +74,13 @@ from gst_flows.fit import (  # noqa: E402
     fit_gap,
     format_error_table,
     gap_fit_executable,
-    load_gap_calculator,
     predict,
     read_labelled_frames,
     split_by_structure,
     write_gap_fit_extxyz,
 )
 from gst_flows.fit.gap_fit import parse_gap_fit_log  # noqa: E402
+from gst_flows.md.potential import gap_calculator  # noqa: E402
 
 DATA = Path(__file__).parents[1] / "tests" / "fixtures" / "gst_cp2k_small.extxyz"
 
@@ -152,7 +152,7 @@ def run_ours(train, test, hp, workdir: Path) -> dict:
     t0 = time.perf_counter()
     result = fit_gap(train, hp, workdir, memory_limit_bytes=None, executable=executable)
     wall = time.perf_counter() - t0
-    table = error_table(predict(test, load_gap_calculator(result.potential_path)))
+    table = error_table(predict(test, gap_calculator(result.potential_path)))
     print(format_error_table(table, "gst-flows, test set"))
     gap_line = next(line for line in result.config_text.splitlines() if line.startswith("gap="))
     print(f"  gst-flows gap= line: {len(gap_line)} characters; command: {' '.join(result.command)}")
@@ -292,7 +292,7 @@ def run_autoplex(train, test, hp, workdir: Path, ours_dir: Path, auto_delta: boo
     if not xml.is_file():
         err = (workdir / "std_gap_err.log").read_text()[-2000:]
         raise SystemExit(f"autoplex's gap_fit wrote no {xml.name}; std_gap_err.log ends:\n{err}")
-    table = error_table(predict(test, load_gap_calculator(xml)))
+    table = error_table(predict(test, gap_calculator(xml)))
     label = "autoplex (auto_delta)" if auto_delta else "autoplex"
     print(format_error_table(table, f"{label}, test set (same evaluation code)"))
     for i, (_, params) in enumerate(calls, 1):

@@ -77,7 +77,7 @@ def _label(frames, calc):
 
 def _fit(train, workdir):
     from gst_flows.fit import GapHyperparameters, SoapParams, TwoBodyParams, fit_gap
-    from gst_flows.fit.fit import load_gap_calculator
+    from gst_flows.md.potential import gap_calculator
 
     hyper = GapHyperparameters(
         two_body=TwoBodyParams(cutoff=5.0, n_sparse=10),
@@ -86,7 +86,7 @@ def _fit(train, workdir):
         strict_n_sparse=False,
     )
     result = fit_gap(train, hyper, workdir)
-    return load_gap_calculator(result.potential_path)
+    return gap_calculator(result.potential_path)
 
 
 def _committee_picks(x, candidates, budget, calc, size, workdir, batch=4, seed=0):

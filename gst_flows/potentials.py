@@ -3,7 +3,9 @@
 A potential fitted by :class:`gst_flows.makers.fit.GapFitMaker` is stored with its job
 document (``GapFitDoc``): the XML and sparseX files in the ``data`` store, the
 ``potential_id`` and ``tags`` in the document. Any worker on any node can fetch it by id, or
-the newest potential carrying a tag.
+the newest potential carrying a tag. A
+:class:`~gst_flows.schemas.potential.PotentialRef` (``GapFitDoc.potential_ref``) fetches by id
+and checks every file against the SHA-256 recorded at the fit (:func:`fetch_potential_ref`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "PotentialIntegrityError",
     "cache_dir",
     "fetch_potential",
+    "fetch_potential_ref",
     "find_potential",
     "load_potential",
 ]
@@ -22,6 +26,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _DOC_CLASS = "GapFitDoc"
+
+
+class PotentialIntegrityError(ValueError):
+    """The files of a potential differ from the SHA-256 its reference records."""
 
 
 def cache_dir() -> Path:
@@ -142,6 +150,58 @@ def fetch_potential(
     return xml
 
 
+def fetch_potential_ref(ref: Any, store=None, cache: str | Path | None = None) -> Path:
+    """Fetch the potential a :class:`~gst_flows.schemas.potential.PotentialRef` names, checked.
+
+    Every file is compared with the SHA-256 the reference records. A cached copy that differs
+    is fetched again from the store once; if the store's copy differs too, nothing is returned.
+
+    Parameters
+    ----------
+    ref
+        A ``PotentialRef`` (or its JSON form).
+    store
+        JobStore; the configured one when omitted.
+    cache
+        Cache directory; ``<data_dir>/potentials`` when omitted.
+
+    Returns
+    -------
+    pathlib.Path
+        The XML, its sparseX files beside it, all matching the reference.
+
+    Raises
+    ------
+    PotentialIntegrityError
+        When the stored files do not match the reference.
+    KeyError
+        When the store has no potential with the reference's id.
+    """
+    from gst_flows.schemas.potential import as_potential_ref
+
+    checked = as_potential_ref(ref)
+    if checked is None:
+        raise TypeError(f"not a PotentialRef: {ref!r}")
+    store = _store(store)
+    xml = fetch_potential(checked.potential_id, store=store, cache=cache)
+    if checked.mismatches(xml.parent):
+        logger.warning("cached potential %s differs from its reference: fetching again", checked.potential_id)
+        xml = fetch_potential(checked.potential_id, store=store, cache=cache, refresh=True)
+    problems = checked.mismatches(xml.parent)
+    if problems:
+        raise PotentialIntegrityError(
+            f"potential {checked.potential_id} does not match its reference (fetched into "
+            f"{xml.parent}): {'; '.join(problems)}. The stored files changed after the fit, or "
+            "the reference belongs to another potential: refit, or pass the GAP XML path"
+        )
+    if xml.name != checked.xml_name:
+        raise PotentialIntegrityError(
+            f"potential {checked.potential_id}: the store names its XML {xml.name}, "
+            f"the reference {checked.xml_name}"
+        )
+    return xml
+
+
 def load_potential(id_or_tag: str, store=None, cache: str | Path | None = None):
     """Fetch a stored potential (see :func:`fetch_potential`) and return a quippy calculator.
 
@@ -150,9 +210,9 @@ def load_potential(id_or_tag: str, store=None, cache: str | Path | None = None):
     quippy.potential.Potential
         An ASE calculator.
     """
-    from gst_flows.fit import load_gap_calculator
+    from gst_flows.md.potential import gap_calculator
 
-    return load_gap_calculator(fetch_potential(id_or_tag, store=store, cache=cache))
+    return gap_calculator(fetch_potential(id_or_tag, store=store, cache=cache))
 
 
 def _md_fetcher(potential_id: str, destination: str | Path) -> Path:

@@ -153,10 +153,10 @@ def _reference_summary(potential: Path, out: Path) -> None:
     import json
 
     from gst_flows.fit import format_error_table
-    from gst_flows.fit.fit import load_gap_calculator
     from gst_flows.fit.reference import REFERENCE_SET, reference_errors
+    from gst_flows.md.potential import gap_calculator
 
-    calculator = load_gap_calculator(potential)
+    calculator = gap_calculator(potential)
     tables = reference_errors(calculator, by=("config_type", "name"))  # one evaluation
     print(
         format_error_table(

@@ -27,6 +27,7 @@ from gst_flows.fit.memory import (
     default_memory_limit,
     estimate_from_counts,
 )
+from gst_flows.md.potential import gap_calculator
 
 __all__ = ["GapFitResult", "fit_gap", "load_gap_calculator", "prepare_fit"]
 
@@ -185,14 +186,6 @@ def fit_gap(
     )
 
 
-def load_gap_calculator(xml_path: str | Path):
-    """Return a quippy ``Potential`` (ASE calculator) for a GAP XML file.
-
-    The sparseX files must sit next to the XML.
-    """
-    from quippy.potential import Potential
-
-    xml_path = Path(xml_path).resolve()
-    if not xml_path.is_file():
-        raise FileNotFoundError(xml_path)
-    return Potential(param_filename=str(xml_path))
+#: The GAP loader of the MD layer (:func:`gst_flows.md.potential.gap_calculator`), under the
+#: name this package has always exported.
+load_gap_calculator = gap_calculator

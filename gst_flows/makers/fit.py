@@ -23,7 +23,6 @@ from gst_flows.fit import (
     error_table,
     fit_gap,
     kfold_by_structure,
-    load_gap_calculator,
     parity_plots,
     predict,
     read_labelled_frames,
@@ -32,6 +31,7 @@ from gst_flows.fit import (
 )
 from gst_flows.fit.data import ISOLATED_ATOM, group_label, is_isolated_atom
 from gst_flows.fit.metrics import ALL
+from gst_flows.md.potential import gap_calculator
 from gst_flows.schemas.fit import (
     CrossValidationDoc,
     ErrorMetrics,
@@ -42,6 +42,7 @@ from gst_flows.schemas.fit import (
     MetricSpread,
     TrainingSetSummary,
 )
+from gst_flows.schemas.potential import PotentialRef
 from gst_flows.store import current_store
 
 __all__ = [
@@ -196,7 +197,9 @@ class GapFitMaker(Maker):
     """Fit a GAP with gap_fit and document it as a :class:`GapFitDoc`.
 
     The training data are split by structure (no structure on both sides); the potential
-    files go to the ``data`` store under a new ``potential_id``.
+    files go to the ``data`` store under a new ``potential_id``. The document's
+    ``potential_ref`` (a :class:`~gst_flows.schemas.potential.PotentialRef`: id, file names,
+    SHA-256 of each file) is what MD makers take to run the potential.
 
     Parameters
     ----------
@@ -289,15 +292,16 @@ class GapFitMaker(Maker):
         train_errors: dict = {}
         test_errors: dict = {}
         if self.evaluate_train or test:
-            calc = load_gap_calculator(result.potential_path)
+            calc = gap_calculator(result.potential_path)
             if self.evaluate_train:
                 train_errors = error_table(predict(train, calc))
             if test:
                 test_errors = error_table(predict(test, calc))
         measured = result.run.peak_memory_bytes
         predicted = result.estimate.total_bytes
+        potential_id = str(uuid.uuid4())
         return GapFitDoc(
-            potential_id=str(uuid.uuid4()),
+            potential_id=potential_id,
             name=self.name,
             tags=list(self.tags),
             hyperparameters=_plain(hp),
@@ -341,6 +345,7 @@ class GapFitMaker(Maker):
             train_structure_hashes=[group_label(f, self.group_key) for f in train if not is_isolated_atom(f)],
             test_structure_hashes=[group_label(f, self.group_key) for f in test],
             potential=GapPotentialFiles.from_paths(result.files),
+            potential_ref=PotentialRef.from_paths(potential_id, result.files),
         )
 
 
@@ -521,7 +526,7 @@ class GapEvaluateMaker(Maker):
         frames = [f for f in frames if not is_isolated_atom(f)]
         if not frames:
             raise FitInputError(f"no configurations to evaluate in {described}")
-        predictions = predict(frames, load_gap_calculator(xml))
+        predictions = predict(frames, gap_calculator(xml))
         figures: dict[str, str] = {}
         figure_data: dict[str, str] = {}
         if self.plots:

@@ -14,10 +14,12 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.md.lammps import LammpsRunner
+from gst_flows.md.potential import PotentialInfo
 from gst_flows.md.protocol import Protocol, RunSettings, SafetyLimits, load_protocol
 from gst_flows.schemas.md import MDDoc
+from gst_flows.schemas.potential import PotentialRef, as_potential_ref
 
-__all__ = ["GapMDMaker", "as_md_doc", "structure_to_atoms"]
+__all__ = ["GapMDMaker", "as_md_doc", "resolve_potential_ref", "structure_to_atoms"]
 
 #: Files of a job directory a continuation job does not copy from the run it continues.
 RESTART_IGNORE = (
@@ -50,6 +52,41 @@ def as_md_doc(doc: MDDoc | dict) -> MDDoc:
     return MDDoc.model_validate({k: v for k, v in doc.items() if not k.startswith("@")})
 
 
+def resolve_potential_ref(
+    ref: PotentialRef, store=None, cache: str | Path | None = None
+) -> tuple[Path, PotentialInfo]:
+    """Fetch the potential a reference names, check its files, and describe it for the MD layer.
+
+    Parameters
+    ----------
+    ref
+        The reference (``GapFitDoc.potential_ref``).
+    store
+        JobStore; the running job's (when exposed) or the configured one when omitted.
+    cache
+        Cache directory of fetched potentials; ``<data_dir>/potentials`` when omitted.
+
+    Returns
+    -------
+    tuple
+        ``(xml_path, PotentialInfo)``: a plain path for :mod:`gst_flows.md`, and the
+        description the MD document records (the reference's id, kind ``database``).
+
+    Raises
+    ------
+    gst_flows.potentials.PotentialIntegrityError
+        When the fetched files do not match the SHA-256 of the reference.
+    KeyError
+        When the store has no potential with that id.
+    """
+    from gst_flows.potentials import fetch_potential_ref
+    from gst_flows.store import current_store
+
+    xml = fetch_potential_ref(ref, store=store if store is not None else current_store(), cache=cache)
+    xml = xml.resolve()
+    return xml, PotentialInfo(id=ref.potential_id, kind="database", path=str(xml), sha256=ref.sha256)
+
+
 @dataclass
 class GapMDMaker(Maker):
     """Run an MD protocol with a GAP (or any ASE calculator) and return an :class:`MDDoc`.
@@ -69,7 +106,9 @@ class GapMDMaker(Maker):
     engine
         ``ase`` (default) or ``lammps`` (device-scale runs; needs a GAP XML potential).
     potential
-        GAP XML path, database id, or ``"module:factory"`` returning an ASE calculator (see
+        GAP XML path, database id, a :class:`~gst_flows.schemas.potential.PotentialRef` (a fit
+        document's ``potential_ref``: fetched by id and checked against its SHA-256 before the
+        run), or ``"module:factory"`` returning an ASE calculator (see
         :mod:`gst_flows.md.potential`).
     potential_kwargs
         Passed to the calculator factory or to quippy's ``Potential``.
@@ -135,6 +174,9 @@ class GapMDMaker(Maker):
         self.engine_kwargs = None
         if isinstance(self.runner, dict):  # JSON (command line, database)
             self.runner = LammpsRunner(**self.runner)
+        ref = as_potential_ref(self.potential)  # a PotentialRef's JSON form becomes the model
+        if ref is not None:
+            self.potential = ref
 
     def _take_engine_kwargs(self, kwargs: dict[str, Any]) -> None:
         runner = {k: kwargs.pop(k) for k in ("nprocs", "command", "timeout", "env") if k in kwargs}
@@ -247,6 +289,18 @@ class GapMDMaker(Maker):
             max_structure_atoms=self.max_structure_atoms,
         )
 
+    def resolved_potential(self) -> tuple[Any, PotentialInfo | None]:
+        """The potential as the MD layer takes it, and its description when that is fixed here.
+
+        A :class:`~gst_flows.schemas.potential.PotentialRef` is fetched from the store and
+        checked (:func:`resolve_potential_ref`): it becomes the path of its XML, described by
+        the reference's id. Any other reference is passed on as it is, with None.
+        """
+        ref = as_potential_ref(self.potential)
+        if ref is None:
+            return self.potential, None
+        return resolve_potential_ref(ref)
+
     def build_engine(self, workdir: str | Path):
         """Return the engine for this maker's settings and a description of the potential.
 
@@ -261,11 +315,15 @@ class GapMDMaker(Maker):
             ``(engine, PotentialInfo)``; the engine has ``run(atoms, protocol, restart=...)``.
         """
         workdir = Path(workdir)
+        if self.engine not in ("ase", "lammps"):
+            raise ValueError(f"unknown engine {self.engine!r} (ase or lammps)")
+        potential, recorded = self.resolved_potential()
         if self.engine == "ase":
             from gst_flows.md.ase_engine import AseMDEngine
             from gst_flows.md.potential import resolve_potential
 
-            calculator, info = resolve_potential(self.potential, workdir, **self.potential_kwargs)
+            calculator, info = resolve_potential(potential, workdir, **self.potential_kwargs)
+            info = recorded or info
             engine = AseMDEngine(
                 calculator,
                 workdir=workdir,
@@ -274,12 +332,11 @@ class GapMDMaker(Maker):
                 potential_id=info.id,
             )
             return engine, info
-        if self.engine != "lammps":
-            raise ValueError(f"unknown engine {self.engine!r} (ase or lammps)")
         from gst_flows.md.lammps import LammpsMDEngine
         from gst_flows.md.potential import potential_file
 
-        xml, info = potential_file(self.potential, workdir)
+        xml, info = potential_file(potential, workdir)
+        info = recorded or info
         engine = LammpsMDEngine(
             xml,
             workdir=workdir,

@@ -122,18 +122,27 @@ def file_sha256(path: str | Path) -> str:
 
 
 def gap_calculator(path: str | Path, **kwargs: Any):
-    """Return a quippy calculator for a GAP XML file.
+    """Return a quippy calculator (an ASE calculator) for a GAP XML file.
+
+    The one place a ``quippy.potential.Potential`` is built from a file: fitting, evaluation,
+    MD and the potential store all load GAPs through it.
 
     Parameters
     ----------
     path
-        GAP XML file.
+        GAP XML file; its sparseX files must sit next to it. Read by absolute path, so the
+        calculator does not depend on the working directory.
     **kwargs
         Passed to ``quippy.potential.Potential`` (e.g. ``args_str``, ``calc_args``).
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``path`` is not a file.
     """
     from quippy.potential import Potential
 
-    path = Path(path)
+    path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise FileNotFoundError(f"no GAP file {path}")
     return Potential(param_filename=str(path), **kwargs)

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from gst_flows.schemas.potential import PotentialRef
+
 __all__ = [
     "CrossValidationDoc",
     "ErrorMetrics",
@@ -136,6 +138,10 @@ class GapFitDoc(BaseModel):
         default_factory=list, description="Grouping hash of each test frame (data store)."
     )
     potential: GapPotentialFiles | None = Field(None, description="The potential files (data store).")
+    potential_ref: PotentialRef | None = Field(
+        None,
+        description="Id, file names and SHA-256 of the potential: what MD makers take to run it.",
+    )
     completed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 

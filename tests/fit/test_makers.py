@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from jobflow import run_locally
 
-from gst_flows.fit import load_gap_calculator
 from gst_flows.makers.fit import (
     GapCrossValidationMaker,
     GapEvaluateMaker,
@@ -14,8 +15,10 @@ from gst_flows.makers.fit import (
     TrainingSelection,
     load_training_frames,
 )
+from gst_flows.md.potential import gap_calculator
 from gst_flows.potentials import fetch_potential, find_potential, load_potential
 from gst_flows.schemas.fit import CrossValidationDoc, GapEvaluationDoc, GapFitDoc
+from gst_flows.schemas.potential import PotentialRef
 
 from .conftest import CP2K_SMALL
 
@@ -198,7 +201,7 @@ def test_potential_round_trips_through_gridfs(gst_home, tiny_hp, cp2k_frames):
     assert sorted(p.name for p in xml.parent.iterdir() if not p.name.startswith(".")) == sorted(
         doc.potential.files
     )
-    original = load_gap_calculator(doc.dir_name + "/gap.xml")
+    original = gap_calculator(doc.dir_name + "/gap.xml")
     fetched = load_potential(doc.potential_id, store=store)  # served from the local cache
     for frame in cp2k_frames[:4]:
         atoms = frame.copy()
@@ -234,3 +237,104 @@ def test_jobs_serialise_for_fireworks():
     flow = json.loads(json.dumps(flow, cls=MontyEncoder), cls=MontyDecoder)
     assert len(flow.jobs) == 4
     assert all(j.config.expose_store for j in flow.jobs[:3])
+
+
+def _md_cell(cp2k_frames):
+    from ase import Atoms
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    frame = cp2k_frames[0]  # 8-atom rock-salt GeTe
+    return AseAtomsAdaptor.get_structure(Atoms(frame.numbers, frame.positions, cell=frame.cell, pbc=True))
+
+
+def _short_md_maker(potential):
+    from gst_flows.makers.md import GapMDMaker
+    from gst_flows.md.protocol import Protocol, Stage
+
+    protocol = Protocol(
+        name="short",
+        initial_temperature=300,
+        seed=4,
+        stages=[Stage(name="md", ensemble="nvt", temperature=300, duration=10.0, timestep=1.0)],
+    )
+    return GapMDMaker(protocol=protocol, potential=potential, thermo_interval=1, frame_interval=5)
+
+
+def test_fit_document_references_its_files(fit_run):
+    import hashlib
+
+    _, doc, _ = fit_run
+    ref = doc.potential_ref
+    assert isinstance(ref, PotentialRef)
+    assert ref.potential_id == doc.potential_id
+    assert ref.xml_name == doc.potential.xml_name == "gap.xml"
+    assert list(ref.files) == list(doc.potential.files)  # the XML and every sparseX file
+    fit_dir = Path(doc.dir_name)
+    for name, digest in ref.files.items():
+        assert hashlib.sha256((fit_dir / name).read_bytes()).hexdigest() == digest
+    assert ref.sha256 == ref.files["gap.xml"]
+
+
+def test_potential_ref_of_a_fit_drives_an_md_maker(fit_run, cp2k_frames, tmp_path):
+    from gst_flows.schemas.md import MDDoc
+
+    store, doc, _ = fit_run
+    outputs = {}
+    for label, potential in (("ref", doc.potential_ref), ("path", str(Path(doc.dir_name) / "gap.xml"))):
+        job = _short_md_maker(potential).make(_md_cell(cp2k_frames))
+        job.config.expose_store = True  # fetch the potential from the job's own store
+        responses = run_locally(job, store=store, create_folders=True, root_dir=tmp_path / label, log=False)
+        outputs[label] = responses[job.uuid][1].output
+    by_ref, by_path = outputs["ref"], outputs["path"]
+    assert isinstance(by_ref, MDDoc) and by_ref.completed and by_ref.n_steps == 10
+    assert by_ref.potential.id == doc.potential_id
+    assert by_ref.potential.kind == "database"
+    assert by_ref.potential.sha256 == doc.potential_ref.sha256 == by_path.potential.sha256
+    assert Path(by_ref.potential.path).parent.name == doc.potential_id  # the fetched copy
+    # the fetched, checked copy is the fitted potential: the same trajectory to the last bit
+    assert by_ref.summary == by_path.summary
+
+
+def test_tampered_potential_is_refused(fit_run, tmp_path, caplog):
+    from gst_flows.makers.md import resolve_potential_ref
+    from gst_flows.potentials import PotentialIntegrityError, fetch_potential_ref
+
+    store, doc, _ = fit_run
+    ref = doc.potential_ref
+    xml = fetch_potential_ref(ref, store=store, cache=tmp_path)
+    assert ref.mismatches(xml.parent) == []
+    sparse = next(name for name in ref.files if name != ref.xml_name)
+
+    # a changed cached copy is fetched again from the store
+    with open(xml.parent / sparse, "a") as handle:
+        handle.write("0.5\n")
+    assert [m.split()[0] for m in ref.mismatches(xml.parent)] == [sparse]
+    assert fetch_potential_ref(ref, store=store, cache=tmp_path) == xml
+    assert ref.mismatches(xml.parent) == []
+    assert "differs from its reference" in caplog.text
+
+    # a changed stored copy is refused, with the file named
+    data = store.additional_stores["data"]
+    blob = store.docs_store.query_one({"output.potential_id": doc.potential_id})["output"]["potential"]
+    stored = data.query_one({"blob_uuid": blob["blob_uuid"]})
+    original = stored["data"]["files"][ref.xml_name]
+    try:
+        stored["data"]["files"][ref.xml_name] = original.replace("<", " <", 1)
+        data.update(stored, key="blob_uuid")
+        refused = r"does not match its reference.*gap\.xml has SHA-256"
+        with pytest.raises(PotentialIntegrityError, match=refused):
+            resolve_potential_ref(ref, store=store, cache=tmp_path / "again")
+    finally:
+        stored["data"]["files"][ref.xml_name] = original
+        data.update(stored, key="blob_uuid")
+    assert resolve_potential_ref(ref, store=store, cache=tmp_path / "restored")[1].id == doc.potential_id
+
+    # a reference that records other files (another potential, or an edited reference)
+    wrong = PotentialRef(
+        potential_id=ref.potential_id,
+        xml_name=ref.xml_name,
+        sha256="0" * 64,
+        files={**ref.files, ref.xml_name: "0" * 64},
+    )
+    with pytest.raises(PotentialIntegrityError, match=r"gap\.xml has SHA-256"):
+        resolve_potential_ref(wrong, store=store, cache=tmp_path)

@@ -7,10 +7,11 @@ import pytest
 
 from gst_flows.dft.cp2k import Cp2kSettings
 from gst_flows.fit.data import FORCES_KEY
-from gst_flows.fit.fit import fit_gap, load_gap_calculator
+from gst_flows.fit.fit import fit_gap
 from gst_flows.fit.metrics import ALL
 from gst_flows.fit.reference import load_reference_set, reference_errors
 from gst_flows.hashing import structure_hash
+from gst_flows.md.potential import gap_calculator
 
 CRYSTALS = {
     "GeTe rock-salt",
@@ -68,7 +69,7 @@ def test_no_profile_trains_on_the_reference_set(reference):
 
 
 def test_reference_errors_per_group_pool_to_the_overall_row(cp2k_frames, tiny_hp, tmp_path):
-    calculator = load_gap_calculator(fit_gap(cp2k_frames, tiny_hp, tmp_path, timeout_s=300).potential_path)
+    calculator = gap_calculator(fit_gap(cp2k_frames, tiny_hp, tmp_path, timeout_s=300).potential_path)
     by_type = reference_errors(calculator)
     assert set(by_type) == {"rocksalt", "trigonal", "diamond", "liquid", ALL}
     by_name = reference_errors(calculator, by="name")

@@ -88,8 +88,10 @@ class ScenarioMaker(Maker):
     size
         Size preset: ``"small"`` or ``"full"`` (see the module documentation).
     potential
-        GAP XML path, potential id or ``"module:factory"`` (see
-        :mod:`gst_flows.md.potential`); required to make the flow.
+        GAP XML path, potential id, a fit document's ``potential_ref``
+        (:class:`~gst_flows.schemas.potential.PotentialRef`, checked against its SHA-256 before
+        each run) or ``"module:factory"`` (see :mod:`gst_flows.md.potential`); required to make
+        the flow.
     engine
         ``"ase"`` or ``"lammps"``; None takes the preset's (small: ase, full: lammps).
     seed
