@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ase import Atoms
 from ase.io import read, write
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, computed_field, field_validator
 
 from gst_flows.md.protocol import Protocol
 from gst_flows.md.units import FS, ev_to_fj
@@ -150,66 +150,57 @@ class EnergyLedger(BaseModel):
         )
 
 
-@dataclass
-class StageResult:
-    """Summary of one stage.
+_STAGE_STATES = (
+    "mean_temperature",
+    "final_temperature",
+    "final_epot",
+    "final_etot",
+    "final_pressure",
+    "final_density",
+    "nve_drift",
+)
 
-    Attributes
-    ----------
-    name, ensemble, tag
-        From the protocol.
-    start_step, n_steps
-        Global step at the start of the stage and its number of steps.
-    injected, removed, field_work, thermostat
-        Energy exchanged during the stage, eV.
-    mean_temperature, final_temperature
-        Temperature of the mobile atoms over the stage and at its end, K.
-    final_epot, final_etot
-        Potential and total energy at the end, eV.
-    final_pressure, final_density
-        At the end, GPa and g/cm³.
-    nve_drift
-        For ``nve`` stages, the slope of the conserved energy per atom, eV/atom/ps.
+
+class StageResult(BaseModel):
+    """Summary of one stage (the MD document stores it as it is; ``StageDoc`` is this type).
+
+    A state the run did not measure (no row, no stress) is ``None``, never NaN.
     """
 
-    name: str
-    ensemble: str
-    tag: str | None
-    start_step: int
-    n_steps: int
-    injected: float = 0.0
-    removed: float = 0.0
-    field_work: float = 0.0
-    thermostat: float = 0.0
-    mean_temperature: float = float("nan")
-    final_temperature: float = float("nan")
-    final_epot: float = float("nan")
-    final_etot: float = float("nan")
-    final_pressure: float = float("nan")
-    final_density: float = float("nan")
-    nve_drift: float | None = None
+    name: str = Field(description="Stage name.")
+    ensemble: str = Field(description="nvt, npt or nve.")
+    tag: str | None = Field(None, description="Stage tag (reset, set, ...).")
+    start_step: int = Field(description="Global step at the stage start.")
+    n_steps: int = Field(description="Steps in the stage.")
+    injected: float = Field(0.0, description="Energy injected, eV.")
+    removed: float = Field(0.0, description="Energy removed, eV.")
+    field_work: float = Field(0.0, description="Work of the electric field, eV.")
+    thermostat: float = Field(0.0, description="Energy put in by the thermostat, eV.")
+    mean_temperature: float | None = Field(None, description="Mean temperature of the mobile atoms, K.")
+    final_temperature: float | None = Field(None, description="Final temperature, K.")
+    final_epot: float | None = Field(None, description="Final potential energy, eV.")
+    final_etot: float | None = Field(None, description="Final total energy, eV.")
+    final_pressure: float | None = Field(None, description="Final pressure, GPa.")
+    final_density: float | None = Field(None, description="Final density, g/cm³.")
+    nve_drift: float | None = Field(
+        None, description="NVE stages: slope of the conserved energy, eV/atom/ps."
+    )
+
+    @field_validator(*_STAGE_STATES, mode="before")
+    @classmethod
+    def _nan_is_none(cls, value: Any) -> Any:
+        if isinstance(value, float | np.floating) and not np.isfinite(value):
+            return None
+        return value
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-compatible dictionary (NaN as None)."""
-        return {
-            k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()
-        }
+        """Return a JSON-compatible dictionary (unmeasured states as None)."""
+        return self.model_dump()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StageResult:
-        """Build from :meth:`to_dict` output."""
-        data = dict(data)
-        for key in (
-            "mean_temperature",
-            "final_temperature",
-            "final_epot",
-            "final_etot",
-            "final_pressure",
-            "final_density",
-        ):
-            if data.get(key) is None:
-                data[key] = float("nan")
-        return cls(**data)
+        """Build from :meth:`to_dict` output (NaN, as older results wrote, read as None)."""
+        return cls.model_validate({k: v for k, v in data.items() if not k.startswith("@")})
 
 
 def stage_results(thermo: dict[str, np.ndarray], protocol: Protocol, n_atoms: int) -> list[StageResult]:

@@ -21,10 +21,12 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.md.potential import PotentialInfo
-from gst_flows.md.results import EnergyLedger
+from gst_flows.md.results import EnergyLedger, StageResult
 
 #: The energy ledger as stored: the MD layer's own model (one type; the name is kept for imports).
 EnergyLedgerDoc = EnergyLedger
+#: The stage summary of an MD document is the engine's own type.
+StageDoc = StageResult
 #: The potential as stored: the MD layer's own model (one type; the name is kept for imports).
 PotentialDoc = PotentialInfo
 
@@ -99,29 +101,6 @@ class ThermoChunk(BaseModel):
     )
 
 
-class StageDoc(BaseModel):
-    """Summary of one stage."""
-
-    name: str = Field(description="Stage name.")
-    ensemble: str = Field(description="nvt, npt or nve.")
-    tag: str | None = Field(None, description="Stage tag (reset, set, ...).")
-    start_step: int = Field(description="Global step at the stage start.")
-    n_steps: int = Field(description="Steps in the stage.")
-    injected: float = Field(0.0, description="Energy injected, eV.")
-    removed: float = Field(0.0, description="Energy removed, eV.")
-    field_work: float = Field(0.0, description="Work of the electric field, eV.")
-    thermostat: float = Field(0.0, description="Energy put in by the thermostat, eV.")
-    mean_temperature: float | None = Field(None, description="Mean temperature, K.")
-    final_temperature: float | None = Field(None, description="Final temperature, K.")
-    final_epot: float | None = Field(None, description="Final potential energy, eV.")
-    final_etot: float | None = Field(None, description="Final total energy, eV.")
-    final_pressure: float | None = Field(None, description="Final pressure, GPa.")
-    final_density: float | None = Field(None, description="Final density, g/cm³.")
-    nve_drift: float | None = Field(
-        None, description="NVE stages: slope of the conserved energy, eV/atom/ps."
-    )
-
-
 class MDDoc(BaseModel):
     """An MD run of a protocol: summary, ledger and (in the data store) frames and series."""
 
@@ -188,7 +167,7 @@ class MDDoc(BaseModel):
         n_rows = len(thermo["step"])
         keep = np.unique(np.linspace(0, n_rows - 1, min(n_rows, summary_points)).astype(int))
         summary = {k: [float(x) for x in v[keep]] for k, v in thermo.items()} if n_rows else {}
-        stages = [StageDoc(**s.to_dict()) for s in result.stages]
+        stages = list(result.stages)
         drifts = [abs(s.nve_drift) for s in result.stages if s.nve_drift is not None]
         potential = PotentialInfo.model_validate(
             potential if isinstance(potential, dict) else potential.to_dict()
