@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,8 @@ def add_parser(subparsers: Any) -> None:
     mode.add_argument(
         "--check",
         action="store_true",
-        help="build the cells, check the protocols, print the plan; run nothing",
+        help="build the cells, check the protocols, print the plan (with --potential: its "
+        "measured force cost and the core-hours of the plan); run nothing",
     )
     mode.add_argument(
         "--lammps-inputs", metavar="DIR", help="write the LAMMPS inputs of every run into DIR; run nothing"
@@ -106,6 +108,41 @@ def _list() -> int:
     return 0
 
 
+#: Largest cell whose forces the cost estimate times directly; larger plans are timed on a
+#: 448-atom rock-salt Ge1Sb2Te4 cell (the cost per atom of a GAP barely depends on the cell).
+COST_PROBE_MAX_ATOMS = 1500
+
+
+def _cost(runs: list, potential: str) -> None:
+    """Print the plan's atom-steps and core-hours from the potential's measured force cost."""
+    import tempfile
+
+    from gst_flows.md.cost import measure_force_cost, plan_core_hours
+    from gst_flows.md.potential import resolve_potential
+
+    atom_steps = float(sum(len(run.atoms) * run.protocol.n_steps for run in runs))
+    probe = runs[0].atoms if runs and len(runs[0].atoms) <= COST_PROBE_MAX_ATOMS else None
+    if probe is None:
+        from gst_flows.structures import build_rocksalt
+
+        probe = build_rocksalt("Ge1Sb2Te4", supercell=(4, 4, 4), seed=0)
+    with tempfile.TemporaryDirectory() as work:
+        calculator, info = resolve_potential(potential, work)
+        cost = measure_force_cost(calculator, probe)
+    hours = plan_core_hours(atom_steps, cost)
+    load = os.getloadavg()[0]
+    print(
+        f"cost: {cost.seconds_per_atom_step * 1e6:,.0f} µs per atom-step on one core "
+        f"(potential {info.id}, forces timed on {cost.n_atoms:,} atoms here, "
+        f"load average {load:.1f} on {os.cpu_count()} cores)"
+    )
+    shown = f"{hours:,.0f}" if hours >= 10 else f"{hours:.2g}"
+    print(
+        f"plan: {atom_steps:,.0f} atom-steps ≈ {shown} core-hours "
+        "(perfect parallel scaling assumed: a lower bound)"
+    )
+
+
 def _plan(maker) -> list:
     runs = maker.prepare()
     resolved = maker.resolved()
@@ -124,7 +161,10 @@ def run(args: argparse.Namespace) -> int:
         return _list()
     maker = _maker(args)
     if args.check:
-        _plan(maker)
+        runs = _plan(maker)
+        if args.potential is not None:
+            check_potential(args.potential)
+            _cost(runs, args.potential)
         return 0
     if args.lammps_inputs:
         from gst_flows.md.lammps import LammpsPotential, write_lammps_inputs

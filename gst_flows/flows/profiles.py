@@ -146,7 +146,7 @@ def _small(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearnin
     device = [build_crystallisation_cell("GeTe", supercell=(1, 1, 1), crystal_bilayers=1, seed=seed)]
     hyper = GapHyperparameters(
         two_body=TwoBodyParams(cutoff=5.0, n_sparse=15),
-        soap=SoapParams(cutoff=5.0, n_max=6, l_max=4, n_sparse=300, atom_sigma=0.5),
+        soap=SoapParams(cutoff=5.0, n_max=6, l_max=4, n_sparse=300, atom_sigma=0.4),
         strict_n_sparse=False,
     )
     melt = melt_quench(

@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
+from gst_flows.schemas.potential import PotentialRef
+
 __all__ = ["HistoryRow", "IterationDoc", "LoopState", "SelectionDoc"]
 
 
@@ -71,6 +73,9 @@ class IterationDoc(BaseModel):
         "melt-quench (iter-1) or device (iter-2).",
     )
     potential_id: str = Field(description="Potential fitted in this iteration.")
+    potential_ref: PotentialRef | None = Field(
+        None, description="The fit's typed reference to that potential (id and SHA-256 of its files)."
+    )
     n_labels: int = Field(description="Labelled structures in the training set (isolated atoms too).")
     n_new_labels: int = Field(description="Labels added in this iteration.")
     labels_per_config_type: dict[str, int] = Field(
@@ -131,6 +136,11 @@ class LoopState(BaseModel):
     )
     potential_id: str | None = Field(
         None, description="Potential of the previous iteration, which drives the exploration."
+    )
+    potential_ref: PotentialRef | None = Field(
+        None,
+        description="Its typed reference: the exploration MD fetches it by id and checks its "
+        "files' SHA-256 before running (None in states written before references existed).",
     )
     explore: list[Structure] = Field(
         default_factory=list, description="Starting cells of the iter-1 (melt-quench) explorations."

@@ -74,6 +74,8 @@ def test_loop_iterates_and_stops_at_the_limit(loop, outputs):
     assert all(0 < b - a <= 3 for a, b in itertools.pairwise(n))  # budget respected
     assert [h["iteration"] for h in docs[-1]["history"]] == [0, 1, 2]
     assert all(h["force_rmse"] is not None for h in docs[-1]["history"])
+    # each iteration hands on the fit's typed reference, which the next exploration checks
+    assert all(d["potential_ref"]["potential_id"] == d["potential_id"] for d in docs)
 
     # New labels carry their provenance: iteration, generator, potential, MD step.
     labels = list(
@@ -553,6 +555,26 @@ def test_walltime_stop_continues_instead_of_reporting_a_finished_run(gst_home):
 
 
 # --------------------------------------------------------------------------- determinism
+
+
+def test_exploration_runs_the_fits_typed_reference(tmp_path):
+    from gst_flows.flows.active_learning.jobs import _seeded
+    from gst_flows.makers.md import GapMDMaker
+    from gst_flows.md.protocol import melt_quench
+    from gst_flows.schemas.active_learning import LoopState
+    from gst_flows.schemas.potential import PotentialRef
+
+    xml = tmp_path / "gap.xml"
+    xml.write_text("<GAP/>")
+    ref = PotentialRef.from_paths("p1", [xml])
+    md = GapMDMaker(protocol=melt_quench())
+    typed = _seeded(md, 5, LoopState(iteration=1, potential_id="p1", potential_ref=ref))
+    assert typed.potential == ref and typed.resolved_protocol().seed == 5
+    # a state stored before references existed still runs, by id
+    assert _seeded(md, 5, LoopState(iteration=1, potential_id="p1")).potential == "p1"
+    # the state survives its JSON round trip with the reference typed
+    state = LoopState(iteration=1, potential_id="p1", potential_ref=ref)
+    assert LoopState.model_validate_json(state.model_dump_json()).potential_ref == ref
 
 
 def test_seeds_are_derived_not_drawn():

@@ -32,6 +32,7 @@ from gst_flows.flows.active_learning.seeds import derive_seed
 from gst_flows.makers.fit import GapFitMaker, TrainingSelection
 from gst_flows.makers.md import GapMDMaker
 from gst_flows.schemas.active_learning import HistoryRow, IterationDoc, LoopState, SelectionDoc
+from gst_flows.schemas.potential import PotentialRef, as_potential_ref
 
 __all__ = ["al_decide", "al_explore", "al_fit", "al_md", "al_select"]
 
@@ -108,6 +109,7 @@ def al_fit(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], waits:
             fit.output.train_errors,
             fit.output.training_set,
             [m.output.potential_id for m in committee],
+            potential_ref=fit.output.potential_ref,
         ),
         f"iter-{iteration} decide",
     )
@@ -123,9 +125,11 @@ def al_decide(
     train_errors: dict[str, Any],
     training_set: dict[str, Any],
     committee: list[str] | None = None,
+    potential_ref: PotentialRef | dict[str, Any] | None = None,
 ) -> Response:
     """Record the iteration and decide, at run time, whether another one follows."""
     state = LoopState.model_validate(state)
+    ref = as_potential_ref(potential_ref)
     held = overall_errors(test_errors)
     train = overall_errors(train_errors)
     training = training_set if isinstance(training_set, dict) else training_set.model_dump()
@@ -150,6 +154,7 @@ def al_decide(
         tag=maker.tag,
         iteration=state.iteration,
         potential_id=potential_id,
+        potential_ref=ref,
         exploration=maker.exploration(state.iteration) if state.iteration else "builders",
         n_labels=n_labels,
         n_new_labels=state.n_new_labels or n_labels,
@@ -187,6 +192,7 @@ def al_decide(
             "iteration": state.iteration + 1,
             "history": history,
             "potential_id": potential_id,
+            "potential_ref": ref,
             "committee": list(committee or []),
             "seeds": {},
             "selected_fractions": None,
@@ -196,10 +202,14 @@ def al_decide(
     return Response(output=doc, addition=explore)
 
 
-def _seeded(md_maker: GapMDMaker, seed: int, potential_id: str) -> GapMDMaker:
-    """The maker with the loop's potential and its protocol's seed set to ``seed``."""
+def _seeded(md_maker: GapMDMaker, seed: int, state: LoopState) -> GapMDMaker:
+    """The maker with the loop's potential and its protocol's seed set to ``seed``.
+
+    The potential is the fit's typed reference when the state has one (the MD job then checks
+    the fetched files' SHA-256), else its id.
+    """
     protocol = md_maker.resolved_protocol().model_copy(update={"seed": seed})
-    return replace(md_maker, protocol=protocol, potential=potential_id)
+    return replace(md_maker, protocol=protocol, potential=state.potential_ref or state.potential_id)
 
 
 @job
@@ -221,7 +231,7 @@ def al_explore(maker: ActiveLearningMaker, state: LoopState | dict[str, Any]) ->
     for index, (md_maker, cell) in enumerate(plan):
         seed = derive_seed(maker.seed, iteration, index, "md")
         # a copy per run: the runs of one cell must not share (and change) one structure
-        run = al_md(_seeded(md_maker, seed, state.potential_id), cell.copy())
+        run = al_md(_seeded(md_maker, seed, state), cell.copy())
         run.name = f"iter-{iteration} md {index}"
         run.update_config({"manager_config": {"_category": md_maker.fworker_category}})
         runs.append(run)
