@@ -228,12 +228,14 @@ def main() -> None:
     # ------------------------------------------------------------------ table
     print()
     print(
-        f"DFT training set {len(dft_train)} frames; held-out DFT {len(dft_held)}; reference set {len(reference)};"
-        f" held-out teacher frames {len(syn_held)} (errors against the teacher)"
+        f"DFT training set {len(dft_train)} frames; held-out DFT {len(dft_held)};"
+        f" reference set {len(reference)}; held-out teacher frames {len(syn_held)}"
+        " (errors against the teacher)"
     )
     print(f"NVE: {nve_atoms(nve)} atoms Ge1Sb2Te4 rock salt, dt 2 fs, {ps:g} ps, velocities at 600 / 1800 K")
     head = (
-        f"{'potential':<24} | {'E held':>6} {'E ref':>6} {'E gap':>6} | {'F held':>6} {'F ref':>6} {'F gap':>6}"
+        f"{'potential':<24} | {'E held':>6} {'E ref':>6} {'E gap':>6}"
+        f" | {'F held':>6} {'F ref':>6} {'F gap':>6}"
         f" | {'NVE 300K: ps  drift':>19} | {'NVE 900K: ps  drift':>19}"
     )
     print(head)
@@ -259,13 +261,12 @@ def main() -> None:
     print("NVE details (mean T over the second half, max T, E_tot span, wall time, load average at the end):")
     for name, runs in nve.items():
         for run in runs:
+            head = f"  {name:<24} {2 * run['target_T']:.0f} K start:"
             if "failed" in run:
-                print(
-                    f"  {name:<24} {2 * run['target_T']:.0f} K start: {run['failed']} after {run['ps']:.2f} ps"
-                )
+                print(f"{head} {run['failed']} after {run['ps']:.2f} ps")
             else:
                 print(
-                    f"  {name:<24} {2 * run['target_T']:.0f} K start: mean T {run['mean_T_second_half']:.0f} K,"
+                    f"{head} mean T {run['mean_T_second_half']:.0f} K,"
                     f" max {run['max_T']:.0f} K, span {run['etot_span_mev_atom']:.2f} meV/atom,"
                     f" {run['wall_s']:.0f} s wall, load {run['load']:.1f}"
                 )
