@@ -9,6 +9,11 @@ Energies are fitted as total energies, with a one-body term per species; isolate
 frames among the training frames (as for the GAP) pin that term. ``pair_style pod`` needs
 every species of the fit as an atom type, present in the structure or not: pass
 ``species=result.species`` to the LAMMPS data writers.
+
+A fitted POD has no repulsive wall below the shortest distance of its training data.
+:class:`ZblBaseline` adds one: ``fit_pod(..., baseline=ZblBaseline(...))`` fits the POD to
+the labels minus the (switched) ZBL energies and forces, and the potential it returns is
+``pair_style hybrid/overlay pod zbl inner outer``, so that the sum reproduces the labels.
 """
 
 from __future__ import annotations
@@ -21,11 +26,19 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
+from ase.neighborlist import neighbor_list
 
-from gst_flows.fit.data import ENERGY_KEY, FORCES_KEY, is_isolated_atom
+from gst_flows.fit.data import ENERGY_KEY, FORCES_KEY, VIRIAL_KEY, is_isolated_atom
 from gst_flows.fit.exceptions import FitInputError
 
-__all__ = ["PodBasis", "PodFitResult", "fit_pod", "write_fitpod_inputs", "write_pod_extxyz"]
+__all__ = [
+    "PodBasis",
+    "PodFitResult",
+    "ZblBaseline",
+    "fit_pod",
+    "write_fitpod_inputs",
+    "write_pod_extxyz",
+]
 
 PARAM_FILE = "param.pod"
 DATA_FILE = "data.pod"
@@ -90,6 +103,77 @@ class PodBasis:
         return lines
 
 
+@dataclass(frozen=True)
+class ZblBaseline:
+    """Ziegler-Biersack-Littmark screened nuclear repulsion as a fixed baseline.
+
+    LAMMPS ``pair_style zbl inner outer``: the full ZBL below ``inner``, switched smoothly
+    (energy, force and curvature) to zero at ``outer``. With ``outer`` below the shortest
+    distance of the training data the baseline leaves the labels unchanged and only adds a
+    wall where the fit has no data; a larger ``outer`` moves part of the short-range
+    repulsion from the fit into the baseline.
+
+    Attributes
+    ----------
+    inner, outer
+        Switching range (Å).
+    """
+
+    inner: float = 1.0
+    outer: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.inner < self.outer:
+            raise ValueError(f"need 0 < inner < outer, got {self.inner}, {self.outer}")
+
+    @property
+    def pair_style(self) -> str:
+        """The ``zbl`` sub-style with its switching range."""
+        return f"zbl {self.inner:g} {self.outer:g}"
+
+    def pair_coeff_lines(self, species: Sequence[str], substyle: bool = True) -> list[str]:
+        """``pair_coeff`` lines for every pair of atom types (nuclear charges per pair)."""
+        prefix = "zbl " if substyle else ""
+        z = [atomic_numbers[s] for s in species]
+        return [f"{i + 1} {j + 1} {prefix}{z[i]} {z[j]}" for i in range(len(z)) for j in range(i, len(z))]
+
+    def lammps_potential(self, species: Sequence[str]):
+        """The baseline alone, for atom types in the order of ``species``."""
+        from gst_flows.md.lammps.potential import LammpsPotential
+
+        return LammpsPotential.custom(
+            self.pair_style, self.pair_coeff_lines(species, substyle=False), name=self.pair_style
+        )
+
+    def subtract(self, frames: Sequence[Atoms], species: Sequence[str], runner=None) -> list[Atoms]:
+        """Copies of ``frames`` with the baseline removed from energy, forces and virial.
+
+        Frames whose shortest distance is at least ``outer`` (and isolated atoms) feel no
+        baseline and are copied unchanged, without a LAMMPS run.
+        """
+        from gst_flows.md.lammps.single_point import lammps_single_point
+
+        out = []
+        for atoms in frames:
+            atoms = atoms.copy()
+            if len(atoms) > 1 and not is_isolated_atom(atoms):
+                distances = neighbor_list("d", atoms, self.outer)
+                if len(distances):
+                    sp = lammps_single_point(atoms, self.lammps_potential(species), runner, species=species)
+                    atoms.info[ENERGY_KEY] = float(atoms.info[ENERGY_KEY]) - sp.energy
+                    if FORCES_KEY in atoms.arrays:
+                        atoms.arrays[FORCES_KEY] = atoms.arrays[FORCES_KEY] - sp.forces
+                    if VIRIAL_KEY in atoms.info:
+                        s = sp.stress  # Voigt xx yy zz yz xz xy; virial = -stress * volume
+                        tensor = np.array([[s[0], s[5], s[4]], [s[5], s[1], s[3]], [s[4], s[3], s[2]]])
+                        virial = -tensor * atoms.get_volume()
+                        atoms.info[VIRIAL_KEY] = np.asarray(atoms.info[VIRIAL_KEY]).reshape(
+                            9
+                        ) - virial.reshape(9)
+            out.append(atoms)
+        return out
+
+
 @dataclass
 class PodFitResult:
     """A finished ``fitpod`` run.
@@ -104,7 +188,10 @@ class PodFitResult:
         Species of the fit, in the order LAMMPS atom types must follow.
     train_errors
         ``fitpod``'s own training errors: ``energy_mae``, ``energy_rmse`` (eV/atom),
-        ``force_mae``, ``force_rmse`` (eV/Å).
+        ``force_mae``, ``force_rmse`` (eV/Å); with a baseline, errors of the POD part
+        against the labels minus the baseline.
+    baseline
+        The ZBL baseline the POD was fitted on top of, or None.
     """
 
     directory: Path
@@ -112,15 +199,25 @@ class PodFitResult:
     coefficient_file: Path
     species: tuple[str, ...]
     train_errors: dict[str, float] = field(default_factory=dict)
+    baseline: ZblBaseline | None = None
 
-    def lammps_potential(self):
-        """The fitted potential as a :class:`~gst_flows.md.lammps.LammpsPotential`."""
+    def lammps_potential(self, with_baseline: bool = True):
+        """The fitted potential as a :class:`~gst_flows.md.lammps.LammpsPotential`.
+
+        With a baseline (unless ``with_baseline`` is False): ``hybrid/overlay pod zbl``,
+        whose atom types must follow :attr:`species`.
+        """
         from gst_flows.md.lammps.potential import LammpsPotential, quote
 
+        files = f"{quote(str(self.param_file))} {quote(str(self.coefficient_file))}"
+        if self.baseline is None or not with_baseline:
+            return LammpsPotential.custom(
+                "pod", [f"* * {files} {{species}}"], name=f"pod:{self.coefficient_file.name}"
+            )
         return LammpsPotential.custom(
-            "pod",
-            [f"* * {quote(str(self.param_file))} {quote(str(self.coefficient_file))} {{species}}"],
-            name=f"pod:{self.coefficient_file.name}",
+            f"hybrid/overlay pod {self.baseline.pair_style}",
+            [f"* * pod {files} {{species}}", *self.baseline.pair_coeff_lines(self.species)],
+            name=f"pod+{self.baseline.pair_style}:{self.coefficient_file.name}",
         )
 
 
@@ -205,6 +302,7 @@ def fit_pod(
     basis: PodBasis | None = None,
     species: Sequence[str] | None = None,
     runner=None,
+    baseline: ZblBaseline | None = None,
 ) -> PodFitResult:
     """Fit a POD potential to labelled frames with LAMMPS' ``fitpod``.
 
@@ -221,6 +319,9 @@ def fit_pod(
         Species order (default: by atomic number).
     runner
         A :class:`~gst_flows.md.lammps.LammpsRunner` (default: the wheel's ``lmp``, 1 rank).
+    baseline
+        Fit the POD to the labels minus this ZBL baseline; the result's potential is then
+        the sum of both.
 
     Returns
     -------
@@ -232,6 +333,10 @@ def fit_pod(
     if not frames:
         raise FitInputError("no frames to fit")
     directory = Path(directory).resolve()
+    if baseline is not None:
+        present = {s for atoms in frames for s in atoms.get_chemical_symbols()}
+        order = tuple(species) if species else tuple(sorted(present, key=lambda s: atomic_numbers[s]))
+        frames = baseline.subtract(frames, order, runner)
     species = write_fitpod_inputs(frames, directory, basis, species)
     coefficients = directory / f"{BASENAME}_coefficients.pod"
     coefficients.unlink(missing_ok=True)
@@ -249,4 +354,5 @@ def fit_pod(
         coefficient_file=coefficients,
         species=species,
         train_errors=errors,
+        baseline=baseline,
     )

@@ -7,7 +7,7 @@ import pytest
 
 from gst_flows.fit import FitInputError
 from gst_flows.fit.data import is_isolated_atom
-from gst_flows.fit.pod import PodBasis, fit_pod, write_fitpod_inputs, write_pod_extxyz
+from gst_flows.fit.pod import PodBasis, ZblBaseline, fit_pod, write_fitpod_inputs, write_pod_extxyz
 from gst_flows.md.lammps import plugin as lammps_plugin
 
 
@@ -71,3 +71,68 @@ def test_fitted_pod_reproduces_training_forces(frames, tmp_path):
     assert rmse == pytest.approx(result.train_errors["force_rmse"], rel=0.05)
     # total energies (the one-body term carries the isolated-atom offsets) within 50 meV/atom
     assert np.sqrt(np.mean(np.square(de))) < 0.05
+
+
+def test_zbl_baseline_pair_coefficients_follow_the_type_order():
+    baseline = ZblBaseline(1.5, 2.5)
+    assert baseline.pair_style == "zbl 1.5 2.5"
+    assert baseline.pair_coeff_lines(("Ge", "Sb", "Te")) == [
+        "1 1 zbl 32 32",
+        "1 2 zbl 32 51",
+        "1 3 zbl 32 52",
+        "2 2 zbl 51 51",
+        "2 3 zbl 51 52",
+        "3 3 zbl 52 52",
+    ]
+    with pytest.raises(ValueError, match="inner < outer"):
+        ZblBaseline(2.0, 1.0)
+
+
+def _dimer(pair, distance):
+    from ase import Atoms
+
+    return Atoms(pair, positions=[[0, 0, 0], [distance, 0, 0]], cell=[15.0] * 3, pbc=True)
+
+
+@needs_lammps
+def test_zbl_baseline_is_subtracted_only_where_it_acts(frames):
+    from gst_flows.md.lammps import lammps_single_point
+
+    baseline = ZblBaseline(1.0, 2.0)
+    close, far = _dimer(("Ge", "Te"), 1.5), _dimer(("Ge", "Te"), 3.0)
+    for atoms in (close, far):
+        atoms.info["REF_energy"] = 1.0
+        atoms.arrays["REF_forces"] = np.zeros((2, 3))
+    species = ("Ge", "Sb", "Te")
+    zbl = lammps_single_point(close, baseline.lammps_potential(species), species=species)
+    assert zbl.energy > 5.0  # screened nuclear repulsion of Ge-Te at 1.5 Å
+    out_close, out_far = baseline.subtract([close, far], species)
+    assert out_close.info["REF_energy"] == pytest.approx(1.0 - zbl.energy)
+    np.testing.assert_allclose(out_close.arrays["REF_forces"], -zbl.forces)
+    assert out_far.info["REF_energy"] == 1.0  # beyond outer: untouched
+    assert close.info["REF_energy"] == 1.0  # the input frames are not modified
+
+
+@needs_lammps
+def test_pod_with_zbl_baseline_is_repulsive_and_reproduces_the_labels(frames, tmp_path):
+    from gst_flows.md.lammps import lammps_single_point
+
+    result = fit_pod(frames, tmp_path / "pod", SMALL, baseline=ZblBaseline(1.5, 2.5))
+    combined, pod_only = result.lammps_potential(), result.lammps_potential(with_baseline=False)
+    assert combined.pair_style == "hybrid/overlay pod zbl 1.5 2.5"
+    species = result.species
+    for pair in (("Ge", "Te"), ("Te", "Te")):
+        wall = [lammps_single_point(_dimer(pair, r), combined, species=species).energy for r in (1.5, 4.9)]
+        bare = [lammps_single_point(_dimer(pair, r), pod_only, species=species).energy for r in (1.5, 4.9)]
+        assert wall[0] - wall[1] > 5.0  # strongly repulsive at 1.5 Å
+        assert (wall[0] - wall[1]) - (bare[0] - bare[1]) > 5.0  # the wall comes from the baseline
+    # the sum (POD + ZBL) reproduces the labels as well as fitpod says the POD part fits the residuals
+    ref, pred = [], []
+    for atoms in frames:
+        if is_isolated_atom(atoms):
+            continue
+        sp = lammps_single_point(atoms, combined, species=species)
+        ref.append(atoms.arrays["REF_forces"].reshape(-1))
+        pred.append(sp.forces.reshape(-1))
+    rmse = np.sqrt(np.mean((np.concatenate(pred) - np.concatenate(ref)) ** 2))
+    assert rmse == pytest.approx(result.train_errors["force_rmse"], rel=0.05)
