@@ -241,10 +241,10 @@ def active_learning_setup(
     Parameters
     ----------
     profile
-        ``small`` (7-16-atom cells, coarser k-points, tiny GAP; about half an hour on two
-        cores; iter-2 on a 12-atom GeTe crystallisation cell) or ``full`` (the quasi-binary line
-        in rock-salt and layered forms, AIMD, the default CP2K protocol and GAP
-        hyperparameters, two rounds of 64-atom melt-quench explorations, then crystallisation
+        ``small`` (5-18-atom crystal cells and random packings, coarser k-points, small GAP;
+        sized for half an hour on two cores; iter-2 on a 12-atom GeTe crystallisation cell) or
+        ``full`` (the quasi-binary line in rock-salt and layered forms, AIMD, the default CP2K
+        protocol and GAP hyperparameters, two rounds of 64-atom melt-quench explorations, then crystallisation
         and melting of a crystallisation cell; a cluster job).
     tag
         Tag of every label of the loop.
