@@ -15,6 +15,7 @@ __all__ = [
     "cur_selection",
     "farthest_point_sampling",
     "near_duplicates",
+    "select_across_fractions",
     "select_diverse",
     "uncertainty_weights",
 ]
@@ -184,6 +185,80 @@ def select_diverse(
     else:
         picked = cur_selection(x, n_select)
     return [int(keep[i]) for i in picked]
+
+
+def select_across_fractions(
+    descriptors: np.ndarray,
+    fractions: Sequence[float | None],
+    n_select: int,
+    window: tuple[float, float] = (0.2, 0.8),
+    share: float = 1.0,
+    existing: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+    duplicate_threshold: float = 1e-4,
+    zeta: float = 4.0,
+) -> list[int]:
+    """Farthest-point sampling with part of the budget spread over crystalline fraction.
+
+    ``round(share * n_select)`` slots go to the window of crystalline fractions where
+    crystalline and disordered regions coexist: the window is cut into that many equal bins,
+    and each bin gives the candidate in it farthest (weighted) from the labelled
+    configurations and from the picks so far. An empty bin passes its slot on; the slots left
+    are filled by plain farthest-point sampling over every candidate. Near-duplicates are
+    never picked.
+
+    Parameters
+    ----------
+    descriptors
+        Candidate descriptors, one row per configuration.
+    fractions
+        Measured crystalline fraction of each candidate (None: unmeasured, never in a bin).
+    n_select
+        The labelling budget.
+    window
+        ``(low, high)`` crystalline fractions of the binned slots.
+    share
+        Fraction of the budget given to the window's bins (0: plain farthest-point sampling).
+    existing, weights, duplicate_threshold, zeta
+        As in :func:`select_diverse`.
+
+    Returns
+    -------
+    list of int
+        Indices into ``descriptors`` in the order chosen (binned picks first, low to high).
+    """
+    low, high = window
+    if not 0 <= low < high <= 1:
+        raise ValueError(f"window must be (low, high) with 0 <= low < high <= 1, got {window}")
+    if not 0 <= share <= 1:
+        raise ValueError(f"share must be in [0, 1], got {share}")
+    x = np.asarray(descriptors, dtype=float)
+    if len(fractions) != len(x):
+        raise ValueError(f"{len(fractions)} fractions for {len(x)} candidates")
+    frac = np.array([np.nan if f is None else float(f) for f in fractions])
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
+    free = ~near_duplicates(x, existing, duplicate_threshold, zeta)
+    picked: list[int] = []
+
+    def farthest(pool: np.ndarray, n: int) -> list[int]:
+        known = [existing] if existing is not None and len(existing) else []
+        if picked:
+            known.append(x[picked])
+        ref = np.vstack(known) if known else None
+        return [int(pool[i]) for i in farthest_point_sampling(x[pool], n, ref, w[pool], zeta)]
+
+    n_bins = min(n_select, round(share * n_select))
+    edges = np.linspace(low, high, n_bins + 1)
+    for b in range(n_bins):
+        upper = frac <= edges[b + 1] if b == n_bins - 1 else frac < edges[b + 1]
+        pool = np.flatnonzero(free & (frac >= edges[b]) & upper)
+        if len(pool):
+            picked += farthest(pool, 1)
+            free[picked[-1]] = False
+    pool = np.flatnonzero(free)
+    if n_select > len(picked) and len(pool):
+        picked += farthest(pool, n_select - len(picked))
+    return picked
 
 
 def committee_spread(forces: Sequence[Sequence[np.ndarray]]) -> np.ndarray:

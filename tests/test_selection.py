@@ -5,6 +5,7 @@ from gst_flows.selection import (
     cur_selection,
     farthest_point_sampling,
     near_duplicates,
+    select_across_fractions,
     select_diverse,
 )
 
@@ -112,3 +113,64 @@ def test_training_selection_subsample_keeps_isolated_atoms():
     query = TrainingSelection(tag="x", settings_hash=full).criteria()
     either = {"$or": [{"output.settings_hash": full}, {"output.reference_settings_hash": full}]}
     assert either in query["$and"]
+
+
+@pytest.fixture
+def transition_run():
+    """Candidates of a crystallisation run: 40 crystal-like frames (fractions above 0.9) that are
+    the most diverse in descriptor space, and 20 coexistence frames (fractions 0.2-0.8) that are
+    close to each other, as an anneal near the crystal gives them."""
+    rng = np.random.default_rng(3)
+    crystal = np.eye(12)[rng.integers(0, 12, 40)] + 0.2 * rng.random((40, 12))
+    coexist = np.full((20, 12), 0.5) + 0.02 * rng.random((20, 12))
+    fractions = [*rng.uniform(0.9, 1.0, 40), *np.linspace(0.2, 0.8, 20)]
+    return np.vstack([crystal, coexist]), fractions
+
+
+def test_plain_fps_misses_the_coexistence_window(transition_run):
+    x, fractions = transition_run
+    picked = select_diverse(x, 6)
+    assert all(fractions[i] > 0.9 for i in picked)  # the failure the binned slots repair
+
+
+def test_budget_spreads_over_the_coexistence_window(transition_run):
+    x, fractions = transition_run
+    picked = select_across_fractions(x, fractions, 6, window=(0.2, 0.8), share=1.0)
+    chosen = sorted(fractions[i] for i in picked)
+    assert len(set(picked)) == 6
+    # one pick in each tenth of the window
+    assert np.histogram(chosen, bins=6, range=(0.2, 0.8))[0].tolist() == [1] * 6
+
+
+def test_share_splits_the_budget(transition_run):
+    x, fractions = transition_run
+    picked = select_across_fractions(x, fractions, 6, share=0.5)
+    inside = [fractions[i] for i in picked if 0.2 <= fractions[i] <= 0.8]
+    assert len(inside) == 3 and len(picked) == 6
+    assert select_across_fractions(x, fractions, 6, share=0.0) == select_diverse(x, 6)
+
+
+def test_empty_bins_and_unmeasured_frames_pass_their_slots_on(transition_run):
+    x, fractions = transition_run
+    fractions = [None if 0.5 <= (f or 0) <= 0.8 else f for f in fractions]
+    picked = select_across_fractions(x, fractions, 6)
+    inside = [fractions[i] for i in picked if fractions[i] is not None and fractions[i] <= 0.8]
+    assert len(picked) == 6 and len(inside) == 3  # bins 0.5-0.8 hold nothing measured
+
+
+def test_binned_picks_skip_labelled_configurations(transition_run):
+    x, fractions = transition_run
+    existing = x[[45]]  # a coexistence frame already labelled
+    picked = select_across_fractions(x, fractions, 6, existing=existing)
+    assert 45 not in picked and len(picked) == 6
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"window": (0.8, 0.2)}, "window"), ({"share": 1.5}, "share"), ({"fractions": [0.5]}, "fractions")],
+)
+def test_binned_selection_refuses_bad_settings(transition_run, kwargs, message):
+    x, fractions = transition_run
+    args = {"fractions": fractions, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        select_across_fractions(x, args.pop("fractions"), 6, **args)

@@ -24,6 +24,14 @@ class SelectionDoc(BaseModel):
         "(iter-2: crystallisation and melting).",
     )
     method: str = Field(description="Selection method: fps or cur.")
+    fraction_window: tuple[float, float] | None = Field(
+        None,
+        description="Crystalline fractions (low, high) over which part of the budget was spread "
+        "evenly (iter-2), or None (diversity only).",
+    )
+    transition_share: float | None = Field(
+        None, description="Share of the budget spread over fraction_window, dimensionless."
+    )
     n_candidates: int = Field(description="Frames offered by the exploration.")
     n_duplicates: int = Field(description="Candidates dropped as near-duplicates.")
     n_existing: int = Field(description="Labelled structures the selection compared against.")

@@ -266,6 +266,11 @@ def test_config_type_comes_from_the_measured_fraction():
     assert measured_config_type(None, 600.0) == "default"
 
 
+def test_transition_share_is_checked():
+    with pytest.raises(ValueError, match="transition_share"):
+        ActiveLearningMaker(transition_share=1.5)
+
+
 def test_several_melt_quench_rounds_before_iter2():
     maker = small_maker("rounds", melt_quench_rounds=3)
     assert [maker.exploration(i) for i in (1, 2, 3, 4)] == ["melt-quench"] * 3 + ["device"]
@@ -388,6 +393,13 @@ def test_iter2_frames_span_crystal_to_melt(gst_home, tmp_path):
     assert len(chosen) == 6 and np.ptp(chosen) > 0.2
     assert any(0.2 <= f <= 0.8 for f in chosen)
     assert {p["config_type"] for p in doc.provenance} >= {"phase_transition"}
+    # the budget is spread over the coexistence window: every sixth of it that the run
+    # explored holds a chosen frame
+    assert doc.fraction_window == (0.2, 0.8) and doc.transition_share == 1.0
+    edges = np.linspace(0.2, 0.8, 7)
+    for lo, hi in itertools.pairwise(edges):
+        if ((fractions >= lo) & (fractions <= hi)).any():
+            assert ((chosen >= lo) & (chosen <= hi)).any(), (lo, hi)
     # the recorded fraction is the chosen structure's own (measured again here)
     atoms = AseAtomsAdaptor.get_atoms(doc.structures[0])
     atoms.arrays = {k: atoms.arrays[k] for k in ("numbers", "positions")}

@@ -311,7 +311,12 @@ def al_select(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], md_
     from gst_flows.analysis.soap import SoapSettings, mean_soap_vectors
     from gst_flows.dataset import label_filter
     from gst_flows.flows.label import label_flow
-    from gst_flows.selection import near_duplicates, select_diverse, uncertainty_weights
+    from gst_flows.selection import (
+        near_duplicates,
+        select_across_fractions,
+        select_diverse,
+        uncertainty_weights,
+    )
     from gst_flows.store import current_store
 
     state = LoopState.model_validate(state)
@@ -346,11 +351,21 @@ def al_select(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], md_
             spread.max(),
             spread.mean(),
         )
-    picked = (
-        select_diverse(x, maker.n_select, maker.selection_method, existing=x_old, weights=weights)
-        if len(x)
-        else []
-    )
+    window = None
+    if not len(x):
+        picked = []
+    elif (
+        maker.exploration(iteration) == "device"
+        and maker.transition_share > 0
+        and maker.selection_method == "fps"
+    ):
+        window = tuple(maker.coexistence)
+        fractions = [a.info.get("crystalline_fraction") for a in candidates]
+        picked = select_across_fractions(
+            x, fractions, maker.n_select, window, maker.transition_share, existing=x_old, weights=weights
+        )
+    else:
+        picked = select_diverse(x, maker.n_select, maker.selection_method, existing=x_old, weights=weights)
     chosen = [candidates[i] for i in picked]
     n_dup = int(near_duplicates(x, x_old).sum()) if len(x) else 0
     logger.info(
@@ -367,6 +382,8 @@ def al_select(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], md_
         iteration=iteration,
         method=maker.selection_method,
         exploration=maker.exploration(iteration),
+        fraction_window=window,
+        transition_share=maker.transition_share if window else None,
         n_candidates=len(candidates),
         n_duplicates=n_dup,
         n_existing=len(existing),

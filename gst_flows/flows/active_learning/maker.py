@@ -91,6 +91,11 @@ class ActiveLearningMaker(Maker):
         :func:`measured_config_type`).
     liquid_temperature
         Temperature from which a non-crystalline explored frame is ``liquid``, K.
+    transition_share
+        Share of an iter-2 (device) budget spread evenly over the ``coexistence`` window of
+        measured crystalline fraction, so the labels sample the phase transition across it
+        (see :func:`gst_flows.selection.select_across_fractions`); 0 selects by diversity
+        only. Farthest-point sampling only.
     """
 
     name: str = "active learning"
@@ -116,6 +121,7 @@ class ActiveLearningMaker(Maker):
     seed: int = 0
     coexistence: tuple[float, float] = (0.2, 0.8)
     liquid_temperature: float = 900.0
+    transition_share: float = 1.0
 
     def __post_init__(self) -> None:
         if self.uncertainty not in (None, "committee"):
@@ -133,6 +139,8 @@ class ActiveLearningMaker(Maker):
             raise ValueError("device_makers must hold at least one MD maker for iter-2")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not 0 <= self.transition_share <= 1:
+            raise ValueError(f"transition_share must be in [0, 1], got {self.transition_share}")
         low, high = self.coexistence
         if not 0 <= low < high <= 1:
             raise ValueError(
