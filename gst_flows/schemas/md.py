@@ -83,6 +83,9 @@ class FrameChunk(BaseModel):
     times_fs: list[float] = Field(description="Simulated time of each frame, fs.")
     stages: list[str] = Field(description="Stage name of each frame.")
     cells: list[list[list[float]]] = Field(description="Cell of each frame, Å.")
+    pbc: tuple[bool, bool, bool] = Field(
+        (True, True, True), description="Periodic directions of the cell (a slab: False along z)."
+    )
     frame_data: dict[str, EncodedArray] | None = Field(None, description="Arrays of the chunk (data store).")
 
 
@@ -271,6 +274,7 @@ def frame_chunks(frames: list[Atoms], chunk_bytes: int) -> Iterator[FrameChunk]:
                 times_fs=[float(f.info.get("time_fs", 0.0)) for f in group],
                 stages=[str(f.info.get("stage_name", "")) for f in group],
                 cells=[np.asarray(f.cell).tolist() for f in group],
+                pbc=tuple(bool(p) for p in group[0].pbc),
                 frame_data=data,
             )
             index += 1
@@ -298,7 +302,10 @@ def frames_from_chunks(chunks: list[FrameChunk]) -> list[Atoms]:
         first = parts[0]
         for k in range(first.frame_stop - first.frame_start):
             atoms = Atoms(
-                numbers=arrays["numbers"], positions=arrays["positions"][k], cell=first.cells[k], pbc=True
+                numbers=arrays["numbers"],
+                positions=arrays["positions"][k],
+                cell=first.cells[k],
+                pbc=first.pbc,
             )
             atoms.set_velocities(arrays["velocities"][k] / FS)
             for key, value in arrays.items():

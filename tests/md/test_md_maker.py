@@ -155,6 +155,20 @@ def test_chunks_split_large_frames(cell):
     assert len(back) == 3
     assert np.allclose(back[2].positions, frames[2].positions)
     assert back[1].numbers.tolist() == cell.numbers.tolist()
+    assert back[0].pbc.all()
+
+
+def test_stored_slab_frames_stay_slabs(cell):
+    """A ``p p f`` slab's frames come back from the store non-periodic along z; chunks stored
+    before the field existed read as fully periodic."""
+    cell.new_array("velocities", np.ones((len(cell), 3)))
+    cell.pbc = (True, True, False)
+    chunks = list(frame_chunks([cell], chunk_bytes=3_000))
+    back = frames_from_chunks([type(c).model_validate_json(c.model_dump_json()) for c in chunks])
+    assert back[0].pbc.tolist() == [True, True, False]
+    legacy = chunks[0].model_dump()
+    legacy.pop("pbc")
+    assert type(chunks[0]).model_validate(legacy).pbc == (True, True, True)
 
 
 def test_engine_settings_reach_the_engine(tmp_path):
