@@ -21,7 +21,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--tag", default="demo", help="tag of the demo's labels")
     parser.add_argument("--iterations", type=int, default=2, help="last iteration (0-based)")
-    parser.add_argument("--select", type=int, default=4, help="labels added per iteration")
+    parser.add_argument("--select", type=int, default=6, help="labels added per iteration")
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="figures go here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

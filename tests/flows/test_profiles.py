@@ -31,9 +31,9 @@ def test_disordered_copies_are_packings_at_amorphous_density(composition, multip
 def test_small_profile_trains_and_tests_on_disorder():
     setup = active_learning_setup("small", "t")
     kinds = [a.info["config_type"] for a in setup.initial]
-    assert kinds.count("liquid") == 6 and kinds.count("crystal") == 7
+    assert kinds.count("liquid") == 12 and kinds.count("crystal") == 7
     assert "liquid" in {a.info["config_type"] for a in setup.held_out}
-    assert setup.initial_summary() == "7 crystal, 6 liquid cells"
+    assert setup.initial_summary() == "7 crystal, 12 liquid cells"
     # no training packing is a held-out or exploration packing
     train = {a.get_positions().round(6).tobytes() for a in setup.initial}
     assert not train & {a.get_positions().round(6).tobytes() for a in [*setup.held_out, *setup.explore]}
