@@ -23,6 +23,7 @@ __all__ = [
     "fetch_potential_ref",
     "find_potential",
     "load_potential",
+    "potential_calculator",
 ]
 
 logger = logging.getLogger(__name__)
@@ -227,6 +228,46 @@ def load_potential(id_or_tag: str, store=None, cache: str | Path | None = None):
     _refuse_pod(id_or_tag, store)
 
     return gap_calculator(fetch_potential(id_or_tag, store=store, cache=cache))
+
+
+def potential_calculator(potential: Any, store=None, cache: str | Path | None = None):
+    """An ASE calculator for a stored potential of any backend, for error tables.
+
+    Parameters
+    ----------
+    potential
+        A :class:`~gst_flows.schemas.potential.PotentialRef` (or its JSON form; files checked
+        against its SHA-256), or a potential id or tag.
+    store
+        JobStore; the configured one when omitted.
+    cache
+        Cache directory; ``<data_dir>/potentials`` when omitted.
+
+    Returns
+    -------
+    ase.calculators.calculator.Calculator
+        quippy's ``Potential`` for a GAP; for a POD a
+        :class:`~gst_flows.md.lammps.LammpsCalculator` (one LAMMPS single point per call,
+        ``pair_style pod`` with every fitted species as a type).
+    """
+    from gst_flows.md.potential import gap_calculator
+    from gst_flows.schemas.potential import as_potential_ref
+
+    store = _store(store)
+    ref = as_potential_ref(potential)
+    if ref is None:
+        info = find_potential(str(potential), store)
+        ref = as_potential_ref(info["potential_ref"])
+        if ref is None:  # a GAP stored before references existed
+            return gap_calculator(fetch_potential(info["potential_id"], store=store, cache=cache))
+    path = fetch_potential_ref(ref, store=store, cache=cache)
+    if ref.backend == "gap":
+        return gap_calculator(path)
+    from gst_flows.fit.pod import ZblBaseline, pod_lammps_potential
+    from gst_flows.md.lammps import LammpsCalculator
+
+    baseline = ZblBaseline(**ref.baseline) if ref.baseline else None
+    return LammpsCalculator(pod_lammps_potential(path.parent / ref.param_name, path, ref.species, baseline))
 
 
 def _md_fetcher(potential_id: str, destination: str | Path) -> Path:

@@ -42,7 +42,7 @@ from gst_flows.schemas.fit import (
     MetricSpread,
     TrainingSetSummary,
 )
-from gst_flows.schemas.potential import PotentialRef
+from gst_flows.schemas.potential import PotentialRef, as_potential_ref
 from gst_flows.store import current_store
 
 __all__ = [
@@ -554,29 +554,33 @@ class GapEvaluateMaker(Maker):
         ----------
         potential
             A :class:`GapPotentialFiles` (e.g. ``fit_job.output.potential``), a potential id
-            or tag in the store, or the path of a GAP XML file.
+            or tag in the store, a :class:`~gst_flows.schemas.potential.PotentialRef` (GAP or
+            POD; a POD is evaluated by LAMMPS), or the path of a GAP XML file.
         source
             Labelled set: an extxyz file or a :class:`TrainingSelection`.
         """
-        from gst_flows.potentials import fetch_potential
+        from gst_flows.potentials import potential_calculator
 
-        potential_id = None
-        if isinstance(potential, dict):
+        ref = as_potential_ref(potential)  # GAP or POD, checked against its SHA-256
+        potential_id = ref.potential_id if ref else None
+        if isinstance(potential, dict) and ref is None:
             potential = GapPotentialFiles.model_validate(
                 {k: v for k, v in potential.items() if not k.startswith("@")}
             )
-        if isinstance(potential, GapPotentialFiles):
-            xml = potential.write(Path.cwd() / "potential")
+        if ref is not None:
+            calc = potential_calculator(ref, store=current_store())
+        elif isinstance(potential, GapPotentialFiles):
+            calc = gap_calculator(potential.write(Path.cwd() / "potential"))
         elif Path(str(potential)).suffix == ".xml" and Path(str(potential)).is_file():
-            xml = Path(str(potential)).resolve()
+            calc = gap_calculator(Path(str(potential)).resolve())
         else:
             potential_id = str(potential)
-            xml = fetch_potential(potential_id, store=current_store())
+            calc = potential_calculator(potential_id, store=current_store())
         frames, described = load_training_frames(source)
         frames = [f for f in frames if not is_isolated_atom(f)]
         if not frames:
             raise FitInputError(f"no configurations to evaluate in {described}")
-        predictions = predict(frames, gap_calculator(xml))
+        predictions = predict(frames, calc)
         figures: dict[str, str] = {}
         figure_data: dict[str, str] = {}
         if self.plots:
