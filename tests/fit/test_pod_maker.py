@@ -11,7 +11,7 @@ from gst_flows.fit import error_table, predict
 from gst_flows.fit.data import is_isolated_atom
 from gst_flows.fit.pod import PodBasis, ZblBaseline
 from gst_flows.makers.fit import GapFitMaker, PotentialFitMaker
-from gst_flows.makers.md import GapMDMaker
+from gst_flows.makers.md import GapMDMaker, stored_pod_ref
 from gst_flows.makers.pod import PodFitMaker
 from gst_flows.md.lammps import plugin as lammps_plugin
 from gst_flows.md.potential import file_sha256
@@ -110,6 +110,10 @@ def test_pod_reference_and_stored_files(pod_run, tmp_path):
     assert "blob_uuid" in raw["output"]["potential"]  # the files live in the data store
     info = find_potential("pod-test", store)
     assert info["backend"] == "pod" and info["potential_id"] == doc.potential_id
+    # an MD maker given the POD's tag or id runs it through the same reference
+    assert stored_pod_ref("pod-test", store) == ref
+    assert stored_pod_ref(doc.potential_id[:8], store) == ref
+    assert stored_pod_ref("no-such-potential", store) is None
     coefficients = fetch_potential_ref(ref, store=store, cache=tmp_path)
     for name, sha in ref.files.items():
         assert file_sha256(coefficients.parent / name) == sha
@@ -165,7 +169,6 @@ def test_lammps_md_with_the_stored_pod(pod_run, tmp_path, monkeypatch):
     from gst_flows.md.protocol import Protocol, Stage
 
     store, doc = pod_run
-    monkeypatch.setattr("gst_flows.store.current_store", lambda: store)
     monkeypatch.setenv("GST_FLOWS_DATA_DIR", str(tmp_path / "data"))
     from ase.build import bulk
 
@@ -185,6 +188,7 @@ def test_lammps_md_with_the_stored_pod(pod_run, tmp_path, monkeypatch):
     from pymatgen.io.ase import AseAtomsAdaptor
 
     job = maker.make(AseAtomsAdaptor.get_structure(atoms))
+    job.config.expose_store = True  # the reference is fetched from the job's own store
     responses = run_locally(job, store=store, create_folders=True, root_dir=tmp_path, log=False)
     md = responses[job.uuid][1].output
     assert md.potential.id == doc.potential_id and md.potential.sha256 == doc.potential_ref.sha256
