@@ -197,3 +197,23 @@ def test_lammps_md_with_the_stored_pod(pod_run, tmp_path, monkeypatch):
     script = next((tmp_path).rglob("in.*.lammps")).read_text()
     assert "pair_style hybrid/overlay pod zbl 1.5 2.5" in script
     assert "pod_coefficients.pod Ge Sb Te" in script
+
+
+def test_pod_types_follow_the_fit_and_one_atom_cells_are_refused(tmp_path):
+    from ase import Atoms
+    from ase.build import bulk
+
+    from gst_flows.fit.pod import pod_lammps_potential
+    from gst_flows.md.lammps import LammpsMDEngine
+    from gst_flows.md.protocol import Protocol, ProtocolError, Stage
+
+    potential = pod_lammps_potential(tmp_path / "p.pod", tmp_path / "c.pod", ["Ge", "Sb", "Te"])
+    assert potential.type_species(bulk("GeTe", "rocksalt", a=6.0)) == ["Ge", "Sb", "Te"]
+    with pytest.raises(ValueError, match="holds Si"):
+        potential.type_species(bulk("Si"))
+    engine = LammpsMDEngine(potential, tmp_path)
+    protocol = Protocol(name="p", stages=[Stage(name="s", ensemble="nve", duration=2, temperature=300)])
+    with pytest.raises(ProtocolError, match="one-atom"):
+        engine._check(Atoms("Ge", cell=[5, 5, 5], pbc=True), protocol)
+    with pytest.raises(ProtocolError, match="holds Si"):
+        engine._check(bulk("Si", cubic=True), protocol)
