@@ -1,4 +1,4 @@
-"""Fetch GAP potentials from the data store into a local cache and load them.
+"""Fetch fitted potentials (GAP, POD) from the data store into a local cache and load them.
 
 A potential fitted by :class:`gst_flows.makers.fit.GapFitMaker` is stored with its job
 document (``GapFitDoc``): the XML and sparseX files in the ``data`` store, the
@@ -6,6 +6,8 @@ document (``GapFitDoc``): the XML and sparseX files in the ``data`` store, the
 the newest potential carrying a tag. A
 :class:`~gst_flows.schemas.potential.PotentialRef` (``GapFitDoc.potential_ref``) fetches by id
 and checks every file against the SHA-256 recorded at the fit (:func:`fetch_potential_ref`).
+POD fits (:class:`gst_flows.makers.pod.PodFitMaker`, ``PodFitDoc``) are stored the same way
+(the coefficient and parameter files); :func:`find_potential` says which ``backend`` it found.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ __all__ = [
     "fetch_potential_ref",
     "find_potential",
     "load_potential",
+    "potential_calculator",
 ]
 
 logger = logging.getLogger(__name__)
 
-_DOC_CLASS = "GapFitDoc"
+_DOC_CLASSES = {"GapFitDoc": "gap", "PodFitDoc": "pod"}
+_DOC_FILTER = {"output.@class": {"$in": list(_DOC_CLASSES)}}
 
 
 class PotentialIntegrityError(ValueError):
@@ -63,7 +67,8 @@ def find_potential(id_or_tag: str, store=None) -> dict[str, Any]:
     -------
     dict
         ``potential_id``, ``tags``, ``uuid`` (of the job), ``completed_at``,
-        ``test_errors``, ``train_errors``.
+        ``test_errors``, ``train_errors``, ``backend`` (``gap`` or ``pod``) and
+        ``potential_ref`` (None for fits stored before references existed).
 
     Raises
     ------
@@ -77,8 +82,10 @@ def find_potential(id_or_tag: str, store=None) -> dict[str, Any]:
         "output.completed_at",
         "output.test_errors",
         "output.train_errors",
+        "output.potential_ref",
+        "output.@class",
     ]
-    base = {"output.@class": _DOC_CLASS}
+    base = dict(_DOC_FILTER)
     candidates = [
         {**base, "output.potential_id": id_or_tag},
         {**base, "output.tags": id_or_tag},
@@ -98,15 +105,16 @@ def find_potential(id_or_tag: str, store=None) -> dict[str, Any]:
             ids = {d["output"]["potential_id"] for d in docs}
             if "$regex" in str(criteria) and len(ids) > 1:
                 raise KeyError(f"potential id prefix {id_or_tag!r} is ambiguous: {sorted(ids)}")
-            doc = docs[0]
-            return {"uuid": doc["uuid"], **doc["output"]}
+            output = dict(docs[0]["output"])
+            backend = _DOC_CLASSES[output.pop("@class")]
+            return {"uuid": docs[0]["uuid"], "backend": backend, "potential_ref": None, **output}
     raise KeyError(f"no potential with id or tag {id_or_tag!r} in the store")
 
 
 def fetch_potential(
     id_or_tag: str, store=None, cache: str | Path | None = None, refresh: bool = False
 ) -> Path:
-    """Copy a stored potential into the local cache; return the path of its XML.
+    """Copy a stored potential into the local cache; return the path of its XML (POD: coefficients).
 
     Parameters
     ----------
@@ -136,7 +144,7 @@ def fetch_potential(
         if xml.is_file():
             return xml
     doc = store.query_one(
-        {"output.@class": _DOC_CLASS, "output.potential_id": potential_id},
+        {**_DOC_FILTER, "output.potential_id": potential_id},
         properties=["output.potential"],
         load=True,
     )
@@ -209,10 +217,57 @@ def load_potential(id_or_tag: str, store=None, cache: str | Path | None = None):
     -------
     quippy.potential.Potential
         An ASE calculator.
+
+    Raises
+    ------
+    ValueError
+        For a POD (it runs in LAMMPS only).
     """
     from gst_flows.md.potential import gap_calculator
 
+    _refuse_pod(id_or_tag, store)
+
     return gap_calculator(fetch_potential(id_or_tag, store=store, cache=cache))
+
+
+def potential_calculator(potential: Any, store=None, cache: str | Path | None = None):
+    """An ASE calculator for a stored potential of any backend, for error tables.
+
+    Parameters
+    ----------
+    potential
+        A :class:`~gst_flows.schemas.potential.PotentialRef` (or its JSON form; files checked
+        against its SHA-256), or a potential id or tag.
+    store
+        JobStore; the configured one when omitted.
+    cache
+        Cache directory; ``<data_dir>/potentials`` when omitted.
+
+    Returns
+    -------
+    ase.calculators.calculator.Calculator
+        quippy's ``Potential`` for a GAP; for a POD a
+        :class:`~gst_flows.md.lammps.LammpsCalculator` (one LAMMPS single point per call,
+        ``pair_style pod`` with every fitted species as a type).
+    """
+    from gst_flows.md.potential import gap_calculator
+    from gst_flows.schemas.potential import as_potential_ref
+
+    store = _store(store)
+    ref = as_potential_ref(potential)
+    if ref is None:
+        info = find_potential(str(potential), store)
+        ref = as_potential_ref(info["potential_ref"])
+        if ref is None:  # a GAP stored before references existed
+            return gap_calculator(fetch_potential(info["potential_id"], store=store, cache=cache))
+    path = fetch_potential_ref(ref, store=store, cache=cache)
+    if ref.backend == "gap":
+        return gap_calculator(path)
+    from gst_flows.fit.pod import ZblBaseline, pod_lammps_potential
+    from gst_flows.md.lammps import LammpsCalculator
+
+    baseline = ZblBaseline(**ref.baseline) if ref.baseline else None
+    return LammpsCalculator(pod_lammps_potential(path.parent / ref.param_name, path, ref.species, baseline))
 
 
 def _md_fetcher(potential_id: str, destination: str | Path) -> Path:
@@ -221,7 +276,19 @@ def _md_fetcher(potential_id: str, destination: str | Path) -> Path:
     Raises ``KeyError`` for unknown ids, so other fetchers may be tried.
     """
     del destination  # potentials are cached once per data directory, not per run
+    _refuse_pod(potential_id)
     return fetch_potential(potential_id)
+
+
+def _refuse_pod(id_or_tag: str, store=None) -> None:
+    """Raise ``ValueError`` if ``id_or_tag`` names a POD (a path to a GAP XML is expected)."""
+    from gst_flows.errors import InputError
+
+    if find_potential(id_or_tag, store)["backend"] == "pod":
+        raise InputError(
+            f"potential {id_or_tag} is a POD, which runs in LAMMPS only",
+            fix="run it with the LAMMPS engine (--engine lammps) or give a GAP",
+        )
 
 
 def _register_with_md() -> None:

@@ -157,11 +157,12 @@ def check_database(settings: Any = None, timeout_s: float = 4.0) -> None:
         client.close()
 
 
-def check_potential(ref: str, where: str = "--potential") -> None:
+def check_potential(ref: str, where: str = "--potential", engine: str | None = None) -> None:
     """Refuse a potential reference that cannot be used, before any job is made.
 
     A GAP XML path must exist, a ``module:factory`` must import, and an id or tag must be in
-    the database (a configured one is checked first).
+    the database (a configured one is checked first); a stored POD needs the LAMMPS engine
+    (refused when ``engine`` is ``"ase"``).
 
     Raises
     ------
@@ -182,9 +183,15 @@ def check_potential(ref: str, where: str = "--potential") -> None:
 
         check_database()
         try:
-            find_potential(ref)
+            info = find_potential(ref)
         except KeyError as exc:
             raise InputError(one_line(exc), where=where, fix=fix) from None
+        if info["backend"] == "pod" and engine == "ase":
+            raise InputError(
+                f"{ref} is a POD, which the ase engine cannot run",
+                where=where,
+                fix="add --engine lammps (pair_style pod)",
+            )
 
 
 def check_counts(args: Any, least: dict[str, int]) -> None:

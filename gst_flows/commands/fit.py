@@ -1,4 +1,4 @@
-"""``gst-flows fit`` and ``gst-flows evaluate``: fit a GAP, and measure any potential's errors."""
+"""``gst-flows fit`` and ``gst-flows evaluate``: fit a GAP or a POD, and measure any potential's errors."""
 
 from __future__ import annotations
 
@@ -16,11 +16,18 @@ def add_parser(subparsers) -> None:
     """Register the ``fit`` and ``evaluate`` sub-commands."""
     fit = subparsers.add_parser(
         "fit",
-        help="fit a GAP with gap_fit on labelled data",
-        description="Fit a GAP to labelled structures (an extxyz file or a database tag). "
-        "Prints the potential id, where it was cached, and the error table.",
+        help="fit a GAP with gap_fit (or a POD with fitpod) on labelled data",
+        description="Fit a GAP (or, with --backend pod, a LAMMPS ML-POD) to labelled structures "
+        "(an extxyz file or a database tag). Prints the potential id, where it was cached, and "
+        "the error table.",
     )
     _add_source_arguments(fit)
+    fit.add_argument(
+        "--backend",
+        choices=("gap", "pod"),
+        default="gap",
+        help="potential family: gap (gap_fit, default) or pod (LAMMPS fitpod; runs in LAMMPS only)",
+    )
     fit.add_argument(
         "--set",
         dest="changes",
@@ -28,7 +35,8 @@ def add_parser(subparsers) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="change a hyperparameter, e.g. soap.n_max=6, soap.n_sparse=200, three_body=on, "
-        "sigma.liquid=0.003,0.15,0.15, e0.Ge=-107.4; repeatable",
+        "sigma.liquid=0.003,0.15,0.15, e0.Ge=-107.4; with --backend pod a PodBasis field "
+        "(ridge=1e-6, rcut=5.5, two_body_radial=8) or baseline=none / baseline=INNER,OUTER; repeatable",
     )
     fit.add_argument(
         "--test-fraction",
@@ -75,8 +83,8 @@ def add_parser(subparsers) -> None:
     evaluate = subparsers.add_parser(
         "evaluate",
         help="error table of a potential on a labelled set",
-        description="Evaluate a potential (id, tag or GAP XML file) on labelled structures "
-        "(an extxyz file or a database tag) and print the error table.",
+        description="Evaluate a potential (id, tag or GAP XML file; a stored POD is run by "
+        "LAMMPS) on labelled structures (an extxyz file or a database tag) and print the error table.",
     )
     evaluate.add_argument("potential", help="potential id (or unique prefix), tag, or XML file")
     _add_source_arguments(evaluate)
@@ -162,6 +170,19 @@ def _final_output(responses, job):
 
 def run_fit(args: argparse.Namespace) -> int:
     """Fit (or cross-validate) here and print the result."""
+    if not 0 <= args.test_fraction < 1:
+        raise InputError(
+            f"{args.test_fraction:g} is not a fraction below 1",
+            where="--test-fraction",
+            fix="give a number from 0 to 1, e.g. 0.1",
+        )
+    check_counts(args, {"folds": 0})
+    if args.folds == 1:
+        raise InputError("1 fold", where="--folds", fix="give 2 or more folds, or 0 for one fit")
+    return _run_pod_fit(args) if args.backend == "pod" else _run_gap_fit(args)
+
+
+def _run_gap_fit(args: argparse.Namespace) -> int:
     from gst_flows.execution import run_local
     from gst_flows.fit import (
         FitMemoryError,
@@ -178,15 +199,6 @@ def run_fit(args: argparse.Namespace) -> int:
         load_training_frames,
     )
 
-    if not 0 <= args.test_fraction < 1:
-        raise InputError(
-            f"{args.test_fraction:g} is not a fraction below 1",
-            where="--test-fraction",
-            fix="give a number from 0 to 1, e.g. 0.1",
-        )
-    check_counts(args, {"folds": 0})
-    if args.folds == 1:
-        raise InputError("1 fold", where="--folds", fix="give 2 or more folds, or 0 for one fit")
     source = _source(args)
     hp = GapHyperparameters().updated(_parse_changes(args.changes))
     maker = GapFitMaker(
@@ -267,6 +279,72 @@ def run_fit(args: argparse.Namespace) -> int:
         f"{format_bytes(doc.peak_memory_bytes)} "
         f"(predicted {format_bytes(doc.memory.predicted_bytes)})"
     )
+    _print_tables(doc)
+    return 0
+
+
+def _pod_maker(args: argparse.Namespace):
+    """The PodFitMaker the options describe (``--set`` changes PodBasis fields and the baseline)."""
+    import dataclasses
+
+    from gst_flows.fit.pod import ZblBaseline
+    from gst_flows.makers.pod import DEFAULT_POD_BASELINE, DEFAULT_POD_BASIS, PodFitMaker
+
+    for option, value in (("--memory-limit", args.memory_limit), ("--timeout", args.timeout)):
+        if value is not None:
+            raise InputError("applies to gap_fit only", where=option, fix="leave it out with --backend pod")
+    if args.folds or args.dry_run:
+        where = "--folds" if args.folds else "--dry-run"
+        raise InputError("not available for POD fits yet", where=where, fix="use --backend gap")
+    basis, baseline = DEFAULT_POD_BASIS, DEFAULT_POD_BASELINE
+    fields = {f.name: f.type for f in dataclasses.fields(basis)}
+    for key, value in _parse_changes(args.changes).items():
+        try:
+            if key == "baseline":
+                baseline = None if value.lower() == "none" else ZblBaseline(*map(float, value.split(",")))
+            elif key in fields:
+                cast = int if fields[key] == "int" else float
+                basis = dataclasses.replace(basis, **{key: cast(value)})
+            else:
+                raise ValueError(f"unknown POD setting {key!r} (PodBasis fields: {', '.join(fields)})")
+        except (TypeError, ValueError) as exc:
+            raise InputError(one_line(exc), where=f"--set {key}={value}") from None
+    return PodFitMaker(
+        basis=basis,
+        baseline=baseline,
+        test_fraction=0.0 if args.test_file else args.test_fraction,
+        split_seed=args.seed,
+        tags=list(args.potential_tag),
+    )
+
+
+def _run_pod_fit(args: argparse.Namespace) -> int:
+    """Fit a POD here and print the result."""
+    from gst_flows.execution import run_local
+    from gst_flows.makers.fit import load_training_frames
+    from gst_flows.potentials import fetch_potential
+
+    maker = _pod_maker(args)
+    source = _source(args)
+    try:
+        load_training_frames(source)  # refuse a bad data source before anything is stored
+    except FileNotFoundError:
+        raise
+    except ValueError as exc:
+        raise _source_error(args, exc) from None
+    check_database()
+    test_file = str(Path(args.test_file).resolve()) if args.test_file else None
+    job = maker.make(source, test_source=test_file)
+    responses = run_local(job)
+    doc = _final_output(responses, job)
+    if doc is None:
+        print("gst-flows fit: the fit failed; see the job log above", file=sys.stderr)
+        return 1
+    path = fetch_potential(doc.potential_id)
+    baseline = f"zbl {doc.baseline['inner']:g}-{doc.baseline['outer']:g} Å" if doc.baseline else "none"
+    print(f"potential id: {doc.potential_id}")
+    print(f"cached at:    {path.parent}")
+    print(f"POD ({' '.join(doc.species)}, baseline {baseline}): fitpod {doc.wall_time_s:.1f} s")
     _print_tables(doc)
     return 0
 

@@ -26,7 +26,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "structure", nargs="?", help="structure file (extxyz keeps the 'fixed' and 'region' arrays)"
     )
-    parser.add_argument("--potential", help="GAP XML file, potential id, or module:factory")
+    parser.add_argument(
+        "--potential",
+        help="GAP XML file, potential id or tag (a POD needs --engine lammps), or module:factory",
+    )
     parser.add_argument("--engine", choices=("ase", "lammps"), default="ase", help="MD engine (default: ase)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -174,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"structure: {atoms.get_chemical_formula()} ({len(atoms)} atoms)")
     if args.check:
         return 0
-    check_potential(args.potential)
+    check_potential(args.potential, engine=args.engine)
     if args.direct:
         return _direct(maker, atoms, protocol, Path(args.direct))
     from pymatgen.io.ase import AseAtomsAdaptor

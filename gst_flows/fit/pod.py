@@ -36,6 +36,7 @@ __all__ = [
     "PodFitResult",
     "ZblBaseline",
     "fit_pod",
+    "pod_lammps_potential",
     "write_fitpod_inputs",
     "write_pod_extxyz",
 ]
@@ -204,21 +205,50 @@ class PodFitResult:
     def lammps_potential(self, with_baseline: bool = True):
         """The fitted potential as a :class:`~gst_flows.md.lammps.LammpsPotential`.
 
-        With a baseline (unless ``with_baseline`` is False): ``hybrid/overlay pod zbl``,
-        whose atom types must follow :attr:`species`.
+        With a baseline (unless ``with_baseline`` is False): ``hybrid/overlay pod zbl``.
+        Its atom types follow :attr:`species` whatever the structure holds.
         """
-        from gst_flows.md.lammps.potential import LammpsPotential, quote
-
-        files = f"{quote(str(self.param_file))} {quote(str(self.coefficient_file))}"
-        if self.baseline is None or not with_baseline:
-            return LammpsPotential.custom(
-                "pod", [f"* * {files} {{species}}"], name=f"pod:{self.coefficient_file.name}"
-            )
-        return LammpsPotential.custom(
-            f"hybrid/overlay pod {self.baseline.pair_style}",
-            [f"* * pod {files} {{species}}", *self.baseline.pair_coeff_lines(self.species)],
-            name=f"pod+{self.baseline.pair_style}:{self.coefficient_file.name}",
+        return pod_lammps_potential(
+            self.param_file, self.coefficient_file, self.species, self.baseline if with_baseline else None
         )
+
+
+def pod_lammps_potential(
+    param_file: str | Path,
+    coefficient_file: str | Path,
+    species: Sequence[str],
+    baseline: ZblBaseline | None = None,
+):
+    """``pair_style pod`` (plus a ZBL baseline) for a fitted POD's files.
+
+    Parameters
+    ----------
+    param_file, coefficient_file
+        The files ``fitpod`` wrote.
+    species
+        Species of the fit, in LAMMPS type order; every one becomes an atom type.
+    baseline
+        The ZBL baseline the POD was fitted on top of, or None.
+
+    Returns
+    -------
+    LammpsPotential
+        The potential, with :attr:`~gst_flows.md.lammps.LammpsPotential.species` set.
+    """
+    from gst_flows.md.lammps.potential import LammpsPotential, quote
+
+    coefficients = Path(coefficient_file)
+    files = f"{quote(str(param_file))} {quote(str(coefficients))}"
+    if baseline is None:
+        return LammpsPotential.custom(
+            "pod", [f"* * {files} {{species}}"], name=f"pod:{coefficients.name}", species=species
+        )
+    return LammpsPotential.custom(
+        f"hybrid/overlay pod {baseline.pair_style}",
+        [f"* * pod {files} {{species}}", *baseline.pair_coeff_lines(species)],
+        name=f"pod+{baseline.pair_style}:{coefficients.name}",
+        species=species,
+    )
 
 
 def write_pod_extxyz(frames: Sequence[Atoms], path: str | Path) -> Path:

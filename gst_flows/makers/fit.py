@@ -42,13 +42,14 @@ from gst_flows.schemas.fit import (
     MetricSpread,
     TrainingSetSummary,
 )
-from gst_flows.schemas.potential import PotentialRef
+from gst_flows.schemas.potential import PotentialRef, as_potential_ref
 from gst_flows.store import current_store
 
 __all__ = [
     "GapCrossValidationMaker",
     "GapEvaluateMaker",
     "GapFitMaker",
+    "PotentialFitMaker",
     "TrainingSelection",
     "load_training_frames",
     "summarise_cross_validation",
@@ -193,7 +194,95 @@ def _memory_limit(limit_gb: float | None) -> int:
 
 
 @dataclass
-class GapFitMaker(Maker):
+class PotentialFitMaker(Maker):
+    """Base of the fit makers: the data, and their split into training and test frames.
+
+    Every potential family (:class:`GapFitMaker`, :class:`~gst_flows.makers.pod.PodFitMaker`)
+    splits the same way: by structure (no structure on both sides), against an external test
+    set (checked for shared structures), or into cross-validation folds.
+
+    Parameters
+    ----------
+    name
+        Job name.
+    test_fraction
+        Fraction of structures held out (per config_type) when no test set is given.
+    split_seed
+        Seed of the train/test split and of the cross-validation folds.
+    group_key
+        ``info`` key whose value keeps frames together when splitting (e.g. a trajectory
+        id); frames without it are grouped by structure hash.
+    tags
+        Tags stored with the potential (fetch it later by tag).
+    evaluate_train
+        Compute errors on the training set as well as on the test set.
+    """
+
+    name: str = "potential fit"
+    test_fraction: float = 0.1
+    split_seed: int = 0
+    group_key: str | None = None
+    tags: list[str] = field(default_factory=list)
+    evaluate_train: bool = True
+
+    fworker_category: ClassVar[str] = "fit"
+
+    def split(
+        self,
+        source: Source,
+        test_source: Source | None = None,
+        fold: int | None = None,
+        n_folds: int | None = None,
+    ) -> tuple[list[Atoms], list[Atoms], str]:
+        """Load ``source`` and split it into training and test frames.
+
+        Parameters are those of :meth:`GapFitMaker.make`. Returns ``(train, test,
+        description of the source)``, isolated atoms left out of ``test``; raises
+        :class:`FitInputError` when an external test set shares a structure with ``source``.
+        """
+        frames, described = load_training_frames(source)
+        if fold is not None:
+            train, test = kfold_by_structure(frames, n_folds or 5, self.split_seed, self.group_key)[fold]
+        elif test_source is not None:
+            train = frames
+            test, _ = load_training_frames(test_source)
+            seen = {group_label(f, self.group_key) for f in train if not is_isolated_atom(f)}
+            shared = sum(group_label(f, self.group_key) in seen for f in test if not is_isolated_atom(f))
+            if shared:
+                raise FitInputError(
+                    f"the external test set shares {shared} structure(s) with the training data"
+                )
+        elif self.test_fraction > 0:
+            train, test = split_by_structure(frames, self.test_fraction, self.split_seed, self.group_key)
+        else:
+            train, test = frames, []
+        return train, [f for f in test if not is_isolated_atom(f)], described
+
+    def split_record(
+        self,
+        train: Sequence[Atoms],
+        test: Sequence[Atoms],
+        fold: int | None,
+        n_folds: int | None,
+        external: bool,
+    ) -> dict[str, Any]:
+        """Fields every fit document shares: the split and the data on each side of it."""
+        return {
+            "fold": fold,
+            "n_folds": n_folds if fold is not None else None,
+            "split_seed": self.split_seed,
+            "test_fraction": self.test_fraction if fold is None and not external else None,
+            "training_set": _summary(train),
+            "test_set": _summary(test) if test else None,
+            "train_structure_hashes": [
+                group_label(f, self.group_key) for f in train if not is_isolated_atom(f)
+            ],
+            "test_structure_hashes": [group_label(f, self.group_key) for f in test],
+        }
+
+
+@dataclass
+class GapFitMaker(PotentialFitMaker):
     """Fit a GAP with gap_fit and document it as a :class:`GapFitDoc`.
 
     The training data are split by structure (no structure on both sides); the potential
@@ -207,35 +296,19 @@ class GapFitMaker(Maker):
         Job name.
     hyperparameters
         Descriptors, sparse points, regularisation, e0, seed.
-    test_fraction
-        Fraction of structures held out (per config_type) when no test set is given.
-    split_seed
-        Seed of the train/test split and of the cross-validation folds.
-    group_key
-        ``info`` key whose value keeps frames together when splitting (e.g. a trajectory
-        id); frames without it are grouped by structure hash.
+    test_fraction, split_seed, group_key, tags, evaluate_train
+        As for :class:`PotentialFitMaker`.
     memory_limit_gb
         Refuse fits predicted to need more, GiB; None uses ``fit_memory_limit_gb`` from the
         configuration, else 90 % of the memory of the node running the job.
     timeout_s
         Wall-time limit of gap_fit, s.
-    tags
-        Tags stored with the potential (fetch it later by tag).
-    evaluate_train
-        Compute errors on the training set as well as on the test set.
     """
 
     name: str = "gap fit"
     hyperparameters: GapHyperparameters = field(default_factory=GapHyperparameters)
-    test_fraction: float = 0.1
-    split_seed: int = 0
-    group_key: str | None = None
     memory_limit_gb: float | None = None
     timeout_s: float | None = None
-    tags: list[str] = field(default_factory=list)
-    evaluate_train: bool = True
-
-    fworker_category: ClassVar[str] = "fit"
 
     @job(
         output_schema=GapFitDoc,
@@ -264,23 +337,7 @@ class GapFitMaker(Maker):
         hp = self.hyperparameters
         if isinstance(hp, dict):
             hp = GapHyperparameters.from_dict(hp)
-        frames, described = load_training_frames(source)
-        if fold is not None:
-            train, test = kfold_by_structure(frames, n_folds or 5, self.split_seed, self.group_key)[fold]
-        elif test_source is not None:
-            train = frames
-            test, _ = load_training_frames(test_source)
-            seen = {group_label(f, self.group_key) for f in train if not is_isolated_atom(f)}
-            shared = sum(group_label(f, self.group_key) in seen for f in test if not is_isolated_atom(f))
-            if shared:
-                raise FitInputError(
-                    f"the external test set shares {shared} structure(s) with the training data"
-                )
-        elif self.test_fraction > 0:
-            train, test = split_by_structure(frames, self.test_fraction, self.split_seed, self.group_key)
-        else:
-            train, test = frames, []
-        test = [f for f in test if not is_isolated_atom(f)]
+        train, test, described = self.split(source, test_source, fold, n_folds)
 
         result = fit_gap(
             train,
@@ -311,12 +368,7 @@ class GapFitMaker(Maker):
             gap_fit_version=result.run.version,
             quippy_version=_quippy_version(),
             source=described,
-            fold=fold,
-            n_folds=n_folds if fold is not None else None,
-            split_seed=self.split_seed,
-            test_fraction=self.test_fraction if fold is None and test_source is None else None,
-            training_set=_summary(train),
-            test_set=_summary(test) if test else None,
+            **self.split_record(train, test, fold, n_folds, test_source is not None),
             descriptors=[
                 {
                     "label": d.label,
@@ -342,8 +394,6 @@ class GapFitMaker(Maker):
                 breakdown=result.estimate.as_dict(),
             ),
             dir_name=str(result.directory),
-            train_structure_hashes=[group_label(f, self.group_key) for f in train if not is_isolated_atom(f)],
-            test_structure_hashes=[group_label(f, self.group_key) for f in test],
             potential=GapPotentialFiles.from_paths(result.files),
             potential_ref=PotentialRef.from_paths(potential_id, result.files),
         )
@@ -504,29 +554,33 @@ class GapEvaluateMaker(Maker):
         ----------
         potential
             A :class:`GapPotentialFiles` (e.g. ``fit_job.output.potential``), a potential id
-            or tag in the store, or the path of a GAP XML file.
+            or tag in the store, a :class:`~gst_flows.schemas.potential.PotentialRef` (GAP or
+            POD; a POD is evaluated by LAMMPS), or the path of a GAP XML file.
         source
             Labelled set: an extxyz file or a :class:`TrainingSelection`.
         """
-        from gst_flows.potentials import fetch_potential
+        from gst_flows.potentials import potential_calculator
 
-        potential_id = None
-        if isinstance(potential, dict):
+        ref = as_potential_ref(potential)  # GAP or POD, checked against its SHA-256
+        potential_id = ref.potential_id if ref else None
+        if isinstance(potential, dict) and ref is None:
             potential = GapPotentialFiles.model_validate(
                 {k: v for k, v in potential.items() if not k.startswith("@")}
             )
-        if isinstance(potential, GapPotentialFiles):
-            xml = potential.write(Path.cwd() / "potential")
+        if ref is not None:
+            calc = potential_calculator(ref, store=current_store())
+        elif isinstance(potential, GapPotentialFiles):
+            calc = gap_calculator(potential.write(Path.cwd() / "potential"))
         elif Path(str(potential)).suffix == ".xml" and Path(str(potential)).is_file():
-            xml = Path(str(potential)).resolve()
+            calc = gap_calculator(Path(str(potential)).resolve())
         else:
             potential_id = str(potential)
-            xml = fetch_potential(potential_id, store=current_store())
+            calc = potential_calculator(potential_id, store=current_store())
         frames, described = load_training_frames(source)
         frames = [f for f in frames if not is_isolated_atom(f)]
         if not frames:
             raise FitInputError(f"no configurations to evaluate in {described}")
-        predictions = predict(frames, gap_calculator(xml))
+        predictions = predict(frames, calc)
         figures: dict[str, str] = {}
         figure_data: dict[str, str] = {}
         if self.plots:

@@ -13,13 +13,14 @@ from jobflow import Maker, Response, job
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from gst_flows.errors import InputError
 from gst_flows.md.lammps import LammpsRunner
 from gst_flows.md.potential import PotentialInfo
 from gst_flows.md.protocol import Protocol, RunSettings, SafetyLimits, load_protocol
 from gst_flows.schemas.md import MDDoc
 from gst_flows.schemas.potential import PotentialRef, as_potential_ref
 
-__all__ = ["GapMDMaker", "as_md_doc", "resolve_potential_ref", "structure_to_atoms"]
+__all__ = ["GapMDMaker", "as_md_doc", "resolve_potential_ref", "stored_pod_ref", "structure_to_atoms"]
 
 #: Files of a job directory a continuation job does not copy from the run it continues.
 RESTART_IGNORE = (
@@ -87,6 +88,44 @@ def resolve_potential_ref(
     return xml, PotentialInfo(id=ref.potential_id, kind="database", path=str(xml), sha256=ref.sha256)
 
 
+def stored_pod_ref(potential: Any, store=None) -> PotentialRef | None:
+    """The reference of the stored POD that a potential id or tag names, else None.
+
+    Parameters
+    ----------
+    potential
+        What a :class:`GapMDMaker` was given as ``potential``.
+    store
+        JobStore; the running job's (when exposed) or the configured one when omitted.
+    """
+    from gst_flows.md.potential import reference_kind
+
+    if not isinstance(potential, str):
+        return None
+    try:
+        if reference_kind(potential) != "id":
+            return None
+    except (FileNotFoundError, ValueError):  # reported where the potential is resolved
+        return None
+    from gst_flows.potentials import find_potential
+    from gst_flows.store import current_store
+
+    try:
+        info = find_potential(potential, store=store if store is not None else current_store())
+    except KeyError:
+        return None
+    return as_potential_ref(info["potential_ref"]) if info["backend"] == "pod" else None
+
+
+def _refuse_on_ase(ref: PotentialRef | None, engine: str) -> None:
+    if ref is not None and ref.backend != "gap" and engine == "ase":
+        raise InputError(
+            f"potential {ref.potential_id} is a {ref.backend.upper()}, which the ase engine cannot run",
+            where="engine",
+            fix="use engine lammps (--engine lammps), which runs pair_style pod",
+        )
+
+
 @dataclass
 class GapMDMaker(Maker):
     """Run an MD protocol with a GAP (or any ASE calculator) and return an :class:`MDDoc`.
@@ -104,11 +143,12 @@ class GapMDMaker(Maker):
         A :class:`~gst_flows.md.protocol.Protocol`, a shipped protocol name
         (``"mushroom_reset"``), a YAML path or a mapping.
     engine
-        ``ase`` (default) or ``lammps`` (device-scale runs; needs a GAP XML potential).
+        ``ase`` (default) or ``lammps`` (device-scale runs; needs a GAP XML potential or a
+        POD, which it runs with ``pair_style pod``; the ase engine refuses a POD).
     potential
         GAP XML path, database id, a :class:`~gst_flows.schemas.potential.PotentialRef` (a fit
-        document's ``potential_ref``: fetched by id and checked against its SHA-256 before the
-        run), or ``"module:factory"`` returning an ASE calculator (see
+        document's ``potential_ref``, GAP or POD: fetched by id and checked against its
+        SHA-256 before the run), or ``"module:factory"`` returning an ASE calculator (see
         :mod:`gst_flows.md.potential`).
     potential_kwargs
         Passed to the calculator factory or to quippy's ``Potential``.
@@ -224,13 +264,14 @@ class GapMDMaker(Maker):
         Raises
         ------
         ProtocolError, ValueError
-            On a protocol that cannot run, a missing potential, or a ``runner`` for the ASE
-            engine.
+            On a protocol that cannot run, a missing potential, a ``runner`` for the ASE
+            engine, or a POD reference for the ASE engine.
         """
         if require_potential and self.potential is None:
             raise ValueError("GapMDMaker needs a potential (GAP XML path, id or factory)")
         if self.engine == "ase" and self.runner is not None:
             raise ValueError("runner (how LAMMPS is started) applies to the LAMMPS engine, not ase")
+        _refuse_on_ase(as_potential_ref(self.potential), self.engine)
         atoms = structure_to_atoms(structure)
         protocol = self.resolved_protocol(atoms)
         protocol.validate_for(atoms)
@@ -294,12 +335,21 @@ class GapMDMaker(Maker):
 
         A :class:`~gst_flows.schemas.potential.PotentialRef` is fetched from the store and
         checked (:func:`resolve_potential_ref`): it becomes the path of its XML, described by
-        the reference's id. Any other reference is passed on as it is, with None.
+        the reference's id. A POD (by reference, or by the id or tag of a stored POD) becomes
+        its ``pair_style pod`` :class:`~gst_flows.md.lammps.LammpsPotential`. Any other
+        reference is passed on as it is, with None.
         """
-        ref = as_potential_ref(self.potential)
+        ref = as_potential_ref(self.potential) or stored_pod_ref(self.potential)
         if ref is None:
             return self.potential, None
-        return resolve_potential_ref(ref)
+        _refuse_on_ase(ref, self.engine)
+        path, info = resolve_potential_ref(ref)
+        if ref.backend == "pod":
+            from gst_flows.fit.pod import ZblBaseline, pod_lammps_potential
+
+            baseline = ZblBaseline(**ref.baseline) if ref.baseline else None
+            return pod_lammps_potential(path.parent / ref.param_name, path, ref.species, baseline), info
+        return path, info
 
     def build_engine(self, workdir: str | Path):
         """Return the engine for this maker's settings and a description of the potential.
@@ -332,11 +382,14 @@ class GapMDMaker(Maker):
                 potential_id=info.id,
             )
             return engine, info
-        from gst_flows.md.lammps import LammpsMDEngine
+        from gst_flows.md.lammps import LammpsMDEngine, LammpsPotential
         from gst_flows.md.potential import potential_file
 
-        xml, info = potential_file(potential, workdir)
-        info = recorded or info
+        if isinstance(potential, LammpsPotential):
+            xml, info = potential, recorded
+        else:
+            xml, info = potential_file(potential, workdir)
+            info = recorded or info
         engine = LammpsMDEngine(
             xml,
             workdir=workdir,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,18 +20,28 @@ __all__ = ["PotentialRef", "as_potential_ref"]
 
 
 class PotentialRef(BaseModel):
-    """A GAP in the potential store: its id, and the name and SHA-256 of each of its files.
+    """A fitted potential in the store: its id, backend, and the name and SHA-256 of its files.
 
     Attributes
     ----------
     potential_id
         The ``potential_id`` of the fit document that stores the files.
     xml_name
-        File name of the potential XML.
+        File name of the main file: the GAP XML, or the POD coefficient file.
     sha256
-        SHA-256 of the XML file (hex).
+        SHA-256 of the main file (hex).
     files
-        File name → SHA-256 (hex) of every file: the XML and its sparseX files.
+        File name → SHA-256 (hex) of every file: the XML and its sparseX files, or the POD
+        parameter and coefficient files.
+    backend
+        Potential family: ``"gap"`` (references stored before the field existed are GAPs)
+        or ``"pod"`` (LAMMPS ML-POD, run by the LAMMPS engine only).
+    param_name
+        POD only: file name of the parameter file.
+    species
+        POD only: species of the fit in LAMMPS type order (every one must be an atom type).
+    baseline
+        POD only: the ZBL baseline added to the POD (``inner``, ``outer`` in Å), or None.
 
     Examples
     --------
@@ -47,28 +57,40 @@ class PotentialRef(BaseModel):
     files: dict[str, str] = Field(
         description="File name → SHA-256 (hex) of every file, the XML and its sparseX files."
     )
+    backend: Literal["gap", "pod"] = Field("gap", description="Potential family: gap or pod.")
+    param_name: str | None = Field(None, description="POD parameter file name (POD only).")
+    species: list[str] | None = Field(
+        None, description="Species in LAMMPS atom-type order (POD only: every one must be a type)."
+    )
+    baseline: dict[str, float] | None = Field(
+        None, description="ZBL baseline of a POD: inner and outer switching radius, Å."
+    )
 
     @model_validator(mode="after")
     def _xml_among_files(self) -> PotentialRef:
         if self.files.get(self.xml_name) != self.sha256:
             raise ValueError(f"files must list the XML {self.xml_name!r} with the SHA-256 {self.sha256}")
+        if self.backend == "pod" and (self.param_name not in self.files or not self.species):
+            raise ValueError("a POD reference needs its parameter file among files, and its species")
         return self
 
     @classmethod
-    def from_paths(cls, potential_id: str, paths: Sequence[str | Path]) -> PotentialRef:
-        """Reference files on disk (the XML first, then its sparseX files).
+    def from_paths(cls, potential_id: str, paths: Sequence[str | Path], **fields: Any) -> PotentialRef:
+        """Reference files on disk (the main file first: the XML, then its sparseX files).
 
         Parameters
         ----------
         potential_id
             Id under which the files are stored.
         paths
-            The XML followed by its sparseX files.
+            The main file followed by the others.
+        **fields
+            ``backend``, ``param_name``, ``species``, ``baseline``.
         """
         paths = [Path(p) for p in paths]
         files = {p.name: file_sha256(p) for p in paths}
         xml = paths[0].name
-        return cls(potential_id=potential_id, xml_name=xml, sha256=files[xml], files=files)
+        return cls(potential_id=potential_id, xml_name=xml, sha256=files[xml], files=files, **fields)
 
     def mismatches(self, directory: str | Path) -> list[str]:
         """Describe each referenced file in ``directory`` that is missing or differs.
@@ -100,12 +122,14 @@ def as_potential_ref(value: Any) -> PotentialRef | None:
     """The :class:`PotentialRef` that ``value`` is or encodes, else None.
 
     Accepts the model itself and its JSON form (a mapping with its fields, with or without the
-    ``@module``/``@class`` markers that jobflow and FireWorks store).
+    ``@module``/``@class`` markers that jobflow and FireWorks store). A form stored before
+    the ``backend`` field existed decodes as a GAP reference.
     """
     if isinstance(value, PotentialRef):
         return value
     if isinstance(value, dict):
         fields = {k: v for k, v in value.items() if not k.startswith("@")}
-        if value.get("@class") == "PotentialRef" or set(fields) == set(PotentialRef.model_fields):
+        required = {k for k, f in PotentialRef.model_fields.items() if f.is_required()}
+        if value.get("@class") == "PotentialRef" or required <= set(fields) <= set(PotentialRef.model_fields):
             return PotentialRef.model_validate(fields)
     return None

@@ -88,3 +88,43 @@ def test_bad_arguments(cp2k_frames, local_store):
         _main(["fit", "missing.extxyz"])
     with pytest.raises(ValueError, match="no potential with id or tag 'nope'"):
         _main(["evaluate", "nope", str(CP2K_SMALL)])
+
+
+POD_SMALL = ["--set", "two_body_radial=4", "--set", "three_body_radial=2"]
+
+
+def test_fit_backend_pod_then_evaluate_and_md_check(cp2k_frames, local_store, capsys):
+    from gst_flows.cli import main
+    from gst_flows.commands.common import check_potential
+    from gst_flows.errors import InputError
+
+    argv = ["fit", str(CP2K_SMALL), "--backend", "pod", *POD_SMALL, "--test-fraction", "0.25"]
+    assert main([*argv, "--potential-tag", "pod-cli"]) == 0
+    out = capsys.readouterr().out
+    potential_id = out.split("potential id:")[1].split()[0]
+    assert "POD (Ge Sb Te, baseline zbl 1.5-2.5 Å)" in out
+    assert "train errors" in out and "test errors" in out
+    doc = local_store.query_one({"output.potential_id": potential_id}, load=True)["output"]
+    assert doc["@class"] == "PodFitDoc" and doc["basis"]["two_body_radial"] == 4
+
+    assert main(["evaluate", "pod-cli", str(CP2K_SMALL), "--no-plots"]) == 0
+    assert "errors of pod-cli" in capsys.readouterr().out
+    check_potential("pod-cli", engine="lammps")
+    with pytest.raises(InputError, match="is a POD, which the ase engine cannot run"):
+        check_potential("pod-cli", engine="ase")
+
+
+def test_bad_backend_and_pod_options_are_one_line_errors(cp2k_frames, local_store, capsys):
+    from gst_flows.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", str(CP2K_SMALL), "--backend", "mace"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "invalid choice: 'mace'" in err
+    assert main(["fit", str(CP2K_SMALL), "--backend", "pod", "--set", "soap.n_max=3"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "unknown POD setting 'soap.n_max'" in err
+    assert main(["fit", str(CP2K_SMALL), "--backend", "pod", "--folds", "3"]) == 2
+    assert "--folds" in capsys.readouterr().err
+    assert local_store.docs_store.count() == 0

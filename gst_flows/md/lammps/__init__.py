@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     )
     from gst_flows.md.lammps.potential import LammpsPotential
     from gst_flows.md.lammps.runner import LammpsError, LammpsRunner
-    from gst_flows.md.lammps.single_point import SinglePointResult, lammps_single_point
+    from gst_flows.md.lammps.single_point import LammpsCalculator, SinglePointResult, lammps_single_point
 
 _SOURCES = {
     "LammpsMDEngine": "engine",
@@ -51,11 +51,13 @@ _SOURCES = {
     "LammpsPotential": "potential",
     "LammpsError": "runner",
     "LammpsRunner": "runner",
+    "LammpsCalculator": "single_point",
     "SinglePointResult": "single_point",
     "lammps_single_point": "single_point",
 }
 
 __all__ = [
+    "LammpsCalculator",
     "LammpsError",
     "LammpsInputs",
     "LammpsInstallation",

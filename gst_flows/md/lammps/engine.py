@@ -27,7 +27,7 @@ from ase import Atoms
 from ase.io import write
 
 from gst_flows.md.engine import CHECKPOINT, MDEngine, MDProgress, mobile_temperature, run_engine, too_close
-from gst_flows.md.lammps.data import check_slab, lammps_boundary, lammps_species, write_lammps_data
+from gst_flows.md.lammps.data import check_slab, lammps_boundary, write_lammps_data
 from gst_flows.md.lammps.inputs import (
     LammpsInputs,
     load_stage_groups,
@@ -115,8 +115,11 @@ class LammpsMDEngine(MDEngine):
         super()._check(atoms, protocol)
         try:
             check_slab(atoms)
+            self.potential.type_species(atoms)
         except ValueError as err:
             raise ProtocolError(str(err)) from None
+        if "pod" in self.potential.pair_style.split() and len(atoms) < 2:
+            raise ProtocolError("pair_style pod cannot run a one-atom cell (LAMMPS crashes on it)")
         if any(s.ensemble == "npt" for s in protocol.stages):
             from ase.calculators.lammps import Prism
 
@@ -173,7 +176,7 @@ class LammpsMDEngine(MDEngine):
             data_file=directory / "structure.data",
             scripts=scripts,
             n_atoms=len(atoms),
-            species=lammps_species(atoms),
+            species=self.potential.type_species(atoms),
             n_steps=protocol.n_steps,
             bytes=size,
             driver=driver,

@@ -52,12 +52,17 @@ class LammpsPotential:
         Load the gst-flows ``pair_style quip`` plugin before ``pair_style``.
     name
         Short description for documents and logs.
+    species
+        Symbols of atom types 1, 2, ... this potential needs whatever the structure holds
+        (``pair_style pod`` maps every fitted species to a type); empty: the species of
+        the structure, by atomic number.
     """
 
     pair_style: str
     pair_coeff: tuple[str, ...]
     load_plugin: bool = False
     name: str = ""
+    species: tuple[str, ...] = ()
 
     @classmethod
     def gap(
@@ -118,7 +123,9 @@ class LammpsPotential:
         )
 
     @classmethod
-    def custom(cls, pair_style: str, pair_coeff: Sequence[str], name: str = "") -> LammpsPotential:
+    def custom(
+        cls, pair_style: str, pair_coeff: Sequence[str], name: str = "", species: Sequence[str] = ()
+    ) -> LammpsPotential:
         """Any pair style built into the LAMMPS used (e.g. ``table``, ``eam/alloy``).
 
         Parameters
@@ -129,13 +136,33 @@ class LammpsPotential:
             ``pair_coeff`` argument lines (``{species}``/``{numbers}`` are substituted).
         name
             Description.
+        species
+            Atom types the potential needs, in order (see :attr:`species`).
 
         Returns
         -------
         LammpsPotential
             The potential.
         """
-        return cls(pair_style, tuple(pair_coeff), False, name or pair_style)
+        return cls(pair_style, tuple(pair_coeff), False, name or pair_style, tuple(species))
+
+    def type_species(self, atoms) -> list[str]:
+        """Symbols of atom types 1, 2, ... for ``atoms``: :attr:`species` if set, else by atomic number.
+
+        Raises
+        ------
+        ValueError
+            When ``atoms`` holds a species the potential was not made for.
+        """
+        present = set(atoms.get_chemical_symbols())
+        if not self.species:
+            return sorted(present, key=lambda s: atomic_numbers[s])
+        if missing := present - set(self.species):
+            raise ValueError(
+                f"the structure holds {', '.join(sorted(missing))}, which {self.name} was not fitted on "
+                f"(its species: {' '.join(self.species)})"
+            )
+        return list(self.species)
 
     def commands(self, species: Sequence[str]) -> list[str]:
         """LAMMPS commands that set up this potential for the given type order.

