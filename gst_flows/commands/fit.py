@@ -318,20 +318,26 @@ def _pod_maker(args: argparse.Namespace):
     )
 
 
-def _run_pod_fit(args: argparse.Namespace) -> int:
-    """Fit a POD here and print the result."""
-    from gst_flows.execution import run_local
+def _check_source(args: argparse.Namespace, source) -> None:
+    """Refuse a bad data source in one line before anything is stored."""
     from gst_flows.makers.fit import load_training_frames
-    from gst_flows.potentials import fetch_potential
 
-    maker = _pod_maker(args)
-    source = _source(args)
     try:
-        load_training_frames(source)  # refuse a bad data source before anything is stored
+        load_training_frames(source)
     except FileNotFoundError:
         raise
     except ValueError as exc:
         raise _source_error(args, exc) from None
+
+
+def _run_pod_fit(args: argparse.Namespace) -> int:
+    """Fit a POD here and print the result."""
+    from gst_flows.execution import run_local
+    from gst_flows.potentials import fetch_potential
+
+    maker = _pod_maker(args)
+    source = _source(args)
+    _check_source(args, source)
     check_database()
     test_file = str(Path(args.test_file).resolve()) if args.test_file else None
     job = maker.make(source, test_source=test_file)
@@ -353,7 +359,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a potential here and print the error table."""
     from gst_flows.execution import run_local
     from gst_flows.fit import format_error_table
-    from gst_flows.makers.fit import GapEvaluateMaker, load_training_frames
+    from gst_flows.makers.fit import GapEvaluateMaker
     from gst_flows.potentials import find_potential
 
     if args.reference:
@@ -363,12 +369,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             raise ValueError("give --reference, a labelled extxyz FILE or --tag T, not several")
         args.file = str(REFERENCE_SET)
     source = _source(args)
-    try:
-        load_training_frames(source)  # refuse a bad data source before anything is stored
-    except FileNotFoundError:
-        raise
-    except ValueError as exc:
-        raise _source_error(args, exc) from None
+    _check_source(args, source)
     check_database()
     potential = args.potential
     if Path(potential).is_file():
