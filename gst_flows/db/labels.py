@@ -64,6 +64,7 @@ def label_filter(
     query: dict[str, Any] | None = None,
     include_reused: bool = True,
     structure_hash: str | None = None,
+    synthetic: bool | None = False,
 ) -> dict[str, Any]:
     """MongoDB filter selecting label documents in the outputs collection.
 
@@ -89,6 +90,11 @@ def label_filter(
         that computed (or imported) a label.
     structure_hash
         Only labels of this structure.
+    synthetic
+        False (default): leave out synthetic labels (a teacher potential's, see
+        :class:`~gst_flows.makers.teacher.TeacherLabelMaker`), so they never mix with DFT
+        labels unasked; labels stored without the field count as not synthetic. True: only
+        synthetic labels. None: both.
     """
     criteria: dict[str, Any] = {"output.@class": LABEL_CLASS}
     if not include_reused:
@@ -107,6 +113,8 @@ def label_filter(
         criteria["output.code"] = code
     if structure_hash:
         criteria["output.structure_hash"] = structure_hash
+    if synthetic is not None:
+        criteria["output.provenance.synthetic"] = True if synthetic else {"$ne": True}
     clauses: list[dict[str, Any]] = [criteria]
     if settings_hash:
         if len(settings_hash) < 6 or not all(c in "0123456789abcdef" for c in settings_hash):

@@ -12,10 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 from ase import Atoms
 from jobflow import Flow, Maker, job
-from monty.json import MSONable
 
 from gst_flows.fit import (
     FitInputError,
@@ -25,12 +23,12 @@ from gst_flows.fit import (
     kfold_by_structure,
     parity_plots,
     predict,
-    read_labelled_frames,
     split_by_structure,
     summarise_frames,
 )
-from gst_flows.fit.data import ISOLATED_ATOM, group_label, is_isolated_atom
+from gst_flows.fit.data import group_label, is_isolated_atom
 from gst_flows.fit.metrics import ALL
+from gst_flows.makers.training import Source, TrainingSelection, load_training_frames
 from gst_flows.md.potential import gap_calculator
 from gst_flows.schemas.fit import (
     CrossValidationDoc,
@@ -58,108 +56,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 GiB = 1024**3
-
-
-@dataclass
-class TrainingSelection(MSONable):
-    """Labelled structures chosen from the database.
-
-    Parameters
-    ----------
-    tag
-        Only labels with this provenance tag.
-    iterations
-        Only these active-learning iterations.
-    config_types
-        Only these config_types (isolated atoms are always included).
-    settings_hash
-        Only labels of this DFT protocol (and the isolated atoms computed for it), so a tag
-        holding labels of two protocols still gives one consistent training set.
-    subsample
-        Keep this fraction of the structures (isolated atoms always kept), drawn at random
-        with ``subsample_seed``: the training sets of a committee of fits.
-    subsample_seed
-        Seed of the subsample.
-    """
-
-    tag: str | None = None
-    iterations: list[int] | None = None
-    config_types: list[str] | None = None
-    settings_hash: str | None = None
-    subsample: float | None = None
-    subsample_seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.subsample is not None and not 0 < self.subsample <= 1:
-            raise ValueError(f"subsample must be a fraction in (0, 1], got {self.subsample}")
-
-    def filters(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`gst_flows.db.find_labels` for this selection."""
-        return {
-            "tag": self.tag or None,
-            "iteration": list(self.iterations) if self.iterations else None,
-            "config_type": [*self.config_types, ISOLATED_ATOM] if self.config_types else None,
-            "settings_hash": self.settings_hash or None,
-        }
-
-    def criteria(self) -> dict:
-        """MongoDB filter on the job documents of the store (see :func:`label_filter`)."""
-        from gst_flows.db import label_filter
-
-        return label_filter(**self.filters())
-
-    def subsampled(self, frames: list[Atoms]) -> list[Atoms]:
-        """The frames :attr:`subsample` keeps (all of them when it is None)."""
-        if self.subsample is None or self.subsample >= 1:
-            return frames
-        structures = [k for k, f in enumerate(frames) if not is_isolated_atom(f)]
-        n_keep = max(1, round(self.subsample * len(structures)))
-        rng = np.random.default_rng(self.subsample_seed)
-        keep = set(rng.choice(structures, size=n_keep, replace=False).tolist()) if structures else set()
-        return [f for k, f in enumerate(frames) if is_isolated_atom(f) or k in keep]
-
-    def describe(self) -> str:
-        """Short text for documents and logs."""
-        parts = [f"{k}={v}" for k, v in self.as_dict().items() if v and not k.startswith("@")]
-        return "database: " + (", ".join(parts) or "all labels")
-
-
-Source = str | os.PathLike | TrainingSelection | dict
-
-
-def load_training_frames(source: Source, store=None) -> tuple[list[Atoms], str]:
-    """Labelled frames from an extxyz file or a database selection.
-
-    Parameters
-    ----------
-    source
-        Path of an extxyz file, or a :class:`TrainingSelection` (or its dict).
-    store
-        JobStore to query for a selection; the running job's store, else the configured one.
-
-    Returns
-    -------
-    tuple
-        ``(frames, description of the source)``.
-    """
-    if isinstance(source, dict):
-        source = TrainingSelection(**{k: v for k, v in source.items() if not k.startswith("@")})
-    if isinstance(source, TrainingSelection):
-        from gst_flows.db import find_labels
-
-        store = store or current_store()
-        labels = find_labels(store=store, **source.filters())
-        # A content-defined order (not the order in which labels happened to finish) keeps
-        # gap_fit's sparse-point choice and the subsamples the same from run to run.
-        labels.sort(key=lambda label: (label.doc.structure_hash, label.doc.settings_hash))
-        frames = [label.doc.to_atoms() for label in labels]
-        if not frames:
-            raise FitInputError(f"no successful labels match {source.describe()}")
-        return source.subsampled(frames), source.describe()
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"training data file {path} not found")
-    return read_labelled_frames(path), str(path.resolve())
 
 
 def _summary(frames: Sequence[Atoms]) -> TrainingSetSummary:

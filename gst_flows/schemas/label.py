@@ -36,6 +36,12 @@ class Provenance(BaseModel):
         None, description="Measured SOAP crystalline fraction (k̄) when generated."
     )
     source: str | None = Field(None, description="File or data set it was read from.")
+    teacher: str | None = Field(
+        None, description="Potential id of the teacher that labelled it (synthetic labels only)."
+    )
+    synthetic: bool | None = Field(
+        None, description="True for labels computed by a potential, not DFT (indirect learning)."
+    )
 
 
 class LabelDoc(BaseModel):

@@ -1,0 +1,386 @@
+"""Indirect learning: a teacher GAP runs MD, labels its own frames, and a student learns them.
+
+A fast potential (a POD by default) fitted to a few DFT frames is unstable in MD; fitted to
+many frames labelled by a GAP (the teacher), with the DFT frames weighted in, it runs (see
+``benchmarks/indirect_learning.py`` and ``docs/fast-potentials.md``). The flow:
+
+1. teacher MD (:class:`~gst_flows.makers.md.GapMDMaker`) on each cell, one run per MD maker;
+2. teacher labels (:class:`~gst_flows.makers.teacher.TeacherLabelMaker`) of frames sampled
+   from each run, stored as synthetic labels under ``<tag>-synthetic``, those of the held-out
+   runs under ``<tag>-synthetic-heldout``;
+3. the student fit on the synthetic labels plus the DFT labels of ``dft_tag``, each DFT
+   structure repeated ``dft_repeat`` times (the fit codes have no per-frame weights);
+4. validation: an :class:`~gst_flows.schemas.indirect.IndirectLearningDoc` with the student's
+   errors against the teacher on the held-out runs and against DFT on ``dft_test_tag``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from jobflow import Flow, Maker, Response, job
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from gst_flows.errors import InputError
+from gst_flows.makers.fit import PotentialFitMaker, TrainingSelection
+from gst_flows.makers.md import GapMDMaker, as_md_doc, structure_to_atoms
+from gst_flows.makers.pod import PodFitMaker
+from gst_flows.makers.teacher import TeacherLabelMaker, teacher_ref
+from gst_flows.md.protocol import melt_quench, partial_melt
+from gst_flows.schemas.indirect import IndirectLearningDoc
+from gst_flows.schemas.potential import PotentialRef, as_potential_ref
+
+__all__ = [
+    "IndirectLearningMaker",
+    "default_teacher_md_makers",
+    "sample_frames",
+    "student_sources",
+    "teacher_label_frames",
+    "validate_student",
+]
+
+#: Box of the teacher's isolated atoms, Å (slightly asymmetric, larger than a GAP cutoff).
+ISOLATED_BOX = (12.0, 12.5, 13.0)
+
+
+def default_teacher_md_makers() -> list[GapMDMaker]:
+    """A short melt-quench (1,500 K melt quenched to 300 K) and a heating ramp (300-1,500 K).
+
+    About 3 ps each at 2 fs, a frame every 100 fs: liquid, glassy and heated-crystal frames.
+    """
+    quench = melt_quench(
+        melt_temperature=1500.0,
+        melt_duration=1000.0,
+        quench_rate=1000.0,
+        heat_from=None,
+        anneal_duration=600.0,
+        name="teacher-melt-quench",
+    )
+    heat = partial_melt(
+        start_temperature=300.0, end_temperature=1500.0, duration=3000.0, fixed=None, name="teacher-heating"
+    )
+    return [
+        GapMDMaker(name="teacher md melt-quench", protocol=quench, frame_interval=50, thermo_interval=10),
+        GapMDMaker(name="teacher md heating", protocol=heat, frame_interval=50, thermo_interval=10),
+    ]
+
+
+def sample_frames(frames: Sequence[Atoms], stride: int, n_frames: int | None) -> list[Atoms]:
+    """Every ``stride``-th frame after the first (the start cell), at most ``n_frames`` evenly spread.
+
+    The frames are returned as bare periodic cells (species, positions, cell).
+    """
+    picked = list(frames)[stride::stride]
+    if n_frames is not None and len(picked) > n_frames:
+        index = np.unique(np.linspace(0, len(picked) - 1, n_frames).round().astype(int))
+        picked = [picked[i] for i in index]
+    return [Atoms(numbers=f.numbers, positions=f.positions, cell=f.cell, pbc=f.pbc) for f in picked]
+
+
+@job
+def teacher_label_frames(
+    md_doc: Any,
+    labeller: TeacherLabelMaker,
+    stride: int,
+    n_frames: int | None,
+    provenance: dict[str, Any],
+    batch_name: str,
+) -> Response:
+    """Replace itself by a label flow over frames sampled from a teacher MD run.
+
+    The replacement's output is the batch's :class:`~gst_flows.schemas.label.LabelBatchDoc`.
+    """
+    from gst_flows.flows.label import label_flow
+
+    doc = as_md_doc(md_doc)
+    frames = sample_frames(doc.frames(), stride, n_frames)
+    if not frames:
+        raise ValueError(f"{batch_name}: the teacher MD saved no frame after its first (stride {stride})")
+    prov = {**provenance, "generator": f"teacher md {doc.dir_name or doc.name}"}
+    return Response(replace=label_flow(frames, labeller, name=batch_name, max_failed_fraction=0.0, **prov))
+
+
+@job
+def student_sources(summaries: list[Any], sources: list[TrainingSelection]) -> list[TrainingSelection]:
+    """The student's training sources, once every synthetic label batch is stored.
+
+    ``summaries`` (the label batches) are taken only so this job runs after them.
+    """
+    del summaries
+    return list(sources)
+
+
+def _n_structures(store, **filters: Any) -> int:
+    from gst_flows.db import find_labels
+
+    labels = find_labels(store=store, load=False, **filters)
+    return sum(lab.doc.provenance.config_type != "isolated_atom" for lab in labels)
+
+
+def _errors_on(store, calc, **filters: Any) -> tuple[dict, int]:
+    from gst_flows.db import find_labels
+    from gst_flows.fit import error_table, predict
+    from gst_flows.makers.fit import _metrics
+
+    frames = [lab.doc.to_atoms() for lab in find_labels(store=store, **filters)]
+    if not frames:
+        return {}, 0
+    return _metrics(error_table(predict(frames, calc))), sum(len(f) > 1 for f in frames)
+
+
+@job(output_schema=IndirectLearningDoc)
+def validate_student(
+    student_ref: Any, teacher: PotentialRef, settings: dict[str, Any], heldout_trajectories: list[int]
+) -> IndirectLearningDoc:
+    """Errors of the student against the teacher (held-out runs) and against DFT (``dft_test_tag``).
+
+    Parameters
+    ----------
+    student_ref
+        The student fit's ``potential_ref``.
+    teacher
+        The teacher's reference.
+    settings
+        ``tag``, ``synthetic_tag``, ``heldout_tag``, ``dft_tag``, ``dft_repeat``,
+        ``dft_test_tag``, ``n_trajectories`` and ``teacher_settings_hash``.
+    heldout_trajectories
+        Indices of the held-out MD runs.
+    """
+    from gst_flows.potentials import potential_calculator
+    from gst_flows.store import current_store
+
+    store = current_store()
+    ref = as_potential_ref(student_ref)
+    teacher = as_potential_ref(teacher)
+    calc = potential_calculator(ref, store=store)
+    synthetic = {"synthetic": True, "settings_hash": settings["teacher_settings_hash"]}
+    vs_teacher, n_held = _errors_on(store, calc, tag=settings["heldout_tag"], **synthetic)
+    vs_dft, n_dft_test = (
+        _errors_on(store, calc, tag=settings["dft_test_tag"]) if settings["dft_test_tag"] else ({}, 0)
+    )
+    dft_tag = settings["dft_tag"] if settings["dft_repeat"] else None
+    return IndirectLearningDoc(
+        tag=settings["tag"],
+        teacher_id=teacher.potential_id,
+        teacher_sha256=teacher.sha256,
+        student_ref=ref,
+        student_potential_id=ref.potential_id,
+        synthetic_tag=settings["synthetic_tag"],
+        heldout_tag=settings["heldout_tag"],
+        dft_tag=dft_tag,
+        dft_repeat=settings["dft_repeat"] if dft_tag else 0,
+        dft_test_tag=settings["dft_test_tag"],
+        n_synthetic=_n_structures(store, tag=settings["synthetic_tag"], **synthetic),
+        n_synthetic_heldout=n_held,
+        n_dft=_n_structures(store, tag=dft_tag) if dft_tag else 0,
+        n_dft_test=n_dft_test,
+        n_trajectories=settings["n_trajectories"],
+        heldout_trajectories=heldout_trajectories,
+        errors_vs_teacher=vs_teacher,
+        errors_vs_dft=vs_dft,
+    )
+
+
+@dataclass
+class IndirectLearningMaker(Maker):
+    """Teach a fast student potential with a GAP's MD frames and labels (indirect learning).
+
+    Parameters
+    ----------
+    name
+        Flow name.
+    teacher
+        The teacher GAP: a :class:`~gst_flows.schemas.potential.PotentialRef` or the id (or
+        tag) of a stored GAP; resolved and checked when the flow is made.
+    md_makers
+        Teacher MD runs on each cell (their ``potential`` is set to the teacher); default
+        :func:`default_teacher_md_makers`.
+    frame_stride
+        Take every ``frame_stride``-th saved frame of a run (the start cell is never taken).
+    n_frames
+        At most this many synthetic frames per run, evenly spread (None: all sampled).
+    student_maker
+        The fit of the student (default: :class:`~gst_flows.makers.pod.PodFitMaker` with no
+        test split, since held-out runs and ``dft_test_tag`` are the test sets). ``tag`` is
+        added to its tags.
+    dft_tag
+        Tag of DFT labels fitted with the synthetic ones (None: synthetic only).
+    dft_repeat
+        Times each DFT structure enters the training set: the weight of DFT labels (0: none).
+    dft_test_tag
+        Tag of DFT held-out labels the student is validated against (optional).
+    heldout_fraction
+        Fraction of the teacher runs held out (labelled, not fitted): the student's errors
+        against the teacher are measured on them.
+    isolated_atoms
+        Label the teacher's isolated atoms (one per species of the cells) with the synthetic
+        training labels: they pin the student's one-body terms. The DFT selection brings its
+        own isolated atoms too: keep both from one protocol (the teacher's e0 are usually
+        the DFT ones).
+    seed
+        Seed of the choice of held-out runs.
+    tag
+        Tag of the run: synthetic labels go under ``<tag>-synthetic`` and
+        ``<tag>-synthetic-heldout``.
+    """
+
+    name: str = "indirect learning"
+    teacher: Any = None
+    md_makers: list[GapMDMaker] = field(default_factory=default_teacher_md_makers)
+    frame_stride: int = 1
+    n_frames: int | None = None
+    student_maker: PotentialFitMaker = field(
+        default_factory=lambda: PodFitMaker(name="student pod fit", test_fraction=0.0)
+    )
+    dft_tag: str | None = None
+    dft_repeat: int = 5
+    dft_test_tag: str | None = None
+    heldout_fraction: float = 0.25
+    isolated_atoms: bool = True
+    seed: int = 0
+    tag: str = "indirect"
+
+    def check(self, cells: Sequence[Structure | Atoms], store=None) -> PotentialRef:
+        """Validate every input and resolve the teacher, before any job is made.
+
+        Returns
+        -------
+        PotentialRef
+            The teacher's reference.
+
+        Raises
+        ------
+        gst_flows.errors.InputError
+            On a missing or unknown teacher, a teacher that is not a GAP, or a bad setting.
+        """
+        if self.teacher is None:
+            raise InputError("no teacher given", where="teacher", fix="give a stored GAP's potential id")
+        if not self.tag or not isinstance(self.tag, str):
+            raise InputError(f"tag must be a non-empty text, got {self.tag!r}", where="tag")
+        if isinstance(cells, Structure | Atoms) or not cells:
+            raise InputError("give a list of one or more cells", where="cells")
+        for k, cell in enumerate(cells):
+            if not isinstance(cell, Structure | Atoms):
+                raise InputError(f"cell {k} is a {type(cell).__name__}, not a structure", where="cells")
+        if not self.md_makers or not all(isinstance(m, GapMDMaker) for m in self.md_makers):
+            raise InputError("md_makers must be one or more GapMDMaker", where="md_makers")
+        if not isinstance(self.student_maker, PotentialFitMaker):
+            raise InputError("student_maker must be a PodFitMaker or GapFitMaker", where="student_maker")
+        if int(self.frame_stride) != self.frame_stride or self.frame_stride < 1:
+            raise InputError(f"frame_stride must be a whole number >= 1, got {self.frame_stride}")
+        if self.n_frames is not None and self.n_frames < 1:
+            raise InputError(f"n_frames must be >= 1 or None, got {self.n_frames}", where="n_frames")
+        if int(self.dft_repeat) != self.dft_repeat or self.dft_repeat < 0:
+            raise InputError(f"dft_repeat must be a whole number >= 0, got {self.dft_repeat}")
+        if not 0 <= self.heldout_fraction < 1:
+            raise InputError(f"heldout_fraction must be in [0, 1), got {self.heldout_fraction}")
+        if self.heldout_fraction > 0 and len(cells) * len(self.md_makers) < 2:
+            raise InputError(
+                "one teacher run cannot be split into training and held-out runs",
+                where="heldout_fraction",
+                fix="give more cells or MD makers, or heldout_fraction=0",
+            )
+        ref = teacher_ref(self.teacher, store=store)
+        for cell in cells:
+            for maker in self.md_makers:
+                replace(maker, potential=ref).check(cell)
+        return ref
+
+    def heldout_runs(self, n_runs: int) -> list[int]:
+        """Indices of the held-out runs among ``n_runs`` (at least one, never all, if any)."""
+        if self.heldout_fraction <= 0:
+            return []
+        n_held = min(max(1, round(self.heldout_fraction * n_runs)), n_runs - 1)
+        return sorted(np.random.default_rng(self.seed).choice(n_runs, n_held, replace=False).tolist())
+
+    def make(self, cells: Sequence[Structure | Atoms], store=None) -> Flow:
+        """The flow: teacher MD, teacher labels, student fit, validation.
+
+        Parameters
+        ----------
+        cells
+            Starting cells of the teacher MD.
+        store
+            JobStore in which the teacher is looked up; the configured one when omitted.
+
+        Returns
+        -------
+        Flow
+            Its output is the :class:`~gst_flows.schemas.indirect.IndirectLearningDoc`.
+        """
+        ref = self.check(cells, store=store)
+        labeller = TeacherLabelMaker(teacher=ref)
+        teacher_hash = TeacherLabelMaker.settings_hash_for(ref)
+        synthetic_tag, heldout_tag = f"{self.tag}-synthetic", f"{self.tag}-synthetic-heldout"
+        held = self.heldout_runs(len(cells) * len(self.md_makers))
+        jobs, summaries = [], []
+        run = 0
+        for i, cell in enumerate(cells):
+            atoms = structure_to_atoms(cell)
+            if isinstance(cell, Atoms):  # job inputs are stored: pymatgen's form serialises
+                cell = AseAtomsAdaptor.get_structure(cell)
+            for maker in self.md_makers:
+                md = replace(maker, potential=ref).make(cell)
+                md.name = f"{maker.name} {i}"
+                protocol = maker.resolved_protocol(atoms).name
+                labels = teacher_label_frames(
+                    md.output,
+                    labeller,
+                    self.frame_stride,
+                    self.n_frames,
+                    {
+                        "tag": heldout_tag if run in held else synthetic_tag,
+                        "config_type": f"gap_md_{protocol}".replace("-", "_"),
+                        "potential_id": ref.potential_id,
+                    },
+                    f"teacher labels {i} {protocol}",
+                )
+                labels.name = f"teacher labels {i} {protocol}"
+                jobs += [md, labels]
+                summaries.append(labels.output)
+                run += 1
+        if self.isolated_atoms:
+            jobs.append(self._isolated_atoms(cells, labeller, synthetic_tag, ref))
+            summaries.append(jobs[-1].output)
+        sources = [TrainingSelection(tag=synthetic_tag, synthetic=True, settings_hash=teacher_hash)]
+        if self.dft_tag and self.dft_repeat:
+            sources.append(TrainingSelection(tag=self.dft_tag, repeat=int(self.dft_repeat)))
+        gathered = student_sources(summaries, sources)
+        gathered.name = "student training sources"
+        tags = self.student_maker.tags
+        student = replace(self.student_maker, tags=[*tags, self.tag] if self.tag not in tags else tags)
+        fit = student.make(gathered.output)
+        settings = {
+            "tag": self.tag,
+            "synthetic_tag": synthetic_tag,
+            "heldout_tag": heldout_tag,
+            "dft_tag": self.dft_tag,
+            "dft_repeat": int(self.dft_repeat),
+            "dft_test_tag": self.dft_test_tag,
+            "n_trajectories": run,
+            "teacher_settings_hash": teacher_hash,
+        }
+        check = validate_student(fit.output.potential_ref, ref, settings, held)
+        check.name = "indirect learning validation"
+        return Flow([*jobs, gathered, fit, check], output=check.output, name=self.name)
+
+    @staticmethod
+    def _isolated_atoms(cells, labeller, tag: str, ref: PotentialRef) -> Flow:
+        from gst_flows.flows.label import label_flow
+
+        species = sorted({s for c in cells for s in structure_to_atoms(c).get_chemical_symbols()})
+        atoms = [Atoms(s, positions=[[5.0, 5.2, 5.4]], cell=list(ISOLATED_BOX), pbc=True) for s in species]
+        return label_flow(
+            atoms,
+            labeller,
+            name="teacher isolated atoms",
+            max_failed_fraction=0.0,
+            tag=tag,
+            config_type="isolated_atom",
+            potential_id=ref.potential_id,
+        )

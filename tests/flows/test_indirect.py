@@ -1,0 +1,200 @@
+"""Indirect learning: teacher labels are synthetic, kept apart from DFT labels, and teach a POD."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from gst_flows.db import find_labels, label_filter
+from gst_flows.errors import InputError
+from gst_flows.execution import run_local
+from gst_flows.fit import FitInputError, error_table, predict
+from gst_flows.fit.pod import PodBasis
+from gst_flows.flows.indirect import IndirectLearningMaker, sample_frames
+from gst_flows.flows.label import label_flow
+from gst_flows.makers.fit import TrainingSelection, load_training_frames
+from gst_flows.makers.md import GapMDMaker
+from gst_flows.makers.pod import PodFitMaker
+from gst_flows.makers.teacher import TeacherLabelMaker
+from gst_flows.md.lammps import plugin as lammps_plugin
+from gst_flows.md.potential import gap_calculator
+from gst_flows.md.protocol import melt_quench, partial_melt
+from gst_flows.potentials import potential_calculator
+from gst_flows.schemas.indirect import IndirectLearningDoc
+from gst_flows.schemas.potential import PotentialRef
+from gst_flows.store import get_store
+from gst_flows.structures import build_rocksalt
+from tests.support.standin import StandInLabelMaker
+from tests.support.stored_gap import SCENARIO_GAP, store_gap_files
+
+
+def _lammps_missing() -> str | None:
+    try:
+        lammps_plugin.find_lammps()
+    except lammps_plugin.LammpsNotFoundError as exc:
+        return str(exc)
+    return None
+
+
+SMALL = PodBasis(two_body_radial=4, three_body_radial=2, three_body_angular=2, ridge=1e-4)
+MD = {"frame_interval": 10, "thermo_interval": 10, "checkpoint_interval": 100}
+
+
+def _cells(n, seed=0):
+    cells = []
+    for k in range(n):
+        atoms = build_rocksalt("Ge1Sb2Te4", seed=seed + k)
+        atoms.rattle(0.05, seed=seed + 10 + k)
+        atoms.info.clear()
+        cells.append(atoms)
+    return cells
+
+
+def _stored_teacher(tag: str) -> PotentialRef:
+    job = store_gap_files(str(SCENARIO_GAP), [tag])
+    run_local(job)
+    store = get_store()
+    store.connect()
+    output = store.query_one({"uuid": job.uuid}, properties=["output.potential_ref"])["output"]
+    return PotentialRef.model_validate({k: v for k, v in output["potential_ref"].items() if k[0] != "@"})
+
+
+def test_label_filter_leaves_synthetic_labels_out_unless_asked():
+    assert label_filter()["output.provenance.synthetic"] == {"$ne": True}
+    assert label_filter(synthetic=True)["output.provenance.synthetic"] is True
+    assert "output.provenance.synthetic" not in label_filter(synthetic=None)
+    assert TrainingSelection().filters()["synthetic"] is False
+    assert TrainingSelection(synthetic=True).criteria()["output.provenance.synthetic"] is True
+    with pytest.raises(ValueError, match="repeat"):
+        TrainingSelection(repeat=0)
+
+
+def test_labels_stored_without_the_field_still_match(gst_home, outputs):
+    run_local(label_flow(_cells(2, seed=40), StandInLabelMaker(), tag="old-labels"))
+    # labels stored before the field existed have no provenance.synthetic at all
+    outputs.update_many(
+        {"output.provenance.tag": "old-labels"}, {"$unset": {"output.provenance.synthetic": ""}}
+    )
+    assert (
+        outputs.count_documents(
+            {"output.provenance.synthetic": {"$exists": True}, "output.provenance.tag": "old-labels"}
+        )
+        == 0
+    )
+    assert len(find_labels(tag="old-labels", load=False)) == 2
+    assert len(find_labels(tag="old-labels", load=False, synthetic=None)) == 2
+    assert find_labels(tag="old-labels", load=False, synthetic=True) == []
+    frames, _ = load_training_frames(TrainingSelection(tag="old-labels", repeat=3))
+    assert len(frames) == 6  # each structure three times
+
+
+def test_teacher_settings_hash_names_the_files(tmp_path):
+    copy = tmp_path / "gap"
+    shutil.copytree(SCENARIO_GAP, copy)
+    paths = [copy / "gap.xml", *sorted(copy.glob("gap.xml.sparseX.*"))]
+    ref = PotentialRef.from_paths("same-id", paths)
+    paths[1].write_text(paths[1].read_text().replace("1", "2", 1))
+    changed = PotentialRef.from_paths("same-id", paths)
+    assert ref.sha256 == changed.sha256  # the XML is the same, a sparseX file is not
+    assert TeacherLabelMaker.settings_for(ref)["sha256"] == ref.sha256
+    assert TeacherLabelMaker.settings_hash_for(ref) != TeacherLabelMaker.settings_hash_for(changed)
+
+
+def test_sample_frames_skips_the_start_and_spreads():
+    frames = _cells(1) * 11
+    for k, f in enumerate(frames):
+        frames[k] = f.copy()
+        frames[k].positions[0, 0] += 0.01 * k
+    picked = sample_frames(frames, 2, None)
+    assert [round(f.positions[0, 0] - frames[0].positions[0, 0], 2) for f in picked] == [
+        0.02,
+        0.04,
+        0.06,
+        0.08,
+        0.1,
+    ]
+    assert len(sample_frames(frames, 1, 3)) == 3 and not sample_frames(frames[:1], 1, None)
+
+
+def test_bad_inputs_are_refused_before_any_job(gst_home, outputs):
+    before = outputs.count_documents({})
+    with pytest.raises(InputError, match="no stored potential with id or tag 'no-such-teacher'"):
+        IndirectLearningMaker(teacher="no-such-teacher").make(_cells(2))
+    with pytest.raises(InputError, match="no teacher"):
+        IndirectLearningMaker().make(_cells(2))
+    with pytest.raises(InputError, match="cannot be split"):
+        IndirectLearningMaker(teacher="x", md_makers=[GapMDMaker()]).make(_cells(1))
+    with pytest.raises(InputError, match="dft_repeat"):
+        IndirectLearningMaker(teacher="x", dft_repeat=-1).make(_cells(2))
+    assert outputs.count_documents({}) == before
+
+
+@pytest.mark.skipif(_lammps_missing() is not None, reason=f"{_lammps_missing()}")
+def test_indirect_learning_flow(gst_home, outputs):
+    teacher = _stored_teacher("ind-teacher")
+    # "DFT" (the stand-in labeller) for the student's training and test sets
+    run_local(label_flow(_cells(3, seed=20), StandInLabelMaker(), tag="ind-dft"))
+    run_local(label_flow(_cells(2, seed=30), StandInLabelMaker(), tag="ind-dft-test"))
+    quench = melt_quench(
+        melt_temperature=1500.0, melt_duration=100.0, quench_rate=12000.0, heat_from=None, anneal_duration=0.0
+    )
+    heat = partial_melt(start_temperature=300.0, end_temperature=1200.0, duration=200.0, fixed=None)
+    maker = IndirectLearningMaker(
+        teacher=teacher.potential_id,
+        md_makers=[GapMDMaker(protocol=quench, **MD), GapMDMaker(protocol=heat, **MD)],
+        frame_stride=2,
+        n_frames=4,
+        student_maker=PodFitMaker(basis=SMALL, test_fraction=0.0),
+        dft_tag="ind-dft",
+        dft_repeat=2,
+        dft_test_tag="ind-dft-test",
+        heldout_fraction=0.25,
+        tag="ind",
+    )
+    flow = maker.make(_cells(2))
+    responses = run_local(flow)
+    doc = responses[flow.jobs[-1].uuid][1].output
+    assert isinstance(doc, IndirectLearningDoc)
+    assert doc.teacher_id == teacher.potential_id and doc.teacher_sha256 == teacher.sha256
+    assert doc.n_trajectories == 4 and len(doc.heldout_trajectories) == 1
+    assert doc.n_synthetic == 3 * 4 and doc.n_synthetic_heldout == 4
+    assert doc.n_dft == 3 and doc.n_dft_test == 2 and doc.dft_repeat == 2
+    assert (
+        doc.student_ref.backend == "pod"
+        and "ind" in outputs.find_one({"output.potential_id": doc.student_potential_id})["output"]["tags"]
+    )
+
+    # synthetic labels carry the teacher and the flag, and stay out of default queries
+    synthetic = find_labels(tag="ind-synthetic", synthetic=True)
+    assert len(synthetic) == 3 * 4 + 3  # frames and the isolated atoms of Ge, Sb, Te
+    assert all(lab.doc.code == "teacher" for lab in synthetic)
+    assert all(lab.doc.provenance.teacher == teacher.potential_id for lab in synthetic)
+    assert all(lab.doc.provenance.synthetic is True for lab in synthetic)
+    assert find_labels(tag="ind-synthetic") == [] and find_labels(tag="ind-synthetic-heldout") == []
+    with pytest.raises(FitInputError, match="no successful labels"):
+        load_training_frames(TrainingSelection(tag="ind-synthetic"))
+    assert len(find_labels(tag="ind-synthetic", synthetic=None)) == len(synthetic)
+    assert all(lab.doc.provenance.synthetic is None for lab in find_labels(tag="ind-dft"))
+
+    # the labels are the teacher's: recompute one from the fixture files
+    calc = gap_calculator(SCENARIO_GAP / "gap.xml")
+    frame = next(lab.doc for lab in synthetic if lab.doc.natoms > 1).to_atoms()
+    frame.calc = calc
+    assert frame.get_potential_energy() == pytest.approx(frame.info["REF_energy"], abs=1e-6)
+    assert np.allclose(frame.get_forces(), frame.arrays["REF_forces"], atol=1e-6)
+    assert frame.info["teacher"] == teacher.potential_id and frame.info["synthetic"] is True
+
+    # the student's error against the teacher is recomputable from the stored labels
+    held = [lab.doc.to_atoms() for lab in find_labels(tag="ind-synthetic-heldout", synthetic=True)]
+    again = error_table(predict(held, potential_calculator(doc.student_ref)))["all"]
+    row = doc.errors_vs_teacher["all"]
+    assert row.n_structures == 4
+    assert row.force_rmse == pytest.approx(again.force_rmse, rel=1e-6)
+    assert row.energy_rmse == pytest.approx(again.energy_rmse, rel=1e-6)
+    assert doc.errors_vs_dft["all"].n_structures == 2 and doc.errors_vs_dft["all"].force_rmse > 0
+
+    # the student saw the synthetic training labels and each DFT structure twice
+    fit = outputs.find_one({"output.potential_id": doc.student_potential_id})["output"]
+    assert fit["training_set"]["n_structures"] == 3 * 4 + 3 + 3 * 2
