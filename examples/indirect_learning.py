@@ -2,14 +2,14 @@
 
     python examples/indirect_learning.py GAP_ID [DFT_TAG [DFT_TEST_TAG]]
 
-``GAP_ID`` is the potential id (or tag) of a GAP in the configured database (``gst-flows query
-potentials`` lists them); ``DFT_TAG`` adds the DFT labels of that tag to the student's training
-set (each structure five times), ``DFT_TEST_TAG`` validates the student against DFT as well.
-The teacher runs a short melt-quench and a heating ramp on a 56-atom Ge1Sb2Te4 rock-salt cell
-and a 64-atom GeTe cell (one run of four is held out), with about 3 ps each this takes ~10 to
-20 min on one core with a production-size GAP. Without arguments the example stores the small
-test GAP of ``tests/fixtures/scenario_gap`` (fitted to a pair potential, not to DFT: plumbing
-only) and uses it.
+``GAP_ID`` is the potential id (or tag) of a GAP in the configured database (the
+``potential_id`` of its fit document); ``DFT_TAG`` adds the DFT labels of that tag to the
+student's training set (each structure five times), ``DFT_TEST_TAG`` validates the student
+against DFT as well. The teacher runs a short melt-quench and a heating ramp on a 56-atom
+Ge1Sb2Te4 rock-salt cell and a 64-atom GeTe cell (one run of four is held out), about 3 ps
+each. Without arguments the example stores the small test GAP of
+``tests/fixtures/scenario_gap`` (fitted to a pair potential, not to DFT: plumbing only) and
+uses it.
 """
 
 from __future__ import annotations

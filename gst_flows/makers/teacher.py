@@ -55,7 +55,7 @@ def teacher_ref(teacher: Any, store=None) -> PotentialRef:
             raise InputError(
                 f"no stored potential with id or tag {teacher!r}",
                 where="teacher",
-                fix="give the potential_id of a stored GAP fit (gst-flows query potentials)",
+                fix="give the potential_id or a tag of a stored GAP fit (its GapFitDoc)",
             ) from exc
         ref = as_potential_ref(info["potential_ref"])
         if ref is None:
