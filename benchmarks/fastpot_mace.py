@@ -392,6 +392,10 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
 
     fit_info = fit(args, args.work)
+    # with --swa, <name>.model is the last stage-one checkpoint; the final model is <name>_stagetwo.model
+    stage_two = Path(fit_info["model_file"]).with_name("gst_mace_stagetwo.model")
+    if stage_two.exists():
+        fit_info["model_file"] = str(stage_two)
     print(f"fit done: {fit_info['seconds']:.0f} s, {fit_info['epochs']} epochs", flush=True)
     errs = evaluate(args, fit_info["model_file"])
     md: dict = {"atoms": 8000, "cell": CELL_DESCRIPTION}
