@@ -43,10 +43,10 @@ for name in ("tensorpotential", "tensorflow", "tf_keras", "ase", "numpy"):
         print(f"{name:16s} {md.version(name)}")
     except md.PackageNotFoundError:
         print(f"{name:16s} (not installed)")
+import tensorpotential  # noqa: F401  import check (first: it sets TF_USE_LEGACY_KERAS)
 import tensorflow as tf
 
 print("GPUs:", tf.config.list_physical_devices("GPU"))
-import tensorpotential  # noqa: F401  import check
 
 print("imports ok")
 PYEOF

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
@@ -161,22 +162,44 @@ def fit(args, work: Path) -> dict:
     return result
 
 
-def calculator(model_file: str):
+class WithAtomicEnergies(Calculator):
+    """Adds the isolated-atom energies back: gracemaker fits E - sum(E0) (``energy_corrected``)
+    and the saved model predicts that, so total energies are the model's plus sum(E0)."""
+
+    implemented_properties = ("energy", "forces")
+
+    def __init__(self, base, e0: dict[str, float]):
+        super().__init__()
+        self.base, self.e0 = base, e0
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        work = self.atoms.copy()
+        work.calc = self.base
+        offset = sum(self.e0[s] for s in work.get_chemical_symbols())
+        self.results = {"energy": work.get_potential_energy() + offset, "forces": work.get_forces()}
+
+
+def calculator(model_file: str, e0: dict[str, float]):
     from tensorpotential.calculator import TPCalculator
 
-    return TPCalculator(model_file)
+    return WithAtomicEnergies(TPCalculator(model_file), e0)
 
 
 def set_threads(threads: int) -> None:
-    import tensorflow as tf
+    import importlib
+
+    import tensorpotential  # noqa: F401  first: it sets TF_USE_LEGACY_KERAS before TensorFlow loads
+
+    tf = importlib.import_module("tensorflow")
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
-def evaluate(args, model_file: str) -> dict:
+def evaluate(args, model_file: str, e0: dict[str, float]) -> dict:
     set_threads(1)
-    calc = calculator(model_file)
+    calc = calculator(model_file, e0)
     out = {}
     for name, path in (("train", args.train), ("test", args.test), ("reference", args.reference)):
         out[name] = errors(calc, read(path, ":"))
@@ -195,7 +218,9 @@ def md_worker(model_file: str, cell: Path, threads: int, min_seconds: float, min
 
     set_threads(threads)
     atoms = read(cell)
-    atoms.calc = calculator(model_file)
+    from tensorpotential.calculator import TPCalculator
+
+    atoms.calc = TPCalculator(model_file)  # forces only: no E0 offset needed
     MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=np.random.default_rng(4928459))
     dyn = VelocityVerlet(atoms, timestep=2.0 * units.fs)
     dyn.run(2)  # warm-up: XLA compilation of the first shapes
@@ -266,7 +291,7 @@ def main() -> None:
 
     fit_info = fit(args, args.work)
     print(f"fit done: {fit_info['seconds']:.0f} s, {fit_info['maxiter']} iterations", flush=True)
-    errs = evaluate(args, fit_info["model_file"])
+    errs = evaluate(args, fit_info["model_file"], fit_info["e0s"])
     md: dict = {"atoms": 8000, "cell": CELL_DESCRIPTION}
     if not args.skip_md:
         cell, source = timing_cell(args, args.work)
