@@ -14,6 +14,9 @@
 #     MACE_SPEC      pip requirement for mace-torch (default "mace-torch>=0.3,<0.4")
 #     TORCH_WHEEL    local CPU torch wheel (installed first, so no CUDA torch is downloaded)
 #
+# What worked (2026-12-04, Python 3.11, this machine; ~2 min): torch 2.13.0+cpu (local wheel),
+# mace-torch 0.3.16, e3nn 0.4.4, ase 3.29.0, numpy 2.4.6; `pip check` clean.
+#
 # Idempotent: re-running it re-checks the installed packages and changes nothing if they fit.
 set -euo pipefail
 
