@@ -93,7 +93,7 @@ def test_bad_arguments(cp2k_frames, local_store):
 POD_SMALL = ["--set", "two_body_radial=4", "--set", "three_body_radial=2"]
 
 
-def test_fit_backend_pod_then_evaluate_and_md_check(cp2k_frames, local_store, capsys):
+def test_fit_backend_pod_then_evaluate_and_md_check(cp2k_frames, local_store, capsys, tmp_path):
     from gst_flows.cli import main
     from gst_flows.commands.common import check_potential
     from gst_flows.errors import InputError
@@ -112,6 +112,20 @@ def test_fit_backend_pod_then_evaluate_and_md_check(cp2k_frames, local_store, ca
     check_potential("pod-cli", engine="lammps")
     with pytest.raises(InputError, match="is a POD, which the ase engine cannot run"):
         check_potential("pod-cli", engine="ase")
+
+    # the scenario plan's cost is the POD's own, timed with pair_style pod in LAMMPS
+    sizes = ["--set", "n_blocks=3", "--set", "in_plane=[2,2]"]
+    plan = ["scenario", "cross-point", "--check", *sizes, "--potential", "pod-cli"]
+    assert main([*plan, "--engine", "lammps"]) == 0
+    out = capsys.readouterr().out
+    assert f"potential {potential_id}, LAMMPS, hybrid/overlay" in out
+    assert main(plan) == 2  # the size preset's ase engine cannot run it: refused in one line
+    assert "is a POD, which the ase engine cannot run" in capsys.readouterr().err
+    # the exported LAMMPS inputs run the POD too
+    inputs = ["scenario", "cross-point", "--lammps-inputs", str(tmp_path / "inputs"), *sizes]
+    assert main([*inputs, "--potential", "pod-cli"]) == 0
+    scripts = "".join(p.read_text() for p in (tmp_path / "inputs").rglob("in.*"))
+    assert "pair_style hybrid/overlay pod zbl 1.5 2.5" in scripts and "pair_style quip" not in scripts
 
 
 def test_bad_backend_and_pod_options_are_one_line_errors(cp2k_frames, local_store, capsys):
