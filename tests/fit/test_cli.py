@@ -139,6 +139,31 @@ def test_bad_backend_and_pod_options_are_one_line_errors(cp2k_frames, local_stor
     assert main(["fit", str(CP2K_SMALL), "--backend", "pod", "--set", "soap.n_max=3"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "unknown POD setting 'soap.n_max'" in err
-    assert main(["fit", str(CP2K_SMALL), "--backend", "pod", "--folds", "3"]) == 2
-    assert "--folds" in capsys.readouterr().err
+    assert main(["fit", str(CP2K_SMALL), "--backend", "pod", "--dry-run"]) == 2
+    assert "--dry-run" in capsys.readouterr().err
     assert local_store.docs_store.count() == 0
+
+
+def test_pod_cross_validation_tests_every_structure_once(cp2k_frames, local_store, capsys):
+    from gst_flows.cli import main
+    from gst_flows.fit.data import group_label, is_isolated_atom
+
+    assert main(["fit", str(CP2K_SMALL), "--backend", "pod", *POD_SMALL, "--folds", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "3-fold cross-validation (POD), folds disjoint by structure: True" in out
+    doc = local_store.query_one({"output.@class": "CrossValidationDoc"}, load=True)["output"]
+    assert doc["backend"] == "pod" and doc["hyperparameters"]["basis"]["two_body_radial"] == 4
+    assert doc["peak_memory_bytes"] is None and len(set(doc["potential_ids"])) == 3
+    # every structure is held out by exactly one fold, and each fold's POD is a fit of its own
+    structures = {group_label(f) for f in cp2k_frames if not is_isolated_atom(f)}
+    tested = [
+        local_store.query_one({"output.potential_id": pid}, load=True)["output"]
+        for pid in doc["potential_ids"]
+    ]
+    held = [h for fold in tested for h in fold["test_structure_hashes"]]
+    assert sorted(held) == sorted(structures)
+    # held-out errors exceed what a fit to everything reaches on its own training frames
+    assert main(["fit", str(CP2K_SMALL), "--backend", "pod", *POD_SMALL, "--test-fraction", "0"]) == 0
+    full = local_store.query_one({"output.@class": "PodFitDoc", "output.fold": None}, load=True)["output"]
+    cv_force = doc["summary"]["all"]["force_rmse"]["mean"]
+    assert cv_force > full["train_errors"]["all"]["force_rmse"]
