@@ -226,11 +226,14 @@ def run(args: argparse.Namespace) -> int:
         ids = submit(flow)
         print(f"submitted {maker.scenario} ({maker.size}) as fireworks {ids}")
         return 0
-    responses = run_local(flow)
+    failures: list[str] = []
+    responses = run_local(flow, failures=failures)
     last = flow.jobs[-1].uuid
     outputs = responses.get(last, {})
     if not outputs:
         print("the scenario did not finish: see the job logs", file=sys.stderr)
+        for reason in failures:
+            print(f"  {reason}", file=sys.stderr)
         return 4
     doc = outputs[max(outputs)].output
     rows = [[k, f"{v:.4g}" if isinstance(v, float) else v] for k, v in doc.key_figures().items()]

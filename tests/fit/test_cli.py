@@ -167,3 +167,16 @@ def test_pod_cross_validation_tests_every_structure_once(cp2k_frames, local_stor
     full = local_store.query_one({"output.@class": "PodFitDoc", "output.fold": None}, load=True)["output"]
     cv_force = doc["summary"]["all"]["force_rmse"]["mean"]
     assert cv_force > full["train_errors"]["all"]["force_rmse"]
+
+
+def test_a_scenario_that_blows_up_says_why(cp2k_frames, local_store, capsys):
+    """The POD of 16 small DFT cells heats the mushroom cell and trips the force check."""
+    from gst_flows.cli import main
+
+    argv = ["fit", str(CP2K_SMALL), "--backend", "pod", *POD_SMALL, "--potential-tag", "pod-unstable"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["scenario", "mushroom-reset", "--engine", "lammps", "--potential", "pod-unstable"]) == 4
+    err = capsys.readouterr().err
+    assert "the scenario did not finish" in err
+    assert "mushroom-reset md: small pulse: " in err and "MD blew up at step" in err

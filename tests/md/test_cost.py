@@ -117,3 +117,16 @@ def test_scenario_check_times_the_lammps_engine(capsys):
     us = float(re.search(r"cost: ([\d,.]+) µs per atom-step", out).group(1).replace(",", ""))
     hours = float(re.search(r"≈ ([\d,.e+-]+) core-hours", out).group(1).replace(",", ""))
     assert hours == pytest.approx(atom_steps * us * 1e-6 / 3600, rel=0.05)
+
+
+def test_a_file_that_is_not_gap_xml_is_refused_before_quip_reads_it(tmp_path):
+    """QUIP's XML parser ends the whole process (exit status 0) on a file that is not XML."""
+    from gst_flows.md.potential import PotentialInfo, gap_calculator
+
+    pod = tmp_path / "pod_coefficients.pod"
+    pod.write_text("POD_coefficients: 12\n0.1\n")
+    with pytest.raises(ValueError, match="not a GAP XML file"):
+        gap_calculator(pod)
+    assert gap_calculator(SCENARIO_GAP) is not None
+    # MD documents stored before the field existed describe GAPs
+    assert PotentialInfo(id="x", kind="gap_xml").backend == "gap"
