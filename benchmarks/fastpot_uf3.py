@@ -269,6 +269,7 @@ def md_run(
         "timestep 0.002",
         *(["fix nve all nve"] if nve else []),
         "thermo_style custom step temp pe etotal",
+        "thermo_modify flush yes",  # so that the log shows how far a run got that aborts on a rank > 0
         "thermo 100",
         f"run {steps}",
     ]
