@@ -321,6 +321,17 @@ def timed_md(potential: LammpsPotential, cell: Atoms, nprocs: int, workdir: Path
     return run
 
 
+def _finite(obj):
+    """NaN and infinities (e.g. the temperature of a run that blew up) as None: strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 # ----------------------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -551,7 +562,7 @@ def main() -> None:
         out["nve"] = {"cell": "Ge1Sb2Te4 rock salt 5x5x6, dt 2 fs, 1 rank", "runs": nve[main_name]}
         out["other_models_md"] = {n: m for n, m in md.items() if n != main_name}
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(out, indent=1))
+    args.json.write_text(json.dumps(_finite(out), indent=1))
     print(f"\nwrote {args.json}")
 
 
