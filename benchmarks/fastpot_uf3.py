@@ -46,6 +46,7 @@ from ase.io import write
 from ase.neighborlist import neighbor_list
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fast_potentials
 from fast_potentials import _MAXRSS_WRAPPER, CPU, LOOP, dimer_curves, nve_drift, run_measured
 
 from gst_flows.fit.data import is_isolated_atom, kfold_by_structure, read_labelled_frames
@@ -344,6 +345,11 @@ def main() -> None:
     parser.add_argument("--uf3-python", default="/opt/venvs/uf3/bin/python")
     parser.add_argument("--degree", type=int, choices=(2, 3), action="append", help="2 and/or 3 (default 3)")
     parser.add_argument("--skip-md", action="store_true")
+    parser.add_argument(
+        "--compare-pod",
+        action="store_true",
+        help="also fit the POD of fast_potentials.py on the same training set and time it in this run",
+    )
     args = parser.parse_args()
     args.work = args.work.resolve()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -398,6 +404,20 @@ def main() -> None:
         dimers = dimer_curves(pot)
         report[name] = {"fit": fit, "check": check, "errors": err, "dimers": dimers, "potential": str(path)}
 
+    pod = None
+    if args.compare_pod:  # the POD benchmark's basis and ridge CV, on the same frames and splits
+        pod_fit = fast_potentials.fit_pod(args.work, train)
+        pod_pot = fast_potentials.pod_potential(pod_fit)
+        pod = {
+            "fit": pod_fit,
+            "potential": pod_pot,
+            "errors": {
+                s: fast_potentials.errors(pod_pot, fr, args.work, f"POD-{s}")
+                for s, fr in (("train", train), ("test", test), ("reference", reference))
+            },
+        }
+        print(f"\nPOD (fast_potentials.py basis): ridge chosen by CV {pod_fit['ridge']:g}")
+
     md, nve = {}, {}
     if not args.skip_md:
         supercell = (5, 5, 5) if args.quick else (10, 10, 10)
@@ -421,6 +441,18 @@ def main() -> None:
                 for t in (300.0, 900.0)
             ]
 
+        if pod is not None:
+            md["POD"] = {
+                str(n): timed_md(
+                    pod["potential"],
+                    cell,
+                    n,
+                    args.work / "md" / f"POD-n{len(cell)}-p{n}",
+                    10.0 if args.quick else 22.0,
+                )
+                for n in (1, 2)
+            }
+
     # --------------------------------------------------------------- table
     print(
         "\npotential  free coef  fit s  fit RSS | E train  E test   E ref | F train  F test   F ref"
@@ -443,6 +475,23 @@ def main() -> None:
                 f" {m['1']['peak_rss'] / 2**20:5.0f}MB {m['2']['peak_rss'] / 2**20:5.0f}MB"
             )
         print(row)
+    if pod is not None:
+        err = pod["errors"]
+        row = (
+            f"{'POD':10s} {'219':>9s} {pod['fit']['fit_s']:6.1f} {pod['fit']['peak_rss'] / 2**20:6.0f}MB | "
+            + " ".join(f"{err[s]['e_rmse_mev']:7.1f}" for s in ("train", "test", "reference"))
+            + " | "
+            + " ".join(f"{err[s]['f_rmse']:7.3f}" for s in ("train", "test", "reference"))
+        )
+        if "POD" in md:
+            m = md["POD"]
+            row += (
+                f" | {m['1']['us_per_atom_step']:13.1f} {m['2']['us_per_atom_step']:6.1f}"
+                f" {m['1']['peak_rss'] / 2**20:5.0f}MB {m['2']['peak_rss'] / 2**20:5.0f}MB"
+            )
+        print(row)
+        for ct, r in pod["errors"]["reference"]["by_type"].items():
+            print(f"  POD reference {ct:9s}: {r['e_rmse_mev']:6.1f} meV/atom / {r['f_rmse']:.3f} eV/Å")
     print("reference set by config_type (energy meV/atom / force eV/Å RMSE):")
     for ct in sorted({ct for rep in report.values() for ct in rep["errors"]["reference"]["by_type"]}):
         cols = []
@@ -541,6 +590,13 @@ def main() -> None:
             if n != main_name
         },
     }
+    if pod is not None:
+        out["pod_same_run"] = {
+            "ridge": pod["fit"]["ridge"],
+            "fit_s": pod["fit"]["fit_s"],
+            "errors": pod["errors"],
+            "md": md.get("POD"),
+        }
     if main_name in md:
         out["md"] = {
             "atoms": len(cell),
@@ -560,7 +616,7 @@ def main() -> None:
             },
         }
         out["nve"] = {"cell": "Ge1Sb2Te4 rock salt 5x5x6, dt 2 fs, 1 rank", "runs": nve[main_name]}
-        out["other_models_md"] = {n: m for n, m in md.items() if n != main_name}
+        out["other_models_md"] = {n: m for n, m in md.items() if n not in (main_name, "POD")}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(_finite(out), indent=1))
     print(f"\nwrote {args.json}")
