@@ -406,7 +406,13 @@ def main() -> None:
 
     pod = None
     if args.compare_pod:  # the POD benchmark's basis and ridge CV, on the same frames and splits
-        pod_fit = fast_potentials.fit_pod(args.work, train)
+        pod_train = []
+        for atoms in train:  # fast_potentials' fitpod writer wants forces on the isolated atoms too
+            atoms = atoms.copy()
+            if "REF_forces" not in atoms.arrays:
+                atoms.arrays["REF_forces"] = np.zeros((len(atoms), 3))
+            pod_train.append(atoms)
+        pod_fit = fast_potentials.fit_pod(args.work, pod_train)
         pod_pot = fast_potentials.pod_potential(pod_fit)
         pod = {
             "fit": pod_fit,
