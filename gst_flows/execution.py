@@ -30,10 +30,43 @@ def assign_categories(flow: Flow | Job) -> None:
             job.update_config({"manager_config": {"_category": category}})
 
 
-def run_local(flow: Flow | Job, settings: GstFlowsSettings | None = None, **kwargs: Any):
+class _FailureCollector(logging.Handler):
+    """Keeps, for each job that failed, its name and the last line of its exception."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.reasons: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if " failed with exception:" not in message:
+            return
+        name, _, trace = message.partition(" failed with exception:")
+        lines = [line.strip() for line in trace.strip().splitlines() if line.strip()]
+        self.reasons.append(f"{name}: {lines[-1] if lines else 'unknown error'}")
+
+
+def run_local(
+    flow: Flow | Job,
+    settings: GstFlowsSettings | None = None,
+    failures: list[str] | None = None,
+    **kwargs: Any,
+):
     """Run ``flow`` in this process with jobflow's ``run_locally`` on the configured store.
 
     Job directories are created under ``<data_dir>/runs``.
+
+    Parameters
+    ----------
+    flow
+        The flow or job.
+    settings
+        Settings (the configured ones when omitted).
+    failures
+        When given, a line per failed job (its name and the last line of its exception, e.g.
+        ``MD blew up at step 78 ...``) is appended to it, so a command can say why.
+    **kwargs
+        Passed to ``run_locally``.
     """
     from jobflow.managers.local import run_locally
 
@@ -43,9 +76,21 @@ def run_local(flow: Flow | Job, settings: GstFlowsSettings | None = None, **kwar
     kwargs.setdefault("create_folders", True)
     kwargs.setdefault("ensure_success", False)
     kwargs.setdefault("log", logging.getLogger().isEnabledFor(logging.INFO))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning, module="jobflow")
-        return run_locally(flow, store=get_store(settings), root_dir=root, **kwargs)
+    jobflow_log = logging.getLogger("jobflow.managers.local")
+    collector, level = _FailureCollector(), jobflow_log.level
+    if failures is not None:
+        jobflow_log.addHandler(collector)
+        if not jobflow_log.isEnabledFor(logging.INFO):
+            jobflow_log.setLevel(logging.INFO)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module="jobflow")
+            return run_locally(flow, store=get_store(settings), root_dir=root, **kwargs)
+    finally:
+        if failures is not None:
+            jobflow_log.removeHandler(collector)
+            jobflow_log.setLevel(level)
+            failures.extend(collector.reasons)
 
 
 def packed_workflow(flow: Flow | Job, store, pack_size: int = 1):

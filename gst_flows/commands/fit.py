@@ -193,7 +193,6 @@ def _run_gap_fit(args: argparse.Namespace) -> int:
         split_by_structure,
     )
     from gst_flows.makers.fit import (
-        GapCrossValidationMaker,
         GapFitMaker,
         _memory_limit,
         load_training_frames,
@@ -245,22 +244,7 @@ def _run_gap_fit(args: argparse.Namespace) -> int:
 
     check_database()
     if args.folds:
-        flow = GapCrossValidationMaker(fit_maker=maker, n_folds=args.folds).make(source)
-        responses = run_local(flow)
-        doc = _final_output(responses, flow.jobs[-1])
-        if doc is None:
-            print("gst-flows fit: cross-validation failed; see the job logs", file=sys.stderr)
-            return 1
-        print(f"{doc.n_folds}-fold cross-validation, folds disjoint by structure: {doc.disjoint}")
-        print(f"{'config_type':<18}{'E rmse meV/at':>16}{'F rmse eV/Å':>16}{'V rmse meV/at':>16}")
-        for ct, row in doc.summary.items():
-            cells = []
-            for key, scale in (("energy_rmse", 1e3), ("force_rmse", 1.0), ("virial_rmse", 1e3)):
-                s = row[key]
-                cells.append("n/a" if s.mean is None else f"{s.mean * scale:.3g}±{s.std * scale:.2g}")
-            print(f"{ct:<18}{cells[0]:>16}{cells[1]:>16}{cells[2]:>16}")
-        print("potentials: " + " ".join(doc.potential_ids))
-        return 0
+        return _run_cross_validation(maker, source, args.folds)
 
     from gst_flows.potentials import fetch_potential
 
@@ -283,6 +267,34 @@ def _run_gap_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_cross_validation(maker, source, n_folds: int) -> int:
+    """Run a k-fold cross-validation of ``maker``'s fits here and print the table."""
+    from gst_flows.execution import run_local
+    from gst_flows.makers.fit import CrossValidationMaker
+
+    flow = CrossValidationMaker(
+        name=f"{maker.backend} cross-validation", fit_maker=maker, n_folds=n_folds
+    ).make(source)
+    responses = run_local(flow)
+    doc = _final_output(responses, flow.jobs[-1])
+    if doc is None:
+        print("gst-flows fit: cross-validation failed; see the job logs", file=sys.stderr)
+        return 1
+    print(
+        f"{doc.n_folds}-fold cross-validation ({doc.backend.upper()}), "
+        f"folds disjoint by structure: {doc.disjoint}"
+    )
+    print(f"{'config_type':<18}{'E rmse meV/at':>16}{'F rmse eV/Å':>16}{'V rmse meV/at':>16}")
+    for ct, row in doc.summary.items():
+        cells = []
+        for key, scale in (("energy_rmse", 1e3), ("force_rmse", 1.0), ("virial_rmse", 1e3)):
+            s = row[key]
+            cells.append("n/a" if s.mean is None else f"{s.mean * scale:.3g}±{s.std * scale:.2g}")
+        print(f"{ct:<18}{cells[0]:>16}{cells[1]:>16}{cells[2]:>16}")
+    print("potentials: " + " ".join(doc.potential_ids))
+    return 0
+
+
 def _pod_maker(args: argparse.Namespace):
     """The PodFitMaker the options describe (``--set`` changes PodBasis fields and the baseline)."""
     import dataclasses
@@ -293,9 +305,8 @@ def _pod_maker(args: argparse.Namespace):
     for option, value in (("--memory-limit", args.memory_limit), ("--timeout", args.timeout)):
         if value is not None:
             raise InputError("applies to gap_fit only", where=option, fix="leave it out with --backend pod")
-    if args.folds or args.dry_run:
-        where = "--folds" if args.folds else "--dry-run"
-        raise InputError("not available for POD fits yet", where=where, fix="use --backend gap")
+    if args.dry_run:
+        raise InputError("not available for POD fits", where="--dry-run", fix="use --backend gap")
     basis, baseline = DEFAULT_POD_BASIS, DEFAULT_POD_BASELINE
     fields = {f.name: f.type for f in dataclasses.fields(basis)}
     for key, value in _parse_changes(args.changes).items():
@@ -339,6 +350,8 @@ def _run_pod_fit(args: argparse.Namespace) -> int:
     source = _source(args)
     _check_source(args, source)
     check_database()
+    if args.folds:
+        return _run_cross_validation(maker, source, args.folds)
     test_file = str(Path(args.test_file).resolve()) if args.test_file else None
     job = maker.make(source, test_source=test_file)
     responses = run_local(job)

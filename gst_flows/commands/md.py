@@ -190,11 +190,14 @@ def run(args: argparse.Namespace) -> int:
         ids = submit(job)
         print(f"submitted MD job as firework {ids[0]}")
         return 0
-    responses = run_local(job)
+    failures: list[str] = []
+    responses = run_local(job, failures=failures)
     outputs = [r[max(r)].output for r in responses.values() if r]
     docs = [o for o in outputs if hasattr(o, "ledger")]
     if not docs:
         print("the MD job did not finish: see the job log", file=sys.stderr)
+        for reason in failures:
+            print(f"  {reason}", file=sys.stderr)
         return 4
     doc = docs[-1]
     _print_stages([s.model_dump() for s in doc.stages], doc.ledger.model_dump())

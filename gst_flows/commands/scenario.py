@@ -113,13 +113,37 @@ def _list() -> int:
 COST_PROBE_MAX_ATOMS = 1500
 
 
-def _cost(runs: list, potential: str) -> None:
-    """Print the plan's atom-steps and core-hours from the potential's measured force cost."""
+def _lammps_potential(maker, run, workdir: str | Path):
+    """The scenario's potential as LAMMPS runs it (``pair_style quip`` or ``pod``) and its info.
+
+    A GAP given by id is fetched into ``workdir``.
+    """
+    import dataclasses
+
+    from gst_flows.md.lammps import LammpsPotential
+    from gst_flows.md.potential import potential_file
+
+    lammps = dataclasses.replace(maker.resolved(), engine="lammps")
+    potential, recorded = lammps.md_maker(run).resolved_potential()
+    if isinstance(potential, LammpsPotential):
+        return potential, recorded
+    path, info = potential_file(potential, workdir)
+    return LammpsPotential.gap(path), recorded or info
+
+
+def _cost(maker, runs: list) -> None:
+    """Print the plan's atom-steps and core-hours from the potential's measured force cost.
+
+    The cost is measured on the scenario's engine: LAMMPS' own loop time with the potential's
+    pair style (``pair_style quip`` for a GAP, ``pair_style pod`` for a POD), or the ASE
+    calculator's force calls.
+    """
     import tempfile
 
-    from gst_flows.md.cost import measure_force_cost, plan_core_hours
+    from gst_flows.md.cost import measure_force_cost, measure_lammps_cost, plan_core_hours
     from gst_flows.md.potential import resolve_potential
 
+    resolved = maker.resolved()
     atom_steps = float(sum(len(run.atoms) * run.protocol.n_steps for run in runs))
     probe = runs[0].atoms if runs and len(runs[0].atoms) <= COST_PROBE_MAX_ATOMS else None
     if probe is None:
@@ -127,13 +151,21 @@ def _cost(runs: list, potential: str) -> None:
 
         probe = build_rocksalt("Ge1Sb2Te4", supercell=(4, 4, 4), seed=0)
     with tempfile.TemporaryDirectory() as work:
-        calculator, info = resolve_potential(potential, work)
-        cost = measure_force_cost(calculator, probe)
+        if resolved.engine == "lammps":
+            potential, info = _lammps_potential(maker, runs[0], work)
+            cost = measure_lammps_cost(potential, probe, steps=3, seconds=2.0)
+            timed = f"LAMMPS, {potential.pair_style.split()[0]}"
+        else:
+            potential, recorded = resolved.md_maker(runs[0]).resolved_potential()
+            calculator, info = resolve_potential(potential, work)
+            info = recorded or info
+            cost = measure_force_cost(calculator, probe)
+            timed = "ASE calculator"
     hours = plan_core_hours(atom_steps, cost)
     load = os.getloadavg()[0]
     print(
-        f"cost: {cost.seconds_per_atom_step * 1e6:,.0f} µs per atom-step on one core "
-        f"(potential {info.id}, forces timed on {cost.n_atoms:,} atoms here, "
+        f"cost: {cost.seconds_per_atom_step * 1e6:,.1f} µs per atom-step on one core "
+        f"(potential {info.id}, {timed}, timed on {cost.n_atoms:,} atoms here, "
         f"load average {load:.1f} on {os.cpu_count()} cores)"
     )
     shown = f"{hours:,.0f}" if hours >= 10 else f"{hours:.2g}"
@@ -163,16 +195,19 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         runs = _plan(maker)
         if args.potential is not None:
-            check_potential(args.potential)
-            _cost(runs, args.potential)
+            check_potential(args.potential, engine=maker.resolved().engine)
+            _cost(maker, runs)
         return 0
     if args.lammps_inputs:
         from gst_flows.md.lammps import LammpsPotential, write_lammps_inputs
 
-        potential = (
-            LammpsPotential.lennard_jones() if args.potential is None else LammpsPotential.gap(args.potential)
-        )
-        for k, run_ in enumerate(_plan(maker)):
+        runs = _plan(maker)
+        if args.potential is None:
+            potential = LammpsPotential.lennard_jones()
+        else:
+            check_potential(args.potential, engine="lammps")
+            potential, _ = _lammps_potential(maker, runs[0], Path(args.lammps_inputs))
+        for k, run_ in enumerate(runs):
             out = Path(args.lammps_inputs) / f"run-{k:02d}"
             inputs = write_lammps_inputs(run_.atoms, run_.protocol, potential, out, seed=maker.seed)
             print(
@@ -182,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
         if args.potential is None:
             print("(no --potential: the inputs use the Lennard-Jones stand-in pair style)")
         return 0
-    check_potential(args.potential)
+    check_potential(args.potential, engine=maker.resolved().engine)
     check_database()
     from gst_flows.execution import run_local, submit
 
@@ -191,11 +226,14 @@ def run(args: argparse.Namespace) -> int:
         ids = submit(flow)
         print(f"submitted {maker.scenario} ({maker.size}) as fireworks {ids}")
         return 0
-    responses = run_local(flow)
+    failures: list[str] = []
+    responses = run_local(flow, failures=failures)
     last = flow.jobs[-1].uuid
     outputs = responses.get(last, {})
     if not outputs:
         print("the scenario did not finish: see the job logs", file=sys.stderr)
+        for reason in failures:
+            print(f"  {reason}", file=sys.stderr)
         return 4
     doc = outputs[max(outputs)].output
     rows = [[k, f"{v:.4g}" if isinstance(v, float) else v] for k, v in doc.key_figures().items()]

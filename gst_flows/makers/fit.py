@@ -44,6 +44,7 @@ from gst_flows.schemas.potential import PotentialRef, as_potential_ref
 from gst_flows.store import current_store
 
 __all__ = [
+    "CrossValidationMaker",
     "GapCrossValidationMaker",
     "GapEvaluateMaker",
     "GapFitMaker",
@@ -122,6 +123,12 @@ class PotentialFitMaker(Maker):
     evaluate_train: bool = True
 
     fworker_category: ClassVar[str] = "fit"
+    #: Potential family of the fits (``PotentialRef.backend``).
+    backend: ClassVar[str] = ""
+
+    def fit_settings(self) -> dict:
+        """The settings that define a fit of this maker (recorded with cross-validation)."""
+        raise NotImplementedError
 
     def split(
         self,
@@ -205,6 +212,12 @@ class GapFitMaker(PotentialFitMaker):
     hyperparameters: GapHyperparameters = field(default_factory=GapHyperparameters)
     memory_limit_gb: float | None = None
     timeout_s: float | None = None
+
+    backend: ClassVar[str] = "gap"
+
+    def fit_settings(self) -> dict:
+        """The hyperparameters as plain values."""
+        return _plain(self.hyperparameters)
 
     @job(
         output_schema=GapFitDoc,
@@ -312,10 +325,11 @@ def summarise_cross_validation(
     fold_test_errors: list[dict],
     fold_test_hashes: list[list[str]],
     wall_times: list[float],
-    peak_memories: list[int],
+    peak_memories: list[int] | None,
     hyperparameters: dict,
     seed: int,
     source: str | None = None,
+    backend: str = "gap",
 ) -> CrossValidationDoc:
     """Mean and spread of the held-out errors over folds, per config_type.
 
@@ -330,13 +344,15 @@ def summarise_cross_validation(
     wall_times
         gap_fit wall time of each fold, s.
     peak_memories
-        Measured peak memory of each fold, bytes.
+        Measured peak memory of each fold, bytes (None: not measured, as for POD fits).
     hyperparameters
         Settings shared by the folds.
     seed
         Seed of the fold assignment.
     source
         Description of the data.
+    backend
+        Potential family of the folds' fits.
     """
     folds = [
         {k: ErrorMetrics.model_validate(v) if isinstance(v, dict) else v for k, v in errs.items()}
@@ -367,26 +383,29 @@ def summarise_cross_validation(
         summary=summary,
         disjoint=disjoint,
         wall_time_s=float(sum(wall_times)),
-        peak_memory_bytes=int(max(peak_memories)),
+        peak_memory_bytes=int(max(peak_memories)) if peak_memories else None,
+        backend=backend,
     )
 
 
 @dataclass
-class GapCrossValidationMaker(Maker):
-    """k-fold cross-validation: one fit per fold (independent jobs) and a summary.
+class CrossValidationMaker(Maker):
+    """k-fold cross-validation of any potential family: one fit per fold and a summary.
 
     Parameters
     ----------
     name
         Flow name.
     fit_maker
-        Maker of each fold's fit (its ``split_seed`` sets the fold assignment).
+        Maker of each fold's fit, a :class:`PotentialFitMaker` (:class:`GapFitMaker`,
+        :class:`~gst_flows.makers.pod.PodFitMaker`); its ``split_seed`` sets the folds, so a
+        GAP and a POD with the same seed are validated on the same folds.
     n_folds
         Number of folds.
     """
 
-    name: str = "gap cross-validation"
-    fit_maker: GapFitMaker = field(default_factory=GapFitMaker)
+    name: str = "cross-validation"
+    fit_maker: PotentialFitMaker = field(default_factory=GapFitMaker)
     n_folds: int = 5
 
     fworker_category: ClassVar[str] = "fit"
@@ -410,19 +429,27 @@ class GapCrossValidationMaker(Maker):
             fit.name = f"{self.fit_maker.name} fold {k + 1}/{self.n_folds}"
             fit.config.expose_store = True
             fits.append(fit)
-        hp = self.fit_maker.hyperparameters
+        measured = isinstance(self.fit_maker, GapFitMaker)  # gap_fit's peak memory is measured
         summary = summarise_cross_validation(
             potential_ids=[f.output.potential_id for f in fits],
             fold_test_errors=[f.output.test_errors for f in fits],
             fold_test_hashes=[f.output.test_structure_hashes for f in fits],
             wall_times=[f.output.wall_time_s for f in fits],
-            peak_memories=[f.output.peak_memory_bytes for f in fits],
-            hyperparameters=_plain(hp),
+            peak_memories=[f.output.peak_memory_bytes for f in fits] if measured else None,
+            hyperparameters=self.fit_maker.fit_settings(),
             seed=self.fit_maker.split_seed,
             source=source.describe() if isinstance(source, TrainingSelection) else str(source),
+            backend=self.fit_maker.backend,
         )
         summary.name = f"{self.name} summary"
         return Flow([*fits, summary], output=summary.output, name=self.name)
+
+
+@dataclass
+class GapCrossValidationMaker(CrossValidationMaker):
+    """k-fold cross-validation of a GAP fit (:class:`CrossValidationMaker` with its name)."""
+
+    name: str = "gap cross-validation"
 
 
 @dataclass

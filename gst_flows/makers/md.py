@@ -85,7 +85,9 @@ def resolve_potential_ref(
 
     xml = fetch_potential_ref(ref, store=store if store is not None else current_store(), cache=cache)
     xml = xml.resolve()
-    return xml, PotentialInfo(id=ref.potential_id, kind="database", path=str(xml), sha256=ref.sha256)
+    return xml, PotentialInfo(
+        id=ref.potential_id, kind="database", path=str(xml), sha256=ref.sha256, backend=ref.backend
+    )
 
 
 def stored_pod_ref(potential: Any, store=None) -> PotentialRef | None:

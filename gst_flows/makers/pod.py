@@ -6,6 +6,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from jobflow import job
 
@@ -64,6 +65,16 @@ class PodFitMaker(PotentialFitMaker):
     baseline: ZblBaseline | None = field(default_factory=lambda: DEFAULT_POD_BASELINE)
     species: list[str] | None = None
     runner: LammpsRunner | None = None
+
+    backend: ClassVar[str] = "pod"
+
+    def fit_settings(self) -> dict:
+        """The basis and the baseline as plain values."""
+        baseline = _as(ZblBaseline, self.baseline)
+        return {
+            "basis": asdict(_as(PodBasis, self.basis)),
+            "baseline": asdict(baseline) if baseline else None,
+        }
 
     @job(
         output_schema=PodFitDoc,

@@ -237,10 +237,15 @@ class ScenarioAnalysisMaker(Maker):
 
 
 def stress_calculator(doc: MDDoc) -> Any:
-    """An ASE calculator of the run's potential that gives per-atom stresses, or None."""
+    """An ASE calculator of the run's potential that gives per-atom stresses, or None.
+
+    None as well for a POD: its per-atom stresses would need a LAMMPS run per frame.
+    """
     from gst_flows.md.potential import resolve_potential
 
     potential = doc.potential
+    if potential.backend != "gap":
+        return None
     ref = potential.path if potential.path else (potential.id if potential.kind == "factory" else None)
     if ref is None:
         return None

@@ -59,14 +59,19 @@ class PotentialInfo(BaseModel):
         GAP XML path, when there is one.
     sha256
         SHA-256 of the XML file, when there is one.
+    backend
+        Potential family: ``gap`` (also every factory or callable) or ``pod``.
     """
 
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(description="Database id, 'gap:<sha256 prefix>' or factory path.")
     kind: str = Field(description="gap_xml, database, factory or callable.")
-    path: str | None = Field(None, description="GAP XML path where the run read it.")
-    sha256: str | None = Field(None, description="SHA-256 of the GAP XML file.")
+    path: str | None = Field(
+        None, description="Where the run read the potential (GAP XML, or a POD's coefficient file)."
+    )
+    sha256: str | None = Field(None, description="SHA-256 of that file.")
+    backend: str = Field("gap", description="Potential family: gap or pod.")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a plain dictionary."""
@@ -139,12 +144,19 @@ def gap_calculator(path: str | Path, **kwargs: Any):
     ------
     FileNotFoundError
         When ``path`` is not a file.
+    ValueError
+        When the file is not XML (e.g. a POD's coefficient file): QUIP's XML parser would end
+        the whole process on it.
     """
     from quippy.potential import Potential
 
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise FileNotFoundError(f"no GAP file {path}")
+    with path.open("rb") as handle:
+        start = handle.read(256).lstrip()
+    if not start.startswith(b"<"):
+        raise ValueError(f"{path} is not a GAP XML file (it does not start with an XML tag)")
     return Potential(param_filename=str(path), **kwargs)
 
 

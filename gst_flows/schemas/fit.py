@@ -170,12 +170,15 @@ class MetricSpread(BaseModel):
 
 
 class CrossValidationDoc(BaseModel):
-    """k-fold cross-validation of a GAP fit."""
+    """k-fold cross-validation of a potential fit (GAP or POD)."""
 
     n_folds: int = Field(description="Number of folds.")
+    backend: str = Field("gap", description="Potential family of the fold fits (gap, pod).")
     seed: int = Field(description="Seed of the fold assignment.")
     source: str | None = Field(None, description="Where the data came from.")
-    hyperparameters: dict[str, Any] = Field(description="GapHyperparameters as a dict.")
+    hyperparameters: dict[str, Any] = Field(
+        description="Fit settings: GapHyperparameters, or a POD's basis and baseline, as a dict."
+    )
     potential_ids: list[str] = Field(description="Potential of each fold.")
     fold_test_errors: list[dict[str, ErrorMetrics]] = Field(
         description="Held-out errors of each fold per config_type."
@@ -184,8 +187,10 @@ class CrossValidationDoc(BaseModel):
         description="config_type → metric name → spread over folds (units of the metric)."
     )
     disjoint: bool = Field(description="True if no structure hash is in two test folds.")
-    wall_time_s: float = Field(description="Summed gap_fit wall time over folds, s.")
-    peak_memory_bytes: int = Field(description="Largest measured gap_fit peak, bytes.")
+    wall_time_s: float = Field(description="Summed fit wall time over folds, s.")
+    peak_memory_bytes: int | None = Field(
+        None, description="Largest measured gap_fit peak, bytes (None: not measured, POD fits)."
+    )
     completed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 

@@ -93,7 +93,7 @@ def test_bad_arguments(cp2k_frames, local_store):
 POD_SMALL = ["--set", "two_body_radial=4", "--set", "three_body_radial=2"]
 
 
-def test_fit_backend_pod_then_evaluate_and_md_check(cp2k_frames, local_store, capsys):
+def test_fit_backend_pod_then_evaluate_and_md_check(cp2k_frames, local_store, capsys, tmp_path):
     from gst_flows.cli import main
     from gst_flows.commands.common import check_potential
     from gst_flows.errors import InputError
@@ -113,6 +113,20 @@ def test_fit_backend_pod_then_evaluate_and_md_check(cp2k_frames, local_store, ca
     with pytest.raises(InputError, match="is a POD, which the ase engine cannot run"):
         check_potential("pod-cli", engine="ase")
 
+    # the scenario plan's cost is the POD's own, timed with pair_style pod in LAMMPS
+    sizes = ["--set", "n_blocks=3", "--set", "in_plane=[2,2]"]
+    plan = ["scenario", "cross-point", "--check", *sizes, "--potential", "pod-cli"]
+    assert main([*plan, "--engine", "lammps"]) == 0
+    out = capsys.readouterr().out
+    assert f"potential {potential_id}, LAMMPS, hybrid/overlay" in out
+    assert main(plan) == 2  # the size preset's ase engine cannot run it: refused in one line
+    assert "is a POD, which the ase engine cannot run" in capsys.readouterr().err
+    # the exported LAMMPS inputs run the POD too
+    inputs = ["scenario", "cross-point", "--lammps-inputs", str(tmp_path / "inputs"), *sizes]
+    assert main([*inputs, "--potential", "pod-cli"]) == 0
+    scripts = "".join(p.read_text() for p in (tmp_path / "inputs").rglob("in.*"))
+    assert "pair_style hybrid/overlay pod zbl 1.5 2.5" in scripts and "pair_style quip" not in scripts
+
 
 def test_bad_backend_and_pod_options_are_one_line_errors(cp2k_frames, local_store, capsys):
     from gst_flows.cli import main
@@ -125,6 +139,44 @@ def test_bad_backend_and_pod_options_are_one_line_errors(cp2k_frames, local_stor
     assert main(["fit", str(CP2K_SMALL), "--backend", "pod", "--set", "soap.n_max=3"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "unknown POD setting 'soap.n_max'" in err
-    assert main(["fit", str(CP2K_SMALL), "--backend", "pod", "--folds", "3"]) == 2
-    assert "--folds" in capsys.readouterr().err
+    assert main(["fit", str(CP2K_SMALL), "--backend", "pod", "--dry-run"]) == 2
+    assert "--dry-run" in capsys.readouterr().err
     assert local_store.docs_store.count() == 0
+
+
+def test_pod_cross_validation_tests_every_structure_once(cp2k_frames, local_store, capsys):
+    from gst_flows.cli import main
+    from gst_flows.fit.data import group_label, is_isolated_atom
+
+    assert main(["fit", str(CP2K_SMALL), "--backend", "pod", *POD_SMALL, "--folds", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "3-fold cross-validation (POD), folds disjoint by structure: True" in out
+    doc = local_store.query_one({"output.@class": "CrossValidationDoc"}, load=True)["output"]
+    assert doc["backend"] == "pod" and doc["hyperparameters"]["basis"]["two_body_radial"] == 4
+    assert doc["peak_memory_bytes"] is None and len(set(doc["potential_ids"])) == 3
+    # every structure is held out by exactly one fold, and each fold's POD is a fit of its own
+    structures = {group_label(f) for f in cp2k_frames if not is_isolated_atom(f)}
+    tested = [
+        local_store.query_one({"output.potential_id": pid}, load=True)["output"]
+        for pid in doc["potential_ids"]
+    ]
+    held = [h for fold in tested for h in fold["test_structure_hashes"]]
+    assert sorted(held) == sorted(structures)
+    # held-out errors exceed what a fit to everything reaches on its own training frames
+    assert main(["fit", str(CP2K_SMALL), "--backend", "pod", *POD_SMALL, "--test-fraction", "0"]) == 0
+    full = local_store.query_one({"output.@class": "PodFitDoc", "output.fold": None}, load=True)["output"]
+    cv_force = doc["summary"]["all"]["force_rmse"]["mean"]
+    assert cv_force > full["train_errors"]["all"]["force_rmse"]
+
+
+def test_a_scenario_that_blows_up_says_why(cp2k_frames, local_store, capsys):
+    """The POD of 16 small DFT cells heats the mushroom cell and trips the force check."""
+    from gst_flows.cli import main
+
+    argv = ["fit", str(CP2K_SMALL), "--backend", "pod", *POD_SMALL, "--potential-tag", "pod-unstable"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["scenario", "mushroom-reset", "--engine", "lammps", "--potential", "pod-unstable"]) == 4
+    err = capsys.readouterr().err
+    assert "the scenario did not finish" in err
+    assert "mushroom-reset md: small pulse: " in err and "MD blew up at step" in err

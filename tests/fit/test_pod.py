@@ -136,3 +136,25 @@ def test_pod_with_zbl_baseline_is_repulsive_and_reproduces_the_labels(frames, tm
         pred.append(sp.forces.reshape(-1))
     rmse = np.sqrt(np.mean((np.concatenate(pred) - np.concatenate(ref)) ** 2))
     assert rmse == pytest.approx(result.train_errors["force_rmse"], rel=0.05)
+
+
+@needs_lammps
+def test_a_pod_blowing_up_in_md_is_stopped_like_a_gap(frames, tmp_path):
+    """A POD fitted to 16 small cells with no short-range wall falls apart in hot MD.
+
+    The engine's safety checks (the same ``fix halt`` checks a GAP run gets) stop it with the
+    step and stage, before LAMMPS loses atoms or the run reports garbage.
+    """
+    from gst_flows.md.lammps import LammpsMDEngine
+    from gst_flows.md.protocol import Protocol, Stage
+    from gst_flows.md.results import MDBlowUpError
+    from gst_flows.structures import build_rocksalt
+
+    pod = fit_pod(frames, tmp_path / "pod", SMALL, baseline=None).lammps_potential()
+    atoms = build_rocksalt("Ge1Sb2Te4", (2, 2, 2), seed=0)
+    hot = Stage(name="hot", ensemble="nvt", temperature=1500, duration=4000, timestep=2.0)
+    protocol = Protocol(name="hot", initial_temperature=1500, seed=1, stages=[hot])
+    with pytest.raises(MDBlowUpError, match=r"max_force|min_distance") as info:
+        LammpsMDEngine(pod, tmp_path / "md").run(atoms, protocol)
+    assert info.value.stage == "hot" and 0 < info.value.step < 2000
+    assert (tmp_path / "md" / "thermo.csv").is_file()

@@ -198,3 +198,47 @@ def test_indirect_learning_flow(gst_home, outputs):
     # the student saw the synthetic training labels and each DFT structure twice
     fit = outputs.find_one({"output.potential_id": doc.student_potential_id})["output"]
     assert fit["training_set"]["n_structures"] == 3 * 4 + 3 + 3 * 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_lammps_missing() is not None, reason=f"{_lammps_missing()}")
+def test_taught_pod_runs_a_device_scenario_like_its_teacher(gst_home, outputs):
+    """A POD taught by the GAP runs the mushroom RESET that a POD fitted to DFT alone cannot.
+
+    (``tests/fit/test_pod.py`` shows a wall-less DFT-only POD blowing up in hot MD; with its
+    ZBL wall it still heats the mushroom cell to 2,000 K during the 300 K equilibration and
+    is stopped by the force check.) The student of the test GAP must finish the scenario on
+    LAMMPS, its total energy must rise by the pulse energy, and its peak temperature must be
+    the teacher's within 25 %.
+    """
+    from gst_flows.flows.scenarios import scenario_maker
+
+    teacher = _stored_teacher("scen-teacher")
+    quench = melt_quench(
+        melt_temperature=2500.0, melt_duration=400.0, quench_rate=10000.0, heat_from=None, anneal_duration=0.0
+    )
+    heat = partial_melt(start_temperature=300.0, end_temperature=2500.0, duration=600.0, fixed=None)
+    maker = IndirectLearningMaker(
+        teacher=teacher.potential_id,
+        md_makers=[GapMDMaker(protocol=quench, **MD), GapMDMaker(protocol=heat, **MD)],
+        frame_stride=2,
+        n_frames=15,
+        student_maker=PodFitMaker(basis=SMALL, test_fraction=0.0),
+        heldout_fraction=0.25,
+        tag="scen",
+    )
+    flow = maker.make(_cells(2, seed=50))
+    student = run_local(flow)[flow.jobs[-1].uuid][1].output.student_potential_id
+
+    docs = {}
+    for name, potential in (("teacher", teacher.potential_id), ("student", student)):
+        scenario = scenario_maker("mushroom-reset", size="small", potential=potential, engine="lammps")
+        run = scenario.make()
+        outputs_ = run_local(run).get(run.jobs[-1].uuid, {})
+        assert outputs_, f"the mushroom RESET did not finish with the {name}"
+        docs[name] = outputs_[max(outputs_)].output
+    student_doc, teacher_doc = docs["student"], docs["teacher"]
+    assert student_doc.potential.id == student and student_doc.engine == "lammps"
+    check = student_doc.energy_check
+    assert check.measured_injected == pytest.approx(check.requested, rel=0.02)
+    assert student_doc.peak_temperature == pytest.approx(teacher_doc.peak_temperature, rel=0.25)

@@ -59,6 +59,74 @@ def test_scenario_check_prints_the_plans_core_hours(capsys):
     steps = sum(int(n) for n in re.findall(r"(\d+) steps", out))
     atom_steps = int(re.search(r"plan: ([\d,]+) atom-steps", out).group(1).replace(",", ""))
     assert atom_steps == 168 * steps
-    us = float(re.search(r"cost: ([\d,]+) µs per atom-step", out).group(1).replace(",", ""))
+    us = float(re.search(r"cost: ([\d,.]+) µs per atom-step", out).group(1).replace(",", ""))
     hours = float(re.search(r"≈ ([\d,.e+-]+) core-hours", out).group(1).replace(",", ""))
     assert hours == pytest.approx(atom_steps * us * 1e-6 / 3600, rel=0.05)
+
+
+def _lammps_missing() -> str | None:
+    from gst_flows.md.lammps import plugin
+
+    try:
+        plugin.find_lammps()
+    except plugin.LammpsNotFoundError as exc:
+        return str(exc)
+    return None
+
+
+needs_plugin = pytest.mark.skipif(_lammps_missing() is not None, reason=f"{_lammps_missing()}")
+
+
+@needs_plugin
+def test_lammps_cost_is_loop_time_per_atom_step(tmp_path):
+    from gst_flows.md.cost import measure_lammps_cost
+    from gst_flows.md.lammps import LammpsPotential
+    from gst_flows.md.potential import gap_calculator
+    from gst_flows.structures import build_rocksalt
+
+    atoms = build_rocksalt("Ge1Sb2Te4", supercell=(4, 4, 4), seed=0)
+    gap = measure_lammps_cost(LammpsPotential.gap(SCENARIO_GAP), atoms, steps=10, workdir=tmp_path / "gap")
+    assert gap.n_atoms == len(atoms) and gap.evaluations == 10
+    # the same GAP through quippy's ASE calculator costs about the same per atom and force call:
+    # a cost not divided by the atoms or the steps would be off by 448x or 10x
+    ase = measure_force_cost(gap_calculator(SCENARIO_GAP), atoms, evaluations=3)
+    assert 0.2 < gap.seconds_per_atom_step / ase.seconds_per_atom_step < 5
+    # a pair potential is far cheaper; a too-short first run is repeated with more steps
+    lj = measure_lammps_cost(LammpsPotential.lennard_jones(), atoms, steps=5, seconds=0.3)
+    assert lj.evaluations > 5
+    assert lj.seconds_per_atom_step < gap.seconds_per_atom_step / 3
+    with pytest.raises(ValueError, match="empty"):
+        measure_lammps_cost(LammpsPotential.lennard_jones(), atoms[:0])
+
+
+@needs_plugin
+def test_scenario_check_times_the_lammps_engine(capsys):
+    import argparse
+
+    from gst_flows.commands import scenario as command
+
+    parser = argparse.ArgumentParser()
+    command.add_parser(parser.add_subparsers(dest="command"))
+    sizes = ["--set", "n_blocks=3", "--set", "in_plane=[2,2]"]
+    argv = ["scenario", "cross-point", "--check", "--engine", "lammps", *sizes]
+    argv += ["--potential", str(SCENARIO_GAP)]
+    assert command.run(parser.parse_args(argv)) == 0
+    out = capsys.readouterr().out
+    assert "engine lammps" in out and "LAMMPS, quip" in out
+    atom_steps = int(re.search(r"plan: ([\d,]+) atom-steps", out).group(1).replace(",", ""))
+    us = float(re.search(r"cost: ([\d,.]+) µs per atom-step", out).group(1).replace(",", ""))
+    hours = float(re.search(r"≈ ([\d,.e+-]+) core-hours", out).group(1).replace(",", ""))
+    assert hours == pytest.approx(atom_steps * us * 1e-6 / 3600, rel=0.05)
+
+
+def test_a_file_that_is_not_gap_xml_is_refused_before_quip_reads_it(tmp_path):
+    """QUIP's XML parser ends the whole process (exit status 0) on a file that is not XML."""
+    from gst_flows.md.potential import PotentialInfo, gap_calculator
+
+    pod = tmp_path / "pod_coefficients.pod"
+    pod.write_text("POD_coefficients: 12\n0.1\n")
+    with pytest.raises(ValueError, match="not a GAP XML file"):
+        gap_calculator(pod)
+    assert gap_calculator(SCENARIO_GAP) is not None
+    # MD documents stored before the field existed describe GAPs
+    assert PotentialInfo(id="x", kind="gap_xml").backend == "gap"

@@ -1,0 +1,293 @@
+"""The fast-potential targets of the POD backend, measured on the demo database in one run.
+
+Run after ``bash scripts/demo.sh`` (the same configured database):
+
+    python benchmarks/fast_potential_targets.py --work /tmp/targets [--tag demo] [--json out.json]
+
+What it does, every step through the project's own makers and the database:
+
+1. **Teacher**: the demo loop's last GAP (``--teacher`` overrides), fitted to the DFT labels of
+   ``--tag`` (held-out set: ``<tag>-heldout``).
+2. **Students**: a POD fitted to the same DFT labels alone (``PodFitMaker``, the default basis
+   and ZBL baseline), and a POD taught by the GAP (``IndirectLearningMaker``: the teacher's
+   melt-quench and heating runs of 30-atom random packings of GeTe, Ge1Sb2Te4, Ge2Sb2Te5 and
+   Sb2Te3 and of rock-salt GeTe and Ge1Sb2Te4, teacher labels plus the DFT labels five times).
+3. **Accuracy**: energy and force RMSE of the GAP and both PODs against DFT on the held-out
+   labels of the loop and on the shipped reference set (neither is trained on), and their
+   ratios to the GAP's.
+4. **Cost**: LAMMPS loop time per atom-step of the GAP (``pair_style quip``) and the taught POD
+   (``pair_style pod``) on a rattled 8,000-atom rock-salt GeTe cell, 1 and 2 MPI ranks, one
+   after the other in this run; the ratio is the figure.
+5. **Stability**: the taught POD on a 1,000-atom Ge2Sb2Te5 liquid (random packing melted at
+   1,500 K for 2 ps, 1,000 K for 4 ps under a thermostat), then 20 ps of NVE; the total-energy
+   drift from the MD document (``GapMDMaker``, LAMMPS engine, blow-up checks on).
+
+Each step's result is cached under ``--work`` (delete a file there to redo that step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from gst_flows.execution import run_local
+from gst_flows.fit import error_table, predict
+from gst_flows.fit.data import is_isolated_atom
+from gst_flows.fit.reference import load_reference_set
+from gst_flows.makers.fit import TrainingSelection
+from gst_flows.structures import build_rocksalt
+from gst_flows.structures.devices.common import random_packing
+
+PACKINGS = {"GeTe": {"Ge": 15, "Te": 15}, "Ge1Sb2Te4": {"Ge": 4, "Sb": 8, "Te": 16},
+            "Ge2Sb2Te5": {"Ge": 6, "Sb": 6, "Te": 15}, "Sb2Te3": {"Sb": 12, "Te": 18}}  # fmt: skip
+DENSITY = 0.031  # atoms/Å³, amorphous/liquid GST
+
+
+def _cached(path: Path, compute):
+    if path.is_file():
+        return json.loads(path.read_text())
+    start = time.perf_counter()
+    out = compute()
+    out["wall_s"] = time.perf_counter() - start
+    path.write_text(json.dumps(out, indent=1, default=str))
+    return out
+
+
+def _last_output(responses, flow):
+    outputs = responses.get(flow.jobs[-1].uuid if hasattr(flow, "jobs") else flow.uuid, {})
+    return outputs[max(outputs)].output
+
+
+def teacher_id(tag: str) -> str:
+    from gst_flows.store import get_store
+
+    store = get_store()
+    store.connect()
+    doc = store.query_one(
+        {"output.@class": "IterationDoc", "output.tag": tag}, sort={"output.iteration": -1}, load=False
+    )
+    if doc is None:
+        raise SystemExit(f"no active-learning iteration tagged {tag!r}: run bash scripts/demo.sh first")
+    return doc["output"]["potential_id"]
+
+
+def packing(formula: str, seed: int):
+    counts = PACKINGS[formula]
+    side = (sum(counts.values()) / DENSITY) ** (1 / 3)
+    return random_packing((side, side, side), counts, min_distance=2.5, seed=seed)
+
+
+def teach(teacher: str, tag: str, work: Path) -> dict:
+    from gst_flows.flows.indirect import IndirectLearningMaker
+
+    cells = [packing(f, seed=k) for k, f in enumerate(PACKINGS)]
+    cells += [build_rocksalt("GeTe", (2, 2, 1), seed=0), build_rocksalt("Ge1Sb2Te4", (2, 2, 1), seed=0)]
+    maker = IndirectLearningMaker(
+        teacher=teacher, dft_tag=tag, dft_test_tag=f"{tag}-heldout", tag=f"{tag}-taught", seed=0
+    )
+    flow = maker.make(cells)
+    doc = _last_output(run_local(flow), flow)
+    return {
+        "student": doc.student_potential_id,
+        "n_synthetic": doc.n_synthetic,
+        "n_synthetic_heldout": doc.n_synthetic_heldout,
+        "cells": [c.get_chemical_formula() for c in cells],
+        "vs_teacher": {k: v.model_dump() for k, v in doc.errors_vs_teacher.items()},
+    }
+
+
+def dft_only_pod(tag: str, work: Path) -> dict:
+    from gst_flows.makers.pod import PodFitMaker
+
+    job = PodFitMaker(tags=[f"{tag}-pod-dft"]).make(
+        TrainingSelection(tag=tag), test_source=TrainingSelection(tag=f"{tag}-heldout")
+    )
+    job.config.expose_store = True
+    doc = _last_output(run_local(job), job)
+    return {"pod": doc.potential_id, "fit_s": doc.wall_time_s}
+
+
+def _row(table) -> dict:
+    row = table["all"]
+    return {"frames": row.n_structures, "e_rmse_mev": 1000 * row.energy_rmse, "f_rmse": row.force_rmse}
+
+
+def accuracy(potentials: dict[str, str], tag: str) -> dict:
+    from gst_flows.db import find_labels
+    from gst_flows.potentials import potential_calculator
+
+    held = [lab.doc.to_atoms() for lab in find_labels(tag=f"{tag}-heldout")]
+    held = [f for f in held if not is_isolated_atom(f)]
+    reference = load_reference_set()
+    out = {}
+    for name, pid in potentials.items():
+        calc = potential_calculator(pid)
+        ref_table = error_table(predict(reference, calc))
+        out[name] = {
+            "held": _row(error_table(predict(held, calc))),
+            "reference": _row(ref_table),
+            "reference_by_config_type": {
+                ct: {"e_rmse_mev": 1000 * r.energy_rmse, "f_rmse": r.force_rmse}
+                for ct, r in ref_table.items()
+                if ct != "all"
+            },
+        }
+    return out
+
+
+def lammps_potential(pid: str, work: Path):
+    from gst_flows.makers.md import GapMDMaker
+    from gst_flows.md.lammps import LammpsPotential
+    from gst_flows.md.potential import potential_file
+
+    potential, _ = GapMDMaker(potential=pid, engine="lammps").resolved_potential()
+    if isinstance(potential, LammpsPotential):
+        return potential
+    return LammpsPotential.gap(potential_file(potential, work)[0])
+
+
+def cost(potentials: dict[str, str], work: Path, quick: bool) -> dict:
+    from gst_flows.md.cost import measure_lammps_cost
+    from gst_flows.md.lammps import LammpsRunner
+
+    cell = build_rocksalt("GeTe", supercell=(5, 5, 5) if quick else (10, 10, 10), seed=1)
+    cell.rattle(0.02, seed=3)
+    out = {"atoms": len(cell)}
+    for ranks in (1, 2):
+        for name, pid in potentials.items():
+            pot = lammps_potential(pid, work)
+            load = os.getloadavg()[0]
+            steps = 2 if name == "GAP" else 50
+            c = measure_lammps_cost(
+                pot,
+                cell,
+                steps=steps,
+                runner=LammpsRunner(nprocs=ranks),
+                workdir=work / f"cost-{name}-{ranks}",
+                seconds=20.0,
+            )
+            out[f"{name}-{ranks}"] = {
+                "us_per_atom_step": 1e6 * c.seconds_per_atom_step,
+                "steps": c.evaluations,
+                "load_before": load,
+                "load_after": os.getloadavg()[0],
+            }
+    return out
+
+
+def stability(pid: str, work: Path, quick: bool) -> dict:
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from gst_flows.makers.md import GapMDMaker
+    from gst_flows.md.protocol import Protocol, Stage
+
+    counts = {"Ge": 222, "Sb": 222, "Te": 556} if not quick else {"Ge": 44, "Sb": 44, "Te": 112}
+    side = (sum(counts.values()) / DENSITY) ** (1 / 3)
+    atoms = random_packing((side, side, side), counts, min_distance=2.5, seed=7)
+    nve_ps = 2.0 if quick else 20.0
+    protocol = Protocol(
+        name="pod-liquid-nve",
+        seed=11,
+        initial_temperature=1500.0,
+        stages=[
+            Stage(name="melt", ensemble="nvt", timestep=2.0, duration=2000.0, temperature=1500.0),
+            Stage(name="liquid", ensemble="nvt", timestep=2.0, duration=4000.0, temperature=1000.0),
+            Stage(name="nve", ensemble="nve", timestep=2.0, duration=1000.0 * nve_ps),
+        ],
+    )
+    maker = GapMDMaker(
+        name="pod liquid nve",
+        potential=pid,
+        engine="lammps",
+        protocol=protocol,
+        thermo_interval=25,
+        frame_interval=2500,
+    )
+    job = maker.make(AseAtomsAdaptor.get_structure(atoms))
+    job.config.expose_store = True
+    doc = _last_output(run_local(job), job)
+    nve = next(s for s in doc.stages if s.name == "nve")
+    return {
+        "atoms": len(atoms),
+        "nve_ps": nve_ps,
+        "completed": doc.completed,
+        "drift_mev_atom_ps": 1000 * nve.nve_drift if nve.nve_drift is not None else None,
+        "mean_T": nve.mean_temperature,
+        "stage": nve.model_dump(exclude_none=True),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/fast-potential-targets"))
+    parser.add_argument("--tag", default="demo", help="tag of the DFT labels (the demo's)")
+    parser.add_argument("--teacher", help="GAP potential id (default: the loop's last)")
+    parser.add_argument("--quick", action="store_true", help="1,000-atom cost cell, 200-atom 2 ps NVE")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+
+    teacher = args.teacher or teacher_id(args.tag)
+    taught = _cached(work / "teach.json", lambda: teach(teacher, args.tag, work))
+    dft = _cached(work / "pod-dft.json", lambda: dft_only_pod(args.tag, work))
+    potentials = {"GAP": teacher, "POD dft": dft["pod"], "POD taught": taught["student"]}
+    acc = _cached(work / "accuracy.json", lambda: {"table": accuracy(potentials, args.tag)})["table"]
+    fast = {"GAP": teacher, "POD taught": taught["student"]}
+    md = _cached(work / f"cost{'-quick' if args.quick else ''}.json", lambda: cost(fast, work, args.quick))
+    nve = _cached(work / f"nve{'-quick' if args.quick else ''}.json",
+                  lambda: stability(taught["student"], work, args.quick))  # fmt: skip
+
+    print(f"teacher GAP {teacher}; DFT labels '{args.tag}', held-out '{args.tag}-heldout'")
+    print(
+        f"taught POD {taught['student']}: {taught['n_synthetic']} teacher frames "
+        f"(+{taught['n_synthetic_heldout']} held out) from {', '.join(taught['cells'])}"
+    )
+    print(f"DFT-only POD {dft['pod']}")
+    print("\naccuracy against DFT (energy meV/atom, force eV/Å RMSE; ratio to the GAP)")
+    print(f"{'potential':<12}{'held E':>9}{'held F':>9}{'ref E':>9}{'ref F':>9}{'F/F_GAP held':>14}{'ref':>7}"
+          f"{'E/E_GAP held':>14}{'ref':>7}")  # fmt: skip
+    base = acc["GAP"]
+    for name, row in acc.items():
+        h, r = row["held"], row["reference"]
+        print(
+            f"{name:<12}{h['e_rmse_mev']:>9.1f}{h['f_rmse']:>9.3f}{r['e_rmse_mev']:>9.1f}{r['f_rmse']:>9.3f}"
+            f"{h['f_rmse'] / base['held']['f_rmse']:>14.2f}{r['f_rmse'] / base['reference']['f_rmse']:>7.2f}"
+            f"{h['e_rmse_mev'] / base['held']['e_rmse_mev']:>14.2f}"
+            f"{r['e_rmse_mev'] / base['reference']['e_rmse_mev']:>7.2f}"
+        )
+    print("reference set by config_type (E meV/atom / F eV/Å):")
+    for ct in base["reference_by_config_type"]:
+        cells = "  ".join(
+            f"{name} {row['reference_by_config_type'][ct]['e_rmse_mev']:6.1f} / "
+            f"{row['reference_by_config_type'][ct]['f_rmse']:.3f}"
+            for name, row in acc.items()
+        )
+        print(f"  {ct:<10}{cells}")
+    print(f"\nMD cost, LAMMPS loop time, {md['atoms']} atoms (µs per atom-step, core-seconds):")
+    for ranks in (1, 2):
+        g, p = md[f"GAP-{ranks}"], md[f"POD taught-{ranks}"]
+        print(
+            f"  {ranks} rank(s): GAP {g['us_per_atom_step']:.1f} ({g['steps']} steps), POD "
+            f"{p['us_per_atom_step']:.2f} ({p['steps']} steps): "
+            f"GAP/POD {g['us_per_atom_step'] / p['us_per_atom_step']:.0f}x"
+            f" (load {g['load_before']:.1f}-{p['load_after']:.1f} on {os.cpu_count()} cores)"
+        )
+    drift = nve["drift_mev_atom_ps"]
+    print(
+        f"\nNVE of the taught POD: {nve['atoms']} atoms Ge2Sb2Te5 liquid, {nve['nve_ps']:g} ps after melting "
+        f"at 1,500 K and 4 ps at 1,000 K: completed {nve['completed']}, mean T {nve['mean_T']:.0f} K, "
+        f"|drift| {drift:.3f} meV/atom/ps (target < 1)"
+        if drift is not None
+        else f"\nNVE of the taught POD: no drift measured ({nve})"
+    )
+    if args.json:
+        args.json.write_text(json.dumps({"teacher": teacher, "taught": taught, "dft": dft, "accuracy": acc,
+                                         "cost": md, "nve": nve}, indent=1, default=str))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
