@@ -62,16 +62,16 @@ def _last_output(responses, flow):
 
 
 def teacher_id(tag: str) -> str:
-    from gst_flows.store import get_store
+    from gst_flows.settings import get_settings
+    from gst_flows.store import get_database
 
-    store = get_store()
-    store.connect()
-    doc = store.query_one(
-        {"output.@class": "IterationDoc", "output.tag": tag}, sort={"output.iteration": -1}, load=False
+    settings = get_settings()
+    found = get_database(settings)[settings.outputs_collection].find_one(
+        {"output.@class": "IterationDoc", "output.tag": tag}, sort=[("output.iteration", -1)]
     )
-    if doc is None:
+    if found is None:
         raise SystemExit(f"no active-learning iteration tagged {tag!r}: run bash scripts/demo.sh first")
-    return doc["output"]["potential_id"]
+    return found["output"]["potential_id"]
 
 
 def packing(formula: str, seed: int):

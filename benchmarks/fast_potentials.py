@@ -53,8 +53,9 @@ from gst_flows.md.lammps.plugin import lammps_env
 from gst_flows.md.lammps.single_point import lammps_single_point
 from gst_flows.structures import build_rocksalt
 
-TRAIN = Path("/tmp/t5/demo_b.extxyz")
-HELD = Path("/tmp/t5/demo_b_held.extxyz")
+#: Default data: a structure-disjoint split of the CP2K fixture (``--train``/``--held`` for others,
+#: e.g. ``gst-flows export --tag demo`` and ``--tag demo-heldout`` of a demo database).
+FIXTURE = Path(__file__).parents[1] / "tests" / "fixtures" / "gst_cp2k_small.extxyz"
 SPECIES = ("Ge", "Sb", "Te")
 
 # fixed before looking at any error: 2-body (6 radial functions) + 3-body (3 radial, angular degree 2)
@@ -340,6 +341,17 @@ def nve_drift(potential: LammpsPotential, workdir: Path, ps: float, temperature:
     return out
 
 
+def training_data(train: Path | None, held: Path | None) -> tuple[list[Atoms], list[Atoms]]:
+    """The training and held-out frames: the given files, or the CP2K fixture split 3:1 by structure."""
+    if train is not None:
+        if held is None:
+            raise SystemExit("--train needs --held")
+        return read_labelled_frames(train), read_labelled_frames(held)
+    from gst_flows.fit.data import split_by_structure
+
+    return split_by_structure(read_labelled_frames(FIXTURE), test_fraction=0.25, seed=0)
+
+
 # ----------------------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -348,12 +360,13 @@ def main() -> None:
     parser.add_argument("--skip-md", action="store_true", help="fits and errors only")
     parser.add_argument("--fresh-md", action="store_true", help="time the MD again (else reuse --work)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--train", type=Path, help="labelled extxyz to fit (default: CP2K fixture split)")
+    parser.add_argument("--held", type=Path, help="held-out labelled extxyz (with --train)")
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
 
-    train = read_labelled_frames(TRAIN)
-    held = read_labelled_frames(HELD)
+    train, held = training_data(args.train, args.held)
     reference = load_reference_set()
 
     gap = fit_gap_small(work, train)
@@ -430,7 +443,7 @@ def main() -> None:
     # ------------------------------------------------------------------ table
     print()
     print(
-        f"train {len(train)} frames ({TRAIN.name}), held-out {len(held)} ({HELD.name}),"
+        f"train {len(train)} frames ({args.train or 'fixture split'}), held-out {len(held)},"
         f" reference set {len(reference)}"
     )
     head = (

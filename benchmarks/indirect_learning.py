@@ -20,7 +20,7 @@ cell), in two parts:
    held-out frames, the shipped reference set, the held-out teacher-labelled frames and
    NVE stability.
 
-    python benchmarks/indirect_learning.py --work /tmp/indirect [--quick] [--json out.json]
+    python benchmarks/indirect_learning.py --teacher GAP_ID --work /tmp/indirect [--quick] [--json out.json]
 
 Everything is cached under ``--work``.
 """
@@ -42,7 +42,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 from ase.neighborlist import neighbor_list
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fast_potentials import HELD, SPECIES, TRAIN, dimer_curves, errors, nve_drift
+from fast_potentials import SPECIES, dimer_curves, errors, nve_drift, training_data
 
 from gst_flows.fit.data import is_isolated_atom, make_labelled_frame, read_labelled_frames
 from gst_flows.fit.pod import PodBasis, ZblBaseline, fit_pod
@@ -51,8 +51,8 @@ from gst_flows.md.lammps import LammpsPotential
 from gst_flows.md.potential import gap_calculator
 from gst_flows.structures import build_rocksalt, random_packing
 
-POTENTIALS = Path.home() / ".local/share/gst-flows/potentials"
-TEACHER = "d393578f-26a4-4023-979a-133b08c0d4b3"  # newest demo GAP: crystals and liquid-like packings
+POTENTIALS = Path()  # the potential cache of the configured data directory, set in main()
+TEACHER = ""  # the teacher GAP's potential id (--teacher), e.g. a demo loop's last GAP
 BASIS = PodBasis(ridge=1e-4)  # the basis of fast_potentials.py, ridge chosen there by CV on the DFT set
 OVERLAY = ZblBaseline(1.0, 2.0)  # zero beyond 2.0 Å: DFT labels untouched
 BASELINE = ZblBaseline(1.5, 2.5)  # reaches into the data: POD fitted to DFT - ZBL
@@ -161,13 +161,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short teacher MD and 0.5 ps NVE")
     parser.add_argument("--nve-ps", type=float, help="NVE length in ps (default 2, quick 0.5)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
+    parser.add_argument("--train", type=Path, help="DFT labelled extxyz (default: CP2K fixture split)")
+    parser.add_argument("--held", type=Path, help="held-out DFT labelled extxyz (with --train)")
+    parser.add_argument("--teacher", required=True, help="potential id of the teacher GAP (in the database)")
     args = parser.parse_args()
+    global TEACHER, POTENTIALS  # noqa: PLW0603 - the script's functions read them
+    from gst_flows.potentials import fetch_potential
+
+    TEACHER = args.teacher
+    POTENTIALS = fetch_potential(TEACHER).parent.parent  # <cache>/<id>/gap.xml
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
     ps = args.nve_ps or (0.5 if args.quick else 2.0)
 
-    dft_train = read_labelled_frames(TRAIN)
-    dft_held = read_labelled_frames(HELD)
+    dft_train, dft_held = training_data(args.train, args.held)
     reference = load_reference_set()
     syn_train, syn_held, md_seconds = teacher_frames(work, args.quick)
     n_syn = sum(not is_isolated_atom(a) for a in syn_train)
