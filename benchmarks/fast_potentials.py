@@ -116,7 +116,8 @@ def write_pod_extxyz(frames: list[Atoms], path: Path) -> None:
             f'Lattice="{cell}" Properties=species:S:1:pos:R:3:forces:R:3 '
             f'energy={atoms.info["REF_energy"]:.10f} pbc="T T T"'
         )
-        columns = zip(atoms.get_chemical_symbols(), atoms.positions, atoms.arrays["REF_forces"], strict=True)
+        forces = atoms.arrays.get("REF_forces", np.zeros((len(atoms), 3)))  # isolated atoms: none stored
+        columns = zip(atoms.get_chemical_symbols(), atoms.positions, forces, strict=True)
         for s, p, f in columns:
             lines.append(f"{s} {p[0]:.10f} {p[1]:.10f} {p[2]:.10f} {f[0]:.10f} {f[1]:.10f} {f[2]:.10f}")
     path.write_text("\n".join(lines) + "\n")
