@@ -8,18 +8,7 @@ import pytest
 from gst_flows.fit import FitInputError
 from gst_flows.fit.data import is_isolated_atom
 from gst_flows.fit.pod import PodBasis, ZblBaseline, fit_pod, write_fitpod_inputs, write_pod_extxyz
-from gst_flows.md.lammps import plugin as lammps_plugin
-
-
-def _missing() -> str | None:
-    try:
-        lammps_plugin.find_lammps()
-    except lammps_plugin.LammpsNotFoundError as exc:
-        return str(exc)
-    return None
-
-
-needs_lammps = pytest.mark.skipif(_missing() is not None, reason=f"{_missing()}")
+from tests.support.lammps import needs_lammps
 
 SMALL = PodBasis(two_body_radial=4, three_body_radial=2, three_body_angular=2, ridge=1e-4)
 

@@ -13,24 +13,13 @@ from gst_flows.fit.pod import PodBasis, ZblBaseline
 from gst_flows.makers.fit import GapFitMaker, PotentialFitMaker
 from gst_flows.makers.md import GapMDMaker, stored_pod_ref
 from gst_flows.makers.pod import PodFitMaker
-from gst_flows.md.lammps import plugin as lammps_plugin
 from gst_flows.md.potential import file_sha256
 from gst_flows.potentials import fetch_potential_ref, find_potential
 from gst_flows.schemas.pod import PodFitDoc
 from gst_flows.schemas.potential import PotentialRef, as_potential_ref
+from tests.support.lammps import lammps_missing, needs_lammps
 
 from .conftest import CP2K_SMALL
-
-
-def _missing() -> str | None:
-    try:
-        lammps_plugin.find_lammps()
-    except lammps_plugin.LammpsNotFoundError as exc:
-        return str(exc)
-    return None
-
-
-needs_lammps = pytest.mark.skipif(_missing() is not None, reason=f"{_missing()}")
 
 SMALL = PodBasis(two_body_radial=4, three_body_radial=2, three_body_angular=2, ridge=1e-4)
 
@@ -38,8 +27,8 @@ SMALL = PodBasis(two_body_radial=4, three_body_radial=2, three_body_angular=2, r
 @pytest.fixture(scope="module")
 def pod_run(tmp_path_factory):
     """One PodFitMaker job (small basis, default ZBL baseline) run into an in-memory JobStore."""
-    if _missing():
-        pytest.skip(_missing())
+    if lammps_missing():
+        pytest.skip(lammps_missing())
     from jobflow import JobStore
     from maggma.stores import MemoryStore
 

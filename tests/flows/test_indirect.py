@@ -18,7 +18,6 @@ from gst_flows.makers.fit import TrainingSelection, load_training_frames
 from gst_flows.makers.md import GapMDMaker
 from gst_flows.makers.pod import PodFitMaker
 from gst_flows.makers.teacher import TeacherLabelMaker
-from gst_flows.md.lammps import plugin as lammps_plugin
 from gst_flows.md.potential import gap_calculator
 from gst_flows.md.protocol import melt_quench, partial_melt
 from gst_flows.potentials import potential_calculator
@@ -26,17 +25,9 @@ from gst_flows.schemas.indirect import IndirectLearningDoc
 from gst_flows.schemas.potential import PotentialRef
 from gst_flows.store import get_store
 from gst_flows.structures import build_rocksalt
+from tests.support.lammps import needs_lammps
 from tests.support.standin import StandInLabelMaker
 from tests.support.stored_gap import SCENARIO_GAP, store_gap_files
-
-
-def _lammps_missing() -> str | None:
-    try:
-        lammps_plugin.find_lammps()
-    except lammps_plugin.LammpsNotFoundError as exc:
-        return str(exc)
-    return None
-
 
 SMALL = PodBasis(two_body_radial=4, three_body_radial=2, three_body_angular=2, ridge=1e-4)
 MD = {"frame_interval": 10, "thermo_interval": 10, "checkpoint_interval": 100}
@@ -131,7 +122,7 @@ def test_bad_inputs_are_refused_before_any_job(gst_home, outputs):
     assert outputs.count_documents({}) == before
 
 
-@pytest.mark.skipif(_lammps_missing() is not None, reason=f"{_lammps_missing()}")
+@needs_lammps
 def test_indirect_learning_flow(gst_home, outputs):
     teacher = _stored_teacher("ind-teacher")
     # "DFT" (the stand-in labeller) for the student's training and test sets
@@ -201,7 +192,7 @@ def test_indirect_learning_flow(gst_home, outputs):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_lammps_missing() is not None, reason=f"{_lammps_missing()}")
+@needs_lammps
 def test_taught_pod_runs_a_device_scenario_like_its_teacher(gst_home, outputs):
     """A POD taught by the GAP runs the mushroom RESET that a POD fitted to DFT alone cannot.
 

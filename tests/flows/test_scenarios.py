@@ -30,6 +30,7 @@ from gst_flows.flows.scenarios import (
 from gst_flows.md.units import ev_to_fj
 from gst_flows.schemas import scenarios as schemas
 from gst_flows.store import get_store
+from tests.support.lammps import lammps_missing
 
 GAP = Path(__file__).parents[1] / "fixtures" / "scenario_gap" / "gap.xml"
 
@@ -70,20 +71,10 @@ def _common_checks(doc, raw, *, figures: int, kbar: bool = True, engine: str = "
 # --------------------------------------------------------------------------- RESET
 
 
-def _lammps_missing() -> str | None:
-    from gst_flows.md.lammps import plugin as lammps_plugin
-
-    try:
-        lammps_plugin.find_lammps()
-    except lammps_plugin.LammpsNotFoundError as exc:
-        return str(exc)
-    return None
-
-
 @pytest.fixture(scope="module", params=["ase", "lammps"])
 def mushroom(request, gst_home):
-    if request.param == "lammps" and _lammps_missing():
-        pytest.skip(_lammps_missing())
+    if request.param == "lammps" and lammps_missing():
+        pytest.skip(lammps_missing())
     return _run(MushroomResetMaker(potential=str(GAP), engine=request.param), schemas.MushroomResetDoc)
 
 

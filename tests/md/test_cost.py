@@ -10,6 +10,7 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 
 from gst_flows.md.cost import measure_force_cost, plan_core_hours
+from tests.support.lammps import needs_lammps_plugin
 
 SCENARIO_GAP = Path(__file__).parents[1] / "fixtures" / "scenario_gap" / "gap.xml"
 
@@ -64,20 +65,7 @@ def test_scenario_check_prints_the_plans_core_hours(capsys):
     assert hours == pytest.approx(atom_steps * us * 1e-6 / 3600, rel=0.05)
 
 
-def _lammps_missing() -> str | None:
-    from gst_flows.md.lammps import plugin
-
-    try:
-        plugin.find_lammps()
-    except plugin.LammpsNotFoundError as exc:
-        return str(exc)
-    return None
-
-
-needs_plugin = pytest.mark.skipif(_lammps_missing() is not None, reason=f"{_lammps_missing()}")
-
-
-@needs_plugin
+@needs_lammps_plugin
 def test_lammps_cost_is_loop_time_per_atom_step(tmp_path):
     from gst_flows.md.cost import measure_lammps_cost
     from gst_flows.md.lammps import LammpsPotential
@@ -99,7 +87,7 @@ def test_lammps_cost_is_loop_time_per_atom_step(tmp_path):
         measure_lammps_cost(LammpsPotential.lennard_jones(), atoms[:0])
 
 
-@needs_plugin
+@needs_lammps_plugin
 def test_scenario_check_times_the_lammps_engine(capsys):
     import argparse
 

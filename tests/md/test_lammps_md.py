@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,19 +19,9 @@ from gst_flows.md.lammps import plugin as lammps_plugin
 from gst_flows.md.protocol import Protocol, ProtocolError, RunSettings
 from gst_flows.md.results import THERMO_COLUMNS, MDBlowUpError, MDResult, read_frames
 from gst_flows.md.units import EV_PER_A3_TO_GPA, KB
+from tests.support.lammps import needs_lammps_plugin
 
-
-def _missing() -> str | None:
-    try:
-        lammps_plugin.find_lammps()
-    except lammps_plugin.LammpsNotFoundError as exc:
-        return str(exc)
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        return "no C++ compiler (apt-get install g++)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=f"{_missing()}")
+pytestmark = needs_lammps_plugin
 
 LJ = LammpsPotential.lennard_jones(epsilon=0.05, sigma=2.7, cutoff=5.0)
 FAST = RunSettings(thermo_interval=10, frame_interval=50, checkpoint_interval=100)

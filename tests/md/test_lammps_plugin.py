@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from ase.build import bulk
 
 from gst_flows.md.lammps import plugin as lammps_plugin
@@ -20,21 +18,9 @@ from gst_flows.md.lammps.data import (
     read_print_table,
     write_lammps_data,
 )
+from tests.support.lammps import needs_lammps_plugin as needs_lammps
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _installed() -> str | None:
-    try:
-        lammps_plugin.find_lammps()
-    except lammps_plugin.LammpsNotFoundError as exc:
-        return str(exc)
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        return "no C++ compiler (apt-get install g++)"
-    return None
-
-
-needs_lammps = pytest.mark.skipif(_installed() is not None, reason=f"{_installed()}")
 
 
 @needs_lammps

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -16,21 +13,10 @@ from gst_flows.md.lammps import (
     LammpsRunner,
     lammps_single_point,
 )
-from gst_flows.md.lammps import plugin as lammps_plugin
+from tests.support.lammps import needs_lammps_plugin
 from tests.support.lammps_gap import fit_test_gap, rocksalt_test_cell
 
-
-def _missing() -> str | None:
-    try:
-        lammps_plugin.find_lammps()
-    except lammps_plugin.LammpsNotFoundError as exc:
-        return str(exc)
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        return "no C++ compiler (apt-get install g++)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(_missing() is not None, reason=f"{_missing()}")
+pytestmark = needs_lammps_plugin
 
 
 @pytest.fixture(scope="module")
