@@ -252,7 +252,15 @@ def dimer_curves(potential: LammpsPotential, distances=(1.6, 2.0, 2.4, 2.8, 3.2,
 
 
 # ----------------------------------------------------------------------------- MD
-def md_cost(potential: LammpsPotential, atoms: Atoms, nprocs: int, steps: int, workdir: Path) -> dict:
+def md_cost(
+    potential: LammpsPotential, atoms: Atoms, nprocs: int, steps: int, workdir: Path, nve: bool = True
+) -> dict:
+    """LAMMPS loop time per atom-step of ``steps`` NVE steps from 600 K, peak RSS, CPU share.
+
+    ``nve=False`` drops ``fix nve``: the atoms stay put and every step is one force call
+    (the fallback timing when the NVE run blows up). A failed run returns ``failed`` and
+    the last step printed before the failure.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     write_lammps_data(workdir / "md.data", atoms, SPECIES, velocities=False)
     script = [
@@ -266,26 +274,41 @@ def md_cost(potential: LammpsPotential, atoms: Atoms, nprocs: int, steps: int, w
         "neighbor 1.0 bin",
         "neigh_modify every 1 delay 0 check yes",
         "timestep 0.002",
-        "fix nve all nve",
-        "thermo 0",
+        *(["fix nve all nve"] if nve else []),
+        "thermo_style custom step temp pe etotal",
+        "thermo_modify flush yes",  # so that the log shows how far a run got that aborts on a rank > 0
+        "thermo 100",
         f"run {steps}",
     ]
     (workdir / "in.md").write_text("\n".join(script) + "\n")
     load = os.getloadavg()[0]
-    _, rss = run_measured(LammpsRunner(nprocs=nprocs).argv("in.md"), workdir)
+    out = {"nprocs": nprocs, "steps": steps, "mode": "nve" if nve else "static", "load_before": load}
+    try:
+        _, rss = run_measured(LammpsRunner(nprocs=nprocs).argv("in.md"), workdir)
+    except RuntimeError as exc:
+        log = (workdir / "log.lammps").read_text() if (workdir / "log.lammps").is_file() else ""
+        done = [
+            int(ln.split()[0])
+            for ln in log.splitlines()
+            if ln.split() and ln.split()[0].isdigit() and len(ln.split()) == 4
+        ]
+        out.update(
+            failed=next((ln for ln in str(exc).splitlines() if ln.startswith("ERROR")), "LAMMPS failed"),
+            last_step=max(done) if done else 0,
+            load_after=os.getloadavg()[0],
+        )
+        return out
     log = (workdir / "log.lammps").read_text()
     loop = float(LOOP.search(log).group(1))
     cpu = CPU.search(log)
-    return {
-        "nprocs": nprocs,
-        "steps": steps,
-        "loop_s": loop,
-        "us_per_atom_step": loop / (len(atoms) * steps) * 1e6,
-        "peak_rss": rss,
-        "cpu_share": float(cpu.group(1)) / 100 if cpu else None,  # of a core, per rank
-        "load_before": load,
-        "load_after": os.getloadavg()[0],
-    }
+    out.update(
+        loop_s=loop,
+        us_per_atom_step=loop / (len(atoms) * steps) * 1e6,
+        peak_rss=rss,
+        cpu_share=float(cpu.group(1)) / 100 if cpu else None,
+        load_after=os.getloadavg()[0],
+    )
+    return out
 
 
 def nve_drift(potential: LammpsPotential, workdir: Path, ps: float, temperature: float) -> dict:

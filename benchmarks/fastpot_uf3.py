@@ -47,11 +47,10 @@ from ase.neighborlist import neighbor_list
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fast_potentials
-from fast_potentials import _MAXRSS_WRAPPER, CPU, LOOP, dimer_curves, nve_drift, run_measured
+from fast_potentials import _MAXRSS_WRAPPER, dimer_curves, md_cost, nve_drift
 
 from gst_flows.fit.data import is_isolated_atom, kfold_by_structure, read_labelled_frames
-from gst_flows.md.lammps import LammpsPotential, LammpsRunner
-from gst_flows.md.lammps.data import write_lammps_data
+from gst_flows.md.lammps import LammpsPotential
 from gst_flows.md.lammps.single_point import lammps_single_point
 from gst_flows.structures import build_rocksalt
 
@@ -246,77 +245,18 @@ def shortest_distance(frames: list[Atoms]) -> float:
 
 
 # ----------------------------------------------------------------------------- MD
-def md_run(
-    potential: LammpsPotential, atoms: Atoms, nprocs: int, steps: int, workdir: Path, nve: bool
-) -> dict:
-    """``md_cost`` of fast_potentials.py (same set-up) with thermo output every 100 steps.
-
-    ``nve=False`` drops ``fix nve``: the atoms stay put and every step is one force call
-    (the fallback timing when the NVE run blows up). A failed run returns ``failed`` and
-    the last step printed before the failure.
-    """
-    workdir.mkdir(parents=True, exist_ok=True)
-    write_lammps_data(workdir / "md.data", atoms, SPECIES, velocities=False)
-    script = [
-        "units metal",
-        "atom_style atomic",
-        "atom_modify map array",
-        "boundary p p p",
-        "read_data md.data",
-        *potential.commands(SPECIES),
-        "velocity all create 600 4928459 dist gaussian",
-        "neighbor 1.0 bin",
-        "neigh_modify every 1 delay 0 check yes",
-        "timestep 0.002",
-        *(["fix nve all nve"] if nve else []),
-        "thermo_style custom step temp pe etotal",
-        "thermo_modify flush yes",  # so that the log shows how far a run got that aborts on a rank > 0
-        "thermo 100",
-        f"run {steps}",
-    ]
-    (workdir / "in.md").write_text("\n".join(script) + "\n")
-    load = os.getloadavg()[0]
-    out = {"nprocs": nprocs, "steps": steps, "mode": "nve" if nve else "static", "load_before": load}
-    try:
-        _, rss = run_measured(LammpsRunner(nprocs=nprocs).argv("in.md"), workdir)
-    except RuntimeError as exc:
-        log = (workdir / "log.lammps").read_text() if (workdir / "log.lammps").is_file() else ""
-        done = [
-            int(ln.split()[0])
-            for ln in log.splitlines()
-            if ln.split() and ln.split()[0].isdigit() and len(ln.split()) == 4
-        ]
-        out.update(
-            failed=next((ln for ln in str(exc).splitlines() if ln.startswith("ERROR")), "LAMMPS failed"),
-            last_step=max(done) if done else 0,
-            load_after=os.getloadavg()[0],
-        )
-        return out
-    log = (workdir / "log.lammps").read_text()
-    loop = float(LOOP.search(log).group(1))
-    cpu = CPU.search(log)
-    out.update(
-        loop_s=loop,
-        us_per_atom_step=loop / (len(atoms) * steps) * 1e6,
-        peak_rss=rss,
-        cpu_share=float(cpu.group(1)) / 100 if cpu else None,
-        load_after=os.getloadavg()[0],
-    )
-    return out
-
-
 def timed_md(potential: LammpsPotential, cell: Atoms, nprocs: int, workdir: Path, target_s: float) -> dict:
     """NVE timing with enough steps for ``target_s`` of loop time (a 10-step run sizes it).
 
     If the NVE run blows up, the same number of steps is timed without an integrator
     (``mode: static``) and the failure is kept under ``nve_failure``.
     """
-    probe = md_run(potential, cell, nprocs, 10, workdir / "probe", nve=False)
+    probe = md_cost(potential, cell, nprocs, 10, workdir / "probe", nve=False)
     steps = max(20, math.ceil(target_s / probe["loop_s"] * 10 * 1.1))
-    run = md_run(potential, cell, nprocs, steps, workdir / "nve", nve=True)
+    run = md_cost(potential, cell, nprocs, steps, workdir / "nve", nve=True)
     if "failed" in run:
         failure = run
-        run = md_run(potential, cell, nprocs, steps, workdir / "static", nve=False)
+        run = md_cost(potential, cell, nprocs, steps, workdir / "static", nve=False)
         run["nve_failure"] = failure
     run["probe_us_per_atom_step"] = probe["us_per_atom_step"]
     return run
