@@ -447,7 +447,9 @@ def import_dataset(
 
     entries = [entry(uuid, index, doc) for uuid, index, doc in originals]
     if entries:
-        store.update(entries, key=["uuid", "index"], save={"data": list(DATA_FIELDS)})
+        entries, late_reuses, late_already = _store_originals(store, entries, tag)
+        reuses += late_reuses
+        already += late_already
     # A frame labelled before joins this tag as a reuse: provenance only, no second copy of
     # the arrays (readers take them from the original).
     reuse_entries = [entry(uuid, index, doc) for uuid, index, doc in reuses]
@@ -511,6 +513,52 @@ def _claim_frames(
         else:
             already += 1
     return originals, reuses, already, in_file
+
+
+def _store_originals(
+    store: JobStore, entries: list[dict[str, Any]], tag: str | None
+) -> tuple[list[dict[str, Any]], list[tuple[str, int, LabelDoc]], int]:
+    """Write new labels; one that another import stored first becomes a reuse (or is skipped).
+
+    The registry normally settles who stores a label. If two imports still both claim it (a
+    database whose concurrent upserts are not atomic), the unique index on computed labels
+    refuses the second copy: that frame is then handled as if the claim had been lost.
+
+    Returns the entries stored, the reuses to write under ``tag`` and the frames already
+    stored under ``tag``.
+    """
+    from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+    from gst_flows.db.reuse import computed_label
+
+    save = {"data": list(DATA_FIELDS)}
+    try:
+        store.update(entries, key=["uuid", "index"], save=save)
+        return entries, [], 0
+    except (BulkWriteError, DuplicateKeyError):
+        logger.info("another import stored some of these labels first; storing them one by one")
+    stored, reuses, already = [], [], 0
+    for item in entries:
+        doc: LabelDoc = item["output"]
+        try:
+            store.update([item], key=["uuid", "index"], save=save)
+            stored.append(item)
+            continue
+        except (BulkWriteError, DuplicateKeyError):
+            pass
+        first = store.query_one(
+            computed_label(doc.structure_hash, doc.settings_hash), properties=["uuid", "output.provenance"]
+        )
+        if first is None:
+            raise DatasetError(f"label {doc.structure_hash[:10]} could not be stored and is not stored")
+        if first["output"]["provenance"].get("tag") == tag or store.query_one(
+            {"output.reused_from": first["uuid"], "output.provenance.tag": tag}, properties=["uuid"]
+        ):
+            already += 1
+        else:
+            reuse = doc.model_copy(update={"reused_from": first["uuid"], "structure": None, "forces": None})
+            reuses.append((item["uuid"], item["metadata"]["import"]["frame"], reuse))
+    return stored, reuses, already
 
 
 def _legacy_original(store: JobStore, structure_hash: str, settings_hash: str) -> dict | None:

@@ -120,6 +120,31 @@ def test_import_under_a_new_tag_reuses_without_copying_arrays(gst_home, outputs,
     assert sorted(_originals(outputs, first.settings_hash).values()) == [1, 1, 1]
 
 
+def test_an_import_that_wrongly_won_the_claim_stores_nothing_twice(gst_home, outputs, tmp_path, monkeypatch):
+    """The unique index is the last guard: an import told it owns labels already stored.
+
+    (As when a database's concurrent upserts are not atomic and two imports both "insert" a
+    claim.) The refused copies become reuses under the new tag, or nothing under the same tag.
+    """
+    from gst_flows.db import registry
+
+    path = tmp_path / "twice.extxyz"
+    _labelled_file(path, _cells(3, seed=70))
+    first = import_dataset(path, tag="won-A")
+    assert first.n_stored == 3
+
+    def always_mine(store, structure_hash, settings_hash, owner, tag=None):
+        return registry.LabelClaim(registry.label_key(structure_hash, settings_hash), owner, True, True)
+
+    monkeypatch.setattr(registry, "claim_label", always_mine)
+    again = import_dataset(path, tag="won-B")
+    assert (again.n_stored, again.n_reused) == (0, 3)
+    same = import_dataset(path, tag="won-A")
+    assert (same.n_stored, same.n_reused, same.n_already_stored) == (0, 0, 3)
+    assert sorted(_originals(outputs, first.settings_hash).values()) == [1, 1, 1]
+    assert len(find_labels(tag="won-B")) == 3 and len(find_labels(tag="won-A")) == 3
+
+
 def _import_when_told(path, tag, ready, go, results):
     """Child process: report ready, wait for the start signal, then import (the race)."""
     ready.put(True)
