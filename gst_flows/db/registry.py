@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from gst_flows.db.labels import LABEL_CLASS
@@ -152,17 +151,17 @@ def claim_label(
     now = _now()
     insert = {"owner": owner, "claimed_at": now, "heartbeat": now, "tags": [tag] if tag else []}
     for _ in range(3):
+        # A plain insert, not an upsert: the unique _id makes exactly one of several concurrent
+        # inserts win on every server (an upsert's "inserted" answer was seen given to two
+        # or three of four racing clients of the embedded server).
         try:
-            before = coll.find_one_and_update(
-                {"_id": key},
-                {"$setOnInsert": insert},
-                upsert=True,
-                return_document=ReturnDocument.BEFORE,
-            )
-        except DuplicateKeyError:  # two upserts raced: the other one inserted, read it again
-            continue
-        if before is None:
+            coll.insert_one({"_id": key, **insert})
+        except DuplicateKeyError:
+            before = coll.find_one({"_id": key})
+        else:
             return LabelClaim(key, owner, mine=True, tag_added=bool(tag))
+        if before is None:  # released in between: claim again
+            continue
         added = False
         if tag:
             added = (
