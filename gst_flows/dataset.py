@@ -529,6 +529,7 @@ def _store_originals(
     """
     from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+    from gst_flows.db import registry as reg
     from gst_flows.db.reuse import computed_label
 
     save = {"data": list(DATA_FIELDS)}
@@ -546,14 +547,12 @@ def _store_originals(
             continue
         except (BulkWriteError, DuplicateKeyError):
             pass
-        first = store.query_one(
-            computed_label(doc.structure_hash, doc.settings_hash), properties=["uuid", "output.provenance"]
-        )
+        first = store.query_one(computed_label(doc.structure_hash, doc.settings_hash), properties=["uuid"])
         if first is None:
             raise DatasetError(f"label {doc.structure_hash[:10]} could not be stored and is not stored")
-        if first["output"]["provenance"].get("tag") == tag or store.query_one(
-            {"output.reused_from": first["uuid"], "output.provenance.tag": tag}, properties=["uuid"]
-        ):
+        # the registry's atomic tag update decides, not a read of the stored documents
+        key = reg.label_key(doc.structure_hash, doc.settings_hash)
+        if not tag or not reg.add_tag(store, key, tag):
             already += 1
         else:
             reuse = doc.model_copy(update={"reused_from": first["uuid"], "structure": None, "forces": None})

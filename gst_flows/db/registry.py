@@ -30,6 +30,7 @@ from gst_flows.db.labels import LABEL_CLASS
 
 __all__ = [
     "LabelClaim",
+    "add_tag",
     "claim_label",
     "ensure_label_indexes",
     "heartbeat",
@@ -162,16 +163,19 @@ def claim_label(
             return LabelClaim(key, owner, mine=True, tag_added=bool(tag))
         if before is None:  # released in between: claim again
             continue
-        added = False
-        if tag:
-            added = (
-                coll.update_one(
-                    {"_id": key, "tags": {"$ne": tag}}, {"$addToSet": {"tags": tag}}
-                ).modified_count
-                == 1
-            )
+        added = add_tag(store, key, tag) if tag else False
         return LabelClaim(key, before["owner"], mine=before["owner"] == owner, tag_added=added)
     raise RuntimeError(f"could not claim label {key}")
+
+
+def add_tag(store: Any, key: str, tag: str) -> bool:
+    """Add ``tag`` to the label's entry in one conditional update; False if it was there already.
+
+    Of several processes adding one tag at once, exactly one gets True: the one that stores
+    the reuse under that tag.
+    """
+    result = registry(store).update_one({"_id": key, "tags": {"$ne": tag}}, {"$addToSet": {"tags": tag}})
+    return result.modified_count == 1
 
 
 def take_over(store: Any, key: str, stale_owner: str, owner: str) -> bool:
