@@ -31,7 +31,7 @@ def assign_categories(flow: Flow | Job) -> None:
 
 
 class _FailureCollector(logging.Handler):
-    """Keeps, for each job that failed, its name and the last line of its exception."""
+    """Keeps, for each job that failed, its name and the last error line of its exception."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -43,7 +43,11 @@ class _FailureCollector(logging.Handler):
             return
         name, _, trace = message.partition(" failed with exception:")
         lines = [line.strip() for line in trace.strip().splitlines() if line.strip()]
-        self.reasons.append(f"{name}: {lines[-1] if lines else 'unknown error'}")
+        # the last error line: the final exception ("...Error: MD blew up at step 78 ...") or,
+        # for a LAMMPS failure, its "ERROR: ..." line rather than the input line after it
+        errors = [line for line in lines if "Error:" in line or line.startswith("ERROR")]
+        reason = errors[-1] if errors else lines[-1] if lines else "unknown error"
+        self.reasons.append(f"{name}: {reason}")
 
 
 def run_local(

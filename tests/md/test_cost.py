@@ -118,3 +118,28 @@ def test_a_file_that_is_not_gap_xml_is_refused_before_quip_reads_it(tmp_path):
     assert gap_calculator(SCENARIO_GAP) is not None
     # MD documents stored before the field existed describe GAPs
     assert PotentialInfo(id="x", kind="gap_xml").backend == "gap"
+
+
+def test_a_failed_job_is_named_with_its_error_line_not_the_trailing_input_line():
+    import logging
+
+    from gst_flows.execution import _FailureCollector
+
+    collector = _FailureCollector()
+    lammps = (
+        "quench failed with exception:\nTraceback (most recent call last):\n  File 'x.py'\n"
+        "gst_flows.md.lammps.runner.LammpsError: LAMMPS exited with code 1:\n"
+        "ERROR: Fix heat kinetic energy went negative (src/fix_heat.cpp:197)\n"
+        "Last input line: run 170 upto start 70 stop 170\n"
+    )
+    blowup = (
+        lammps
+        + "\nThe above exception was the direct cause:\n"
+        + "gst_flows.md.results.MDBlowUpError: MD blew up at step 78\n"
+    )
+    for text in (lammps, blowup, "done"):
+        collector.emit(logging.LogRecord("jobflow", logging.INFO, "", 0, text, None, None))
+    assert collector.reasons == [
+        "quench: ERROR: Fix heat kinetic energy went negative (src/fix_heat.cpp:197)",
+        "quench: gst_flows.md.results.MDBlowUpError: MD blew up at step 78",
+    ]
