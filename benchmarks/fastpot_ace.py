@@ -41,6 +41,7 @@ from fastpot_mace import (
     errors,
     fmt,
     is_isolated,
+    timed_verlet,
     timing_cell,
 )
 
@@ -212,40 +213,13 @@ def evaluate(args, model_file: str, e0: dict[str, float]) -> dict:
 
 
 def md_worker(model_file: str, cell: Path, threads: int, min_seconds: float, min_steps: int) -> None:
-    from ase import units
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
-    from ase.md.verlet import VelocityVerlet
 
     set_threads(threads)
     atoms = read(cell)
     from tensorpotential.calculator import TPCalculator
 
     atoms.calc = TPCalculator(model_file)  # forces only: no E0 offset needed
-    MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=np.random.default_rng(4928459))
-    dyn = VelocityVerlet(atoms, timestep=2.0 * units.fs)
-    dyn.run(2)  # warm-up: XLA compilation of the first shapes
-    load_before = os.getloadavg()[0]
-    cpu0, t0, steps = time.process_time(), time.perf_counter(), 0
-    while steps < min_steps or time.perf_counter() - t0 < min_seconds:
-        dyn.run(1)
-        steps += 1
-    loop, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    print(
-        json.dumps(
-            {
-                "us_per_atom_step": 1e6 * loop / (steps * len(atoms)),
-                "steps": steps,
-                "loop_seconds": loop,
-                "cpu_share": cpu / loop,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-                "load_before": load_before,
-                "load_after": os.getloadavg()[0],
-                "atoms": len(atoms),
-                "temperature_end_k": atoms.get_temperature(),
-                "threads": threads,
-            }
-        )
-    )
+    print(json.dumps(timed_verlet(atoms, threads, min_seconds, min_steps, warm_up=2, total_energy=False)))
 
 
 def md_timing(args, model_file: str, cell: Path, threads: int) -> dict:
