@@ -36,7 +36,9 @@ def add_parser(subparsers) -> None:
         metavar="KEY=VALUE",
         help="change a hyperparameter, e.g. soap.n_max=6, soap.n_sparse=200, three_body=on, "
         "sigma.liquid=0.003,0.15,0.15, e0.Ge=-107.4; with --backend pod a PodBasis field "
-        "(ridge=1e-6, rcut=5.5, two_body_radial=8) or baseline=none / baseline=INNER,OUTER; repeatable",
+        "(ridge=1e-6, rcut=5.5, two_body_radial=8), baseline=none / baseline=INNER,OUTER, "
+        "solver=lstsq (least squares on compute pod/global) with solver.energy_weight=, solver.ridge=; "
+        "repeatable",
     )
     fit.add_argument(
         "--test-fraction",
@@ -300,6 +302,7 @@ def _pod_maker(args: argparse.Namespace):
     import dataclasses
 
     from gst_flows.fit.pod import ZblBaseline
+    from gst_flows.fit.pod_lstsq import PodLeastSquares
     from gst_flows.makers.pod import DEFAULT_POD_BASELINE, DEFAULT_POD_BASIS, PodFitMaker
 
     for option, value in (("--memory-limit", args.memory_limit), ("--timeout", args.timeout)):
@@ -307,12 +310,24 @@ def _pod_maker(args: argparse.Namespace):
             raise InputError("applies to gap_fit only", where=option, fix="leave it out with --backend pod")
     if args.dry_run:
         raise InputError("not available for POD fits", where="--dry-run", fix="use --backend gap")
-    basis, baseline = DEFAULT_POD_BASIS, DEFAULT_POD_BASELINE
+    basis, baseline, solver = DEFAULT_POD_BASIS, DEFAULT_POD_BASELINE, None
     fields = {f.name: f.type for f in dataclasses.fields(basis)}
-    for key, value in _parse_changes(args.changes).items():
+    solver_fields = [f.name for f in dataclasses.fields(PodLeastSquares)]
+    changes = _parse_changes(args.changes)
+    for key, value in sorted(changes.items(), key=lambda kv: kv[0] != "solver"):  # solver= first
         try:
             if key == "baseline":
                 baseline = None if value.lower() == "none" else ZblBaseline(*map(float, value.split(",")))
+            elif key == "solver":
+                if value.lower() not in ("lstsq", "fitpod"):
+                    raise ValueError(f"solver must be lstsq or fitpod, got {value!r}")
+                solver = PodLeastSquares() if value.lower() == "lstsq" else None
+            elif key.startswith("solver."):
+                if key[7:] not in solver_fields:
+                    raise ValueError(f"unknown solver setting {key!r} (fields: {', '.join(solver_fields)})")
+                if changes.get("solver", "").lower() != "lstsq":
+                    raise ValueError(f"{key} needs solver=lstsq")
+                solver = dataclasses.replace(solver or PodLeastSquares(), **{key[7:]: float(value)})
             elif key in fields:
                 cast = int if fields[key] == "int" else float
                 basis = dataclasses.replace(basis, **{key: cast(value)})
@@ -323,6 +338,7 @@ def _pod_maker(args: argparse.Namespace):
     return PodFitMaker(
         basis=basis,
         baseline=baseline,
+        solver=solver,
         test_fraction=0.0 if args.test_file else args.test_fraction,
         split_seed=args.seed,
         tags=list(args.potential_tag),
@@ -363,7 +379,8 @@ def _run_pod_fit(args: argparse.Namespace) -> int:
     baseline = f"zbl {doc.baseline['inner']:g}-{doc.baseline['outer']:g} Å" if doc.baseline else "none"
     print(f"potential id: {doc.potential_id}")
     print(f"cached at:    {path.parent}")
-    print(f"POD ({' '.join(doc.species)}, baseline {baseline}): fitpod {doc.wall_time_s:.1f} s")
+    solve = "least squares" if doc.solver else "fitpod"
+    print(f"POD ({' '.join(doc.species)}, baseline {baseline}, {solve}): fit {doc.wall_time_s:.1f} s")
     _print_tables(doc)
     return 0
 

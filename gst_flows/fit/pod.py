@@ -333,6 +333,7 @@ def fit_pod(
     species: Sequence[str] | None = None,
     runner=None,
     baseline: ZblBaseline | None = None,
+    solver=None,
 ) -> PodFitResult:
     """Fit a POD potential to labelled frames with LAMMPS' ``fitpod``.
 
@@ -352,11 +353,17 @@ def fit_pod(
     baseline
         Fit the POD to the labels minus this ZBL baseline; the result's potential is then
         the sum of both.
+    solver
+        A :class:`~gst_flows.fit.pod_lstsq.PodLeastSquares`: replace ``fitpod``'s
+        coefficients by a column-scaled ridge least-squares solve on the design matrix of
+        ``compute pod/global`` (``fitpod``'s own coefficients are kept beside them as
+        ``pod_coefficients_fitpod.pod``). None keeps ``fitpod``'s solve.
 
     Returns
     -------
     PodFitResult
-        The parameter and coefficient files and fitpod's training errors.
+        The parameter and coefficient files and the training errors (``fitpod``'s own, or
+        the least-squares solve's on the same design matrix).
     """
     from gst_flows.md.lammps.runner import LammpsRunner
 
@@ -378,6 +385,8 @@ def fit_pod(
     if match:
         keys = ("energy_mae", "energy_rmse", "force_mae", "force_rmse")
         errors = dict(zip(keys, (float(x) for x in match.groups()), strict=True))
+    if solver is not None:
+        errors = _least_squares(frames, directory, coefficients, species, solver)
     return PodFitResult(
         directory=directory,
         param_file=directory / PARAM_FILE,
@@ -386,3 +395,24 @@ def fit_pod(
         train_errors=errors,
         baseline=baseline,
     )
+
+
+def _least_squares(frames, directory: Path, coefficients: Path, species, solver) -> dict[str, float]:
+    """Overwrite ``coefficients`` with the least-squares solve; its training errors."""
+    from gst_flows.fit.pod_lstsq import (
+        design_errors,
+        pod_design,
+        require_forces,
+        solve_pod_coefficients,
+        write_pod_coefficients,
+    )
+
+    require_forces(frames)
+    kept = directory / "pod_coefficients_fitpod.pod"
+    kept.write_text(coefficients.read_text())
+    condensed = [a for a in frames if not is_isolated_atom(a)]
+    designs = pod_design(condensed, directory / PARAM_FILE, kept, species)
+    isolated = [a for a in frames if is_isolated_atom(a)]
+    solution = solve_pod_coefficients(designs, solver, isolated, species)
+    write_pod_coefficients(coefficients, solution)
+    return design_errors(designs, solution)

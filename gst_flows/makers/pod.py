@@ -12,6 +12,7 @@ from jobflow import job
 
 from gst_flows.fit import error_table, predict
 from gst_flows.fit.pod import PodBasis, ZblBaseline, fit_pod
+from gst_flows.fit.pod_lstsq import PodLeastSquares
 from gst_flows.makers.fit import PotentialFitMaker, Source, _metrics
 from gst_flows.md.lammps import LammpsRunner
 from gst_flows.schemas.fit import GapPotentialFiles
@@ -52,6 +53,10 @@ class PodFitMaker(PotentialFitMaker):
         or its dict).
     baseline
         ZBL baseline the POD is fitted on top of (its dict, or None for a bare POD).
+    solver
+        A :class:`~gst_flows.fit.pod_lstsq.PodLeastSquares` (or its dict) to solve for the
+        coefficients by column-scaled least squares instead of ``fitpod``'s normal
+        equations (whose ``energy_weight`` and ``ridge`` then do not apply); None: ``fitpod``.
     species
         Species in LAMMPS type order (default: those of the training data by atomic number).
     runner
@@ -65,15 +70,18 @@ class PodFitMaker(PotentialFitMaker):
     baseline: ZblBaseline | None = field(default_factory=lambda: DEFAULT_POD_BASELINE)
     species: list[str] | None = None
     runner: LammpsRunner | None = None
+    solver: PodLeastSquares | None = None
 
     backend: ClassVar[str] = "pod"
 
     def fit_settings(self) -> dict:
         """The basis and the baseline as plain values."""
         baseline = _as(ZblBaseline, self.baseline)
+        solver = _as(PodLeastSquares, self.solver)
         return {
             "basis": asdict(_as(PodBasis, self.basis)),
             "baseline": asdict(baseline) if baseline else None,
+            "solver": asdict(solver) if solver else None,
         }
 
     @job(
@@ -105,9 +113,10 @@ class PodFitMaker(PotentialFitMaker):
         basis = _as(PodBasis, self.basis)
         baseline = _as(ZblBaseline, self.baseline)
         runner = _as(LammpsRunner, self.runner)
+        solver = _as(PodLeastSquares, self.solver)
         train, test, described = self.split(source, test_source, fold, n_folds)
         start = time.perf_counter()
-        result = fit_pod(train, Path.cwd() / "pod", basis, self.species, runner, baseline)
+        result = fit_pod(train, Path.cwd() / "pod", basis, self.species, runner, baseline, solver)
         wall = time.perf_counter() - start
         potential = result.lammps_potential()
         calc = LammpsCalculator(potential, runner)
@@ -121,6 +130,7 @@ class PodFitMaker(PotentialFitMaker):
             tags=list(self.tags),
             basis=asdict(basis),
             baseline=asdict(baseline) if baseline else None,
+            solver=asdict(solver) if solver else None,
             species=list(result.species),
             lammps_potential=potential.commands(result.species),
             fitpod_train_errors=result.train_errors,

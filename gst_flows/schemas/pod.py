@@ -31,13 +31,19 @@ class PodFitDoc(BaseModel):
     baseline: dict[str, float] | None = Field(
         None, description="ZBL baseline (inner, outer switching radius, Å) the POD is fitted on, or None."
     )
+    solver: dict[str, float] | None = Field(
+        None,
+        description="PodLeastSquares weights when the coefficients came from the least-squares "
+        "solve on compute pod/global's design matrix; None for fitpod's own solve.",
+    )
     species: list[str] = Field(description="Species of the fit in LAMMPS atom-type order.")
     lammps_potential: list[str] = Field(
         default_factory=list, description="pair_style and pair_coeff lines as fitted (run directory paths)."
     )
     fitpod_train_errors: dict[str, float] = Field(
         default_factory=dict,
-        description="fitpod's own training errors of the POD part (energy eV/atom, force eV/Å).",
+        description="Training errors of the POD part from the solve (fitpod's own, or the least-squares "
+        "solve's; energy eV/atom, force eV/Å).",
     )
     source: str | None = Field(None, description="Where the training data came from.")
     fold: int | None = Field(None, description="Cross-validation fold (0-based), if any.")

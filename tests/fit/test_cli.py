@@ -99,13 +99,20 @@ def test_fit_backend_pod_then_evaluate_and_md_check(cp2k_frames, local_store, ca
     from gst_flows.errors import InputError
 
     argv = ["fit", str(CP2K_SMALL), "--backend", "pod", *POD_SMALL, "--test-fraction", "0.25"]
+    lstsq = ["--set", "solver.ridge=1e-5", "--set", "solver=lstsq"]  # any order
+    assert main([*argv, *lstsq]) == 0
+    out = capsys.readouterr().out
+    assert "POD (Ge Sb Te, baseline zbl 1.5-2.5 Å, least squares)" in out
+    doc = local_store.query_one({"output.potential_id": out.split("potential id:")[1].split()[0]})["output"]
+    assert doc["solver"] == {"energy_weight": 10.0, "ridge": 1e-5}
+
     assert main([*argv, "--potential-tag", "pod-cli"]) == 0
     out = capsys.readouterr().out
     potential_id = out.split("potential id:")[1].split()[0]
-    assert "POD (Ge Sb Te, baseline zbl 1.5-2.5 Å)" in out
+    assert "POD (Ge Sb Te, baseline zbl 1.5-2.5 Å, fitpod)" in out
     assert "train errors" in out and "test errors" in out
     doc = local_store.query_one({"output.potential_id": potential_id}, load=True)["output"]
-    assert doc["@class"] == "PodFitDoc" and doc["basis"]["two_body_radial"] == 4
+    assert doc["@class"] == "PodFitDoc" and doc["basis"]["two_body_radial"] == 4 and doc["solver"] is None
 
     assert main(["evaluate", "pod-cli", str(CP2K_SMALL), "--no-plots"]) == 0
     assert "errors of pod-cli" in capsys.readouterr().out
@@ -141,6 +148,13 @@ def test_bad_backend_and_pod_options_are_one_line_errors(cp2k_frames, local_stor
     assert len(err.strip().splitlines()) == 1 and "unknown POD setting 'soap.n_max'" in err
     assert main(["fit", str(CP2K_SMALL), "--backend", "pod", "--dry-run"]) == 2
     assert "--dry-run" in capsys.readouterr().err
+    pod = ["fit", str(CP2K_SMALL), "--backend", "pod", "--set"]
+    assert main([*pod, "solver=svd"]) == 2
+    assert "solver must be lstsq or fitpod" in capsys.readouterr().err
+    assert main([*pod, "solver.ridge=1e-3"]) == 2
+    assert "solver.ridge needs solver=lstsq" in capsys.readouterr().err
+    assert main([*pod, "solver=lstsq", "--set", "solver.weight=3"]) == 2
+    assert "unknown solver setting 'solver.weight'" in capsys.readouterr().err
     assert local_store.docs_store.count() == 0
 
 

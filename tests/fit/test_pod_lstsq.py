@@ -1,0 +1,102 @@
+"""The least-squares POD solve on ``compute pod/global``'s design matrix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gst_flows.fit import FitInputError
+from gst_flows.fit.data import is_isolated_atom
+from gst_flows.fit.pod import PodBasis, ZblBaseline, fit_pod
+from gst_flows.fit.pod_lstsq import (
+    PodLeastSquares,
+    design_errors,
+    pod_design,
+    read_pod_coefficients,
+    solve_pod_coefficients,
+)
+from tests.support.lammps import needs_lammps
+
+SMALL = PodBasis(two_body_radial=4, three_body_radial=2, three_body_angular=2, ridge=1e-4)
+
+
+def _skewed(atoms, seed):
+    """A rattled copy in a sheared cell (LAMMPS rotates it: the design must rotate the labels)."""
+    atoms = atoms.copy()
+    cell = atoms.cell.array.copy()
+    cell[1] += 0.15 * cell[0]
+    cell[2] += 0.1 * cell[0] - 0.08 * cell[1]
+    atoms.set_cell(cell, scale_atoms=True)
+    atoms.rattle(0.05, seed=seed)
+    return atoms
+
+
+def _labelled_by(potential, species, frames):
+    """Copies of ``frames`` labelled by a LAMMPS potential (energy, forces)."""
+    from gst_flows.md.lammps import lammps_single_point
+
+    out = []
+    for atoms in frames:
+        sp = lammps_single_point(atoms, potential, species=species)
+        atoms = atoms.copy()
+        atoms.info["REF_energy"] = sp.energy
+        atoms.arrays["REF_forces"] = sp.forces
+        out.append(atoms)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fitted(cp2k_frames, tmp_path_factory):
+    """A POD fitted by fitpod, and rattled, sheared cells labelled by it."""
+    result = fit_pod(cp2k_frames, tmp_path_factory.mktemp("pod") / "fitpod", SMALL)
+    cells = [_skewed(a, k) for k, a in enumerate(cp2k_frames) if not is_isolated_atom(a)]
+    return result, _labelled_by(result.lammps_potential(), result.species, cells)
+
+
+@needs_lammps
+def test_design_matrix_reproduces_pair_style_pod(fitted):
+    result, labelled = fitted
+    designs = pod_design(labelled, result.param_file, result.coefficient_file, result.species)
+    errors = design_errors(designs, read_pod_coefficients(result.coefficient_file))
+    scale = np.sqrt(np.mean(np.concatenate([a.arrays["REF_forces"].ravel() for a in labelled]) ** 2))
+    assert scale > 0.1  # the rattled cells carry real forces
+    # rows in LAMMPS order and frame, labels rotated into it (extxyz positions carry 8 decimals)
+    assert errors["force_rmse"] < 1e-6 * scale
+    assert errors["energy_rmse"] < 1e-7  # eV/atom
+
+
+@needs_lammps
+def test_least_squares_recovers_a_known_pod(fitted, tmp_path):
+    """Labels made by a POD are fitted back exactly, energies and forces, as LAMMPS runs it."""
+    from gst_flows.fit import error_table, predict
+    from gst_flows.md.lammps import LammpsCalculator
+
+    result, labelled = fitted
+    solver = PodLeastSquares(energy_weight=10.0, ridge=1e-12)
+    refit = fit_pod(labelled, tmp_path / "lstsq", SMALL, species=result.species, solver=solver)
+    assert (refit.directory / "pod_coefficients_fitpod.pod").is_file()
+    assert refit.train_errors["force_rmse"] < 1e-5 and refit.train_errors["energy_rmse"] < 1e-6
+    table = error_table(predict(labelled, LammpsCalculator(refit.lammps_potential())))["all"]
+    assert table.force_rmse < 1e-5 and table.energy_rmse < 1e-6
+
+
+@needs_lammps
+def test_least_squares_fit_with_a_baseline_runs_as_its_errors_say(frames, tmp_path):
+    from gst_flows.fit import error_table, predict
+    from gst_flows.md.lammps import LammpsCalculator
+
+    baseline, solver = ZblBaseline(1.5, 2.5), PodLeastSquares()
+    result = fit_pod(frames, tmp_path / "pod", SMALL, baseline=baseline, solver=solver)
+    table = error_table(predict(frames, LammpsCalculator(result.lammps_potential())))["all"]
+    assert table.force_rmse == pytest.approx(result.train_errors["force_rmse"], rel=1e-6)
+    assert table.energy_rmse == pytest.approx(result.train_errors["energy_rmse"], rel=1e-6)
+    forces = [a.arrays["REF_forces"].ravel() for a in frames if not is_isolated_atom(a)]
+    zero = np.sqrt(np.mean(np.concatenate(forces) ** 2))
+    assert table.force_rmse < 0.5 * zero
+
+
+def test_solver_input_is_checked():
+    with pytest.raises(ValueError, match=">= 0"):
+        PodLeastSquares(energy_weight=-1.0)
+    with pytest.raises(FitInputError, match="no frames"):
+        solve_pod_coefficients([], PodLeastSquares())
