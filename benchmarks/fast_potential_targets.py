@@ -37,6 +37,7 @@ from pathlib import Path
 from gst_flows.execution import run_local
 from gst_flows.fit import error_table, predict
 from gst_flows.fit.data import is_isolated_atom
+from gst_flows.fit.pod_lstsq import PodLeastSquares
 from gst_flows.fit.reference import load_reference_set
 from gst_flows.makers.fit import TrainingSelection
 from gst_flows.structures import build_rocksalt
@@ -108,15 +109,44 @@ def teach(teacher: str, tag: str, work: Path) -> dict:
     }
 
 
-def dft_only_pod(tag: str, work: Path) -> dict:
+def dft_only_pod(tag: str, work: Path, solver=None) -> dict:
     from gst_flows.makers.pod import PodFitMaker
 
-    job = PodFitMaker(tags=[f"{tag}-pod-dft"]).make(
+    suffix = "-lstsq" if solver else ""
+    job = PodFitMaker(tags=[f"{tag}-pod-dft{suffix}"], solver=solver).make(
         TrainingSelection(tag=tag), test_source=TrainingSelection(tag=f"{tag}-heldout")
     )
     job.config.expose_store = True
     doc = _last_output(run_local(job), job)
     return {"pod": doc.potential_id, "fit_s": doc.wall_time_s}
+
+
+#: DFT weight of the least-squares student: each DFT structure 64 times (weight 8 against a
+#: teacher frame), the lowest 5-fold cross-validated DFT force error among 1, 4, 16 and 64
+#: repeats (folds over the DFT training structures, teacher frames always in).
+LSTSQ_DFT_REPEAT = 64
+
+
+def taught_lstsq(tag: str, work: Path) -> dict:
+    """The taught POD refitted by least squares on the same teacher and DFT labels."""
+    from gst_flows.fit.pod_lstsq import PodLeastSquares
+    from gst_flows.makers.pod import PodFitMaker
+
+    maker = PodFitMaker(
+        name="student pod fit (least squares)",
+        solver=PodLeastSquares(),
+        test_fraction=0.0,
+        evaluate_train=False,
+        tags=[f"{tag}-taught-lstsq"],
+    )
+    sources = [
+        TrainingSelection(tag=f"{tag}-taught-synthetic", synthetic=True),
+        TrainingSelection(tag=tag, repeat=LSTSQ_DFT_REPEAT),
+    ]
+    job = maker.make(sources, test_source=TrainingSelection(tag=f"{tag}-heldout"))
+    job.config.expose_store = True
+    doc = _last_output(run_local(job), job)
+    return {"pod": doc.potential_id, "fit_s": doc.wall_time_s, "dft_repeat": LSTSQ_DFT_REPEAT}
 
 
 def _row(table) -> dict:
@@ -243,27 +273,33 @@ def main() -> None:
     teacher = args.teacher or teacher_id(args.tag)
     taught = _cached(work / "teach.json", lambda: teach(teacher, args.tag, work))
     dft = _cached(work / "pod-dft.json", lambda: dft_only_pod(args.tag, work))
-    potentials = {"GAP": teacher, "POD dft": dft["pod"], "POD taught": taught["student"]}
-    acc = _cached(work / "accuracy.json", lambda: {"table": accuracy(potentials, args.tag)})["table"]
-    fast = {"GAP": teacher, "POD taught": taught["student"]}
-    md = _cached(work / f"cost{'-quick' if args.quick else ''}.json", lambda: cost(fast, work, args.quick))
-    nve = _cached(work / f"nve{'-quick' if args.quick else ''}.json",
-                  lambda: stability(taught["student"], work, args.quick))  # fmt: skip
+    dft_ls = _cached(work / "pod-dft-lstsq.json", lambda: dft_only_pod(args.tag, work, PodLeastSquares()))
+    taught_ls = _cached(work / "taught-lstsq.json", lambda: taught_lstsq(args.tag, work))
+    potentials = {"GAP": teacher, "POD dft": dft["pod"], "POD taught": taught["student"],
+                  "POD dft LS": dft_ls["pod"], "POD taught LS": taught_ls["pod"]}  # fmt: skip
+    acc = _cached(work / "accuracy-v2.json", lambda: {"table": accuracy(potentials, args.tag)})["table"]
+    fast = {"GAP": teacher, "POD taught": taught["student"], "POD taught LS": taught_ls["pod"]}
+    quick = "-quick" if args.quick else ""
+    md = _cached(work / f"cost-v2{quick}.json", lambda: cost(fast, work, args.quick))
+    nve = {name: _cached(work / f"nve{quick}-{name.replace(' ', '-')}.json",
+                         lambda pid=fast[name]: stability(pid, work, args.quick))
+           for name in ("POD taught", "POD taught LS")}  # fmt: skip
 
     print(f"teacher GAP {teacher}; DFT labels '{args.tag}', held-out '{args.tag}-heldout'")
     print(
         f"taught POD {taught['student']}: {taught['n_synthetic']} teacher frames "
         f"(+{taught['n_synthetic_heldout']} held out) from {', '.join(taught['cells'])}"
     )
-    print(f"DFT-only POD {dft['pod']}")
+    print(f"DFT-only POD {dft['pod']}; least squares (LS): DFT-only {dft_ls['pod']}, taught "
+          f"{taught_ls['pod']} (same teacher frames, DFT structures x{taught_ls['dft_repeat']})")  # fmt: skip
     print("\naccuracy against DFT (energy meV/atom, force eV/Å RMSE; ratio to the GAP)")
-    print(f"{'potential':<12}{'held E':>9}{'held F':>9}{'ref E':>9}{'ref F':>9}{'F/F_GAP held':>14}{'ref':>7}"
+    print(f"{'potential':<14}{'held E':>9}{'held F':>9}{'ref E':>9}{'ref F':>9}{'F/F_GAP held':>14}{'ref':>7}"
           f"{'E/E_GAP held':>14}{'ref':>7}")  # fmt: skip
     base = acc["GAP"]
     for name, row in acc.items():
         h, r = row["held"], row["reference"]
         print(
-            f"{name:<12}{h['e_rmse_mev']:>9.1f}{h['f_rmse']:>9.3f}{r['e_rmse_mev']:>9.1f}{r['f_rmse']:>9.3f}"
+            f"{name:<14}{h['e_rmse_mev']:>9.1f}{h['f_rmse']:>9.3f}{r['e_rmse_mev']:>9.1f}{r['f_rmse']:>9.3f}"
             f"{h['f_rmse'] / base['held']['f_rmse']:>14.2f}{r['f_rmse'] / base['reference']['f_rmse']:>7.2f}"
             f"{h['e_rmse_mev'] / base['held']['e_rmse_mev']:>14.2f}"
             f"{r['e_rmse_mev'] / base['reference']['e_rmse_mev']:>7.2f}"
@@ -278,23 +314,29 @@ def main() -> None:
         print(f"  {ct:<10}{cells}")
     print(f"\nMD cost, LAMMPS loop time, {md['atoms']} atoms (µs per atom-step, core-seconds):")
     for ranks in (1, 2):
-        g, p = md[f"GAP-{ranks}"], md[f"POD taught-{ranks}"]
+        g = md[f"GAP-{ranks}"]
+        for name in fast:
+            if name == "GAP":
+                continue
+            p = md[f"{name}-{ranks}"]
+            print(
+                f"  {ranks} rank(s): GAP {g['us_per_atom_step']:.1f} ({g['steps']} steps), {name} "
+                f"{p['us_per_atom_step']:.2f} ({p['steps']} steps): "
+                f"GAP/POD {g['us_per_atom_step'] / p['us_per_atom_step']:.0f}x"
+                f" (load {g['load_before']:.1f}-{p['load_after']:.1f} on {os.cpu_count()} cores)"
+            )
+    for name, run in nve.items():
+        drift = run["drift_mev_atom_ps"]
         print(
-            f"  {ranks} rank(s): GAP {g['us_per_atom_step']:.1f} ({g['steps']} steps), POD "
-            f"{p['us_per_atom_step']:.2f} ({p['steps']} steps): "
-            f"GAP/POD {g['us_per_atom_step'] / p['us_per_atom_step']:.0f}x"
-            f" (load {g['load_before']:.1f}-{p['load_after']:.1f} on {os.cpu_count()} cores)"
+            f"\nNVE of {name}: {run['atoms']} atoms Ge2Sb2Te5 liquid, {run['nve_ps']:g} ps after melting "
+            f"at 1,500 K and 4 ps at 1,000 K: completed {run['completed']}, mean T {run['mean_T']:.0f} K, "
+            f"|drift| {drift:.3f} meV/atom/ps (target < 1)"
+            if drift is not None
+            else f"\nNVE of {name}: no drift measured ({run})"
         )
-    drift = nve["drift_mev_atom_ps"]
-    print(
-        f"\nNVE of the taught POD: {nve['atoms']} atoms Ge2Sb2Te5 liquid, {nve['nve_ps']:g} ps after melting "
-        f"at 1,500 K and 4 ps at 1,000 K: completed {nve['completed']}, mean T {nve['mean_T']:.0f} K, "
-        f"|drift| {drift:.3f} meV/atom/ps (target < 1)"
-        if drift is not None
-        else f"\nNVE of the taught POD: no drift measured ({nve})"
-    )
     if args.json:
-        args.json.write_text(json.dumps({"teacher": teacher, "taught": taught, "dft": dft, "accuracy": acc,
+        args.json.write_text(json.dumps({"teacher": teacher, "taught": taught, "dft": dft,
+                                         "dft_lstsq": dft_ls, "taught_lstsq": taught_ls, "accuracy": acc,
                                          "cost": md, "nve": nve}, indent=1, default=str))  # fmt: skip
 
 
