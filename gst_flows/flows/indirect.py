@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from jobflow import Flow, Maker, Response, job
+from jobflow.core.reference import OnMissing
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -38,6 +39,7 @@ from gst_flows.schemas.potential import PotentialRef, as_potential_ref
 __all__ = [
     "IndirectLearningMaker",
     "default_teacher_md_makers",
+    "failed_runs",
     "sample_frames",
     "student_sources",
     "teacher_label_frames",
@@ -94,9 +96,14 @@ def teacher_label_frames(
     """Replace itself by a label flow over frames sampled from a teacher MD run.
 
     The replacement's output is the batch's :class:`~gst_flows.schemas.label.LabelBatchDoc`.
+    When the teacher run failed (``md_doc`` is None: this job runs with missing references
+    set to None) nothing is labelled and the output is ``{"failed_run": batch_name}``: the
+    flow goes on with the other runs and the validation document lists the failed ones.
     """
     from gst_flows.flows.label import label_flow
 
+    if md_doc is None:
+        return Response(output={"failed_run": batch_name})
     doc = as_md_doc(md_doc)
     frames = sample_frames(doc.frames(), stride, n_frames)
     if not frames:
@@ -106,13 +113,23 @@ def teacher_label_frames(
 
 
 @job
-def student_sources(summaries: list[Any], sources: list[TrainingSelection]) -> list[TrainingSelection]:
+def student_sources(
+    summaries: list[Any], sources: list[TrainingSelection], n_runs: int = 0
+) -> list[TrainingSelection]:
     """The student's training sources, once every synthetic label batch is stored.
 
-    ``summaries`` (the label batches) are taken only so this job runs after them.
+    ``summaries`` (the label batches) are taken so this job runs after them; it stops the
+    flow with a clear error when all ``n_runs`` teacher runs failed (nothing to teach).
     """
-    del summaries
+    failed = failed_runs(summaries)
+    if n_runs and len(failed) >= n_runs:
+        raise RuntimeError(f"every teacher MD run failed ({', '.join(failed)}): no synthetic labels to fit")
     return list(sources)
+
+
+def failed_runs(summaries: list[Any]) -> list[str]:
+    """Names of the teacher runs whose MD failed (see :func:`teacher_label_frames`)."""
+    return [s["failed_run"] for s in summaries if isinstance(s, dict) and "failed_run" in s]
 
 
 def _n_structures(store, **filters: Any) -> int:
@@ -135,7 +152,11 @@ def _errors_on(store, calc, **filters: Any) -> tuple[dict, int]:
 
 @job(output_schema=IndirectLearningDoc)
 def validate_student(
-    student_ref: Any, teacher: PotentialRef, settings: dict[str, Any], heldout_trajectories: list[int]
+    student_ref: Any,
+    teacher: PotentialRef,
+    settings: dict[str, Any],
+    heldout_trajectories: list[int],
+    summaries: list[Any] | None = None,
 ) -> IndirectLearningDoc:
     """Errors of the student against the teacher (held-out runs) and against DFT (``dft_test_tag``).
 
@@ -150,6 +171,8 @@ def validate_student(
         ``dft_test_tag``, ``n_trajectories`` and ``teacher_settings_hash``.
     heldout_trajectories
         Indices of the held-out MD runs.
+    summaries
+        Outputs of the teacher label batches (the failed runs are listed in the document).
     """
     from gst_flows.potentials import potential_calculator
     from gst_flows.store import current_store
@@ -181,6 +204,7 @@ def validate_student(
         n_dft_test=n_dft_test,
         n_trajectories=settings["n_trajectories"],
         heldout_trajectories=heldout_trajectories,
+        failed_runs=failed_runs(summaries or []),
         errors_vs_teacher=vs_teacher,
         errors_vs_dft=vs_dft,
     )
@@ -341,6 +365,7 @@ class IndirectLearningMaker(Maker):
                     f"teacher labels {i} {protocol}",
                 )
                 labels.name = f"teacher labels {i} {protocol}"
+                labels.config.on_missing_references = OnMissing.NONE  # a failed run is skipped
                 jobs += [md, labels]
                 summaries.append(labels.output)
                 run += 1
@@ -350,7 +375,7 @@ class IndirectLearningMaker(Maker):
         sources = [TrainingSelection(tag=synthetic_tag, synthetic=True, settings_hash=teacher_hash)]
         if self.dft_tag and self.dft_repeat:
             sources.append(TrainingSelection(tag=self.dft_tag, repeat=int(self.dft_repeat)))
-        gathered = student_sources(summaries, sources)
+        gathered = student_sources(summaries, sources, run)
         gathered.name = "student training sources"
         tags = self.student_maker.tags
         student = replace(self.student_maker, tags=[*tags, self.tag] if self.tag not in tags else tags)
@@ -365,7 +390,7 @@ class IndirectLearningMaker(Maker):
             "n_trajectories": run,
             "teacher_settings_hash": teacher_hash,
         }
-        check = validate_student(fit.output.potential_ref, ref, settings, held)
+        check = validate_student(fit.output.potential_ref, ref, settings, held, summaries)
         check.name = "indirect learning validation"
         return Flow([*jobs, gathered, fit, check], output=check.output, name=self.name)
 

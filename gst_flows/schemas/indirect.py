@@ -37,6 +37,11 @@ class IndirectLearningDoc(BaseModel):
     heldout_trajectories: list[int] = Field(
         default_factory=list, description="Indices (cell-major) of the held-out MD runs."
     )
+    failed_runs: list[str] = Field(
+        default_factory=list,
+        description="Teacher runs whose MD failed (blow-up check, engine error): skipped, nothing "
+        "labelled from them; the reason is in the failed MD job's log.",
+    )
     errors_vs_teacher: dict[str, ErrorMetrics] = Field(
         default_factory=dict, description="Student against the teacher on the held-out synthetic frames."
     )

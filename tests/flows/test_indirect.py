@@ -151,7 +151,7 @@ def test_indirect_learning_flow(gst_home, outputs):
     doc = responses[flow.jobs[-1].uuid][1].output
     assert isinstance(doc, IndirectLearningDoc)
     assert doc.teacher_id == teacher.potential_id and doc.teacher_sha256 == teacher.sha256
-    assert doc.n_trajectories == 4 and len(doc.heldout_trajectories) == 1
+    assert doc.n_trajectories == 4 and len(doc.heldout_trajectories) == 1 and doc.failed_runs == []
     assert doc.n_synthetic == 3 * 4 and doc.n_synthetic_heldout == 4
     assert doc.n_dft == 3 and doc.n_dft_test == 2 and doc.dft_repeat == 2
     assert (
@@ -191,6 +191,49 @@ def test_indirect_learning_flow(gst_home, outputs):
     # the student saw the synthetic training labels and each DFT structure twice
     fit = outputs.find_one({"output.potential_id": doc.student_potential_id})["output"]
     assert fit["training_set"]["n_structures"] == 3 * 4 + 3 + 3 * 2
+
+
+@needs_lammps
+def test_a_failed_teacher_run_is_skipped_and_recorded(gst_home, outputs):
+    """A teacher run stopped by its blow-up check leaves the others to teach the student."""
+    from gst_flows.md.protocol import SafetyLimits
+
+    teacher = _stored_teacher("skip-teacher")
+    quench = melt_quench(
+        melt_temperature=1500.0, melt_duration=100.0, quench_rate=4000.0, heat_from=None, anneal_duration=0.0
+    )
+    heat = partial_melt(start_temperature=300.0, end_temperature=1200.0, duration=200.0, fixed=None)
+    # a force limit no rattled crystal meets: every heating run is stopped at its first step
+    doomed = GapMDMaker(name="doomed heating", protocol=heat, safety=SafetyLimits(max_force=1e-3), **MD)
+    maker = IndirectLearningMaker(
+        teacher=teacher.potential_id,
+        md_makers=[GapMDMaker(protocol=quench, **MD), doomed],
+        frame_stride=2,
+        n_frames=4,
+        student_maker=PodFitMaker(basis=SMALL, test_fraction=0.0),
+        heldout_fraction=0.25,
+        seed=1,
+        tag="skip",
+    )
+    flow = maker.make(_cells(2))
+    failures = []
+    responses = run_local(flow, failures=failures)
+    doc = responses[flow.jobs[-1].uuid][1].output
+    assert isinstance(doc, IndirectLearningDoc)
+    assert sorted(doc.failed_runs) == ["teacher labels 0 partial-melt", "teacher labels 1 partial-melt"]
+    assert sum("max_force" in f for f in failures) == 2  # the reasons, from the failed MD jobs
+    # the two melt-quench runs taught the student: 4 frames each, one run held out
+    assert doc.n_synthetic + doc.n_synthetic_heldout == 2 * 4
+    assert len(find_labels(tag="skip-synthetic", synthetic=True)) == doc.n_synthetic + 3
+
+
+def test_a_flow_whose_teacher_runs_all_failed_says_so():
+    from gst_flows.flows.indirect import student_sources
+
+    summaries = [{"failed_run": f"teacher labels {i} melt-quench"} for i in range(2)]
+    with pytest.raises(RuntimeError, match="every teacher MD run failed"):
+        student_sources.original(summaries, [], 2)
+    assert student_sources.original(summaries[:1], ["source"], 2) == ["source"]
 
 
 @pytest.mark.slow
