@@ -363,6 +363,11 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
     # runs, one per linear temperature piece
     factor = limits.temperature_factor
     inj_coef = 2.0 * plan.injected / (3.0 * KB * max(mobile_count, 1))
+    # temperature of the mobile atoms as this script starts, frozen ($() evaluates it now;
+    # ke() needs no run): as in the ASE engine, a thermostat cools a hot start gradually,
+    # so the expected temperature under a schedule is never below it
+    dof_kb = 3.0 * KB * max(mobile_count, 1)
+    out.append(f"variable gst_tstart equal $(2.0*ke(gst_mobile)/{dof_kb:.10g}:%.10g)")
     n = plan.end_step - plan.start_step
     for k, (s0, s1, t0, t1) in enumerate(_pieces(plan)):
         if s1 <= plan.from_step:
@@ -386,7 +391,8 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
                     "fix_modify gst_thermo temp gst_tmob",
                 ]
             piece_fixes.append("gst_thermo")
-            expected = f"ramp({t0:.10g},{t1:.10g})"
+            ramp = f"ramp({t0:.10g},{t1:.10g})"
+            expected = f"ternary({ramp}>v_gst_tstart,{ramp},v_gst_tstart)"
         else:
             expected = f"({plan.t_ref:.10g}+{inj_coef:.10g}*(step-{plan.start_step})/{n})"
         out.append(f"variable gst_tlimit equal {factor:.10g}*ternary({expected}>300,{expected},300)")

@@ -20,8 +20,10 @@ class SafetyLimits(StrictModel):
         Smallest interatomic distance allowed, Å (checked every ``check_interval`` steps).
     temperature_factor
         The run stops when the temperature exceeds this factor times the expected temperature
-        (the schedule, or for ``nve`` the start temperature plus the injected energy), taking
-        at least 300 K as the expected temperature (checked every step).
+        (under a thermostat the larger of the schedule and the temperature at the stage
+        start, since a thermostat cools a hot start gradually; for ``nve`` the start
+        temperature plus the injected energy), taking at least 300 K as the expected
+        temperature (checked every step, the same on both engines).
     check_interval
         Steps between distance checks (at most 10, so a blow-up is caught within 10 steps).
     """
