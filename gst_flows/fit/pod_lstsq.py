@@ -153,6 +153,8 @@ def pod_design(
 
 
 def _isolated_rows(frames: Sequence[Atoms], species: Sequence[str], ncoef: int) -> list[PodDesign]:
+    if not frames:
+        return []
     per = ncoef // len(species)
     rows = []
     for atoms in frames:
@@ -167,16 +169,25 @@ def solve_pod_coefficients(
     solver: PodLeastSquares,
     isolated: Sequence[Atoms] = (),
     species: Sequence[str] = (),
+    weights: Sequence[float] | None = None,
 ) -> np.ndarray:
-    """Least-squares coefficients for ``designs`` (plus isolated atoms of ``species``)."""
+    """Least-squares coefficients for ``designs`` (plus isolated atoms of ``species``).
+
+    ``weights`` (one per design, default 1) multiply a frame's rows: weight ``w`` counts as
+    the frame repeated ``w**2`` times.
+    """
     if not designs:
         raise FitInputError("no frames with neighbours to fit")
+    if weights is not None and len(weights) != len(designs):
+        raise FitInputError(f"{len(weights)} weights for {len(designs)} frames")
     ncoef = designs[0].energy.size
     rows = [*_isolated_rows(isolated, species, ncoef), *designs]
-    a = np.vstack([np.vstack([solver.energy_weight * d.energy[None] / d.natoms, d.forces]) for d in rows])
-    y = np.concatenate(
-        [np.concatenate([[solver.energy_weight * d.energy_label / d.natoms], d.force_labels]) for d in rows]
-    )
+    frame_weights = np.ones(len(designs)) if weights is None else np.asarray(weights, dtype=float)
+    w = np.concatenate([np.ones(len(rows) - len(designs)), frame_weights])
+    e = solver.energy_weight
+    pairs = list(zip(w, rows, strict=True))
+    a = np.vstack([wk * np.vstack([e * d.energy[None] / d.natoms, d.forces]) for wk, d in pairs])
+    y = np.concatenate([wk * np.r_[e * d.energy_label / d.natoms, d.force_labels] for wk, d in pairs])
     scale = np.sqrt((a**2).mean(axis=0))
     scale[scale == 0] = 1.0
     augmented = np.vstack([a / scale, np.sqrt(solver.ridge) * np.eye(ncoef)])

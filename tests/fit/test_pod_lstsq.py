@@ -95,6 +95,22 @@ def test_least_squares_fit_with_a_baseline_runs_as_its_errors_say(frames, tmp_pa
     assert table.force_rmse < 0.5 * zero
 
 
+@needs_lammps
+def test_a_weight_counts_as_repeated_frames(fitted):
+    result, labelled = fitted
+    designs = pod_design(labelled, result.param_file, result.coefficient_file, result.species)
+    for d in designs:  # perturbed labels: no exact solution, so the weights matter
+        d.force_labels = d.force_labels + 0.3 * np.sin(np.arange(d.force_labels.size))
+    solver = PodLeastSquares(ridge=1e-8)
+    weighted = solve_pod_coefficients(designs, solver, weights=[2.0] + [1.0] * (len(designs) - 1))
+    repeated = solve_pod_coefficients([designs[0]] * 4 + designs[1:], solver)
+    plain = solve_pod_coefficients(designs, solver)
+    e_w, e_r, e_p = (design_errors(designs[:1], c)["force_rmse"] for c in (weighted, repeated, plain))
+    assert e_w == pytest.approx(e_r, rel=1e-4) and e_w < e_p
+    with pytest.raises(FitInputError, match="2 weights for"):
+        solve_pod_coefficients(designs, solver, weights=[1.0, 1.0])
+
+
 def test_solver_input_is_checked():
     with pytest.raises(ValueError, match=">= 0"):
         PodLeastSquares(energy_weight=-1.0)
