@@ -88,7 +88,8 @@ def teach(teacher: str, tag: str, work: Path) -> dict:
     cells = [packing(f, seed=k) for k, f in enumerate(PACKINGS)]
     cells += [build_rocksalt("GeTe", (2, 2, 1), seed=0), build_rocksalt("Ge1Sb2Te4", (2, 2, 1), seed=0)]
     # melt-quench only: heating an unrelaxed random packing from 300 K trips the MD temperature
-    # check within a few steps (the packing heats itself to ~1,000 K), which stops the flow
+    # check within a few steps (the packing heats itself to ~1,000 K); the flow would skip such
+    # runs (IndirectLearningDoc.failed_runs), but they would teach nothing
     melt_quench_only = default_teacher_md_makers()[:1]
     maker = IndirectLearningMaker(
         teacher=teacher,
