@@ -410,9 +410,20 @@ def _least_squares(frames, directory: Path, coefficients: Path, species, solver)
     require_forces(frames)
     kept = directory / "pod_coefficients_fitpod.pod"
     kept.write_text(coefficients.read_text())
-    condensed = [a for a in frames if not is_isolated_atom(a)]
-    designs = pod_design(condensed, directory / PARAM_FILE, kept, species)
+    # a frame repeated k times (TrainingSelection.repeat) is computed once, with weight sqrt(k)
+    first: dict[bytes, int] = {}
+    index = [first.setdefault(_frame_key(a), len(first)) for a in frames if not is_isolated_atom(a)]
+    unique = [a for a in frames if not is_isolated_atom(a)]
+    unique = [unique[index.index(k)] for k in range(len(first))]
+    designs = pod_design(unique, directory / PARAM_FILE, kept, species)
+    weights = np.sqrt(np.bincount(index, minlength=len(designs)))
     isolated = [a for a in frames if is_isolated_atom(a)]
-    solution = solve_pod_coefficients(designs, solver, isolated, species)
+    solution = solve_pod_coefficients(designs, solver, isolated, species, weights)
     write_pod_coefficients(coefficients, solution)
-    return design_errors(designs, solution)
+    return design_errors([designs[k] for k in index], solution)
+
+
+def _frame_key(atoms: Atoms) -> bytes:
+    """Identity of a labelled frame (structure and labels), for finding repeated copies."""
+    arrays = (atoms.numbers, atoms.positions, atoms.cell.array, atoms.arrays[FORCES_KEY])
+    return b"".join(np.ascontiguousarray(x).tobytes() for x in arrays) + repr(atoms.info[ENERGY_KEY]).encode()

@@ -111,6 +111,34 @@ def test_a_weight_counts_as_repeated_frames(fitted):
         solve_pod_coefficients(designs, solver, weights=[1.0, 1.0])
 
 
+@needs_lammps
+def test_repeated_frames_are_designed_once_and_weighted(frames, tmp_path, monkeypatch):
+    from gst_flows.fit import pod_lstsq
+
+    calls = []
+    design = pod_lstsq.pod_design
+
+    def counting(frames_, *args):
+        calls.append(len(frames_))
+        return design(frames_, *args)
+
+    monkeypatch.setattr(pod_lstsq, "pod_design", counting)
+    solver = PodLeastSquares()
+    condensed = [a for a in frames if not is_isolated_atom(a)]
+    repeated = frames + [a.copy() for a in condensed[:2] for _ in range(3)]  # two frames 4 times
+    fit_pod(repeated, tmp_path / "repeated", SMALL, solver=solver)
+    assert calls == [len(condensed)]  # each distinct frame once
+    result = fit_pod(repeated, tmp_path / "plain", SMALL, solver=solver)
+    # the same fit as weighting those two frames by 2 (= 4 copies)
+    designs = design(
+        condensed, result.param_file, result.directory / "pod_coefficients_fitpod.pod", result.species
+    )
+    isolated = [a for a in frames if is_isolated_atom(a)]
+    weights = [2.0, 2.0] + [1.0] * (len(condensed) - 2)
+    expected = solve_pod_coefficients(designs, solver, isolated, result.species, weights)
+    assert np.allclose(read_pod_coefficients(result.coefficient_file), expected, rtol=1e-6, atol=1e-9)
+
+
 def test_solver_input_is_checked():
     with pytest.raises(ValueError, match=">= 0"):
         PodLeastSquares(energy_weight=-1.0)
