@@ -407,14 +407,19 @@ def _least_squares(frames, directory: Path, coefficients: Path, species, solver)
         write_pod_coefficients,
     )
 
-    require_forces(frames)
+    require_forces(frames)  # before anything is computed
     kept = directory / "pod_coefficients_fitpod.pod"
     kept.write_text(coefficients.read_text())
     # a frame repeated k times (TrainingSelection.repeat) is computed once, with weight sqrt(k)
-    first: dict[bytes, int] = {}
-    index = [first.setdefault(_frame_key(a), len(first)) for a in frames if not is_isolated_atom(a)]
-    unique = [a for a in frames if not is_isolated_atom(a)]
-    unique = [unique[index.index(k)] for k in range(len(first))]
+    slot: dict[bytes, int] = {}
+    unique, index = [], []
+    for atoms in frames:
+        if not is_isolated_atom(atoms):
+            key = _frame_key(atoms)
+            if key not in slot:
+                slot[key] = len(unique)
+                unique.append(atoms)
+            index.append(slot[key])
     designs = pod_design(unique, directory / PARAM_FILE, kept, species)
     weights = np.sqrt(np.bincount(index, minlength=len(designs)))
     isolated = [a for a in frames if is_isolated_atom(a)]
