@@ -82,8 +82,11 @@ def packing(formula: str, seed: int):
     return random_packing((side, side, side), counts, min_distance=2.5, seed=seed)
 
 
-def teach(teacher: str, tag: str, work: Path) -> dict:
+def teach(teacher: str, tag: str, work: Path, rounds: int = 0) -> dict:
+    """The taught POD (``fitpod``) or, with ``rounds``, the least-squares one with student rounds."""
+    from gst_flows.fit.pod_lstsq import PodLeastSquares
     from gst_flows.flows.indirect import IndirectLearningMaker, default_teacher_md_makers
+    from gst_flows.makers.pod import PodFitMaker
 
     cells = [packing(f, seed=k) for k, f in enumerate(PACKINGS)]
     cells += [build_rocksalt("GeTe", (2, 2, 1), seed=0), build_rocksalt("Ge1Sb2Te4", (2, 2, 1), seed=0)]
@@ -91,22 +94,37 @@ def teach(teacher: str, tag: str, work: Path) -> dict:
     # check within a few steps (the packing heats itself to ~1,000 K); the flow would skip such
     # runs (IndirectLearningDoc.failed_runs), but they would teach nothing
     melt_quench_only = default_teacher_md_makers()[:1]
+    settings = {"tag": f"{tag}-taught", "dft_repeat": 5}
+    if rounds:
+        student = PodFitMaker(
+            name="student pod fit (least squares)", solver=PodLeastSquares(), test_fraction=0.0
+        )
+        settings = {
+            "tag": f"{tag}-rounds",
+            "dft_repeat": LSTSQ_DFT_REPEAT,
+            "student_maker": student,
+            "student_rounds": rounds,
+        }
     maker = IndirectLearningMaker(
         teacher=teacher,
         md_makers=melt_quench_only,
         dft_tag=tag,
         dft_test_tag=f"{tag}-heldout",
-        tag=f"{tag}-taught",
         seed=0,
+        **settings,
     )
     flow = maker.make(cells)
-    doc = _last_output(run_local(flow), flow)
+    docs = [r.output for resp in run_local(flow).values() for r in resp.values()]
+    doc = max(
+        (d for d in docs if type(d).__name__ == "IndirectLearningDoc"), key=lambda d: len(d.student_rounds)
+    )
     return {
         "student": doc.student_potential_id,
         "n_synthetic": doc.n_synthetic,
         "n_synthetic_heldout": doc.n_synthetic_heldout,
         "cells": [c.get_chemical_formula() for c in cells],
         "vs_teacher": {k: v.model_dump() for k, v in doc.errors_vs_teacher.items()},
+        "rounds": [r.model_dump(mode="json") for r in doc.student_rounds],
     }
 
 
@@ -126,6 +144,9 @@ def dft_only_pod(tag: str, work: Path, solver=None) -> dict:
 #: teacher frame), the lowest 5-fold cross-validated DFT force error among 1, 4, 16 and 64
 #: repeats (folds over the DFT training structures, teacher frames always in).
 LSTSQ_DFT_REPEAT = 64
+
+#: Rounds of the least-squares student's own MD, labelled by the teacher (``student_rounds``).
+STUDENT_ROUNDS = 3
 
 
 def taught_lstsq(tag: str, work: Path) -> dict:
@@ -148,6 +169,12 @@ def taught_lstsq(tag: str, work: Path) -> dict:
     job.config.expose_store = True
     doc = _last_output(run_local(job), job)
     return {"pod": doc.potential_id, "fit_s": doc.wall_time_s, "dft_repeat": LSTSQ_DFT_REPEAT}
+
+
+def _pair(row: dict) -> str:
+    if not row:
+        return "-"
+    return f"{1000 * row['energy_rmse']:.1f} meV/atom, {row['force_rmse']:.3f} eV/Å"
 
 
 def _row(table) -> dict:
@@ -276,15 +303,18 @@ def main() -> None:
     dft = _cached(work / "pod-dft.json", lambda: dft_only_pod(args.tag, work))
     dft_ls = _cached(work / "pod-dft-lstsq.json", lambda: dft_only_pod(args.tag, work, PodLeastSquares()))
     taught_ls = _cached(work / "taught-lstsq.json", lambda: taught_lstsq(args.tag, work))
+    rounds = _cached(work / "rounds.json", lambda: teach(teacher, args.tag, work, rounds=STUDENT_ROUNDS))
     potentials = {"GAP": teacher, "POD dft": dft["pod"], "POD taught": taught["student"],
-                  "POD dft LS": dft_ls["pod"], "POD taught LS": taught_ls["pod"]}  # fmt: skip
-    acc = _cached(work / "accuracy-v2.json", lambda: {"table": accuracy(potentials, args.tag)})["table"]
-    fast = {"GAP": teacher, "POD taught": taught["student"], "POD taught LS": taught_ls["pod"]}
+                  "POD dft LS": dft_ls["pod"], "POD taught LS": taught_ls["pod"],
+                  "POD rounds LS": rounds["student"]}  # fmt: skip
+    acc = _cached(work / "accuracy-v3.json", lambda: {"table": accuracy(potentials, args.tag)})["table"]
+    fast = {"GAP": teacher, "POD taught": taught["student"], "POD taught LS": taught_ls["pod"],
+            "POD rounds LS": rounds["student"]}  # fmt: skip
     quick = "-quick" if args.quick else ""
     md = _cached(work / f"cost-v2{quick}.json", lambda: cost(fast, work, args.quick))
     nve = {name: _cached(work / f"nve{quick}-{name.replace(' ', '-')}.json",
                          lambda pid=fast[name]: stability(pid, work, args.quick))
-           for name in ("POD taught", "POD taught LS")}  # fmt: skip
+           for name in ("POD taught", "POD taught LS", "POD rounds LS")}  # fmt: skip
 
     print(f"teacher GAP {teacher}; DFT labels '{args.tag}', held-out '{args.tag}-heldout'")
     print(
@@ -293,6 +323,14 @@ def main() -> None:
     )
     print(f"DFT-only POD {dft['pod']}; least squares (LS): DFT-only {dft_ls['pod']}, taught "
           f"{taught_ls['pod']} (same teacher frames, DFT structures x{taught_ls['dft_repeat']})")  # fmt: skip
+    print(f"student rounds (least squares, {STUDENT_ROUNDS} rounds of the student's own melt-quench):")
+    for r in rounds["rounds"]:
+        t, d = r["errors_vs_teacher"] or {}, r["errors_vs_dft"] or {}
+        print(
+            f"  student {r['round']} {r['student_potential_id'][:8]}: runs {r['n_runs']}, "
+            f"stopped {len(r['stopped_runs'])}, frames labelled {r['n_labelled']}; "
+            f"vs teacher {_pair(t)}; vs DFT held-out {_pair(d)}"
+        )
     print("\naccuracy against DFT (energy meV/atom, force eV/Å RMSE; ratio to the GAP)")
     print(f"{'potential':<14}{'held E':>9}{'held F':>9}{'ref E':>9}{'ref F':>9}{'F/F_GAP held':>14}{'ref':>7}"
           f"{'E/E_GAP held':>14}{'ref':>7}")  # fmt: skip
@@ -336,9 +374,10 @@ def main() -> None:
             else f"\nNVE of {name}: no drift measured ({run})"
         )
     if args.json:
-        args.json.write_text(json.dumps({"teacher": teacher, "taught": taught, "dft": dft,
-                                         "dft_lstsq": dft_ls, "taught_lstsq": taught_ls, "accuracy": acc,
-                                         "cost": md, "nve": nve}, indent=1, default=str))  # fmt: skip
+        out = {"teacher": teacher, "taught": taught, "dft": dft, "dft_lstsq": dft_ls,
+               "taught_lstsq": taught_ls, "rounds": rounds}  # fmt: skip
+        out.update(accuracy=acc, cost=md, nve=nve)
+        args.json.write_text(json.dumps(out, indent=1, default=str))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,13 @@ many frames labelled by a GAP (the teacher), with the DFT frames weighted in, it
 3. the student fit on the synthetic labels plus the DFT labels of ``dft_tag``, each DFT
    structure repeated ``dft_repeat`` times (the fit codes have no per-frame weights);
 4. validation: an :class:`~gst_flows.schemas.indirect.IndirectLearningDoc` with the student's
-   errors against the teacher on the held-out runs and against DFT on ``dft_test_tag``.
+   errors against the teacher on the held-out runs and against DFT on ``dft_test_tag``;
+5. with ``student_rounds`` set, rounds of the student's own MD (:func:`student_round`): the
+   teacher labels frames of the student's runs, those that blew up included up to the check
+   that stopped them, and the next student is fitted with them. A student fitted only to the
+   teacher's trajectories meets configurations in its own MD that no teacher run visited (a
+   POD's melt can collapse within a few hundred steps); its runs find them and the teacher
+   corrects them.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from gst_flows.makers.md import GapMDMaker, as_md_doc, structure_to_atoms
 from gst_flows.makers.pod import PodFitMaker
 from gst_flows.makers.teacher import TeacherLabelMaker, teacher_ref
 from gst_flows.md.protocol import melt_quench, partial_melt
-from gst_flows.schemas.indirect import IndirectLearningDoc
+from gst_flows.schemas.indirect import IndirectLearningDoc, StudentRound
 from gst_flows.schemas.potential import PotentialRef, as_potential_ref
 
 __all__ = [
@@ -41,6 +47,8 @@ __all__ = [
     "default_teacher_md_makers",
     "failed_runs",
     "sample_frames",
+    "student_label_frames",
+    "student_round",
     "student_sources",
     "teacher_label_frames",
     "validate_student",
@@ -157,6 +165,8 @@ def validate_student(
     settings: dict[str, Any],
     heldout_trajectories: list[int],
     summaries: list[Any] | None = None,
+    previous: Any = None,
+    student_runs: list[Any] | None = None,
 ) -> IndirectLearningDoc:
     """Errors of the student against the teacher (held-out runs) and against DFT (``dft_test_tag``).
 
@@ -173,10 +183,15 @@ def validate_student(
         Indices of the held-out MD runs.
     summaries
         Outputs of the teacher label batches (the failed runs are listed in the document).
+    previous
+        The document of the student before this one (student rounds), whose runs are
+        ``student_runs`` (outputs of :func:`student_label_frames`).
     """
     from gst_flows.potentials import potential_calculator
     from gst_flows.store import current_store
 
+    if student_ref is None:
+        raise RuntimeError("the student fit failed: no student to validate (see the fit job's log)")
     store = current_store()
     ref = as_potential_ref(student_ref)
     teacher = as_potential_ref(teacher)
@@ -187,6 +202,10 @@ def validate_student(
         _errors_on(store, calc, tag=settings["dft_test_tag"]) if settings["dft_test_tag"] else ({}, 0)
     )
     dft_tag = settings["dft_tag"] if settings["dft_repeat"] else None
+    rounds = _rounds(previous, student_runs, ref.potential_id, vs_teacher, vs_dft, settings)
+    failed = (
+        IndirectLearningDoc.model_validate(previous).failed_runs if previous else failed_runs(summaries or [])
+    )
     return IndirectLearningDoc(
         tag=settings["tag"],
         teacher_id=teacher.potential_id,
@@ -204,10 +223,135 @@ def validate_student(
         n_dft_test=n_dft_test,
         n_trajectories=settings["n_trajectories"],
         heldout_trajectories=heldout_trajectories,
-        failed_runs=failed_runs(summaries or []),
+        failed_runs=failed,
         errors_vs_teacher=vs_teacher,
         errors_vs_dft=vs_dft,
+        student_rounds=rounds,
     )
+
+
+def _rounds(previous, student_runs, student_id, vs_teacher, vs_dft, settings) -> list[StudentRound]:
+    """The round history: the previous student's runs filled in, this student appended."""
+    if not settings.get("student_rounds"):
+        return []
+    rounds = list(IndirectLearningDoc.model_validate(previous).student_rounds) if previous else []
+    if rounds:
+        runs = [r for r in student_runs or [] if isinstance(r, dict)]
+        stopped = [r["run"] for r in runs if r["status"] != "completed"]
+        stopped += [f"run {k}" for k, r in enumerate(student_runs or []) if not isinstance(r, dict)]
+        rounds[-1] = rounds[-1].model_copy(
+            update={
+                "n_runs": len(student_runs or []),
+                "stopped_runs": stopped,
+                "n_labelled": sum(r["n_labelled"] for r in runs),
+            }
+        )
+    rounds.append(
+        StudentRound(
+            round=len(rounds),
+            student_potential_id=student_id,
+            errors_vs_teacher=vs_teacher.get("all"),
+            errors_vs_dft=vs_dft.get("all"),
+        )
+    )
+    return rounds
+
+
+@job
+def student_label_frames(
+    run: Any,
+    labeller: TeacherLabelMaker,
+    stride: int,
+    n_frames: int | None,
+    provenance: dict[str, Any],
+    name: str,
+) -> Response | dict[str, Any]:
+    """Teacher labels of frames sampled from a student's run (an ``al_md`` output).
+
+    A run stopped by its blow-up check keeps the frames saved until then: they lead into
+    the configurations the student gets wrong. The output is ``{"run", "status",
+    "n_labelled"}`` (``status`` "failed" when the run's job failed outright).
+    """
+    from gst_flows.flows.label import label_flow
+
+    if run is None:
+        return {"run": name, "status": "failed", "n_labelled": 0}
+    structures = [f["structure"] for f in run["frames"]]  # decoded by jobflow, or their dicts
+    structures = [s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures]
+    frames = sample_frames([AseAtomsAdaptor.get_atoms(s) for s in structures], stride, n_frames)
+    if not frames:
+        return {"run": name, "status": run["status"], "n_labelled": 0}
+    labels = label_flow(
+        frames, labeller, name=f"teacher labels of {name}", max_failed_fraction=0.0, **provenance
+    )
+    summary = _run_summary(labels.output, name, run["status"])
+    summary.name = f"summary of {name}"
+    return Response(replace=Flow([labels, summary], output=summary.output))
+
+
+@job
+def _run_summary(batch: Any, name: str, status: str) -> dict[str, Any]:
+    n = batch["n_successful"] if isinstance(batch, dict) else batch.n_successful
+    return {"run": name, "status": status, "n_labelled": int(n)}
+
+
+@job
+def student_round(
+    doc: Any,
+    maker: IndirectLearningMaker,
+    cells: list[Structure],
+    round_: int,
+    settings: dict[str, Any],
+    heldout_trajectories: list[int],
+    teacher: PotentialRef,
+) -> Response:
+    """Replace itself by one round: the student's MD, teacher labels of it, the next fit.
+
+    The round's output is the next student's :class:`IndirectLearningDoc`, whose
+    ``student_rounds`` records how the runs of every earlier student went; a further round
+    follows while ``round_ < maker.student_rounds``.
+    """
+    from gst_flows.flows.active_learning.jobs import al_md
+
+    doc = IndirectLearningDoc.model_validate(doc)
+    labeller = TeacherLabelMaker(teacher=teacher)
+    jobs, outputs = [], []
+    for i, cell in enumerate(cells):
+        for md_maker in maker.resolved_student_md_makers():
+            protocol = md_maker.resolved_protocol(structure_to_atoms(cell)).name
+            name = f"student {round_ - 1} md {i} {protocol}"
+            run = al_md(replace(md_maker, potential=doc.student_ref), cell)
+            run.name = name
+            run.update_config({"manager_config": {"_category": md_maker.fworker_category}})
+            provenance = {
+                "tag": settings["synthetic_tag"],
+                "config_type": f"student_md_{protocol}".replace("-", "_"),
+                "potential_id": doc.student_potential_id,
+                "iteration": round_,
+                "generator": name,
+            }
+            labels = student_label_frames(
+                run.output, labeller, maker.frame_stride, maker.n_frames, provenance, name
+            )
+            labels.name = f"teacher labels of {name}"
+            labels.config.on_missing_references = OnMissing.NONE  # a failed run labels nothing
+            jobs += [run, labels]
+            outputs.append(labels.output)
+    gathered = student_sources(outputs, maker.training_sources(settings["teacher_settings_hash"]))
+    gathered.name = f"student training sources (round {round_})"
+    fit = maker.student().make(gathered.output)
+    check = validate_student(
+        fit.output.potential_ref, teacher, settings, heldout_trajectories, None, doc, outputs
+    )
+    check.name = f"indirect learning validation (round {round_})"
+    steps = [*jobs, gathered, fit, check]
+    if round_ < maker.student_rounds:
+        follow = student_round(
+            check.output, maker, cells, round_ + 1, settings, heldout_trajectories, teacher
+        )
+        follow.name = f"student round {round_ + 1}"
+        steps.append(follow)
+    return Response(replace=Flow(steps, output=steps[-1].output, name=f"student round {round_}"))
 
 
 @dataclass
@@ -241,6 +385,13 @@ class IndirectLearningMaker(Maker):
     heldout_fraction
         Fraction of the teacher runs held out (labelled, not fitted): the student's errors
         against the teacher are measured on them.
+    student_rounds
+        Rounds of the student's own MD after its first fit (0: none): each runs
+        ``student_md_makers`` with the latest student on every cell, has the teacher label
+        frames of those runs (into ``<tag>-synthetic``) and fits the next student.
+    student_md_makers
+        The student's MD runs (their ``potential`` is set to the student); None: ``md_makers``
+        on the LAMMPS engine (the engine that runs a POD).
     isolated_atoms
         Label the teacher's isolated atoms (one per species of the cells) with the synthetic
         training labels: they pin the student's one-body terms. The DFT selection brings its
@@ -265,6 +416,8 @@ class IndirectLearningMaker(Maker):
     dft_repeat: int = 5
     dft_test_tag: str | None = None
     heldout_fraction: float = 0.25
+    student_rounds: int = 0
+    student_md_makers: list[GapMDMaker] | None = None
     isolated_atoms: bool = True
     seed: int = 0
     tag: str = "indirect"
@@ -309,11 +462,41 @@ class IndirectLearningMaker(Maker):
                 where="heldout_fraction",
                 fix="give more cells or MD makers, or heldout_fraction=0",
             )
+        if int(self.student_rounds) != self.student_rounds or self.student_rounds < 0:
+            raise InputError(f"student_rounds must be a whole number >= 0, got {self.student_rounds}")
+        if self.student_rounds and not self.resolved_student_md_makers():
+            raise InputError("student_md_makers must be one or more GapMDMaker", where="student_md_makers")
+        if self.student_md_makers is not None and not all(
+            isinstance(m, GapMDMaker) for m in self.student_md_makers
+        ):
+            raise InputError("student_md_makers must be one or more GapMDMaker", where="student_md_makers")
         ref = teacher_ref(self.teacher, store=store)
         for cell in cells:
             for maker in self.md_makers:
                 replace(maker, potential=ref).check(cell)
+            for maker in self.resolved_student_md_makers() if self.student_rounds else []:
+                maker.check(cell, require_potential=False)
         return ref
+
+    def resolved_student_md_makers(self) -> list[GapMDMaker]:
+        """The student's MD makers: ``student_md_makers``, or ``md_makers`` on the LAMMPS engine."""
+        if self.student_md_makers is not None:
+            return list(self.student_md_makers)
+        return [
+            replace(m, name=m.name.replace("teacher", "student"), engine="lammps") for m in self.md_makers
+        ]
+
+    def student(self) -> PotentialFitMaker:
+        """The student's fit maker, ``tag`` added to its tags."""
+        tags = self.student_maker.tags
+        return replace(self.student_maker, tags=[*tags, self.tag] if self.tag not in tags else tags)
+
+    def training_sources(self, teacher_hash: str) -> list[TrainingSelection]:
+        """The student's training labels: the teacher's synthetic ones, and the weighted DFT ones."""
+        sources = [TrainingSelection(tag=f"{self.tag}-synthetic", synthetic=True, settings_hash=teacher_hash)]
+        if self.dft_tag and self.dft_repeat:
+            sources.append(TrainingSelection(tag=self.dft_tag, repeat=int(self.dft_repeat)))
+        return sources
 
     def heldout_runs(self, n_runs: int) -> list[int]:
         """Indices of the held-out runs among ``n_runs`` (at least one, never all, if any)."""
@@ -372,14 +555,9 @@ class IndirectLearningMaker(Maker):
         if self.isolated_atoms:
             jobs.append(self._isolated_atoms(cells, labeller, synthetic_tag, ref))
             summaries.append(jobs[-1].output)
-        sources = [TrainingSelection(tag=synthetic_tag, synthetic=True, settings_hash=teacher_hash)]
-        if self.dft_tag and self.dft_repeat:
-            sources.append(TrainingSelection(tag=self.dft_tag, repeat=int(self.dft_repeat)))
-        gathered = student_sources(summaries, sources, run)
+        gathered = student_sources(summaries, self.training_sources(teacher_hash), run)
         gathered.name = "student training sources"
-        tags = self.student_maker.tags
-        student = replace(self.student_maker, tags=[*tags, self.tag] if self.tag not in tags else tags)
-        fit = student.make(gathered.output)
+        fit = self.student().make(gathered.output)
         settings = {
             "tag": self.tag,
             "synthetic_tag": synthetic_tag,
@@ -389,10 +567,17 @@ class IndirectLearningMaker(Maker):
             "dft_test_tag": self.dft_test_tag,
             "n_trajectories": run,
             "teacher_settings_hash": teacher_hash,
+            "student_rounds": int(self.student_rounds),
         }
         check = validate_student(fit.output.potential_ref, ref, settings, held, summaries)
         check.name = "indirect learning validation"
-        return Flow([*jobs, gathered, fit, check], output=check.output, name=self.name)
+        steps = [*jobs, gathered, fit, check]
+        if self.student_rounds:
+            structures = [c if isinstance(c, Structure) else AseAtomsAdaptor.get_structure(c) for c in cells]
+            rounds = student_round(check.output, self, structures, 1, settings, held, ref)
+            rounds.name = "student round 1"
+            steps.append(rounds)
+        return Flow(steps, output=steps[-1].output, name=self.name)
 
     @staticmethod
     def _isolated_atoms(cells, labeller, tag: str, ref: PotentialRef) -> Flow:

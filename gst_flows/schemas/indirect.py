@@ -9,7 +9,26 @@ from pydantic import BaseModel, Field
 from gst_flows.schemas.fit import ErrorMetrics
 from gst_flows.schemas.potential import PotentialRef
 
-__all__ = ["IndirectLearningDoc"]
+__all__ = ["IndirectLearningDoc", "StudentRound"]
+
+
+class StudentRound(BaseModel):
+    """One student of a run with student rounds: how its own MD went, and its errors.
+
+    A round runs the student's MD on the flow's cells; the teacher labels frames of those
+    runs (stopped runs included, up to the blow-up check that stopped them) and the next
+    student is fitted with them.
+    """
+
+    round: int = Field(description="0: the student of the teacher's frames; k: after k rounds.")
+    student_potential_id: str = Field(description="Potential id of this student.")
+    n_runs: int = Field(0, description="MD runs of this student (0: not run, the last student).")
+    stopped_runs: list[str] = Field(
+        default_factory=list, description="Runs of this student stopped early (blow-up check) or failed."
+    )
+    n_labelled: int = Field(0, description="Frames of its runs the teacher labelled for the next fit.")
+    errors_vs_teacher: ErrorMetrics | None = Field(None, description="Pooled errors on the held-out runs.")
+    errors_vs_dft: ErrorMetrics | None = Field(None, description="Pooled errors on the DFT held-out labels.")
 
 
 class IndirectLearningDoc(BaseModel):
@@ -47,5 +66,9 @@ class IndirectLearningDoc(BaseModel):
     )
     errors_vs_dft: dict[str, ErrorMetrics] = Field(
         default_factory=dict, description="Student against DFT on the DFT held-out labels (if given)."
+    )
+    student_rounds: list[StudentRound] = Field(
+        default_factory=list,
+        description="Every student of a run with student rounds, first to last (empty without).",
     )
     completed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -227,6 +227,72 @@ def test_a_failed_teacher_run_is_skipped_and_recorded(gst_home, outputs):
     assert len(find_labels(tag="skip-synthetic", synthetic=True)) == doc.n_synthetic + 3
 
 
+@needs_lammps
+def test_student_rounds_label_the_students_own_md(gst_home, outputs):
+    """A round runs the student's MD; the teacher labels its frames; the next student learns them.
+
+    Two student runs per cell: a melt-quench that completes and a heating run stopped at its
+    first step by the force check (no frame after the start cell to label): the document
+    says which stopped, and the stored labels are the teacher's, of the student's frames.
+    """
+    from gst_flows.md.protocol import SafetyLimits
+
+    teacher = _stored_teacher("round-teacher")
+    quench = melt_quench(
+        melt_temperature=1500.0, melt_duration=100.0, quench_rate=4000.0, heat_from=None, anneal_duration=0.0
+    )
+    heat = partial_melt(start_temperature=300.0, end_temperature=1200.0, duration=200.0, fixed=None)
+    doomed = GapMDMaker(
+        name="doomed heating", protocol=heat, engine="lammps", safety=SafetyLimits(max_force=1e-3), **MD
+    )
+    maker = IndirectLearningMaker(
+        teacher=teacher.potential_id,
+        md_makers=[GapMDMaker(protocol=quench, **MD), GapMDMaker(protocol=heat, **MD)],
+        frame_stride=2,
+        n_frames=4,
+        student_maker=PodFitMaker(basis=SMALL, test_fraction=0.0),
+        heldout_fraction=0.25,
+        student_rounds=2,
+        student_md_makers=[GapMDMaker(protocol=quench, engine="lammps", **MD), doomed],
+        tag="round",
+    )
+    flow = maker.make(_cells(2, seed=60))
+    failures = []
+    responses = run_local(flow, failures=failures)
+    assert failures == []
+    docs = [r.output for resp in responses.values() for r in resp.values()]
+    doc = next(d for d in docs if isinstance(d, IndirectLearningDoc) and len(d.student_rounds) == 3)
+    rounds = doc.student_rounds
+    assert [r.round for r in rounds] == [0, 1, 2]
+    assert doc.student_potential_id == rounds[-1].student_potential_id
+    assert len({r.student_potential_id for r in rounds}) == 3  # a new student every round
+    for r in rounds[:2]:
+        assert r.n_runs == 4 and r.n_labelled == 2 * 4
+        assert sorted(r.stopped_runs) == [f"student {r.round} md {i} partial-melt" for i in (0, 1)]
+    assert rounds[2].n_runs == 0 and rounds[2].errors_vs_teacher.n_structures == 4
+
+    # the labels of round k are the teacher's, of frames of the student of round k - 1
+    calc = gap_calculator(SCENARIO_GAP / "gap.xml")
+    synthetic = find_labels(tag="round-synthetic", synthetic=True)
+    for k in (1, 2):
+        batch = [lab.doc for lab in synthetic if lab.doc.provenance.iteration == k]
+        assert len(batch) == 2 * 4
+        assert {lab.provenance.potential_id for lab in batch} == {rounds[k - 1].student_potential_id}
+        assert {lab.provenance.config_type for lab in batch} == {"student_md_melt_quench"}
+        assert all(lab.provenance.teacher == teacher.potential_id for lab in batch)
+        frame = batch[0].to_atoms()
+        frame.calc = calc
+        assert np.allclose(frame.get_forces(), frame.arrays["REF_forces"], atol=1e-6)
+    # each student was fitted to everything labelled before it
+    sizes = [
+        outputs.find_one({"output.potential_id": r.student_potential_id})["output"]["training_set"][
+            "n_structures"
+        ]
+        for r in rounds
+    ]
+    assert sizes[1] - sizes[0] == 2 * 4 and sizes[2] - sizes[1] == 2 * 4
+
+
 def test_a_flow_whose_teacher_runs_all_failed_says_so():
     from gst_flows.flows.indirect import student_sources
 
