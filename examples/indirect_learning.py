@@ -1,6 +1,6 @@
 """Indirect learning: a stored GAP teaches a POD with its own MD frames and labels.
 
-    python examples/indirect_learning.py GAP_ID [DFT_TAG [DFT_TEST_TAG]]
+    python examples/indirect_learning.py [GAP_ID [DFT_TAG [DFT_TEST_TAG]]] [--student-rounds N]
 
 ``GAP_ID`` is the potential id (or tag) of a GAP in the configured database (the
 ``potential_id`` of its fit document); ``DFT_TAG`` adds the DFT labels of that tag to the
@@ -10,11 +10,14 @@ Ge1Sb2Te4 rock-salt cell and a 64-atom GeTe cell (one run of four is held out), 
 each. Without arguments the example stores the small test GAP of
 ``tests/fixtures/scenario_gap`` (fitted to a pair potential, not to DFT: plumbing only) and
 uses it: about 8 minutes on one core here (60 training and 20 held-out frames; the POD is
-within 2 meV/atom and 0.06 eV/Å of that teacher on the held-out run).
+within 2 meV/atom and 0.06 eV/Å of that teacher on the held-out run). ``--student-rounds N``
+adds N rounds of the student's own MD (the same protocols on LAMMPS), labelled by the teacher
+and fitted into the next student; the table lists how every student's runs went.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from gst_flows.execution import run_local
 from gst_flows.fit import format_error_table
 from gst_flows.flows.indirect import IndirectLearningMaker
 from gst_flows.schemas.indirect import IndirectLearningDoc
+from gst_flows.store import get_store
 from gst_flows.structures import build_rocksalt
 
 ROOT = Path(__file__).parents[1]
@@ -37,15 +41,27 @@ def fixture_teacher() -> str:
 
 
 def main() -> None:
-    teacher = sys.argv[1] if len(sys.argv) > 1 else fixture_teacher()
-    dft_tag = sys.argv[2] if len(sys.argv) > 2 else None
-    dft_test_tag = sys.argv[3] if len(sys.argv) > 3 else None
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("teacher", nargs="?", help="GAP potential id or tag (default: the test GAP)")
+    parser.add_argument("dft_tag", nargs="?")
+    parser.add_argument("dft_test_tag", nargs="?")
+    parser.add_argument("--student-rounds", type=int, default=0)
+    args = parser.parse_args()
     cells = [build_rocksalt("Ge1Sb2Te4", (2, 2, 2), seed=0), build_rocksalt("GeTe", (2, 2, 2), seed=0)]
     maker = IndirectLearningMaker(
-        teacher=teacher, dft_tag=dft_tag, dft_test_tag=dft_test_tag, n_frames=20, tag="indirect-example"
+        teacher=args.teacher or fixture_teacher(),
+        dft_tag=args.dft_tag,
+        dft_test_tag=args.dft_test_tag,
+        n_frames=20,
+        student_rounds=args.student_rounds,
+        tag="indirect-example",
     )
     flow = maker.make(cells)  # the teacher and every setting are checked here, before any job
-    doc: IndirectLearningDoc = run_local(flow)[flow.jobs[-1].uuid][1].output
+    run_local(flow)
+    store = get_store()
+    store.connect()
+    # the flow's last job is the validation (or the rounds, which end with the last validation)
+    doc = IndirectLearningDoc.model_validate(store.get_output(flow.jobs[-1].uuid, which="last"))
     print(
         f"teacher {doc.teacher_id}: {doc.n_synthetic} synthetic training frames, "
         f"{doc.n_synthetic_heldout} held out; {doc.n_dft} DFT structures x {doc.dft_repeat}"
@@ -54,6 +70,13 @@ def main() -> None:
     print(format_error_table(doc.errors_vs_teacher, "student against the teacher (held-out runs)"))
     if doc.errors_vs_dft:
         print(format_error_table(doc.errors_vs_dft, "student against DFT"))
+    for r in doc.student_rounds:
+        held = r.errors_vs_teacher
+        print(
+            f"student {r.round} {r.student_potential_id}: {r.n_runs} MD runs, {len(r.stopped_runs)} stopped, "
+            f"{r.n_labelled} frames labelled"
+            + (f"; held-out force RMSE against the teacher {held.force_rmse:.3f} eV/Å" if held else "")
+        )
 
 
 if __name__ == "__main__":

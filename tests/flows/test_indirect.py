@@ -43,6 +43,29 @@ def _cells(n, seed=0):
     return cells
 
 
+def _teacher_protocols(melt=1500.0, melt_fs=100.0, rate=4000.0, top=1200.0, heat_fs=200.0):
+    """A short melt-quench and a heating ramp for the teacher (a quench the Langevin thermostat
+    can follow: at 12,000 K/ps a run could lag three times behind the schedule and trip the MD
+    temperature check)."""
+    quench = melt_quench(
+        melt_temperature=melt, melt_duration=melt_fs, quench_rate=rate, heat_from=None, anneal_duration=0.0
+    )
+    return quench, partial_melt(start_temperature=300.0, end_temperature=top, duration=heat_fs, fixed=None)
+
+
+def _small_maker(teacher: PotentialRef, md_makers, n_frames: int = 4, **kwargs) -> IndirectLearningMaker:
+    """Every run sampled every second frame, the small POD student, a quarter of the runs held out."""
+    return IndirectLearningMaker(
+        teacher=teacher.potential_id,
+        md_makers=md_makers,
+        frame_stride=2,
+        n_frames=n_frames,
+        student_maker=PodFitMaker(basis=SMALL, test_fraction=0.0),
+        heldout_fraction=0.25,
+        **kwargs,
+    )
+
+
 def _stored_teacher(tag: str) -> PotentialRef:
     job = store_gap_files(str(SCENARIO_GAP), [tag])
     run_local(job)
@@ -128,22 +151,13 @@ def test_indirect_learning_flow(gst_home, outputs):
     # "DFT" (the stand-in labeller) for the student's training and test sets
     run_local(label_flow(_cells(3, seed=20), StandInLabelMaker(), tag="ind-dft"))
     run_local(label_flow(_cells(2, seed=30), StandInLabelMaker(), tag="ind-dft-test"))
-    # a quench the Langevin thermostat can follow: at 12,000 K/ps a run could lag three times
-    # behind the schedule and trip the MD temperature check, which stops the flow
-    quench = melt_quench(
-        melt_temperature=1500.0, melt_duration=100.0, quench_rate=4000.0, heat_from=None, anneal_duration=0.0
-    )
-    heat = partial_melt(start_temperature=300.0, end_temperature=1200.0, duration=200.0, fixed=None)
-    maker = IndirectLearningMaker(
-        teacher=teacher.potential_id,
-        md_makers=[GapMDMaker(protocol=quench, **MD), GapMDMaker(protocol=heat, **MD)],
-        frame_stride=2,
-        n_frames=4,
-        student_maker=PodFitMaker(basis=SMALL, test_fraction=0.0),
+    quench, heat = _teacher_protocols()
+    maker = _small_maker(
+        teacher,
+        [GapMDMaker(protocol=quench, **MD), GapMDMaker(protocol=heat, **MD)],
         dft_tag="ind-dft",
         dft_repeat=2,
         dft_test_tag="ind-dft-test",
-        heldout_fraction=0.25,
         tag="ind",
     )
     flow = maker.make(_cells(2))
@@ -199,22 +213,10 @@ def test_a_failed_teacher_run_is_skipped_and_recorded(gst_home, outputs):
     from gst_flows.md.protocol import SafetyLimits
 
     teacher = _stored_teacher("skip-teacher")
-    quench = melt_quench(
-        melt_temperature=1500.0, melt_duration=100.0, quench_rate=4000.0, heat_from=None, anneal_duration=0.0
-    )
-    heat = partial_melt(start_temperature=300.0, end_temperature=1200.0, duration=200.0, fixed=None)
+    quench, heat = _teacher_protocols()
     # a force limit no rattled crystal meets: every heating run is stopped at its first step
     doomed = GapMDMaker(name="doomed heating", protocol=heat, safety=SafetyLimits(max_force=1e-3), **MD)
-    maker = IndirectLearningMaker(
-        teacher=teacher.potential_id,
-        md_makers=[GapMDMaker(protocol=quench, **MD), doomed],
-        frame_stride=2,
-        n_frames=4,
-        student_maker=PodFitMaker(basis=SMALL, test_fraction=0.0),
-        heldout_fraction=0.25,
-        seed=1,
-        tag="skip",
-    )
+    maker = _small_maker(teacher, [GapMDMaker(protocol=quench, **MD), doomed], seed=1, tag="skip")
     flow = maker.make(_cells(2))
     failures = []
     responses = run_local(flow, failures=failures)
@@ -238,20 +240,13 @@ def test_student_rounds_label_the_students_own_md(gst_home, outputs):
     from gst_flows.md.protocol import SafetyLimits
 
     teacher = _stored_teacher("round-teacher")
-    quench = melt_quench(
-        melt_temperature=1500.0, melt_duration=100.0, quench_rate=4000.0, heat_from=None, anneal_duration=0.0
-    )
-    heat = partial_melt(start_temperature=300.0, end_temperature=1200.0, duration=200.0, fixed=None)
+    quench, heat = _teacher_protocols()
     doomed = GapMDMaker(
         name="doomed heating", protocol=heat, engine="lammps", safety=SafetyLimits(max_force=1e-3), **MD
     )
-    maker = IndirectLearningMaker(
-        teacher=teacher.potential_id,
-        md_makers=[GapMDMaker(protocol=quench, **MD), GapMDMaker(protocol=heat, **MD)],
-        frame_stride=2,
-        n_frames=4,
-        student_maker=PodFitMaker(basis=SMALL, test_fraction=0.0),
-        heldout_fraction=0.25,
+    maker = _small_maker(
+        teacher,
+        [GapMDMaker(protocol=quench, **MD), GapMDMaker(protocol=heat, **MD)],
         student_rounds=2,
         student_md_makers=[GapMDMaker(protocol=quench, engine="lammps", **MD), doomed],
         tag="round",
@@ -260,8 +255,11 @@ def test_student_rounds_label_the_students_own_md(gst_home, outputs):
     failures = []
     responses = run_local(flow, failures=failures)
     assert failures == []
-    docs = [r.output for resp in responses.values() for r in resp.values()]
-    doc = next(d for d in docs if isinstance(d, IndirectLearningDoc) and len(d.student_rounds) == 3)
+    assert responses
+    store = get_store()
+    store.connect()
+    # the rounds' job: its last output is the last round's document
+    doc = IndirectLearningDoc.model_validate(store.get_output(flow.jobs[-1].uuid, which="last"))
     rounds = doc.student_rounds
     assert [r.round for r in rounds] == [0, 1, 2]
     assert doc.student_potential_id == rounds[-1].student_potential_id
@@ -316,18 +314,9 @@ def test_taught_pod_runs_a_device_scenario_like_its_teacher(gst_home, outputs):
     from gst_flows.flows.scenarios import scenario_maker
 
     teacher = _stored_teacher("scen-teacher")
-    quench = melt_quench(
-        melt_temperature=2500.0, melt_duration=400.0, quench_rate=10000.0, heat_from=None, anneal_duration=0.0
-    )
-    heat = partial_melt(start_temperature=300.0, end_temperature=2500.0, duration=600.0, fixed=None)
-    maker = IndirectLearningMaker(
-        teacher=teacher.potential_id,
-        md_makers=[GapMDMaker(protocol=quench, **MD), GapMDMaker(protocol=heat, **MD)],
-        frame_stride=2,
-        n_frames=15,
-        student_maker=PodFitMaker(basis=SMALL, test_fraction=0.0),
-        heldout_fraction=0.25,
-        tag="scen",
+    quench, heat = _teacher_protocols(melt=2500.0, melt_fs=400.0, rate=10000.0, top=2500.0, heat_fs=600.0)
+    maker = _small_maker(
+        teacher, [GapMDMaker(protocol=quench, **MD), GapMDMaker(protocol=heat, **MD)], n_frames=15, tag="scen"
     )
     flow = maker.make(_cells(2, seed=50))
     student = run_local(flow)[flow.jobs[-1].uuid][1].output.student_potential_id
