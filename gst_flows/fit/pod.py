@@ -356,7 +356,8 @@ def fit_pod(
     solver
         A :class:`~gst_flows.fit.pod_lstsq.PodLeastSquares`: replace ``fitpod``'s
         coefficients by a column-scaled ridge least-squares solve on the design matrix of
-        ``compute pod/global`` (``fitpod``'s own coefficients are kept beside them as
+        ``compute pod/global`` (``fitpod``, run on each distinct frame once, gives the
+        parameter file; its own coefficients are kept beside them as
         ``pod_coefficients_fitpod.pod``). None keeps ``fitpod``'s solve.
 
     Returns
@@ -369,12 +370,19 @@ def fit_pod(
 
     if not frames:
         raise FitInputError("no frames to fit")
+    if solver is not None:
+        from gst_flows.fit.pod_lstsq import require_forces
+
+        require_forces(frames)  # before anything is computed
     directory = Path(directory).resolve()
     if baseline is not None:
         present = {s for atoms in frames for s in atoms.get_chemical_symbols()}
         order = tuple(species) if species else tuple(sorted(present, key=lambda s: atomic_numbers[s]))
         frames = baseline.subtract(frames, order, runner)
-    species = write_fitpod_inputs(frames, directory, basis, species)
+    # the least-squares solve needs fitpod only for its parameter file and coefficient count:
+    # each repeated frame (TrainingSelection.repeat) enters fitpod once
+    distinct = _distinct(frames) if solver is not None else frames
+    species = write_fitpod_inputs(distinct, directory, basis, species)
     coefficients = directory / f"{BASENAME}_coefficients.pod"
     coefficients.unlink(missing_ok=True)
     log = (runner or LammpsRunner()).run(INPUT_FILE, directory)
@@ -402,12 +410,10 @@ def _least_squares(frames, directory: Path, coefficients: Path, species, solver)
     from gst_flows.fit.pod_lstsq import (
         design_errors,
         pod_design,
-        require_forces,
         solve_pod_coefficients,
         write_pod_coefficients,
     )
 
-    require_forces(frames)  # before anything is computed
     kept = directory / "pod_coefficients_fitpod.pod"
     kept.write_text(coefficients.read_text())
     # a frame repeated k times (TrainingSelection.repeat) is computed once, with weight sqrt(k)
@@ -428,7 +434,20 @@ def _least_squares(frames, directory: Path, coefficients: Path, species, solver)
     return design_errors([designs[k] for k in index], solution)
 
 
+def _distinct(frames: Sequence[Atoms]) -> list[Atoms]:
+    """``frames`` with repeated copies left out (first copy kept, order kept)."""
+    seen: set[bytes] = set()
+    out = []
+    for atoms in frames:
+        key = _frame_key(atoms)
+        if key not in seen:
+            seen.add(key)
+            out.append(atoms)
+    return out
+
+
 def _frame_key(atoms: Atoms) -> bytes:
     """Identity of a labelled frame (structure and labels), for finding repeated copies."""
-    arrays = (atoms.numbers, atoms.positions, atoms.cell.array, atoms.arrays[FORCES_KEY])
+    forces = atoms.arrays.get(FORCES_KEY, np.zeros(0))  # isolated atoms may have none
+    arrays = (atoms.numbers, atoms.positions, atoms.cell.array, forces)
     return b"".join(np.ascontiguousarray(x).tobytes() for x in arrays) + repr(atoms.info[ENERGY_KEY]).encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ase.io
 import numpy as np
 import pytest
 
@@ -128,6 +129,8 @@ def test_repeated_frames_are_designed_once_and_weighted(frames, tmp_path, monkey
     repeated = frames + [a.copy() for a in condensed[:2] for _ in range(3)]  # two frames 4 times
     fit_pod(repeated, tmp_path / "repeated", SMALL, solver=solver)
     assert calls == [len(condensed)]  # each distinct frame once
+    # fitpod (run for the parameter file) gets each distinct frame once too
+    assert len(ase.io.read(tmp_path / "repeated" / "train" / "train.xyz", ":")) == len(frames)
     result = fit_pod(repeated, tmp_path / "plain", SMALL, solver=solver)
     # the same fit as weighting those two frames by 2 (= 4 copies)
     designs = design(
@@ -137,6 +140,14 @@ def test_repeated_frames_are_designed_once_and_weighted(frames, tmp_path, monkey
     weights = [2.0, 2.0] + [1.0] * (len(condensed) - 2)
     expected = solve_pod_coefficients(designs, solver, isolated, result.species, weights)
     assert np.allclose(read_pod_coefficients(result.coefficient_file), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_frames_without_forces_are_refused_before_fitpod(frames, tmp_path):
+    bare = [a.copy() for a in frames]
+    del next(a for a in bare if not is_isolated_atom(a)).arrays["REF_forces"]
+    with pytest.raises(FitInputError, match="REF_forces"):
+        fit_pod(bare, tmp_path / "bare", SMALL, solver=PodLeastSquares())
+    assert not (tmp_path / "bare").exists()
 
 
 def test_solver_input_is_checked():
