@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ase import Atoms
@@ -150,17 +151,23 @@ class ZblBaseline:
         """Copies of ``frames`` with the baseline removed from energy, forces and virial.
 
         Frames whose shortest distance is at least ``outer`` (and isolated atoms) feel no
-        baseline and are copied unchanged, without a LAMMPS run.
+        baseline and are copied unchanged, without a LAMMPS run; repeated copies of one
+        structure (``TrainingSelection.repeat``) share one run.
         """
         from gst_flows.md.lammps.single_point import lammps_single_point
 
         out = []
+        computed: dict[bytes, Any] = {}
         for atoms in frames:
             atoms = atoms.copy()
             if len(atoms) > 1 and not is_isolated_atom(atoms):
                 distances = neighbor_list("d", atoms, self.outer)
                 if len(distances):
-                    sp = lammps_single_point(atoms, self.lammps_potential(species), runner, species=species)
+                    key = b"".join(np.ascontiguousarray(x).tobytes() for x in _geometry(atoms))
+                    if key not in computed:
+                        potential = self.lammps_potential(species)
+                        computed[key] = lammps_single_point(atoms, potential, runner, species=species)
+                    sp = computed[key]
                     atoms.info[ENERGY_KEY] = float(atoms.info[ENERGY_KEY]) - sp.energy
                     if FORCES_KEY in atoms.arrays:
                         atoms.arrays[FORCES_KEY] = atoms.arrays[FORCES_KEY] - sp.forces
@@ -434,6 +441,10 @@ def _least_squares(frames, directory: Path, coefficients: Path, species, solver)
     return design_errors([designs[k] for k in index], solution)
 
 
+def _geometry(atoms: Atoms) -> tuple[np.ndarray, ...]:
+    return atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc
+
+
 def _distinct(frames: Sequence[Atoms]) -> list[Atoms]:
     """``frames`` with repeated copies left out (first copy kept, order kept)."""
     seen: set[bytes] = set()
@@ -449,5 +460,5 @@ def _distinct(frames: Sequence[Atoms]) -> list[Atoms]:
 def _frame_key(atoms: Atoms) -> bytes:
     """Identity of a labelled frame (structure and labels), for finding repeated copies."""
     forces = atoms.arrays.get(FORCES_KEY, np.zeros(0))  # isolated atoms may have none
-    arrays = (atoms.numbers, atoms.positions, atoms.cell.array, forces)
+    arrays = (*_geometry(atoms), forces)
     return b"".join(np.ascontiguousarray(x).tobytes() for x in arrays) + repr(atoms.info[ENERGY_KEY]).encode()

@@ -101,6 +101,26 @@ def test_zbl_baseline_is_subtracted_only_where_it_acts(frames):
     assert out_far.info["REF_energy"] == 1.0  # beyond outer: untouched
     assert close.info["REF_energy"] == 1.0  # the input frames are not modified
 
+    # a repeated structure (other labels) runs LAMMPS once and gets the same baseline
+    again = close.copy()
+    again.info["REF_energy"] = 2.0
+    calls = []
+    from gst_flows.md.lammps import single_point
+
+    original = single_point.lammps_single_point
+
+    def counting(atoms, potential, runner=None, workdir=None, species=None):
+        if workdir is None:  # not its own call in a temporary directory
+            calls.append(1)
+        return original(atoms, potential, runner, workdir, species)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(single_point, "lammps_single_point", counting)
+        first, second = baseline.subtract([close, again], species)
+    assert len(calls) == 1
+    assert second.info["REF_energy"] == pytest.approx(2.0 - zbl.energy)
+    np.testing.assert_allclose(second.arrays["REF_forces"], first.arrays["REF_forces"])
+
 
 @needs_lammps
 def test_pod_with_zbl_baseline_is_repulsive_and_reproduces_the_labels(frames, tmp_path):
