@@ -275,7 +275,11 @@ def stability(pid: str, work: Path, quick: bool) -> dict:
     )
     job = maker.make(AseAtomsAdaptor.get_structure(atoms))
     job.config.expose_store = True
-    doc = _last_output(run_local(job), job)
+    failures = []
+    responses = run_local(job, failures=failures)
+    if not responses.get(job.uuid):  # stopped by a blow-up check: the reason is the figure
+        return {"atoms": len(atoms), "nve_ps": nve_ps, "completed": False, "failure": failures[-1]}
+    doc = _last_output(responses, job)
     nve = next(s for s in doc.stages if s.name == "nve")
     return {
         "atoms": len(atoms),
@@ -365,13 +369,13 @@ def main() -> None:
                 f" (load {g['load_before']:.1f}-{p['load_after']:.1f} on {os.cpu_count()} cores)"
             )
     for name, run in nve.items():
-        drift = run["drift_mev_atom_ps"]
+        drift = run.get("drift_mev_atom_ps")
         print(
             f"\nNVE of {name}: {run['atoms']} atoms Ge2Sb2Te5 liquid, {run['nve_ps']:g} ps after melting "
             f"at 1,500 K and 4 ps at 1,000 K: completed {run['completed']}, mean T {run['mean_T']:.0f} K, "
             f"|drift| {drift:.3f} meV/atom/ps (target < 1)"
             if drift is not None
-            else f"\nNVE of {name}: no drift measured ({run})"
+            else f"\nNVE of {name}: not completed: {run.get('failure', run)}"
         )
     if args.json:
         out = {"teacher": teacher, "taught": taught, "dft": dft, "dft_lstsq": dft_ls,

@@ -354,6 +354,14 @@ def student_round(
     return Response(replace=Flow(steps, output=steps[-1].output, name=f"student round {round_}"))
 
 
+def _check_cells(cells: Any, where: str) -> None:
+    if isinstance(cells, Structure | Atoms) or not cells:
+        raise InputError("give a list of one or more cells", where=where)
+    for k, cell in enumerate(cells):
+        if not isinstance(cell, Structure | Atoms):
+            raise InputError(f"cell {k} is a {type(cell).__name__}, not a structure", where=where)
+
+
 @dataclass
 class IndirectLearningMaker(Maker):
     """Teach a fast student potential with a GAP's MD frames and labels (indirect learning).
@@ -422,7 +430,9 @@ class IndirectLearningMaker(Maker):
     seed: int = 0
     tag: str = "indirect"
 
-    def check(self, cells: Sequence[Structure | Atoms], store=None) -> PotentialRef:
+    def check(
+        self, cells: Sequence[Structure | Atoms], store=None, student_cells: Sequence | None = None
+    ) -> PotentialRef:
         """Validate every input and resolve the teacher, before any job is made.
 
         Returns
@@ -439,11 +449,9 @@ class IndirectLearningMaker(Maker):
             raise InputError("no teacher given", where="teacher", fix="give a stored GAP's potential id")
         if not self.tag or not isinstance(self.tag, str):
             raise InputError(f"tag must be a non-empty text, got {self.tag!r}", where="tag")
-        if isinstance(cells, Structure | Atoms) or not cells:
-            raise InputError("give a list of one or more cells", where="cells")
-        for k, cell in enumerate(cells):
-            if not isinstance(cell, Structure | Atoms):
-                raise InputError(f"cell {k} is a {type(cell).__name__}, not a structure", where="cells")
+        _check_cells(cells, "cells")
+        if student_cells is not None:
+            _check_cells(student_cells, "student_cells")
         if not self.md_makers or not all(isinstance(m, GapMDMaker) for m in self.md_makers):
             raise InputError("md_makers must be one or more GapMDMaker", where="md_makers")
         if not isinstance(self.student_maker, PotentialFitMaker):
@@ -474,7 +482,8 @@ class IndirectLearningMaker(Maker):
         for cell in cells:
             for maker in self.md_makers:
                 replace(maker, potential=ref).check(cell)
-            for maker in self.resolved_student_md_makers() if self.student_rounds else []:
+        for cell in (cells if student_cells is None else student_cells) if self.student_rounds else []:
+            for maker in self.resolved_student_md_makers():
                 maker.check(cell, require_potential=False)
         return ref
 
@@ -505,8 +514,10 @@ class IndirectLearningMaker(Maker):
         n_held = min(max(1, round(self.heldout_fraction * n_runs)), n_runs - 1)
         return sorted(np.random.default_rng(self.seed).choice(n_runs, n_held, replace=False).tolist())
 
-    def make(self, cells: Sequence[Structure | Atoms], store=None) -> Flow:
-        """The flow: teacher MD, teacher labels, student fit, validation.
+    def make(
+        self, cells: Sequence[Structure | Atoms], store=None, student_cells: Sequence | None = None
+    ) -> Flow:
+        """The flow: teacher MD, teacher labels, student fit, validation (and student rounds).
 
         Parameters
         ----------
@@ -514,13 +525,16 @@ class IndirectLearningMaker(Maker):
             Starting cells of the teacher MD.
         store
             JobStore in which the teacher is looked up; the configured one when omitted.
+        student_cells
+            Starting cells of the student's MD in the rounds (default ``cells``): larger
+            cells than the teacher can afford, where a student meets rarer configurations.
 
         Returns
         -------
         Flow
             Its output is the :class:`~gst_flows.schemas.indirect.IndirectLearningDoc`.
         """
-        ref = self.check(cells, store=store)
+        ref = self.check(cells, store=store, student_cells=student_cells)
         labeller = TeacherLabelMaker(teacher=ref)
         teacher_hash = TeacherLabelMaker.settings_hash_for(ref)
         synthetic_tag, heldout_tag = f"{self.tag}-synthetic", f"{self.tag}-synthetic-heldout"
@@ -573,7 +587,8 @@ class IndirectLearningMaker(Maker):
         check.name = "indirect learning validation"
         steps = [*jobs, gathered, fit, check]
         if self.student_rounds:
-            structures = [c if isinstance(c, Structure) else AseAtomsAdaptor.get_structure(c) for c in cells]
+            chosen = cells if student_cells is None else student_cells
+            structures = [c if isinstance(c, Structure) else AseAtomsAdaptor.get_structure(c) for c in chosen]
             rounds = student_round(check.output, self, structures, 1, settings, held, ref)
             rounds.name = "student round 1"
             steps.append(rounds)

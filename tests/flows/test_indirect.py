@@ -142,6 +142,10 @@ def test_bad_inputs_are_refused_before_any_job(gst_home, outputs):
         IndirectLearningMaker(teacher="x", md_makers=[GapMDMaker()]).make(_cells(1))
     with pytest.raises(InputError, match="dft_repeat"):
         IndirectLearningMaker(teacher="x", dft_repeat=-1).make(_cells(2))
+    with pytest.raises(InputError, match="student_rounds"):
+        IndirectLearningMaker(teacher="x", student_rounds=-1).make(_cells(2))
+    with pytest.raises(InputError, match="student_cells"):
+        IndirectLearningMaker(teacher="x", student_rounds=1).make(_cells(2), student_cells=["GeTe"])
     assert outputs.count_documents({}) == before
 
 
@@ -251,7 +255,11 @@ def test_student_rounds_label_the_students_own_md(gst_home, outputs):
         student_md_makers=[GapMDMaker(protocol=quench, engine="lammps", **MD), doomed],
         tag="round",
     )
-    flow = maker.make(_cells(2, seed=60))
+    # the student's MD runs on a cell of its own (the teacher's are Ge1Sb2Te4)
+    big = build_rocksalt("GeTe", (2, 2, 2), seed=1)
+    big.rattle(0.05, seed=2)
+    big.info.clear()
+    flow = maker.make(_cells(2, seed=60), student_cells=[big])
     failures = []
     responses = run_local(flow, failures=failures)
     assert failures == []
@@ -265,8 +273,8 @@ def test_student_rounds_label_the_students_own_md(gst_home, outputs):
     assert doc.student_potential_id == rounds[-1].student_potential_id
     assert len({r.student_potential_id for r in rounds}) == 3  # a new student every round
     for r in rounds[:2]:
-        assert r.n_runs == 4 and r.n_labelled == 2 * 4
-        assert sorted(r.stopped_runs) == [f"student {r.round} md {i} partial-melt" for i in (0, 1)]
+        assert r.n_runs == 2 and r.n_labelled == 4
+        assert r.stopped_runs == [f"student {r.round} md 0 partial-melt"]
     assert rounds[2].n_runs == 0 and rounds[2].errors_vs_teacher.n_structures == 4
 
     # the labels of round k are the teacher's, of frames of the student of round k - 1
@@ -274,7 +282,8 @@ def test_student_rounds_label_the_students_own_md(gst_home, outputs):
     synthetic = find_labels(tag="round-synthetic", synthetic=True)
     for k in (1, 2):
         batch = [lab.doc for lab in synthetic if lab.doc.provenance.iteration == k]
-        assert len(batch) == 2 * 4
+        assert len(batch) == 4
+        assert {lab.natoms for lab in batch} == {64} and {lab.formula for lab in batch} == {"GeTe"}
         assert {lab.provenance.potential_id for lab in batch} == {rounds[k - 1].student_potential_id}
         assert {lab.provenance.config_type for lab in batch} == {"student_md_melt_quench"}
         assert all(lab.provenance.teacher == teacher.potential_id for lab in batch)
@@ -288,7 +297,7 @@ def test_student_rounds_label_the_students_own_md(gst_home, outputs):
         ]
         for r in rounds
     ]
-    assert sizes[1] - sizes[0] == 2 * 4 and sizes[2] - sizes[1] == 2 * 4
+    assert sizes[1] - sizes[0] == 4 and sizes[2] - sizes[1] == 4
 
 
 def test_a_flow_whose_teacher_runs_all_failed_says_so():
