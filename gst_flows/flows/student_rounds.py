@@ -1,0 +1,127 @@
+"""Student rounds of indirect learning: the student's own MD, labelled by the teacher, refitted.
+
+A student fitted only to the teacher's trajectories meets configurations in its own MD that
+no teacher run visited. A round (:func:`student_round`) runs the latest student's MD, has the
+teacher label frames of those runs (:func:`student_label_frames`; a run stopped by its
+blow-up check gives the frames saved before the stop) and fits the next student on
+everything so far; :class:`~gst_flows.flows.indirect.IndirectLearningMaker` starts the rounds
+(``student_rounds``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from jobflow import Flow, Response, job
+from jobflow.core.reference import OnMissing
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from gst_flows.flows.indirect import sample_frames, student_sources, validate_student
+from gst_flows.makers.md import structure_to_atoms
+from gst_flows.makers.teacher import TeacherLabelMaker
+from gst_flows.schemas.indirect import IndirectLearningDoc
+from gst_flows.schemas.potential import PotentialRef
+
+if TYPE_CHECKING:
+    from gst_flows.flows.indirect import IndirectLearningMaker
+
+__all__ = ["student_label_frames", "student_round"]
+
+
+@job
+def student_label_frames(
+    run: Any,
+    labeller: TeacherLabelMaker,
+    stride: int,
+    n_frames: int | None,
+    provenance: dict[str, Any],
+    name: str,
+) -> Response | dict[str, Any]:
+    """Teacher labels of frames sampled from a student's run (an ``al_md`` output).
+
+    A run stopped by its blow-up check keeps the frames saved until then: they lead into
+    the configurations the student gets wrong. The output is ``{"run", "status",
+    "n_labelled"}`` (``status`` "failed" when the run's job failed outright).
+    """
+    from gst_flows.flows.label import label_flow
+
+    if run is None:
+        return {"run": name, "status": "failed", "n_labelled": 0}
+    structures = [f["structure"] for f in run["frames"]]  # decoded by jobflow, or their dicts
+    structures = [s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures]
+    frames = sample_frames([AseAtomsAdaptor.get_atoms(s) for s in structures], stride, n_frames)
+    if not frames:
+        return {"run": name, "status": run["status"], "n_labelled": 0}
+    labels = label_flow(
+        frames, labeller, name=f"teacher labels of {name}", max_failed_fraction=0.0, **provenance
+    )
+    summary = _run_summary(labels.output, name, run["status"])
+    summary.name = f"summary of {name}"
+    return Response(replace=Flow([labels, summary], output=summary.output))
+
+
+@job
+def _run_summary(batch: Any, name: str, status: str) -> dict[str, Any]:
+    n = batch["n_successful"] if isinstance(batch, dict) else batch.n_successful
+    return {"run": name, "status": status, "n_labelled": int(n)}
+
+
+@job
+def student_round(
+    doc: Any,
+    maker: IndirectLearningMaker,
+    cells: list[Structure],
+    round_: int,
+    settings: dict[str, Any],
+    heldout_trajectories: list[int],
+    teacher: PotentialRef,
+) -> Response:
+    """Replace itself by one round: the student's MD, teacher labels of it, the next fit.
+
+    The round's output is the next student's :class:`IndirectLearningDoc`, whose
+    ``student_rounds`` records how the runs of every earlier student went; a further round
+    follows while ``round_ < maker.student_rounds``.
+    """
+    from gst_flows.flows.active_learning.jobs import al_md
+
+    doc = IndirectLearningDoc.model_validate(doc)
+    labeller = TeacherLabelMaker(teacher=teacher)
+    jobs, outputs = [], []
+    for i, cell in enumerate(cells):
+        for md_maker in maker.resolved_student_md_makers():
+            protocol = md_maker.resolved_protocol(structure_to_atoms(cell)).name
+            name = f"student {round_ - 1} md {i} {protocol}"
+            run = al_md(replace(md_maker, potential=doc.student_ref), cell)
+            run.name = name
+            run.update_config({"manager_config": {"_category": md_maker.fworker_category}})
+            provenance = {
+                "tag": settings["synthetic_tag"],
+                "config_type": f"student_md_{protocol}".replace("-", "_"),
+                "potential_id": doc.student_potential_id,
+                "iteration": round_,
+                "generator": name,
+            }
+            labels = student_label_frames(
+                run.output, labeller, maker.frame_stride, maker.n_frames, provenance, name
+            )
+            labels.name = f"teacher labels of {name}"
+            labels.config.on_missing_references = OnMissing.NONE  # a failed run labels nothing
+            jobs += [run, labels]
+            outputs.append(labels.output)
+    gathered = student_sources(outputs, maker.training_sources(settings["teacher_settings_hash"]))
+    gathered.name = f"student training sources (round {round_})"
+    fit = maker.student().make(gathered.output)
+    check = validate_student(
+        fit.output.potential_ref, teacher, settings, heldout_trajectories, None, doc, outputs
+    )
+    check.name = f"indirect learning validation (round {round_})"
+    steps = [*jobs, gathered, fit, check]
+    if round_ < maker.student_rounds:
+        follow = student_round(
+            check.output, maker, cells, round_ + 1, settings, heldout_trajectories, teacher
+        )
+        follow.name = f"student round {round_ + 1}"
+        steps.append(follow)
+    return Response(replace=Flow(steps, output=steps[-1].output, name=f"student round {round_}"))
