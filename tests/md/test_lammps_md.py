@@ -376,6 +376,25 @@ def test_distance_limit_is_checked_within_ten_steps(tmp_path):
     assert (tmp_path / "thermo.csv").is_file()
 
 
+def test_frames_saved_before_a_blowup_are_kept(tmp_path):
+    """The frames a stopped stage dumped lead into the failure: they stay in frames.extxyz."""
+    atoms = _cell()
+    protocol = _protocol(
+        [{"name": "hot", "ensemble": "nvt", "temperature": 900, "duration": "0.2 ps"}],
+        initial_temperature=900,
+    )
+    settings = RunSettings(
+        thermo_interval=2, frame_interval=2, checkpoint_interval=20, safety={"min_distance": 2.9}
+    )
+    with pytest.raises(MDBlowUpError, match="closer than min_distance") as info:
+        LammpsMDEngine(LJ, tmp_path, settings=settings).run(atoms, protocol)
+    frames = read_frames(tmp_path / "frames.extxyz")
+    steps = [f.info["step"] for f in frames]
+    # the start, then a frame every 2 steps before the check stopped the run (step 10)
+    assert steps[0] == 0 and steps[1:] == list(range(2, info.value.step, 2))
+    assert np.all(np.diff([f.info["step"] for f in frames]) > 0)
+
+
 def test_force_limit_stops_the_run_at_once(tmp_path):
     atoms = _cell()
     atoms.positions[0] = atoms.positions[1] + [1.6, 0.0, 0.0]

@@ -392,6 +392,7 @@ class _LammpsRun(LammpsRunDirectory):
                 self.engine.runner.run(input_name, sdir, log_name)
             except LammpsError as err:
                 self._write_thermo()
+                self._keep_frames(index)
                 blowup = HALT.search(str(err)) or HALT.search(
                     (sdir / log_name).read_text(errors="replace") if (sdir / log_name).exists() else ""
                 )
@@ -421,6 +422,17 @@ class _LammpsRun(LammpsRunDirectory):
             if not record.get("complete"):
                 return False
         return True
+
+    def _keep_frames(self, index: int) -> None:
+        """Keep the frames a failed stage dumped before it stopped (they lead into the failure).
+
+        Best effort: a dump that cannot be read (e.g. cut off mid-frame) leaves
+        ``frames.extxyz`` as it was.
+        """
+        try:
+            self._write_frames(index)
+        except (OSError, ValueError, IndexError, KeyError) as exc:
+            log.warning("frames of stage %d not kept after the failure: %s", index, exc)
 
     def _report(self, stage: str, step: int) -> None:
         thermo = self.read_thermo()
