@@ -235,12 +235,11 @@ def _rounds(previous, student_runs, student_id, vs_teacher, vs_dft, settings) ->
         return []
     rounds = list(IndirectLearningDoc.model_validate(previous).student_rounds) if previous else []
     if rounds:
-        runs = [r for r in student_runs or [] if isinstance(r, dict)]
+        runs = student_runs or []  # outputs of student_label_frames: one dict per run
         stopped = [r["run"] for r in runs if r["status"] != "completed"]
-        stopped += [f"run {k}" for k, r in enumerate(student_runs or []) if not isinstance(r, dict)]
         rounds[-1] = rounds[-1].model_copy(
             update={
-                "n_runs": len(student_runs or []),
+                "n_runs": len(runs),
                 "stopped_runs": stopped,
                 "n_labelled": sum(r["n_labelled"] for r in runs),
             }
@@ -374,10 +373,9 @@ class IndirectLearningMaker(Maker):
             )
         if int(self.student_rounds) != self.student_rounds or self.student_rounds < 0:
             raise InputError(f"student_rounds must be a whole number >= 0, got {self.student_rounds}")
-        if self.student_rounds and not self.resolved_student_md_makers():
-            raise InputError("student_md_makers must be one or more GapMDMaker", where="student_md_makers")
-        if self.student_md_makers is not None and not all(
-            isinstance(m, GapMDMaker) for m in self.student_md_makers
+        own = self.student_md_makers
+        if own is not None and (
+            not all(isinstance(m, GapMDMaker) for m in own) or (self.student_rounds and not own)
         ):
             raise InputError("student_md_makers must be one or more GapMDMaker", where="student_md_makers")
         ref = teacher_ref(self.teacher, store=store)
