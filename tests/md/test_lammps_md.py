@@ -707,3 +707,36 @@ def test_a_fast_quench_is_judged_against_its_start_temperature(tmp_path):
     assert result.completed
     quench = result.thermo["temperature_k"][result.thermo["stage"] == 1]
     assert quench.max() > 3 * 300  # above three times the schedule's end: the old check stopped here
+
+
+def test_a_resumed_stage_keeps_its_own_start_temperature(tmp_path):
+    """The temperature check of a stage resumed part-way uses the stage's start temperature.
+
+    The quench is stopped part-way, when the atoms have cooled; the resumed script must
+    compare against the temperature LAMMPS reported at the start of the stage, not the cooler
+    one at the resume point.
+    """
+    atoms = _cell(2)
+    protocol = _protocol(
+        [
+            {"name": "hot", "ensemble": "nvt", "temperature": 3000, "tdamp": 20, "duration": "0.1 ps"},
+            {"name": "quench", "ensemble": "nvt", "temperature": 300, "tdamp": 20, "duration": "0.2 ps"},
+        ],
+        initial_temperature=3000,
+    )
+    engine = LammpsMDEngine(LJ, tmp_path, settings=FAST)
+    first = engine.run(atoms, protocol, max_steps=protocol.stage_start_steps()[1] + 60)
+    assert not first.completed
+    second = engine.run(atoms, protocol)
+    assert second.completed
+    thermo = second.thermo
+    start = protocol.stage_start_steps()[1]
+    t_start = thermo["temperature_k"][thermo["step"] == start][0]
+    t_resume = thermo["temperature_k"][thermo["step"] == first.n_steps][0]
+    assert t_resume < 0.7 * t_start  # the quench has cooled the atoms by the resume point
+    resumed = sorted((tmp_path / "lammps" / "stage-001").glob("log.*.lammps"))[-1]
+    assert resumed.name != "log.0.lammps"
+    # the log echoes each command as LAMMPS ran it, with $() already evaluated
+    found = re.findall(r"^variable gst_tstart equal (\S+)$", resumed.read_text(), flags=re.M)
+    assert found
+    assert float(found[-1]) == pytest.approx(t_start, rel=1e-5)  # LAMMPS and ASE units differ at 1e-6

@@ -363,11 +363,16 @@ def stage_script(plan: StagePlan, settings: RunSettings) -> str:
     # runs, one per linear temperature piece
     factor = limits.temperature_factor
     inj_coef = 2.0 * plan.injected / (3.0 * KB * max(mobile_count, 1))
-    # temperature of the mobile atoms as this script starts, frozen ($() evaluates it now;
-    # ke() needs no run): as in the ASE engine, a thermostat cools a hot start gradually,
-    # so the expected temperature under a schedule is never below it
-    dof_kb = 3.0 * KB * max(mobile_count, 1)
-    out.append(f"variable gst_tstart equal $(2.0*ke(gst_mobile)/{dof_kb:.10g}:%.10g)")
+    # temperature of the mobile atoms at the stage start: as in the ASE engine, a thermostat
+    # cools a hot start gradually, so the expected temperature under a schedule is never below
+    # it. A fresh stage evaluates it as the script starts ($() needs no run; a dry run's later
+    # stages cannot know it); a resumed stage uses the one saved with its groups, not the
+    # temperature at the resume point.
+    if plan.from_step > plan.start_step:
+        out.append(f"variable gst_tstart equal {plan.t_ref:.10g}")
+    else:
+        dof_kb = 3.0 * KB * max(mobile_count, 1)
+        out.append(f"variable gst_tstart equal $(2.0*ke(gst_mobile)/{dof_kb:.10g}:%.10g)")
     n = plan.end_step - plan.start_step
     for k, (s0, s1, t0, t1) in enumerate(_pieces(plan)):
         if s1 <= plan.from_step:
