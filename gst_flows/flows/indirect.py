@@ -79,16 +79,23 @@ def default_teacher_md_makers() -> list[GapMDMaker]:
     ]
 
 
-def sample_frames(frames: Sequence[Atoms], stride: int, n_frames: int | None) -> list[Atoms]:
+def sample_frames(frames: Sequence[Atoms], stride: int, n_frames: int | None, tail: int = 0) -> list[Atoms]:
     """Every ``stride``-th frame after the first (the start cell), at most ``n_frames`` evenly spread.
 
-    The frames are returned as bare periodic cells (species, positions, cell).
+    ``tail`` adds the last ``tail`` frames after the start cell (a run stopped by its MD checks:
+    the frames leading into the stop). The frames are returned in order, each once, as bare
+    periodic cells (species, positions, cell).
     """
-    picked = list(frames)[stride::stride]
+    picked = list(range(len(frames)))[stride::stride]
     if n_frames is not None and len(picked) > n_frames:
         index = np.unique(np.linspace(0, len(picked) - 1, n_frames).round().astype(int))
         picked = [picked[i] for i in index]
-    return [Atoms(numbers=f.numbers, positions=f.positions, cell=f.cell, pbc=f.pbc) for f in picked]
+    if tail > 0:
+        picked = sorted({*picked, *range(max(1, len(frames) - tail), len(frames))})
+    return [
+        Atoms(numbers=f.numbers, positions=f.positions, cell=f.cell, pbc=f.pbc)
+        for f in (frames[i] for i in picked)
+    ]
 
 
 @job
@@ -301,6 +308,15 @@ class IndirectLearningMaker(Maker):
     student_md_makers
         The student's MD runs (their ``potential`` is set to the student); None: ``md_makers``
         on the LAMMPS engine (the engine that runs a POD).
+    student_frame_interval
+        The student's runs save a frame at least every this many steps (None: their makers'
+        interval). Frames are still labelled at the makers' own spacing; the finer ones serve
+        ``blowup_frames``.
+    blowup_frames
+        From a student run stopped by its MD checks (a blow-up), the teacher also labels the
+        last this many frames before the stop: the configurations the student gets wrong.
+        A large cell often blows up within a hundred steps, before any frame at the makers'
+        spacing.
     isolated_atoms
         Label the teacher's isolated atoms (one per species of the cells) with the synthetic
         training labels: they pin the student's one-body terms. The DFT selection brings its
@@ -327,6 +343,8 @@ class IndirectLearningMaker(Maker):
     heldout_fraction: float = 0.25
     student_rounds: int = 0
     student_md_makers: list[GapMDMaker] | None = None
+    student_frame_interval: int | None = 10
+    blowup_frames: int = 5
     isolated_atoms: bool = True
     seed: int = 0
     tag: str = "indirect"
@@ -373,6 +391,14 @@ class IndirectLearningMaker(Maker):
             )
         if int(self.student_rounds) != self.student_rounds or self.student_rounds < 0:
             raise InputError(f"student_rounds must be a whole number >= 0, got {self.student_rounds}")
+        interval = self.student_frame_interval
+        if interval is not None and (int(interval) != interval or interval < 1):
+            raise InputError(
+                f"student_frame_interval must be a whole number >= 1 or None, got {interval}",
+                where="student_frame_interval",
+            )
+        if int(self.blowup_frames) != self.blowup_frames or self.blowup_frames < 0:
+            raise InputError(f"blowup_frames must be a whole number >= 0, got {self.blowup_frames}")
         own = self.student_md_makers
         if own is not None and (
             not all(isinstance(m, GapMDMaker) for m in own) or (self.student_rounds and not own)
@@ -388,12 +414,32 @@ class IndirectLearningMaker(Maker):
         return ref
 
     def resolved_student_md_makers(self) -> list[GapMDMaker]:
-        """The student's MD makers: ``student_md_makers``, or ``md_makers`` on the LAMMPS engine."""
+        """The student's MD makers (see :meth:`student_runs`)."""
+        return [maker for maker, _ in self.student_runs()]
+
+    def student_runs(self) -> list[tuple[GapMDMaker, int]]:
+        """The student's MD makers, each with the stride of the saved frames the teacher labels.
+
+        The makers are ``student_md_makers``, or ``md_makers`` on the LAMMPS engine, saving a
+        frame at least every ``student_frame_interval`` steps; the stride keeps the labelled
+        frames at the maker's own spacing (times ``frame_stride``).
+        """
         if self.student_md_makers is not None:
-            return list(self.student_md_makers)
-        return [
-            replace(m, name=m.name.replace("teacher", "student"), engine="lammps") for m in self.md_makers
-        ]
+            makers = list(self.student_md_makers)
+        else:
+            makers = [
+                replace(m, name=m.name.replace("teacher", "student"), engine="lammps") for m in self.md_makers
+            ]
+        interval = self.student_frame_interval
+        runs = []
+        for maker in makers:
+            finer = maker
+            if interval is not None and maker.frame_interval > interval:
+                finer = replace(maker, frame_interval=int(interval))
+            runs.append(
+                (finer, int(self.frame_stride) * max(1, maker.frame_interval // finer.frame_interval))
+            )
+        return runs
 
     def student(self) -> PotentialFitMaker:
         """The student's fit maker, ``tag`` added to its tags."""

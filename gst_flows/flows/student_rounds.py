@@ -38,12 +38,14 @@ def student_label_frames(
     n_frames: int | None,
     provenance: dict[str, Any],
     name: str,
+    blowup_frames: int = 0,
 ) -> Response | dict[str, Any]:
     """Teacher labels of frames sampled from a student's run (an ``al_md`` output).
 
     A run stopped by its blow-up check keeps the frames saved until then: they lead into
-    the configurations the student gets wrong. The output is ``{"run", "status",
-    "n_labelled"}`` (``status`` "failed" when the run's job failed outright).
+    the configurations the student gets wrong, and the last ``blowup_frames`` of them are
+    labelled besides the sampled ones. The output is ``{"run", "status", "n_labelled"}``
+    (``status`` "failed" when the run's job failed outright).
     """
     from gst_flows.flows.label import label_flow
 
@@ -51,7 +53,8 @@ def student_label_frames(
         return {"run": name, "status": "failed", "n_labelled": 0}
     structures = [f["structure"] for f in run["frames"]]  # decoded by jobflow, or their dicts
     structures = [s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures]
-    frames = sample_frames([AseAtomsAdaptor.get_atoms(s) for s in structures], stride, n_frames)
+    tail = blowup_frames if run["status"] != "completed" else 0
+    frames = sample_frames([AseAtomsAdaptor.get_atoms(s) for s in structures], stride, n_frames, tail)
     if not frames:
         return {"run": name, "status": run["status"], "n_labelled": 0}
     labels = label_flow(
@@ -90,7 +93,7 @@ def student_round(
     labeller = TeacherLabelMaker(teacher=teacher)
     jobs, outputs = [], []
     for i, cell in enumerate(cells):
-        for md_maker in maker.resolved_student_md_makers():
+        for md_maker, stride in maker.student_runs():
             protocol = md_maker.resolved_protocol(structure_to_atoms(cell)).name
             name = f"student {round_ - 1} md {i} {protocol}"
             run = al_md(replace(md_maker, potential=doc.student_ref), cell)
@@ -104,7 +107,7 @@ def student_round(
                 "generator": name,
             }
             labels = student_label_frames(
-                run.output, labeller, maker.frame_stride, maker.n_frames, provenance, name
+                run.output, labeller, stride, maker.n_frames, provenance, name, maker.blowup_frames
             )
             labels.name = f"teacher labels of {name}"
             labels.config.on_missing_references = OnMissing.NONE  # a failed run labels nothing

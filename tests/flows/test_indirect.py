@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
+from pymatgen.core import Structure
 
 from gst_flows.db import find_labels, label_filter
 from gst_flows.errors import InputError
@@ -130,6 +131,12 @@ def test_sample_frames_skips_the_start_and_spreads():
         0.1,
     ]
     assert len(sample_frames(frames, 1, 3)) == 3 and not sample_frames(frames[:1], 1, None)
+    # a stopped run: the last frames before the stop besides the sampled ones, each once
+    shifts = [
+        round(f.positions[0, 0] - frames[0].positions[0, 0], 2) for f in sample_frames(frames, 4, None, 3)
+    ]
+    assert shifts == [0.04, 0.08, 0.09, 0.1]
+    assert not sample_frames(frames[:1], 1, None, 3)  # never the start cell
 
 
 def test_bad_inputs_are_refused_before_any_job(gst_home, outputs):
@@ -146,6 +153,10 @@ def test_bad_inputs_are_refused_before_any_job(gst_home, outputs):
         IndirectLearningMaker(teacher="x", student_rounds=-1).make(_cells(2))
     with pytest.raises(InputError, match="student_cells"):
         IndirectLearningMaker(teacher="x", student_rounds=1).make(_cells(2), student_cells=["GeTe"])
+    with pytest.raises(InputError, match="student_frame_interval"):
+        IndirectLearningMaker(teacher="x", student_frame_interval=0).make(_cells(2))
+    with pytest.raises(InputError, match="blowup_frames"):
+        IndirectLearningMaker(teacher="x", blowup_frames=2.5).make(_cells(2))
     assert outputs.count_documents({}) == before
 
 
@@ -237,22 +248,29 @@ def test_a_failed_teacher_run_is_skipped_and_recorded(gst_home, outputs):
 def test_student_rounds_label_the_students_own_md(gst_home, outputs):
     """A round runs the student's MD; the teacher labels its frames; the next student learns them.
 
-    Two student runs per cell: a melt-quench that completes and a heating run stopped at its
-    first step by the force check (no frame after the start cell to label): the document
-    says which stopped, and the stored labels are the teacher's, of the student's frames.
+    Two student runs per cell: a melt-quench that completes and a hot heating run stopped
+    part-way by a force limit. The document says which stopped; the teacher labels the
+    frames leading into the stop (saved every 10 steps, though the maker saves every 50);
+    the stored labels are the teacher's, of the student's frames.
     """
     from gst_flows.md.protocol import SafetyLimits
 
     teacher = _stored_teacher("round-teacher")
     quench, heat = _teacher_protocols()
+    hot = partial_melt(start_temperature=300.0, end_temperature=3000.0, duration=600.0, fixed=None)
     doomed = GapMDMaker(
-        name="doomed heating", protocol=heat, engine="lammps", safety=SafetyLimits(max_force=1e-3), **MD
+        name="doomed heating",
+        protocol=hot,
+        engine="lammps",
+        safety=SafetyLimits(max_force=8.0),
+        **{**MD, "frame_interval": 50},
     )
     maker = _small_maker(
         teacher,
         [GapMDMaker(protocol=quench, **MD), GapMDMaker(protocol=heat, **MD)],
         student_rounds=2,
         student_md_makers=[GapMDMaker(protocol=quench, engine="lammps", **MD), doomed],
+        blowup_frames=3,
         tag="round",
     )
     # the student's MD runs on a cell of its own (the teacher's are Ge1Sb2Te4)
@@ -272,20 +290,41 @@ def test_student_rounds_label_the_students_own_md(gst_home, outputs):
     assert [r.round for r in rounds] == [0, 1, 2]
     assert doc.student_potential_id == rounds[-1].student_potential_id
     assert len({r.student_potential_id for r in rounds}) == 3  # a new student every round
+    synthetic = find_labels(tag="round-synthetic", synthetic=True)
     for r in rounds[:2]:
-        assert r.n_runs == 2 and r.n_labelled == 4
+        assert r.n_runs == 2
         assert r.stopped_runs == [f"student {r.round} md 0 partial-melt"]
-    assert rounds[2].n_runs == 0 and rounds[2].errors_vs_teacher.n_structures == 4
-
+        # the stopped run: its saved frames, and the steps of those the teacher labelled
+        run = store.query_one({"name": r.stopped_runs[0]}, properties=["output"], load=True)["output"]
+        steps = [f["step"] for f in run["frames"]]
+        assert steps == list(range(0, steps[-1] + 1, 10))  # every 10 steps until the stop
+        assert 30 <= steps[-1] < 300  # stopped part-way, after at least three frames
+        saved = {
+            tuple(np.round(Structure.from_dict(f["structure"]).cart_coords[0], 6)): f["step"]
+            for f in run["frames"]
+        }
+        labelled = [
+            saved[tuple(np.round(lab.doc.to_atoms().positions[0], 6))]
+            for lab in synthetic
+            if lab.doc.provenance.generator == r.stopped_runs[0]
+        ]
+        # the last three frames before the stop, and the maker's own spacing (every 100 steps:
+        # frame_stride 2 of its 50-step frames), at most n_frames of those
+        assert set(steps[-3:]) <= set(labelled)
+        assert {s for s in labelled if s not in steps[-3:]} <= {100, 200}
+        assert r.n_labelled == 4 + len(labelled)
+    assert rounds[2].n_runs == 0
     # the labels of round k are the teacher's, of frames of the student of round k - 1
     calc = gap_calculator(SCENARIO_GAP / "gap.xml")
-    synthetic = find_labels(tag="round-synthetic", synthetic=True)
     for k in (1, 2):
         batch = [lab.doc for lab in synthetic if lab.doc.provenance.iteration == k]
-        assert len(batch) == 4
+        assert len(batch) == rounds[k - 1].n_labelled
         assert {lab.natoms for lab in batch} == {64} and {lab.formula for lab in batch} == {"GeTe"}
         assert {lab.provenance.potential_id for lab in batch} == {rounds[k - 1].student_potential_id}
-        assert {lab.provenance.config_type for lab in batch} == {"student_md_melt_quench"}
+        assert {lab.provenance.config_type for lab in batch} == {
+            "student_md_melt_quench",
+            "student_md_partial_melt",
+        }
         assert all(lab.provenance.teacher == teacher.potential_id for lab in batch)
         frame = batch[0].to_atoms()
         frame.calc = calc
@@ -297,7 +336,7 @@ def test_student_rounds_label_the_students_own_md(gst_home, outputs):
         ]
         for r in rounds
     ]
-    assert sizes[1] - sizes[0] == 4 and sizes[2] - sizes[1] == 4
+    assert [sizes[k] - sizes[k - 1] for k in (1, 2)] == [r.n_labelled for r in rounds[:2]]
 
 
 def test_a_flow_whose_teacher_runs_all_failed_says_so():
