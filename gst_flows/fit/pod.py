@@ -163,7 +163,7 @@ class ZblBaseline:
             if len(atoms) > 1 and not is_isolated_atom(atoms):
                 distances = neighbor_list("d", atoms, self.outer)
                 if len(distances):
-                    key = b"".join(np.ascontiguousarray(x).tobytes() for x in _geometry(atoms))
+                    key = _geometry_key(atoms)
                     if key not in computed:
                         potential = self.lammps_potential(species)
                         computed[key] = lammps_single_point(atoms, potential, runner, species=species)
@@ -441,8 +441,10 @@ def _least_squares(frames, directory: Path, coefficients: Path, species, solver)
     return design_errors([designs[k] for k in index], solution)
 
 
-def _geometry(atoms: Atoms) -> tuple[np.ndarray, ...]:
-    return atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc
+def _geometry_key(atoms: Atoms, *extra: np.ndarray) -> bytes:
+    """Exact identity of a structure (species, positions, cell, periodicity) and ``extra`` arrays."""
+    arrays = (atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, *extra)
+    return b"".join(np.ascontiguousarray(x).tobytes() for x in arrays)
 
 
 def _distinct(frames: Sequence[Atoms]) -> list[Atoms]:
@@ -460,5 +462,4 @@ def _distinct(frames: Sequence[Atoms]) -> list[Atoms]:
 def _frame_key(atoms: Atoms) -> bytes:
     """Identity of a labelled frame (structure and labels), for finding repeated copies."""
     forces = atoms.arrays.get(FORCES_KEY, np.zeros(0))  # isolated atoms may have none
-    arrays = (*_geometry(atoms), forces)
-    return b"".join(np.ascontiguousarray(x).tobytes() for x in arrays) + repr(atoms.info[ENERGY_KEY]).encode()
+    return _geometry_key(atoms, forces) + repr(atoms.info[ENERGY_KEY]).encode()
