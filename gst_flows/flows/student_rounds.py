@@ -96,7 +96,8 @@ def student_round(
         for md_maker, stride in maker.student_runs():
             protocol = md_maker.resolved_protocol(structure_to_atoms(cell)).name
             name = f"student {round_ - 1} md {i} {protocol}"
-            run = al_md(replace(md_maker, potential=doc.student_ref), cell)
+            # the run keeps the frames to label: the maker's spacing and those before a stop
+            run = al_md(replace(md_maker, potential=doc.student_ref), cell, None, stride, maker.blowup_frames)
             run.name = name
             run.update_config({"manager_config": {"_category": md_maker.fworker_category}})
             provenance = {
@@ -107,7 +108,7 @@ def student_round(
                 "generator": name,
             }
             labels = student_label_frames(
-                run.output, labeller, stride, maker.n_frames, provenance, name, maker.blowup_frames
+                run.output, labeller, 1, maker.n_frames, provenance, name, maker.blowup_frames
             )
             labels.name = f"teacher labels of {name}"
             labels.config.on_missing_references = OnMissing.NONE  # a failed run labels nothing

@@ -245,7 +245,13 @@ def al_explore(maker: ActiveLearningMaker, state: LoopState | dict[str, Any]) ->
 
 
 @job(data=["frames"])
-def al_md(md_maker: GapMDMaker, structure: Structure, restart_from: str | None = None) -> Any:
+def al_md(
+    md_maker: GapMDMaker,
+    structure: Structure,
+    restart_from: str | None = None,
+    keep_every: int = 1,
+    keep_last: int = 0,
+) -> Any:
     """Exploration MD that keeps its frames when the potential fails.
 
     With an early potential an exploration often runs into configurations it cannot describe
@@ -262,6 +268,10 @@ def al_md(md_maker: GapMDMaker, structure: Structure, restart_from: str | None =
         The starting cell.
     restart_from
         Run directory of the job this one continues.
+    keep_every, keep_last
+        Frames returned: every ``keep_every``-th saved frame (the start cell first) and, from a
+        run stopped by its checks, the last ``keep_last`` (a run that saves frames finely to
+        catch what leads into a blow-up keeps only those and its regular ones).
     """
     from pathlib import Path
 
@@ -276,12 +286,14 @@ def al_md(md_maker: GapMDMaker, structure: Structure, restart_from: str | None =
         logger.warning("exploration %s", status)
     else:
         if isinstance(result, Response) and result.replace is not None:
-            follow = al_md(md_maker, structure, restart_from=str(Path.cwd()))
+            follow = al_md(md_maker, structure, str(Path.cwd()), keep_every, keep_last)
             follow.name = f"{md_maker.name} (continued)"
             follow.update_config({"manager_config": {"_category": md_maker.fworker_category}})
             return Response(replace=follow)
     path = Path.cwd() / "frames.extxyz"
     frames = read_frames(path) if path.exists() else []
+    tail = keep_last if status != "completed" else 0
+    frames = [a for k, a in enumerate(frames) if k % keep_every == 0 or k >= len(frames) - tail]
     fractions = _frame_fractions(frames)
     return {
         "status": status,
