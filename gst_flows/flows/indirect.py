@@ -262,6 +262,12 @@ def _rounds(previous, student_runs, student_id, vs_teacher, vs_dft, settings) ->
     return rounds
 
 
+def _require_whole(name: str, value: Any, minimum: int) -> None:
+    """Refuse a setting that is not a whole number of at least ``minimum``."""
+    if int(value) != value or value < minimum:
+        raise InputError(f"{name} must be a whole number >= {minimum}, got {value}", where=name)
+
+
 def _check_cells(cells: Any, where: str) -> None:
     if isinstance(cells, Structure | Atoms) or not cells:
         raise InputError("give a list of one or more cells", where=where)
@@ -375,12 +381,10 @@ class IndirectLearningMaker(Maker):
             raise InputError("md_makers must be one or more GapMDMaker", where="md_makers")
         if not isinstance(self.student_maker, PotentialFitMaker):
             raise InputError("student_maker must be a PodFitMaker or GapFitMaker", where="student_maker")
-        if int(self.frame_stride) != self.frame_stride or self.frame_stride < 1:
-            raise InputError(f"frame_stride must be a whole number >= 1, got {self.frame_stride}")
+        _require_whole("frame_stride", self.frame_stride, 1)
         if self.n_frames is not None and self.n_frames < 1:
             raise InputError(f"n_frames must be >= 1 or None, got {self.n_frames}", where="n_frames")
-        if int(self.dft_repeat) != self.dft_repeat or self.dft_repeat < 0:
-            raise InputError(f"dft_repeat must be a whole number >= 0, got {self.dft_repeat}")
+        _require_whole("dft_repeat", self.dft_repeat, 0)
         if not 0 <= self.heldout_fraction < 1:
             raise InputError(f"heldout_fraction must be in [0, 1), got {self.heldout_fraction}")
         if self.heldout_fraction > 0 and len(cells) * len(self.md_makers) < 2:
@@ -389,16 +393,10 @@ class IndirectLearningMaker(Maker):
                 where="heldout_fraction",
                 fix="give more cells or MD makers, or heldout_fraction=0",
             )
-        if int(self.student_rounds) != self.student_rounds or self.student_rounds < 0:
-            raise InputError(f"student_rounds must be a whole number >= 0, got {self.student_rounds}")
-        interval = self.student_frame_interval
-        if interval is not None and (int(interval) != interval or interval < 1):
-            raise InputError(
-                f"student_frame_interval must be a whole number >= 1 or None, got {interval}",
-                where="student_frame_interval",
-            )
-        if int(self.blowup_frames) != self.blowup_frames or self.blowup_frames < 0:
-            raise InputError(f"blowup_frames must be a whole number >= 0, got {self.blowup_frames}")
+        _require_whole("student_rounds", self.student_rounds, 0)
+        if self.student_frame_interval is not None:
+            _require_whole("student_frame_interval", self.student_frame_interval, 1)
+        _require_whole("blowup_frames", self.blowup_frames, 0)
         own = self.student_md_makers
         if own is not None and (
             not all(isinstance(m, GapMDMaker) for m in own) or (self.student_rounds and not own)
@@ -408,8 +406,9 @@ class IndirectLearningMaker(Maker):
         for cell in cells:
             for maker in self.md_makers:
                 replace(maker, potential=ref).check(cell)
-        for cell in (cells if student_cells is None else student_cells) if self.student_rounds else []:
-            for maker in self.resolved_student_md_makers():
+        student_makers = self.resolved_student_md_makers() if self.student_rounds else []
+        for cell in cells if student_cells is None else student_cells:
+            for maker in student_makers:
                 maker.check(cell, require_potential=False)
         return ref
 
@@ -421,8 +420,8 @@ class IndirectLearningMaker(Maker):
         """The student's MD makers, each with the stride of the saved frames the teacher labels.
 
         The makers are ``student_md_makers``, or ``md_makers`` on the LAMMPS engine, saving a
-        frame at least every ``student_frame_interval`` steps; the stride keeps the labelled
-        frames at the maker's own spacing (times ``frame_stride``).
+        frame at least every ``student_frame_interval`` steps (an interval dividing the maker's
+        own); the stride keeps the labelled frames at the maker's spacing (times ``frame_stride``).
         """
         if self.student_md_makers is not None:
             makers = list(self.student_md_makers)
@@ -430,15 +429,17 @@ class IndirectLearningMaker(Maker):
             makers = [
                 replace(m, name=m.name.replace("teacher", "student"), engine="lammps") for m in self.md_makers
             ]
-        interval = self.student_frame_interval
         runs = []
         for maker in makers:
             finer = maker
-            if interval is not None and maker.frame_interval > interval:
-                finer = replace(maker, frame_interval=int(interval))
-            runs.append(
-                (finer, int(self.frame_stride) * max(1, maker.frame_interval // finer.frame_interval))
-            )
+            if self.student_frame_interval is not None and maker.frame_interval > self.student_frame_interval:
+                # the largest interval within the limit that divides the maker's: the kept
+                # frames fall exactly on the maker's own steps
+                step = max(
+                    d for d in range(1, int(self.student_frame_interval) + 1) if maker.frame_interval % d == 0
+                )
+                finer = replace(maker, frame_interval=step)
+            runs.append((finer, int(self.frame_stride) * (maker.frame_interval // finer.frame_interval)))
         return runs
 
     def student(self) -> PotentialFitMaker:

@@ -34,13 +34,15 @@ __all__ = ["student_label_frames", "student_round"]
 def student_label_frames(
     run: Any,
     labeller: TeacherLabelMaker,
-    stride: int,
     n_frames: int | None,
     provenance: dict[str, Any],
     name: str,
     blowup_frames: int = 0,
 ) -> Response | dict[str, Any]:
-    """Teacher labels of frames sampled from a student's run (an ``al_md`` output).
+    """Teacher labels of frames of a student's run (an ``al_md`` output).
+
+    The run kept only the frames worth labelling; at most ``n_frames`` of them are labelled,
+    evenly spread after the start cell.
 
     A run stopped by its blow-up check keeps the frames saved until then: they lead into
     the configurations the student gets wrong, and the last ``blowup_frames`` of them are
@@ -54,7 +56,7 @@ def student_label_frames(
     structures = [f["structure"] for f in run["frames"]]  # decoded by jobflow, or their dicts
     structures = [s if isinstance(s, Structure) else Structure.from_dict(s) for s in structures]
     tail = blowup_frames if run["status"] != "completed" else 0
-    frames = sample_frames([AseAtomsAdaptor.get_atoms(s) for s in structures], stride, n_frames, tail)
+    frames = sample_frames([AseAtomsAdaptor.get_atoms(s) for s in structures], 1, n_frames, tail)
     if not frames:
         return {"run": name, "status": run["status"], "n_labelled": 0}
     labels = label_flow(
@@ -108,7 +110,7 @@ def student_round(
                 "generator": name,
             }
             labels = student_label_frames(
-                run.output, labeller, 1, maker.n_frames, provenance, name, maker.blowup_frames
+                run.output, labeller, maker.n_frames, provenance, name, maker.blowup_frames
             )
             labels.name = f"teacher labels of {name}"
             labels.config.on_missing_references = OnMissing.NONE  # a failed run labels nothing

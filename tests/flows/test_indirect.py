@@ -139,6 +139,18 @@ def test_sample_frames_skips_the_start_and_spreads():
     assert not sample_frames(frames[:1], 1, None, 3)  # never the start cell
 
 
+def test_student_runs_keep_frames_on_the_makers_own_steps():
+    """A finer saving interval divides the maker's, so the kept frames fall on its steps."""
+    makers = [GapMDMaker(frame_interval=f) for f in (25, 50, 8)]
+    runs = IndirectLearningMaker(md_makers=makers, frame_stride=2).student_runs()
+    assert [(m.frame_interval, stride) for m, stride in runs] == [(5, 10), (10, 10), (8, 2)]
+    assert all(m.engine == "lammps" for m, _ in runs)
+    assert [
+        m.frame_interval
+        for m, _ in IndirectLearningMaker(md_makers=makers, student_frame_interval=None).student_runs()
+    ] == [25, 50, 8]
+
+
 def test_bad_inputs_are_refused_before_any_job(gst_home, outputs):
     before = outputs.count_documents({})
     with pytest.raises(InputError, match="no stored potential with id or tag 'no-such-teacher'"):
