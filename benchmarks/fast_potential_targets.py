@@ -13,14 +13,16 @@ What it does, every step through the project's own makers and the database:
    1,500 K melt and quench to 300 K of 30-atom random packings of GeTe, Ge1Sb2Te4, Ge2Sb2Te5
    and Sb2Te3 and of rock-salt GeTe and Ge1Sb2Te4, teacher labels plus the DFT labels five
    times); least-squares variants of both, a student improved over rounds of its own MD
-   (``student_rounds``), and a 4-body least-squares POD on every teacher label of those.
+   (``student_rounds``), a 4-body least-squares POD on every teacher label of those, and two
+   students whose rounds run on large cells (``large_cell_rounds``: a 1,000-atom Ge2Sb2Te5
+   and a 200-atom GeTe packing, melt-quench plus a long liquid run; 2+3-body and 4-body).
 3. **Accuracy**: energy and force RMSE of the GAP and both PODs against DFT on the held-out
    labels of the loop and on the shipped reference set (neither is trained on), and their
    ratios to the GAP's.
 4. **Cost**: LAMMPS loop time per atom-step of the GAP (``pair_style quip``) and the taught POD
    (``pair_style pod``) on a rattled 8,000-atom rock-salt GeTe cell, 1 and 2 MPI ranks, one
    after the other in this run; the ratio is the figure.
-5. **Stability**: the taught POD on a 1,000-atom Ge2Sb2Te5 liquid (random packing melted at
+5. **Stability**: every fast student on a 1,000-atom Ge2Sb2Te5 liquid (random packing melted at
    1,500 K for 2 ps, 1,000 K for 4 ps under a thermostat), then 20 ps of NVE; the total-energy
    drift from the MD document (``GapMDMaker``, LAMMPS engine, blow-up checks on).
 
@@ -83,14 +85,35 @@ def packing(formula: str, seed: int):
     return random_packing((side, side, side), counts, min_distance=2.5, seed=seed)
 
 
+def teacher_cells() -> list:
+    """The six 27-32-atom cells of the teacher's melt-quench runs."""
+    cells = [packing(f, seed=k) for k, f in enumerate(PACKINGS)]
+    return [*cells, build_rocksalt("GeTe", (2, 2, 1), seed=0), build_rocksalt("Ge1Sb2Te4", (2, 2, 1), seed=0)]
+
+
+def _indirect(maker, cells, **make_kwargs) -> dict:
+    """Run an ``IndirectLearningMaker`` flow; the figures of its last document."""
+    flow = maker.make(cells, **make_kwargs)
+    docs = [r.output for resp in run_local(flow).values() for r in resp.values()]
+    doc = max(
+        (d for d in docs if type(d).__name__ == "IndirectLearningDoc"), key=lambda d: len(d.student_rounds)
+    )
+    return {
+        "student": doc.student_potential_id,
+        "n_synthetic": doc.n_synthetic,
+        "n_synthetic_heldout": doc.n_synthetic_heldout,
+        "cells": [c.get_chemical_formula() for c in cells],
+        "vs_teacher": {k: v.model_dump() for k, v in doc.errors_vs_teacher.items()},
+        "rounds": [r.model_dump(mode="json") for r in doc.student_rounds],
+    }
+
+
 def teach(teacher: str, tag: str, work: Path, rounds: int = 0) -> dict:
     """The taught POD (``fitpod``) or, with ``rounds``, the least-squares one with student rounds."""
     from gst_flows.fit.pod_lstsq import PodLeastSquares
     from gst_flows.flows.indirect import IndirectLearningMaker, default_teacher_md_makers
     from gst_flows.makers.pod import PodFitMaker
 
-    cells = [packing(f, seed=k) for k, f in enumerate(PACKINGS)]
-    cells += [build_rocksalt("GeTe", (2, 2, 1), seed=0), build_rocksalt("Ge1Sb2Te4", (2, 2, 1), seed=0)]
     # melt-quench only: heating an unrelaxed random packing from 300 K trips the MD temperature
     # check within a few steps (the packing heats itself to ~1,000 K); the flow would skip such
     # runs (IndirectLearningDoc.failed_runs), but they would teach nothing
@@ -114,19 +137,79 @@ def teach(teacher: str, tag: str, work: Path, rounds: int = 0) -> dict:
         seed=0,
         **settings,
     )
-    flow = maker.make(cells)
-    docs = [r.output for resp in run_local(flow).values() for r in resp.values()]
-    doc = max(
-        (d for d in docs if type(d).__name__ == "IndirectLearningDoc"), key=lambda d: len(d.student_rounds)
+    return _indirect(maker, teacher_cells())
+
+
+def large_cells() -> list:
+    """The student's cells of the large-cell rounds: 1,000-atom Ge2Sb2Te5, 200-atom GeTe packings."""
+    cells = []
+    for counts, seed in (({"Ge": 222, "Sb": 222, "Te": 556}, 21), ({"Ge": 100, "Te": 100}, 22)):
+        side = (sum(counts.values()) / DENSITY) ** (1 / 3)
+        cells.append(random_packing((side, side, side), counts, min_distance=2.5, seed=seed))
+    return cells
+
+
+def large_cell_rounds(teacher: str, tag: str, work: Path, four_body: bool = False) -> dict:
+    """Student rounds whose MD is a melt-quench and a long liquid run of :func:`large_cells`.
+
+    The teacher melts and quenches :func:`teacher_cells`; each of :data:`STUDENT_ROUNDS`
+    rounds runs the latest student's melt-quench (a frame every 10 steps) and a long liquid
+    run (1 ps at 1,500 K, 2 ps at 1,000 K, 8 ps NVE; a frame every 50 steps) on both large
+    cells, and the teacher labels up to 30 frames of each run (the last 5 before a stop
+    included). Least squares, DFT structures x :data:`LSTSQ_DFT_REPEAT`; ``four_body``: the
+    4-body basis and solver of :func:`four_body_lstsq`.
+    """
+    from dataclasses import replace
+
+    from gst_flows.flows.indirect import IndirectLearningMaker, default_teacher_md_makers
+    from gst_flows.makers.md import GapMDMaker
+    from gst_flows.makers.pod import DEFAULT_POD_BASIS, PodFitMaker
+    from gst_flows.md.protocol import Protocol, Stage
+
+    if four_body:
+        student = PodFitMaker(
+            name="student pod fit (4-body, least squares)",
+            basis=replace(DEFAULT_POD_BASIS, **FOUR_BODY),
+            solver=PodLeastSquares(energy_weight=100.0, ridge=1e-2),
+            test_fraction=0.0,
+        )
+    else:
+        student = PodFitMaker(
+            name="student pod fit (least squares)", solver=PodLeastSquares(), test_fraction=0.0
+        )
+    melt_quench = default_teacher_md_makers()[:1]
+    long_liquid = GapMDMaker(
+        name="student md long liquid",
+        engine="lammps",
+        thermo_interval=25,
+        frame_interval=50,
+        protocol=Protocol(
+            name="long-liquid",
+            seed=5,
+            initial_temperature=1500.0,
+            stages=[
+                Stage(name="melt", ensemble="nvt", timestep=2.0, duration=1000.0, temperature=1500.0),
+                Stage(name="liquid", ensemble="nvt", timestep=2.0, duration=2000.0, temperature=1000.0),
+                Stage(name="nve", ensemble="nve", timestep=2.0, duration=8000.0),
+            ],
+        ),
     )
-    return {
-        "student": doc.student_potential_id,
-        "n_synthetic": doc.n_synthetic,
-        "n_synthetic_heldout": doc.n_synthetic_heldout,
-        "cells": [c.get_chemical_formula() for c in cells],
-        "vs_teacher": {k: v.model_dump() for k, v in doc.errors_vs_teacher.items()},
-        "rounds": [r.model_dump(mode="json") for r in doc.student_rounds],
-    }
+    student_md = [replace(melt_quench[0], name="student md melt-quench", engine="lammps", frame_interval=10)]
+    maker = IndirectLearningMaker(
+        teacher=teacher,
+        md_makers=melt_quench,
+        dft_tag=tag,
+        dft_test_tag=f"{tag}-heldout",
+        seed=0,
+        tag=f"{tag}-large-rounds{'-4body' if four_body else ''}",
+        dft_repeat=LSTSQ_DFT_REPEAT,
+        student_maker=student,
+        student_rounds=STUDENT_ROUNDS,
+        student_md_makers=[*student_md, long_liquid],
+        student_frame_interval=None,
+        n_frames=30,
+    )
+    return _indirect(maker, teacher_cells(), student_cells=large_cells())
 
 
 def dft_only_pod(tag: str, work: Path, solver=None) -> dict:
@@ -201,6 +284,17 @@ def four_body_lstsq(tag: str, work: Path) -> dict:
     job.config.expose_store = True
     doc = _last_output(run_local(job), job)
     return {"pod": doc.potential_id, "fit_s": doc.wall_time_s, "n_structures": doc.training_set.n_structures}
+
+
+def _print_rounds(run: dict) -> None:
+    for r in run["rounds"]:
+        t, d = r["errors_vs_teacher"] or {}, r["errors_vs_dft"] or {}
+        stops = "; ".join(r["stopped_runs"])
+        print(
+            f"  student {r['round']} {r['student_potential_id'][:8]}: runs {r['n_runs']}, "
+            f"stopped {len(r['stopped_runs'])}, frames labelled {r['n_labelled']}; "
+            f"vs teacher {_pair(t)}; vs DFT held-out {_pair(d)}" + (f"\n    stops: {stops}" if stops else "")
+        )
 
 
 def _pair(row: dict) -> str:
@@ -341,17 +435,28 @@ def main() -> None:
     taught_ls = _cached(work / "taught-lstsq.json", lambda: taught_lstsq(args.tag, work))
     rounds = _cached(work / "rounds.json", lambda: teach(teacher, args.tag, work, rounds=STUDENT_ROUNDS))
     four = _cached(work / "four-body-lstsq.json", lambda: four_body_lstsq(args.tag, work))
+    large = {
+        name: _cached(
+            work / f"{stem}.json", lambda fb=fb: large_cell_rounds(teacher, args.tag, work, four_body=fb)
+        )
+        for name, stem, fb in (
+            ("POD large LS", "large-rounds", False),
+            ("POD large 4b", "large-rounds-4body", True),
+        )
+    }
     potentials = {"GAP": teacher, "POD dft": dft["pod"], "POD taught": taught["student"],
                   "POD dft LS": dft_ls["pod"], "POD taught LS": taught_ls["pod"],
-                  "POD rounds LS": rounds["student"], "POD 4-body LS": four["pod"]}  # fmt: skip
-    acc = _cached(work / "accuracy-v4.json", lambda: {"table": accuracy(potentials, args.tag)})["table"]
+                  "POD rounds LS": rounds["student"], "POD 4-body LS": four["pod"],
+                  **{name: run["student"] for name, run in large.items()}}  # fmt: skip
+    acc = _cached(work / "accuracy-v5.json", lambda: {"table": accuracy(potentials, args.tag)})["table"]
     fast = {"GAP": teacher, "POD taught": taught["student"], "POD taught LS": taught_ls["pod"],
-            "POD rounds LS": rounds["student"], "POD 4-body LS": four["pod"]}  # fmt: skip
+            "POD rounds LS": rounds["student"], "POD 4-body LS": four["pod"],
+            **{name: run["student"] for name, run in large.items()}}  # fmt: skip
     quick = "-quick" if args.quick else ""
-    md = _cached(work / f"cost-v3{quick}.json", lambda: cost(fast, work, args.quick))
+    md = _cached(work / f"cost-v4{quick}.json", lambda: cost(fast, work, args.quick))
     nve = {name: _cached(work / f"nve{quick}-{name.replace(' ', '-')}.json",
                          lambda pid=fast[name]: stability(pid, work, args.quick))
-           for name in ("POD taught", "POD taught LS", "POD rounds LS", "POD 4-body LS")}  # fmt: skip
+           for name in fast if name != "GAP"}  # fmt: skip
 
     print(f"teacher GAP {teacher}; DFT labels '{args.tag}', held-out '{args.tag}-heldout'")
     print(
@@ -362,13 +467,11 @@ def main() -> None:
           f"{taught_ls['pod']} (same teacher frames, DFT structures x{taught_ls['dft_repeat']})")  # fmt: skip
     print(f"4-body POD {four['pod']} (least squares, every teacher label above, DFT x{LSTSQ_DFT_REPEAT})")
     print(f"student rounds (least squares, {STUDENT_ROUNDS} rounds of the student's own melt-quench):")
-    for r in rounds["rounds"]:
-        t, d = r["errors_vs_teacher"] or {}, r["errors_vs_dft"] or {}
-        print(
-            f"  student {r['round']} {r['student_potential_id'][:8]}: runs {r['n_runs']}, "
-            f"stopped {len(r['stopped_runs'])}, frames labelled {r['n_labelled']}; "
-            f"vs teacher {_pair(t)}; vs DFT held-out {_pair(d)}"
-        )
+    _print_rounds(rounds)
+    for name, run in large.items():
+        print(f"{name}: student rounds on {', '.join(c.get_chemical_formula() for c in large_cells())} "
+              "(melt-quench and a long liquid run; 'large 4b': the 4-body basis):")  # fmt: skip
+        _print_rounds(run)
     print("\naccuracy against DFT (energy meV/atom, force eV/Å RMSE; ratio to the GAP)")
     print(f"{'potential':<14}{'held E':>9}{'held F':>9}{'ref E':>9}{'ref F':>9}{'F/F_GAP held':>14}{'ref':>7}"
           f"{'E/E_GAP held':>14}{'ref':>7}")  # fmt: skip
@@ -413,7 +516,8 @@ def main() -> None:
         )
     if args.json:
         out = {"teacher": teacher, "taught": taught, "dft": dft, "dft_lstsq": dft_ls,
-               "taught_lstsq": taught_ls, "rounds": rounds, "four_body_lstsq": four}  # fmt: skip
+               "taught_lstsq": taught_ls, "rounds": rounds, "four_body_lstsq": four,
+               "large_rounds": large}  # fmt: skip
         out.update(accuracy=acc, cost=md, nve=nve)
         args.json.write_text(json.dumps(out, indent=1, default=str))
 
