@@ -1,6 +1,7 @@
 """Indirect learning: a stored GAP teaches a POD with its own MD frames and labels.
 
     python examples/indirect_learning.py [GAP_ID [DFT_TAG [DFT_TEST_TAG]]] [--student-rounds N]
+        [--crystal-copies N]
 
 ``GAP_ID`` is the potential id (or tag) of a GAP in the configured database (the
 ``potential_id`` of its fit document); ``DFT_TAG`` adds the DFT labels of that tag to the
@@ -13,6 +14,8 @@ uses it: about 8 minutes on one core here (60 training and 20 held-out frames; t
 within 2 meV/atom and 0.06 eV/Å of that teacher on the held-out run). ``--student-rounds N``
 adds N rounds of the student's own MD (the same protocols on LAMMPS), labelled by the teacher
 and fitted into the next student; the table lists how every student's runs went.
+``--crystal-copies N`` (with ``DFT_TAG``) has the teacher label N rattled (0.15 Å) and strained
+(3 %) copies of every DFT crystal of ``DFT_TAG`` for the student as well.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 from gst_flows.execution import run_local
 from gst_flows.fit import format_error_table
+from gst_flows.flows.crystal_copies import CrystalCopies
 from gst_flows.flows.indirect import IndirectLearningMaker
 from gst_flows.schemas.indirect import IndirectLearningDoc
 from gst_flows.store import get_store
@@ -46,6 +50,7 @@ def main() -> None:
     parser.add_argument("dft_tag", nargs="?")
     parser.add_argument("dft_test_tag", nargs="?")
     parser.add_argument("--student-rounds", type=int, default=0)
+    parser.add_argument("--crystal-copies", type=int, default=0, help="teacher copies per DFT crystal")
     args = parser.parse_args()
     cells = [build_rocksalt("Ge1Sb2Te4", (2, 2, 2), seed=0), build_rocksalt("GeTe", (2, 2, 2), seed=0)]
     maker = IndirectLearningMaker(
@@ -54,6 +59,7 @@ def main() -> None:
         dft_test_tag=args.dft_test_tag,
         n_frames=20,
         student_rounds=args.student_rounds,
+        crystal_copies=CrystalCopies(n_copies=args.crystal_copies) if args.crystal_copies else None,
         tag="indirect-example",
     )
     flow = maker.make(cells)  # the teacher and every setting are checked here, before any job

@@ -18,7 +18,9 @@ many frames labelled by a GAP (the teacher), with the DFT frames weighted in, it
    that stopped them, and the next student is fitted with them. A student fitted only to the
    teacher's trajectories meets configurations in its own MD that no teacher run visited (a
    POD's melt can collapse within a few hundred steps); its runs find them and the teacher
-   corrects them.
+   corrects them;
+6. with ``crystal_copies`` set, the teacher also labels rattled and strained copies of the DFT
+   training crystals (:mod:`gst_flows.flows.crystal_copies`) into ``<tag>-synthetic``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.errors import InputError
+from gst_flows.flows.crystal_copies import check_crystal_copies, crystal_copies_job
 from gst_flows.makers.fit import PotentialFitMaker, TrainingSelection
 from gst_flows.makers.md import GapMDMaker, as_md_doc, structure_to_atoms
 from gst_flows.makers.pod import PodFitMaker
@@ -323,6 +326,11 @@ class IndirectLearningMaker(Maker):
         last this many frames before the stop: the configurations the student gets wrong.
         A large cell often blows up within a hundred steps, before any frame at the makers'
         spacing.
+    crystal_copies
+        A :class:`~gst_flows.flows.crystal_copies.CrystalCopies` (or its dict): the teacher
+        also labels that many rattled and strained copies of every DFT training crystal
+        (``dft_tag``, the labels of its ``config_type``) into ``<tag>-synthetic``, as
+        ``config_type`` ``crystal_copy``. None: no copies.
     isolated_atoms
         Label the teacher's isolated atoms (one per species of the cells) with the synthetic
         training labels: they pin the student's one-body terms. The DFT selection brings its
@@ -351,6 +359,7 @@ class IndirectLearningMaker(Maker):
     student_md_makers: list[GapMDMaker] | None = None
     student_frame_interval: int | None = 10
     blowup_frames: int = 5
+    crystal_copies: Any = None
     isolated_atoms: bool = True
     seed: int = 0
     tag: str = "indirect"
@@ -402,6 +411,7 @@ class IndirectLearningMaker(Maker):
             not all(isinstance(m, GapMDMaker) for m in own) or (self.student_rounds and not own)
         ):
             raise InputError("student_md_makers must be one or more GapMDMaker", where="student_md_makers")
+        check_crystal_copies(self.crystal_copies, self.dft_tag, store)
         ref = teacher_ref(self.teacher, store=store)
         for cell in cells:
             for maker in self.md_makers:
@@ -515,6 +525,9 @@ class IndirectLearningMaker(Maker):
                 run += 1
         if self.isolated_atoms:
             jobs.append(self._isolated_atoms(cells, labeller, synthetic_tag, ref))
+            summaries.append(jobs[-1].output)
+        if self.crystal_copies is not None:
+            jobs.append(crystal_copies_job(self.crystal_copies, self.dft_tag, labeller, synthetic_tag, ref))
             summaries.append(jobs[-1].output)
         gathered = student_sources(summaries, self.training_sources(teacher_hash), run)
         gathered.name = "student training sources"
