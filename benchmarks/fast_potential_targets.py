@@ -286,6 +286,59 @@ def four_body_lstsq(tag: str, work: Path) -> dict:
     return {"pod": doc.potential_id, "fit_s": doc.wall_time_s, "n_structures": doc.training_set.n_structures}
 
 
+#: Larger basis of the crystal-copies student: 3-body 4 x 3 and 4-body 4 x 3 (1,185 coefficients).
+LARGE_BASIS = {"three_body_radial": 4, "three_body_angular": 3, "four_body_radial": 4, "four_body_angular": 3}
+#: Teacher copies per DFT training crystal (rattle 0.15 Å, strain 0.03: the held-out crystals' kind);
+#: each is one label job (about 1-3 s of job overhead here against milliseconds of teacher).
+CRYSTAL_COPIES = 50
+
+
+def crystal_copies_lstsq(teacher: str, tag: str, work: Path) -> dict:
+    """The larger-basis POD on the teacher's labels of crystal copies plus every stored teacher frame.
+
+    The teacher labels :data:`CRYSTAL_COPIES` copies of each DFT training crystal of ``tag``
+    (``crystal_copies_job``, the job ``IndirectLearningMaker(crystal_copies=...)`` adds); the
+    student (:data:`LARGE_BASIS`, least squares, energy weight 100, ridge 1e-2) is fitted on
+    them, the teacher frames of the taught and rounds students and the DFT structures
+    x :data:`LSTSQ_DFT_REPEAT`.
+    """
+    from dataclasses import replace
+
+    from gst_flows.flows.crystal_copies import CrystalCopies, crystal_copies_job
+    from gst_flows.makers.pod import DEFAULT_POD_BASIS, PodFitMaker
+    from gst_flows.makers.teacher import TeacherLabelMaker, teacher_ref
+
+    ref = teacher_ref(teacher)
+    copies_tag = f"{tag}-copies-synthetic"
+    settings = CrystalCopies(n_copies=CRYSTAL_COPIES, rattle=0.15, strain=0.03, seed=7000)
+    start = time.perf_counter()
+    run_local(crystal_copies_job(settings, tag, TeacherLabelMaker(teacher=ref), copies_tag, ref))
+    label_s = time.perf_counter() - start
+    maker = PodFitMaker(
+        name="student pod fit (large basis, crystal copies, least squares)",
+        basis=replace(DEFAULT_POD_BASIS, **LARGE_BASIS),
+        solver=PodLeastSquares(energy_weight=100.0, ridge=1e-2),
+        test_fraction=0.0,
+        evaluate_train=False,
+        tags=[f"{tag}-copies-lstsq"],
+    )
+    sources = [
+        TrainingSelection(tag=copies_tag, synthetic=True),
+        TrainingSelection(tag=f"{tag}-taught-synthetic", synthetic=True),
+        TrainingSelection(tag=f"{tag}-rounds-synthetic", synthetic=True),
+        TrainingSelection(tag=tag, repeat=LSTSQ_DFT_REPEAT),
+    ]
+    job = maker.make(sources, test_source=TrainingSelection(tag=f"{tag}-heldout"))
+    job.config.expose_store = True
+    doc = _last_output(run_local(job), job)
+    return {
+        "pod": doc.potential_id,
+        "label_s": label_s,
+        "fit_s": doc.wall_time_s,
+        "n_structures": doc.training_set.n_structures,
+    }
+
+
 def _print_rounds(run: dict) -> None:
     for r in run["rounds"]:
         t, d = r["errors_vs_teacher"] or {}, r["errors_vs_dft"] or {}
@@ -444,14 +497,17 @@ def main() -> None:
             ("POD large 4b", "large-rounds-4body", True),
         )
     }
+    copies = _cached(work / "copies-lstsq.json", lambda: crystal_copies_lstsq(teacher, args.tag, work))
     potentials = {"GAP": teacher, "POD dft": dft["pod"], "POD taught": taught["student"],
                   "POD dft LS": dft_ls["pod"], "POD taught LS": taught_ls["pod"],
                   "POD rounds LS": rounds["student"], "POD 4-body LS": four["pod"],
-                  **{name: run["student"] for name, run in large.items()}}  # fmt: skip
+                  **{name: run["student"] for name, run in large.items()},
+                  "POD copies LS": copies["pod"]}  # fmt: skip
     acc = _cached(work / "accuracy-v5.json", lambda: {"table": accuracy(potentials, args.tag)})["table"]
     fast = {"GAP": teacher, "POD taught": taught["student"], "POD taught LS": taught_ls["pod"],
             "POD rounds LS": rounds["student"], "POD 4-body LS": four["pod"],
-            **{name: run["student"] for name, run in large.items()}}  # fmt: skip
+            **{name: run["student"] for name, run in large.items()},
+            "POD copies LS": copies["pod"]}  # fmt: skip
     quick = "-quick" if args.quick else ""
     md = _cached(work / f"cost-v4{quick}.json", lambda: cost(fast, work, args.quick))
     nve = {name: _cached(work / f"nve{quick}-{name.replace(' ', '-')}.json",
@@ -466,6 +522,9 @@ def main() -> None:
     print(f"DFT-only POD {dft['pod']}; least squares (LS): DFT-only {dft_ls['pod']}, taught "
           f"{taught_ls['pod']} (same teacher frames, DFT structures x{taught_ls['dft_repeat']})")  # fmt: skip
     print(f"4-body POD {four['pod']} (least squares, every teacher label above, DFT x{LSTSQ_DFT_REPEAT})")
+    print(f"copies POD {copies['pod']} (larger basis {LARGE_BASIS}; {CRYSTAL_COPIES} teacher copies per DFT "
+          f"crystal, labelled in {copies['label_s']:.0f} s, plus the teacher labels above; "
+          f"{copies['n_structures']} structures)")  # fmt: skip
     print(f"student rounds (least squares, {STUDENT_ROUNDS} rounds of the student's own melt-quench):")
     _print_rounds(rounds)
     for name, run in large.items():
@@ -517,7 +576,7 @@ def main() -> None:
     if args.json:
         out = {"teacher": teacher, "taught": taught, "dft": dft, "dft_lstsq": dft_ls,
                "taught_lstsq": taught_ls, "rounds": rounds, "four_body_lstsq": four,
-               "large_rounds": large}  # fmt: skip
+               "large_rounds": large, "copies_lstsq": copies}  # fmt: skip
         out.update(accuracy=acc, cost=md, nve=nve)
         args.json.write_text(json.dumps(out, indent=1, default=str))
 
