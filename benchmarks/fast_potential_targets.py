@@ -91,8 +91,22 @@ def teacher_cells() -> list:
     return [*cells, build_rocksalt("GeTe", (2, 2, 1), seed=0), build_rocksalt("Ge1Sb2Te4", (2, 2, 1), seed=0)]
 
 
-def _indirect(maker, cells, **make_kwargs) -> dict:
-    """Run an ``IndirectLearningMaker`` flow; the figures of its last document."""
+def _indirect(teacher: str, tag: str, settings: dict, cells, **make_kwargs) -> dict:
+    """Run an ``IndirectLearningMaker`` flow whose teacher melts and quenches ``cells``; the
+    figures of its last document. Melt-quench only: heating an unrelaxed random packing from
+    300 K trips the MD temperature check within a few steps (the packing heats itself to
+    ~1,000 K); the flow would skip such runs (``IndirectLearningDoc.failed_runs``), but they
+    would teach nothing."""
+    from gst_flows.flows.indirect import IndirectLearningMaker, default_teacher_md_makers
+
+    maker = IndirectLearningMaker(
+        teacher=teacher,
+        md_makers=default_teacher_md_makers()[:1],
+        dft_tag=tag,
+        dft_test_tag=f"{tag}-heldout",
+        seed=0,
+        **settings,
+    )
     flow = maker.make(cells, **make_kwargs)
     docs = [r.output for resp in run_local(flow).values() for r in resp.values()]
     doc = max(
@@ -110,14 +124,8 @@ def _indirect(maker, cells, **make_kwargs) -> dict:
 
 def teach(teacher: str, tag: str, work: Path, rounds: int = 0) -> dict:
     """The taught POD (``fitpod``) or, with ``rounds``, the least-squares one with student rounds."""
-    from gst_flows.fit.pod_lstsq import PodLeastSquares
-    from gst_flows.flows.indirect import IndirectLearningMaker, default_teacher_md_makers
     from gst_flows.makers.pod import PodFitMaker
 
-    # melt-quench only: heating an unrelaxed random packing from 300 K trips the MD temperature
-    # check within a few steps (the packing heats itself to ~1,000 K); the flow would skip such
-    # runs (IndirectLearningDoc.failed_runs), but they would teach nothing
-    melt_quench_only = default_teacher_md_makers()[:1]
     settings = {"tag": f"{tag}-taught", "dft_repeat": 5}
     if rounds:
         student = PodFitMaker(
@@ -129,15 +137,23 @@ def teach(teacher: str, tag: str, work: Path, rounds: int = 0) -> dict:
             "student_maker": student,
             "student_rounds": rounds,
         }
-    maker = IndirectLearningMaker(
-        teacher=teacher,
-        md_makers=melt_quench_only,
-        dft_tag=tag,
-        dft_test_tag=f"{tag}-heldout",
-        seed=0,
-        **settings,
+    return _indirect(teacher, tag, settings, teacher_cells())
+
+
+def liquid_nve(name: str, seed: int, melt_fs: float, liquid_fs: float, nve_fs: float):
+    """Melt at 1,500 K, hold the liquid at 1,000 K (Langevin), then NVE; time step 2 fs."""
+    from gst_flows.md.protocol import Protocol, Stage
+
+    return Protocol(
+        name=name,
+        seed=seed,
+        initial_temperature=1500.0,
+        stages=[
+            Stage(name="melt", ensemble="nvt", timestep=2.0, duration=melt_fs, temperature=1500.0),
+            Stage(name="liquid", ensemble="nvt", timestep=2.0, duration=liquid_fs, temperature=1000.0),
+            Stage(name="nve", ensemble="nve", timestep=2.0, duration=nve_fs),
+        ],
     )
-    return _indirect(maker, teacher_cells())
 
 
 def large_cells() -> list:
@@ -161,10 +177,9 @@ def large_cell_rounds(teacher: str, tag: str, work: Path, four_body: bool = Fals
     """
     from dataclasses import replace
 
-    from gst_flows.flows.indirect import IndirectLearningMaker, default_teacher_md_makers
+    from gst_flows.flows.indirect import default_teacher_md_makers
     from gst_flows.makers.md import GapMDMaker
     from gst_flows.makers.pod import DEFAULT_POD_BASIS, PodFitMaker
-    from gst_flows.md.protocol import Protocol, Stage
 
     if four_body:
         student = PodFitMaker(
@@ -183,33 +198,19 @@ def large_cell_rounds(teacher: str, tag: str, work: Path, four_body: bool = Fals
         engine="lammps",
         thermo_interval=25,
         frame_interval=50,
-        protocol=Protocol(
-            name="long-liquid",
-            seed=5,
-            initial_temperature=1500.0,
-            stages=[
-                Stage(name="melt", ensemble="nvt", timestep=2.0, duration=1000.0, temperature=1500.0),
-                Stage(name="liquid", ensemble="nvt", timestep=2.0, duration=2000.0, temperature=1000.0),
-                Stage(name="nve", ensemble="nve", timestep=2.0, duration=8000.0),
-            ],
-        ),
+        protocol=liquid_nve("long-liquid", 5, 1000.0, 2000.0, 8000.0),
     )
     student_md = [replace(melt_quench[0], name="student md melt-quench", engine="lammps", frame_interval=10)]
-    maker = IndirectLearningMaker(
-        teacher=teacher,
-        md_makers=melt_quench,
-        dft_tag=tag,
-        dft_test_tag=f"{tag}-heldout",
-        seed=0,
-        tag=f"{tag}-large-rounds{'-4body' if four_body else ''}",
-        dft_repeat=LSTSQ_DFT_REPEAT,
-        student_maker=student,
-        student_rounds=STUDENT_ROUNDS,
-        student_md_makers=[*student_md, long_liquid],
-        student_frame_interval=None,
-        n_frames=30,
-    )
-    return _indirect(maker, teacher_cells(), student_cells=large_cells())
+    settings = {
+        "tag": f"{tag}-large-rounds{'-4body' if four_body else ''}",
+        "dft_repeat": LSTSQ_DFT_REPEAT,
+        "student_maker": student,
+        "student_rounds": STUDENT_ROUNDS,
+        "student_md_makers": [*student_md, long_liquid],
+        "student_frame_interval": None,
+        "n_frames": 30,
+    }
+    return _indirect(teacher, tag, settings, teacher_cells(), student_cells=large_cells())
 
 
 def dft_only_pod(tag: str, work: Path, solver=None) -> dict:
@@ -261,21 +262,23 @@ def taught_lstsq(tag: str, work: Path) -> dict:
 FOUR_BODY = {"four_body_radial": 3, "four_body_angular": 2}
 
 
-def four_body_lstsq(tag: str, work: Path) -> dict:
-    """A 4-body POD by least squares on every teacher label of the taught and rounds students."""
+def _taught_lstsq_student(tag: str, name: str, basis: dict, fit_tag: str, extra_sources=()) -> dict:
+    """A least-squares POD (energy weight 100, ridge 1e-2) on every teacher label of the taught
+    and rounds students, the DFT structures x :data:`LSTSQ_DFT_REPEAT` and ``extra_sources``."""
     from dataclasses import replace
 
     from gst_flows.makers.pod import DEFAULT_POD_BASIS, PodFitMaker
 
     maker = PodFitMaker(
-        name="student pod fit (4-body, least squares)",
-        basis=replace(DEFAULT_POD_BASIS, **FOUR_BODY),
+        name=name,
+        basis=replace(DEFAULT_POD_BASIS, **basis),
         solver=PodLeastSquares(energy_weight=100.0, ridge=1e-2),
         test_fraction=0.0,
         evaluate_train=False,
-        tags=[f"{tag}-4body-lstsq"],
+        tags=[fit_tag],
     )
     sources = [
+        *extra_sources,
         TrainingSelection(tag=f"{tag}-taught-synthetic", synthetic=True),
         TrainingSelection(tag=f"{tag}-rounds-synthetic", synthetic=True),
         TrainingSelection(tag=tag, repeat=LSTSQ_DFT_REPEAT),
@@ -284,6 +287,13 @@ def four_body_lstsq(tag: str, work: Path) -> dict:
     job.config.expose_store = True
     doc = _last_output(run_local(job), job)
     return {"pod": doc.potential_id, "fit_s": doc.wall_time_s, "n_structures": doc.training_set.n_structures}
+
+
+def four_body_lstsq(tag: str, work: Path) -> dict:
+    """A 4-body POD by least squares on every teacher label of the taught and rounds students."""
+    return _taught_lstsq_student(
+        tag, "student pod fit (4-body, least squares)", FOUR_BODY, f"{tag}-4body-lstsq"
+    )
 
 
 #: Larger basis of the crystal-copies student: 3-body 4 x 3 and 4-body 4 x 3 (1,185 coefficients).
@@ -302,10 +312,7 @@ def crystal_copies_lstsq(teacher: str, tag: str, work: Path) -> dict:
     them, the teacher frames of the taught and rounds students and the DFT structures
     x :data:`LSTSQ_DFT_REPEAT`.
     """
-    from dataclasses import replace
-
     from gst_flows.flows.crystal_copies import CrystalCopies, crystal_copies_job
-    from gst_flows.makers.pod import DEFAULT_POD_BASIS, PodFitMaker
     from gst_flows.makers.teacher import TeacherLabelMaker, teacher_ref
 
     ref = teacher_ref(teacher)
@@ -314,29 +321,14 @@ def crystal_copies_lstsq(teacher: str, tag: str, work: Path) -> dict:
     start = time.perf_counter()
     run_local(crystal_copies_job(settings, tag, TeacherLabelMaker(teacher=ref), copies_tag, ref))
     label_s = time.perf_counter() - start
-    maker = PodFitMaker(
-        name="student pod fit (large basis, crystal copies, least squares)",
-        basis=replace(DEFAULT_POD_BASIS, **LARGE_BASIS),
-        solver=PodLeastSquares(energy_weight=100.0, ridge=1e-2),
-        test_fraction=0.0,
-        evaluate_train=False,
-        tags=[f"{tag}-copies-lstsq"],
+    out = _taught_lstsq_student(
+        tag,
+        "student pod fit (large basis, crystal copies, least squares)",
+        LARGE_BASIS,
+        f"{tag}-copies-lstsq",
+        [TrainingSelection(tag=copies_tag, synthetic=True)],
     )
-    sources = [
-        TrainingSelection(tag=copies_tag, synthetic=True),
-        TrainingSelection(tag=f"{tag}-taught-synthetic", synthetic=True),
-        TrainingSelection(tag=f"{tag}-rounds-synthetic", synthetic=True),
-        TrainingSelection(tag=tag, repeat=LSTSQ_DFT_REPEAT),
-    ]
-    job = maker.make(sources, test_source=TrainingSelection(tag=f"{tag}-heldout"))
-    job.config.expose_store = True
-    doc = _last_output(run_local(job), job)
-    return {
-        "pod": doc.potential_id,
-        "label_s": label_s,
-        "fit_s": doc.wall_time_s,
-        "n_structures": doc.training_set.n_structures,
-    }
+    return {**out, "label_s": label_s}
 
 
 def _print_rounds(run: dict) -> None:
@@ -428,22 +420,12 @@ def stability(pid: str, work: Path, quick: bool) -> dict:
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from gst_flows.makers.md import GapMDMaker
-    from gst_flows.md.protocol import Protocol, Stage
 
     counts = {"Ge": 222, "Sb": 222, "Te": 556} if not quick else {"Ge": 44, "Sb": 44, "Te": 112}
     side = (sum(counts.values()) / DENSITY) ** (1 / 3)
     atoms = random_packing((side, side, side), counts, min_distance=2.5, seed=7)
     nve_ps = 2.0 if quick else 20.0
-    protocol = Protocol(
-        name="pod-liquid-nve",
-        seed=11,
-        initial_temperature=1500.0,
-        stages=[
-            Stage(name="melt", ensemble="nvt", timestep=2.0, duration=2000.0, temperature=1500.0),
-            Stage(name="liquid", ensemble="nvt", timestep=2.0, duration=4000.0, temperature=1000.0),
-            Stage(name="nve", ensemble="nve", timestep=2.0, duration=1000.0 * nve_ps),
-        ],
-    )
+    protocol = liquid_nve("pod-liquid-nve", 11, 2000.0, 4000.0, 1000.0 * nve_ps)
     maker = GapMDMaker(
         name="pod liquid nve",
         potential=pid,
