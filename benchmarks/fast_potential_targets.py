@@ -299,7 +299,7 @@ def four_body_lstsq(tag: str, work: Path) -> dict:
 #: Larger basis of the crystal-copies student: 3-body 4 x 3 and 4-body 4 x 3 (1,185 coefficients).
 LARGE_BASIS = {"three_body_radial": 4, "three_body_angular": 3, "four_body_radial": 4, "four_body_angular": 3}
 #: Teacher copies per DFT training crystal (rattle 0.15 Å, strain 0.03: the held-out crystals' kind);
-#: each is one label job (about 1-3 s of job overhead here against milliseconds of teacher).
+#: each is one label job (1-8 s of job and database overhead here against milliseconds of teacher).
 CRYSTAL_COPIES = 50
 
 
