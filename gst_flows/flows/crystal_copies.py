@@ -138,7 +138,7 @@ def teacher_label_crystal_copies(
     copies = as_crystal_copies(settings)
     crystals = dft_crystals(dft_tag, copies.config_type, store=current_store())
     if not crystals:
-        raise ValueError(f"no DFT labels of config_type {copies.config_type!r} under tag {dft_tag!r} to copy")
+        raise ValueError(_no_crystals(dft_tag, copies.config_type))
     frames = copies.copies(crystals)
     return Response(replace=label_flow(frames, labeller, name=name, max_failed_fraction=0.0, **provenance))
 
@@ -152,10 +152,11 @@ def check_crystal_copies(value: Any, dft_tag: str | None, store=None) -> None:
     if not dft_tag:
         raise InputError("crystal copies are made of the DFT crystals: give dft_tag", where="dft_tag")
     if not dft_crystals(dft_tag, copies.config_type, store=store, load=False):
-        raise InputError(
-            f"no DFT labels of config_type {copies.config_type!r} under tag {dft_tag!r} to copy",
-            where="crystal_copies",
-        )
+        raise InputError(_no_crystals(dft_tag, copies.config_type), where="crystal_copies")
+
+
+def _no_crystals(dft_tag: str, config_type: str) -> str:
+    return f"no DFT labels of config_type {config_type!r} under tag {dft_tag!r} to copy"
 
 
 def crystal_copies_job(value: Any, dft_tag: str, labeller: Any, tag: str, teacher: Any):
