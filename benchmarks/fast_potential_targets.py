@@ -509,8 +509,9 @@ def main() -> None:
           f"{copies['n_structures']} structures)")  # fmt: skip
     print(f"student rounds (least squares, {STUDENT_ROUNDS} rounds of the student's own melt-quench):")
     _print_rounds(rounds)
+    big = ", ".join(c.get_chemical_formula() for c in large_cells())  # packed once, for the names
     for name, run in large.items():
-        print(f"{name}: student rounds on {', '.join(c.get_chemical_formula() for c in large_cells())} "
+        print(f"{name}: student rounds on {big} "
               "(melt-quench and a long liquid run; 'large 4b': the 4-body basis):")  # fmt: skip
         _print_rounds(run)
     print("\naccuracy against DFT (energy meV/atom, force eV/Å RMSE; ratio to the GAP)")
