@@ -2,12 +2,64 @@
 
 from __future__ import annotations
 
+import logging
+
 from jobflow import JobStore
 from maggma.stores import GridFSStore, MongoStore
+from pymongo.errors import OperationFailure
 
 from gst_flows.settings import GstFlowsSettings, get_settings
 
-__all__ = ["ConfiguredJobStore"]
+__all__ = ["STORE_INDEXES", "ConfiguredJobStore", "ensure_store_indexes"]
+
+logger = logging.getLogger(__name__)
+
+#: Indexes of the job documents and of the ``data`` files, by the queries every job makes:
+#: jobflow resolves a reference by ``uuid`` and ``index``, loads a document's arrays by
+#: ``blob_uuid``, and the label queries select by tag. Without them each of these queries reads
+#: the whole collection, so every job slows down as the database grows.
+STORE_INDEXES = {
+    "docs": (
+        ("uuid_index", [("uuid", 1), ("index", 1)]),
+        ("label_tag", [("output.provenance.tag", 1)]),
+    ),
+    "data": (("blob_uuid", [("metadata.blob_uuid", 1)]),),
+}
+
+_INDEXED: set[tuple[str, str, str]] = set()
+
+
+def _collection(part):
+    """The pymongo collection behind a connected maggma store (the files of a GridFS store)."""
+    return part._files_collection if isinstance(part, GridFSStore) else part._collection
+
+
+def ensure_store_indexes(store: JobStore) -> None:
+    """Create :data:`STORE_INDEXES` on a connected store (once per process and collection).
+
+    A server that refuses an index (a read-only user, say) gets a warning; the store still
+    works, only slower.
+    """
+    for part, indexes in (
+        (store.docs_store, STORE_INDEXES["docs"]),
+        (store.additional_stores.get("data"), STORE_INDEXES["data"]),
+    ):
+        if part is None:
+            continue
+        collection = _collection(part)
+        marker = (
+            str(getattr(collection.database.client, "address", None)),
+            collection.database.name,
+            collection.name,
+        )
+        if marker in _INDEXED:
+            continue
+        for name, keys in indexes:
+            try:
+                collection.create_index(keys, name=name)
+            except OperationFailure as exc:
+                logger.warning("index %s on %s could not be created: %s", name, collection.name, exc)
+        _INDEXED.add(marker)
 
 
 class ConfiguredJobStore(JobStore):
@@ -47,6 +99,7 @@ class ConfiguredJobStore(JobStore):
                 part.database = settings.database
                 force_reset = True
         super().connect(force_reset=force_reset)
+        ensure_store_indexes(self)
 
     @property
     def name(self) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -16,10 +18,44 @@ from gst_flows.makers.dft import BaseLabelMaker, run_label
 from gst_flows.schemas.label import LabelDoc
 from gst_flows.schemas.potential import PotentialRef, as_potential_ref
 
-__all__ = ["TEACHER_CODE", "TeacherLabelMaker", "teacher_ref"]
+__all__ = ["KEEP_LOADED", "TEACHER_CODE", "TeacherLabelMaker", "loaded_teacher", "teacher_ref"]
 
 #: ``LabelDoc.code`` of labels computed by a teacher potential.
 TEACHER_CODE = "teacher"
+
+#: How many teachers a process keeps loaded (a GAP can take hundreds of MB).
+KEEP_LOADED = 2
+
+_LOADED: OrderedDict[str, Any] = OrderedDict()
+_LOADED_LOCK = threading.Lock()
+
+
+def loaded_teacher(ref: PotentialRef, store=None):
+    """The teacher's calculator, loaded once per process and reused by the next labels.
+
+    Loading a GAP (fetching its files, checking their SHA-256, parsing the XML) takes
+    about a second, ten times the teacher's evaluation of a small cell. The calculator is
+    kept, keyed by the teacher's settings hash (its id and the SHA-256 of every file, checked
+    when it was loaded), for the next label jobs in the same process (``run_locally``,
+    ``rlaunch rapidfire``); the :data:`KEEP_LOADED` most recent teachers stay loaded.
+    Call it, and use the calculator, from one thread at a time.
+    """
+    from gst_flows.md.potential import gap_calculator
+    from gst_flows.potentials import fetch_potential_ref
+    from gst_flows.store import current_store
+
+    key = TeacherLabelMaker.settings_hash_for(ref)
+    with _LOADED_LOCK:
+        calc = _LOADED.pop(key, None)
+        if calc is None:
+            calc = gap_calculator(
+                fetch_potential_ref(ref, store=store if store is not None else current_store())
+            )
+        _LOADED[key] = calc
+        while len(_LOADED) > KEEP_LOADED:
+            _LOADED.popitem(last=False)
+    calc.reset()
+    return calc
 
 
 def teacher_ref(teacher: Any, store=None) -> PotentialRef:
@@ -122,17 +158,13 @@ class TeacherLabelMaker(BaseLabelMaker):
 
     def label(self, atoms: Atoms, provenance: dict[str, Any] | None) -> LabelDoc:
         """Evaluate the teacher on ``atoms`` (eV, eV/Å; stress in GPa, tensile positive)."""
-        from gst_flows.md.potential import gap_calculator
-        from gst_flows.potentials import fetch_potential_ref
-        from gst_flows.store import current_store
-
         ref = teacher_ref(self.teacher)
         prov = {**(provenance or {}), "teacher": ref.potential_id, "synthetic": True}
 
         def run(run_dir):
             start = time.perf_counter()
             probe = atoms.copy()
-            probe.calc = gap_calculator(fetch_potential_ref(ref, store=current_store()))
+            probe.calc = loaded_teacher(ref)
             energy = probe.get_potential_energy()
             forces = probe.get_forces()
             stress = probe.get_stress(voigt=False) / GPa if all(probe.pbc) else None

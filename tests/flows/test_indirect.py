@@ -117,6 +117,31 @@ def test_teacher_settings_hash_names_the_files(tmp_path):
     assert TeacherLabelMaker.settings_hash_for(ref) != TeacherLabelMaker.settings_hash_for(changed)
 
 
+def test_a_process_loads_its_teacher_once_and_every_label_is_the_teachers(gst_home, outputs, monkeypatch):
+    import gst_flows.md.potential as md_potential
+    from gst_flows.makers import teacher as teacher_module
+
+    teacher = _stored_teacher("cached-teacher")
+    loads = []
+
+    def counting(path, **kwargs):
+        loads.append(path)
+        return gap_calculator(path, **kwargs)
+
+    monkeypatch.setattr(md_potential, "gap_calculator", counting)
+    monkeypatch.setattr(teacher_module, "_LOADED", type(teacher_module._LOADED)())
+    # same species and cell, different positions: a stale result would repeat the first label
+    cells = _cells(4, seed=70)
+    run_local(label_flow(cells, TeacherLabelMaker(teacher=teacher), tag="cached-teacher-labels"))
+    assert len(loads) == 1
+    labels = [lab.doc.to_atoms() for lab in find_labels(tag="cached-teacher-labels", synthetic=True)]
+    assert len(labels) == 4 and len({round(f.info["REF_energy"], 8) for f in labels}) == 4
+    for frame in labels:
+        frame.calc = gap_calculator(SCENARIO_GAP / "gap.xml")
+        assert frame.get_potential_energy() == pytest.approx(frame.info["REF_energy"], abs=1e-6)
+        assert np.allclose(frame.get_forces(), frame.arrays["REF_forces"], atol=1e-6)
+
+
 def test_sample_frames_skips_the_start_and_spreads():
     frames = _cells(1) * 11
     for k, f in enumerate(frames):
