@@ -23,6 +23,7 @@ an atom without neighbours no energy, so their design rows are built here).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -39,6 +40,7 @@ from gst_flows.fit.data import ENERGY_KEY, FORCES_KEY, is_isolated_atom
 from gst_flows.fit.exceptions import FitInputError
 
 __all__ = [
+    "LSTSQ_BLOCK_ROWS",
     "PodDesign",
     "PodLeastSquares",
     "design_errors",
@@ -48,6 +50,11 @@ __all__ = [
     "solve_pod_coefficients",
     "write_pod_coefficients",
 ]
+
+
+#: Rows of the least-squares design folded into its QR factor at a time (about 100 MB at 600
+#: coefficients).
+LSTSQ_BLOCK_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -195,15 +202,43 @@ def solve_pod_coefficients(
     frame_weights = np.ones(len(designs)) if weights is None else np.asarray(weights, dtype=float)
     w = np.concatenate([np.ones(len(rows) - len(designs)), frame_weights])
     e = solver.energy_weight
-    pairs = list(zip(w, rows, strict=True))
-    a = np.vstack([wk * np.vstack([e * d.energy[None] / d.natoms, d.forces]) for wk, d in pairs])
-    y = np.concatenate([wk * np.r_[e * d.energy_label / d.natoms, d.force_labels] for wk, d in pairs])
-    scale = np.sqrt((a**2).mean(axis=0))
+
+    def weighted_rows():
+        for wk, d in zip(w, rows, strict=True):
+            yield (
+                wk * np.vstack([e * d.energy[None] / d.natoms, d.forces]),
+                wk * np.r_[e * d.energy_label / d.natoms, d.force_labels],
+            )
+
+    # column scales first, then the scaled rows folded into a triangular factor block by block:
+    # the whole design matrix is never stacked (its copies were the fit's peak memory)
+    squares, n_rows = np.zeros(ncoef), 0
+    for a, _ in weighted_rows():
+        squares += (a**2).sum(axis=0)
+        n_rows += len(a)
+    scale = np.sqrt(squares / n_rows)
     scale[scale == 0] = 1.0
-    augmented = np.vstack([a / scale, np.sqrt(solver.ridge) * np.eye(ncoef)])
-    target = np.concatenate([y, np.zeros(ncoef)])
-    coefficients, *_ = np.linalg.lstsq(augmented, target, rcond=None)
+    r, z = np.zeros((0, ncoef)), np.zeros(0)
+    block_a, block_y, held = [], [], 0
+    ridge = (np.sqrt(solver.ridge) * np.diag(scale), np.zeros(ncoef))
+    for a, y in itertools.chain(weighted_rows(), [ridge]):
+        block_a.append(a / scale)
+        block_y.append(y)
+        held += len(a)
+        if held >= LSTSQ_BLOCK_ROWS:
+            r, z = _fold(r, z, block_a, block_y)
+            block_a, block_y, held = [], [], 0
+    r, z = _fold(r, z, block_a, block_y)
+    coefficients, *_ = np.linalg.lstsq(r, z, rcond=None)
     return coefficients / scale
+
+
+def _fold(r: np.ndarray, z: np.ndarray, block_a: list, block_y: list) -> tuple[np.ndarray, np.ndarray]:
+    """Fold rows into the triangular factor ``r`` (and ``z``, Q^T times the targets) of a QR."""
+    if not block_a:
+        return r, z
+    q, r = np.linalg.qr(np.vstack([r, *block_a]))
+    return r, q.T @ np.concatenate([z, *block_y])
 
 
 def design_errors(designs: Sequence[PodDesign], coefficients: np.ndarray) -> dict[str, float]:

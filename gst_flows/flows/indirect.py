@@ -149,6 +149,21 @@ def failed_runs(summaries: list[Any]) -> list[str]:
     return [s["failed_run"] for s in summaries if isinstance(s, dict) and "failed_run" in s]
 
 
+def _check_synthetic_tags(tags: Any, own: str, teacher_hash: str, store) -> None:
+    """Refuse ``synthetic_tags`` that are not a list of tags with labels of this teacher."""
+    if isinstance(tags, str) or not all(isinstance(t, str) and t for t in tags):
+        raise InputError(f"synthetic_tags must be a list of tags, got {tags!r}", where="synthetic_tags")
+    for tag in tags:
+        if tag == f"{own}-synthetic":
+            raise InputError(f"{tag} is this flow's own synthetic tag", where="synthetic_tags")
+        if not _n_structures(store, tag=tag, synthetic=True, settings_hash=teacher_hash):
+            raise InputError(
+                f"no synthetic labels of this teacher under tag {tag!r}",
+                where="synthetic_tags",
+                fix="give the <tag>-synthetic of an earlier flow with the same teacher",
+            )
+
+
 def _n_structures(store, **filters: Any) -> int:
     from gst_flows.db import find_labels
 
@@ -331,6 +346,11 @@ class IndirectLearningMaker(Maker):
         also labels that many rattled and strained copies of every DFT training crystal
         (``dft_tag``, the labels of its ``config_type``) into ``<tag>-synthetic``, as
         ``config_type`` ``crystal_copy``. None: no copies.
+    synthetic_tags
+        Tags of synthetic labels stored earlier by the same teacher (another flow's
+        ``<tag>-synthetic``, say) that every student is fitted on as well: a new student
+        starts from what earlier flows had the teacher label, without labelling it again.
+        Only labels of this teacher (its settings hash) are taken.
     isolated_atoms
         Label the teacher's isolated atoms (one per species of the cells) with the synthetic
         training labels: they pin the student's one-body terms. The DFT selection brings its
@@ -360,6 +380,7 @@ class IndirectLearningMaker(Maker):
     student_frame_interval: int | None = 10
     blowup_frames: int = 5
     crystal_copies: Any = None
+    synthetic_tags: list[str] = field(default_factory=list)
     isolated_atoms: bool = True
     seed: int = 0
     tag: str = "indirect"
@@ -413,6 +434,7 @@ class IndirectLearningMaker(Maker):
             raise InputError("student_md_makers must be one or more GapMDMaker", where="student_md_makers")
         check_crystal_copies(self.crystal_copies, self.dft_tag, store)
         ref = teacher_ref(self.teacher, store=store)
+        _check_synthetic_tags(self.synthetic_tags, self.tag, TeacherLabelMaker.settings_hash_for(ref), store)
         for cell in cells:
             for maker in self.md_makers:
                 replace(maker, potential=ref).check(cell)
@@ -459,7 +481,10 @@ class IndirectLearningMaker(Maker):
 
     def training_sources(self, teacher_hash: str) -> list[TrainingSelection]:
         """The student's training labels: the teacher's synthetic ones, and the weighted DFT ones."""
-        sources = [TrainingSelection(tag=f"{self.tag}-synthetic", synthetic=True, settings_hash=teacher_hash)]
+        sources = [
+            TrainingSelection(tag=tag, synthetic=True, settings_hash=teacher_hash)
+            for tag in (f"{self.tag}-synthetic", *self.synthetic_tags)
+        ]
         if self.dft_tag and self.dft_repeat:
             sources.append(TrainingSelection(tag=self.dft_tag, repeat=int(self.dft_repeat)))
         return sources

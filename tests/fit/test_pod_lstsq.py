@@ -10,6 +10,7 @@ from gst_flows.fit import FitInputError
 from gst_flows.fit.data import is_isolated_atom
 from gst_flows.fit.pod import PodBasis, ZblBaseline, fit_pod
 from gst_flows.fit.pod_lstsq import (
+    PodDesign,
     PodLeastSquares,
     design_errors,
     pod_design,
@@ -155,3 +156,41 @@ def test_solver_input_is_checked():
         PodLeastSquares(energy_weight=-1.0)
     with pytest.raises(FitInputError, match="no frames"):
         solve_pod_coefficients([], PodLeastSquares())
+
+
+def test_blocked_solve_equals_the_dense_ridge_least_squares(monkeypatch):
+    from gst_flows.fit import pod_lstsq
+
+    rng = np.random.default_rng(3)
+    ncoef = 12
+    designs = []
+    for natoms in (3, 5, 8, 4, 6, 7):
+        energy = rng.normal(size=ncoef) * natoms
+        forces = rng.normal(size=(3 * natoms, ncoef))
+        designs.append(
+            PodDesign(energy, forces, float(rng.normal()) * natoms, rng.normal(size=3 * natoms), natoms)
+        )
+    weights = [1.0, 2.0, 0.5, 1.0, 3.0, 1.0]
+    solver = PodLeastSquares(energy_weight=30.0, ridge=1e-2)
+    # the dense problem, stacked at once: scaled columns, ridge rows on the scaled coefficients
+    e = solver.energy_weight
+    a = np.vstack(
+        [
+            w * np.vstack([e * d.energy[None] / d.natoms, d.forces])
+            for w, d in zip(weights, designs, strict=True)
+        ]
+    )
+    y = np.concatenate(
+        [
+            w * np.r_[e * d.energy_label / d.natoms, d.force_labels]
+            for w, d in zip(weights, designs, strict=True)
+        ]
+    )
+    scale = np.sqrt((a**2).mean(axis=0))
+    dense, *_ = np.linalg.lstsq(
+        np.vstack([a / scale, np.sqrt(solver.ridge) * np.eye(ncoef)]), np.r_[y, np.zeros(ncoef)], rcond=None
+    )
+    for block in (7, 20, 10_000):  # a fold every frame or two, and everything in one fold
+        monkeypatch.setattr(pod_lstsq, "LSTSQ_BLOCK_ROWS", block)
+        got = solve_pod_coefficients(designs, solver, weights=weights)
+        assert np.allclose(got, dense / scale, rtol=1e-9, atol=1e-12)

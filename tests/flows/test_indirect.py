@@ -197,6 +197,40 @@ def test_bad_inputs_are_refused_before_any_job(gst_home, outputs):
     assert outputs.count_documents({}) == before
 
 
+def test_students_can_also_learn_an_earlier_flows_synthetic_labels(gst_home, outputs):
+    teacher, other = _stored_teacher("earlier-teacher"), _stored_teacher("other-teacher")
+    run_local(label_flow(_cells(3, seed=80), TeacherLabelMaker(teacher=teacher), tag="earlier-synthetic"))
+    run_local(label_flow(_cells(2, seed=90), TeacherLabelMaker(teacher=other), tag="other-synthetic"))
+    maker = _small_maker(
+        teacher,
+        [GapMDMaker(protocol=p, **MD) for p in _teacher_protocols()],
+        synthetic_tags=["earlier-synthetic"],
+        tag="later",
+    )
+    assert maker.check(_cells(2)) == teacher
+    sources = maker.training_sources(TeacherLabelMaker.settings_hash_for(teacher))
+    assert [s.tag for s in sources] == ["later-synthetic", "earlier-synthetic"]
+    frames, _ = load_training_frames(sources[1:])
+    assert len(frames) == 3 and all(f.info["teacher"] == teacher.potential_id for f in frames)
+
+    before = outputs.count_documents({})
+    # labels of another teacher, no labels at all, the flow's own tag, a bare text: refused
+    for bad, message in (
+        (["other-synthetic"], "no synthetic labels of this teacher under tag 'other-synthetic'"),
+        (["no-such-tag"], "no synthetic labels of this teacher"),
+        (["later-synthetic"], "this flow's own synthetic tag"),
+        ("earlier-synthetic", "must be a list of tags"),
+    ):
+        with pytest.raises(InputError, match=message):
+            _small_maker(
+                teacher,
+                [GapMDMaker(protocol=p, **MD) for p in _teacher_protocols()],
+                synthetic_tags=bad,
+                tag="later",
+            ).make(_cells(2))
+    assert outputs.count_documents({}) == before
+
+
 @needs_lammps
 def test_indirect_learning_flow(gst_home, outputs):
     teacher = _stored_teacher("ind-teacher")
