@@ -165,23 +165,40 @@ def large_cells() -> list:
     return cells
 
 
-def large_cell_rounds(teacher: str, tag: str, work: Path, four_body: bool = False) -> dict:
+def large_cell_rounds(teacher: str, tag: str, work: Path, variant: str = "2+3-body") -> dict:
     """Student rounds whose MD is a melt-quench and a long liquid run of :func:`large_cells`.
 
     The teacher melts and quenches :func:`teacher_cells`; each of :data:`STUDENT_ROUNDS`
     rounds runs the latest student's melt-quench (a frame every 10 steps) and a long liquid
     run (1 ps at 1,500 K, 2 ps at 1,000 K, 8 ps NVE; a frame every 50 steps) on both large
     cells, and the teacher labels up to 30 frames of each run (the last 5 before a stop
-    included). Least squares, DFT structures x :data:`LSTSQ_DFT_REPEAT`; ``four_body``: the
-    4-body basis and solver of :func:`four_body_lstsq`.
+    included). Least squares, DFT structures x :data:`LSTSQ_DFT_REPEAT`. ``variant``:
+    ``2+3-body`` (the default basis and solver), ``4-body`` (the basis and solver of
+    :func:`four_body_lstsq`) or ``copies``: the :data:`MID_BASIS` student (energy weight 30,
+    ridge 1e-2), the teacher's copies of the DFT crystals (those of :func:`crystal_copies_lstsq`,
+    so their labels are reused) and the 2+3-body rounds' teacher labels
+    (``synthetic_tags``): with them a prototype of this student got through the 1,500 K melt.
     """
     from dataclasses import replace
 
+    from gst_flows.flows.crystal_copies import CrystalCopies
     from gst_flows.flows.indirect import default_teacher_md_makers
     from gst_flows.makers.md import GapMDMaker
     from gst_flows.makers.pod import DEFAULT_POD_BASIS, PodFitMaker
 
-    if four_body:
+    extra: dict = {}
+    if variant == "copies":
+        student = PodFitMaker(
+            name="student pod fit (825 coefficients, least squares)",
+            basis=replace(DEFAULT_POD_BASIS, **MID_BASIS),
+            solver=PodLeastSquares(energy_weight=30.0, ridge=1e-2),
+            test_fraction=0.0,
+        )
+        extra = {
+            "crystal_copies": CrystalCopies(n_copies=CRYSTAL_COPIES, rattle=0.15, strain=0.03, seed=7000),
+            "synthetic_tags": [f"{tag}-large-rounds-synthetic"],
+        }
+    elif variant == "4-body":
         student = PodFitMaker(
             name="student pod fit (4-body, least squares)",
             basis=replace(DEFAULT_POD_BASIS, **FOUR_BODY),
@@ -201,8 +218,10 @@ def large_cell_rounds(teacher: str, tag: str, work: Path, four_body: bool = Fals
         protocol=liquid_nve("long-liquid", 5, 1000.0, 2000.0, 8000.0),
     )
     student_md = [replace(melt_quench[0], name="student md melt-quench", engine="lammps", frame_interval=10)]
+    suffix = {"2+3-body": "", "4-body": "-4body", "copies": "-copies"}[variant]
     settings = {
-        "tag": f"{tag}-large-rounds{'-4body' if four_body else ''}",
+        **extra,
+        "tag": f"{tag}-large-rounds{suffix}",
         "dft_repeat": LSTSQ_DFT_REPEAT,
         "student_maker": student,
         "student_rounds": STUDENT_ROUNDS,
@@ -298,6 +317,9 @@ def four_body_lstsq(tag: str, work: Path) -> dict:
 
 #: Larger basis of the crystal-copies student: 3-body 4 x 3 and 4-body 4 x 3 (1,185 coefficients).
 LARGE_BASIS = {"three_body_radial": 4, "three_body_angular": 3, "four_body_radial": 4, "four_body_angular": 3}
+#: Basis of the copies-and-rounds student: 3-body 4 x 3, 4-body 4 x 2 (825 coefficients). At 8,000
+#: atoms it cost 1.6x the 2+3-body POD per atom-step, :data:`LARGE_BASIS` 2.7x (same run).
+MID_BASIS = {"three_body_radial": 4, "three_body_angular": 3, "four_body_radial": 4, "four_body_angular": 2}
 #: Teacher copies per DFT training crystal (rattle 0.15 Å, strain 0.03: the held-out crystals' kind);
 #: each is one label job (1-8 s of job and database overhead here against milliseconds of teacher).
 CRYSTAL_COPIES = 50
@@ -472,14 +494,19 @@ def main() -> None:
     four = _cached(work / "four-body-lstsq.json", lambda: four_body_lstsq(args.tag, work))
     large = {
         name: _cached(
-            work / f"{stem}.json", lambda fb=fb: large_cell_rounds(teacher, args.tag, work, four_body=fb)
+            work / f"{stem}.json", lambda v=v: large_cell_rounds(teacher, args.tag, work, variant=v)
         )
-        for name, stem, fb in (
-            ("POD large LS", "large-rounds", False),
-            ("POD large 4b", "large-rounds-4body", True),
+        for name, stem, v in (
+            ("POD large LS", "large-rounds", "2+3-body"),
+            ("POD large 4b", "large-rounds-4body", "4-body"),
         )
     }
     copies = _cached(work / "copies-lstsq.json", lambda: crystal_copies_lstsq(teacher, args.tag, work))
+    # after both: it reuses the copies' labels and learns the 2+3-body rounds' labels too
+    large["POD copies rounds"] = _cached(
+        work / "large-rounds-copies.json",
+        lambda: large_cell_rounds(teacher, args.tag, work, variant="copies"),
+    )
     potentials = {"GAP": teacher, "POD dft": dft["pod"], "POD taught": taught["student"],
                   "POD dft LS": dft_ls["pod"], "POD taught LS": taught_ls["pod"],
                   "POD rounds LS": rounds["student"], "POD 4-body LS": four["pod"],
@@ -512,7 +539,8 @@ def main() -> None:
     big = ", ".join(c.get_chemical_formula() for c in large_cells())  # packed once, for the names
     for name, run in large.items():
         print(f"{name}: student rounds on {big} "
-              "(melt-quench and a long liquid run; 'large 4b': the 4-body basis):")  # fmt: skip
+              "(melt-quench and a long liquid run; 'large 4b': the 4-body basis; "
+              "'copies rounds': MID_BASIS with crystal copies):")  # fmt: skip
         _print_rounds(run)
     print("\naccuracy against DFT (energy meV/atom, force eV/Å RMSE; ratio to the GAP)")
     print(f"{'potential':<14}{'held E':>9}{'held F':>9}{'ref E':>9}{'ref F':>9}{'F/F_GAP held':>14}{'ref':>7}"
