@@ -186,29 +186,29 @@ def large_cell_rounds(teacher: str, tag: str, work: Path, variant: str = "2+3-bo
     from gst_flows.makers.md import GapMDMaker
     from gst_flows.makers.pod import DEFAULT_POD_BASIS, PodFitMaker
 
-    extra: dict = {}
-    if variant == "copies":
-        student = PodFitMaker(
-            name="student pod fit (825 coefficients, least squares)",
-            basis=replace(DEFAULT_POD_BASIS, **MID_BASIS),
-            solver=PodLeastSquares(energy_weight=30.0, ridge=1e-2),
-            test_fraction=0.0,
-        )
-        extra = {
+    label, basis, solver = {
+        "2+3-body": ("least squares", {}, PodLeastSquares()),
+        "4-body": ("4-body, least squares", FOUR_BODY, PodLeastSquares(energy_weight=100.0, ridge=1e-2)),
+        "copies": (
+            "825 coefficients, least squares",
+            MID_BASIS,
+            PodLeastSquares(energy_weight=30.0, ridge=1e-2),
+        ),
+    }[variant]
+    student = PodFitMaker(
+        name=f"student pod fit ({label})",
+        basis=replace(DEFAULT_POD_BASIS, **basis),
+        solver=solver,
+        test_fraction=0.0,
+    )
+    extra = (
+        {
             "crystal_copies": CrystalCopies(n_copies=CRYSTAL_COPIES, rattle=0.15, strain=0.03, seed=7000),
             "synthetic_tags": [f"{tag}-large-rounds-synthetic"],
         }
-    elif variant == "4-body":
-        student = PodFitMaker(
-            name="student pod fit (4-body, least squares)",
-            basis=replace(DEFAULT_POD_BASIS, **FOUR_BODY),
-            solver=PodLeastSquares(energy_weight=100.0, ridge=1e-2),
-            test_fraction=0.0,
-        )
-    else:
-        student = PodFitMaker(
-            name="student pod fit (least squares)", solver=PodLeastSquares(), test_fraction=0.0
-        )
+        if variant == "copies"
+        else {}
+    )
     melt_quench = default_teacher_md_makers()[:1]
     long_liquid = GapMDMaker(
         name="student md long liquid",
