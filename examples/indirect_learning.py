@@ -1,7 +1,7 @@
 """Indirect learning: a stored GAP teaches a POD with its own MD frames and labels.
 
     python examples/indirect_learning.py [GAP_ID [DFT_TAG [DFT_TEST_TAG]]] [--student-rounds N]
-        [--crystal-copies N]
+        [--crystal-copies N] [--synthetic-tag TAG ...]
 
 ``GAP_ID`` is the potential id (or tag) of a GAP in the configured database (the
 ``potential_id`` of its fit document); ``DFT_TAG`` adds the DFT labels of that tag to the
@@ -16,6 +16,9 @@ adds N rounds of the student's own MD (the same protocols on LAMMPS), labelled b
 and fitted into the next student; the table lists how every student's runs went.
 ``--crystal-copies N`` (with ``DFT_TAG``) has the teacher label N rattled (0.15 Å) and strained
 (3 %) copies of every DFT crystal of ``DFT_TAG`` for the student as well.
+``--synthetic-tag TAG`` (repeatable) has every student also fit the labels another flow had
+the same teacher store under ``TAG`` (a ``<tag>-synthetic`` of that flow; labels of another
+teacher are refused before any job).
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ def main() -> None:
     parser.add_argument("dft_test_tag", nargs="?")
     parser.add_argument("--student-rounds", type=int, default=0)
     parser.add_argument("--crystal-copies", type=int, default=0, help="teacher copies per DFT crystal")
+    parser.add_argument(
+        "--synthetic-tag", action="append", default=[], help="earlier synthetic labels of this teacher"
+    )
     args = parser.parse_args()
     cells = [build_rocksalt("Ge1Sb2Te4", (2, 2, 2), seed=0), build_rocksalt("GeTe", (2, 2, 2), seed=0)]
     maker = IndirectLearningMaker(
@@ -60,6 +66,7 @@ def main() -> None:
         n_frames=20,
         student_rounds=args.student_rounds,
         crystal_copies=CrystalCopies(n_copies=args.crystal_copies) if args.crystal_copies else None,
+        synthetic_tags=args.synthetic_tag,
         tag="indirect-example",
     )
     flow = maker.make(cells)  # the teacher and every setting are checked here, before any job
