@@ -212,11 +212,11 @@ def solve_pod_coefficients(
 
     # column scales first, then the scaled rows folded into a triangular factor block by block:
     # the whole design matrix is never stacked (its copies were the fit's peak memory)
-    squares, n_rows = np.zeros(ncoef), 0
-    for a, _ in weighted_rows():
-        squares += (a**2).sum(axis=0)
-        n_rows += len(a)
-    scale = np.sqrt(squares / n_rows)
+    squares = sum(
+        wk**2 * ((e * d.energy / d.natoms) ** 2 + (d.forces**2).sum(axis=0))
+        for wk, d in zip(w, rows, strict=True)
+    )
+    scale = np.sqrt(squares / sum(1 + len(d.forces) for d in rows))
     scale[scale == 0] = 1.0
     r, z = np.zeros((0, ncoef)), np.zeros(0)
     block_a, block_y, held = [], [], 0
