@@ -38,13 +38,13 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.errors import InputError
 from gst_flows.flows.crystal_copies import check_crystal_copies, crystal_copies_job
+from gst_flows.flows.indirect_validation import failed_runs, n_structures, validate_student
 from gst_flows.makers.fit import PotentialFitMaker, TrainingSelection
 from gst_flows.makers.md import GapMDMaker, as_md_doc, structure_to_atoms
 from gst_flows.makers.pod import PodFitMaker
 from gst_flows.makers.teacher import TeacherLabelMaker, teacher_ref
 from gst_flows.md.protocol import melt_quench, partial_melt
-from gst_flows.schemas.indirect import IndirectLearningDoc, StudentRound
-from gst_flows.schemas.potential import PotentialRef, as_potential_ref
+from gst_flows.schemas.potential import PotentialRef
 
 __all__ = [
     "IndirectLearningMaker",
@@ -144,11 +144,6 @@ def student_sources(
     return list(sources)
 
 
-def failed_runs(summaries: list[Any]) -> list[str]:
-    """Names of the teacher runs whose MD failed (see :func:`teacher_label_frames`)."""
-    return [s["failed_run"] for s in summaries if isinstance(s, dict) and "failed_run" in s]
-
-
 def _check_synthetic_tags(tags: Any, own: str, teacher_hash: str, store) -> None:
     """Refuse ``synthetic_tags`` that are not a list of tags with labels of this teacher."""
     if isinstance(tags, str) or not all(isinstance(t, str) and t for t in tags):
@@ -156,128 +151,12 @@ def _check_synthetic_tags(tags: Any, own: str, teacher_hash: str, store) -> None
     for tag in tags:
         if tag == f"{own}-synthetic":
             raise InputError(f"{tag} is this flow's own synthetic tag", where="synthetic_tags")
-        if not _n_structures(store, tag=tag, synthetic=True, settings_hash=teacher_hash):
+        if not n_structures(store, tag=tag, synthetic=True, settings_hash=teacher_hash):
             raise InputError(
                 f"no synthetic labels of this teacher under tag {tag!r}",
                 where="synthetic_tags",
                 fix="give the <tag>-synthetic of an earlier flow with the same teacher",
             )
-
-
-def _n_structures(store, **filters: Any) -> int:
-    from gst_flows.db import find_labels
-
-    labels = find_labels(store=store, load=False, **filters)
-    return sum(lab.doc.provenance.config_type != "isolated_atom" for lab in labels)
-
-
-def _errors_on(store, calc, **filters: Any) -> tuple[dict, int]:
-    from gst_flows.db import find_labels
-    from gst_flows.fit import error_table, predict
-    from gst_flows.makers.fit import _metrics
-
-    frames = [lab.doc.to_atoms() for lab in find_labels(store=store, **filters)]
-    if not frames:
-        return {}, 0
-    return _metrics(error_table(predict(frames, calc))), sum(len(f) > 1 for f in frames)
-
-
-@job(output_schema=IndirectLearningDoc)
-def validate_student(
-    student_ref: Any,
-    teacher: PotentialRef,
-    settings: dict[str, Any],
-    heldout_trajectories: list[int],
-    summaries: list[Any] | None = None,
-    previous: Any = None,
-    student_runs: list[Any] | None = None,
-) -> IndirectLearningDoc:
-    """Errors of the student against the teacher (held-out runs) and against DFT (``dft_test_tag``).
-
-    Parameters
-    ----------
-    student_ref
-        The student fit's ``potential_ref``.
-    teacher
-        The teacher's reference.
-    settings
-        ``tag``, ``synthetic_tag``, ``heldout_tag``, ``dft_tag``, ``dft_repeat``,
-        ``dft_test_tag``, ``n_trajectories`` and ``teacher_settings_hash``.
-    heldout_trajectories
-        Indices of the held-out MD runs.
-    summaries
-        Outputs of the teacher label batches (the failed runs are listed in the document).
-    previous
-        The document of the student before this one (student rounds), whose runs are
-        ``student_runs`` (outputs of :func:`~gst_flows.flows.student_rounds.student_label_frames`).
-    """
-    from gst_flows.potentials import potential_calculator
-    from gst_flows.store import current_store
-
-    if student_ref is None:
-        raise RuntimeError("the student fit failed: no student to validate (see the fit job's log)")
-    store = current_store()
-    ref = as_potential_ref(student_ref)
-    teacher = as_potential_ref(teacher)
-    calc = potential_calculator(ref, store=store)
-    synthetic = {"synthetic": True, "settings_hash": settings["teacher_settings_hash"]}
-    vs_teacher, n_held = _errors_on(store, calc, tag=settings["heldout_tag"], **synthetic)
-    vs_dft, n_dft_test = (
-        _errors_on(store, calc, tag=settings["dft_test_tag"]) if settings["dft_test_tag"] else ({}, 0)
-    )
-    dft_tag = settings["dft_tag"] if settings["dft_repeat"] else None
-    rounds = _rounds(previous, student_runs, ref.potential_id, vs_teacher, vs_dft, settings)
-    failed = (
-        IndirectLearningDoc.model_validate(previous).failed_runs if previous else failed_runs(summaries or [])
-    )
-    return IndirectLearningDoc(
-        tag=settings["tag"],
-        teacher_id=teacher.potential_id,
-        teacher_sha256=teacher.sha256,
-        student_ref=ref,
-        student_potential_id=ref.potential_id,
-        synthetic_tag=settings["synthetic_tag"],
-        heldout_tag=settings["heldout_tag"],
-        dft_tag=dft_tag,
-        dft_repeat=settings["dft_repeat"] if dft_tag else 0,
-        dft_test_tag=settings["dft_test_tag"],
-        n_synthetic=_n_structures(store, tag=settings["synthetic_tag"], **synthetic),
-        n_synthetic_heldout=n_held,
-        n_dft=_n_structures(store, tag=dft_tag) if dft_tag else 0,
-        n_dft_test=n_dft_test,
-        n_trajectories=settings["n_trajectories"],
-        heldout_trajectories=heldout_trajectories,
-        failed_runs=failed,
-        errors_vs_teacher=vs_teacher,
-        errors_vs_dft=vs_dft,
-        student_rounds=rounds,
-    )
-
-
-def _rounds(previous, student_runs, student_id, vs_teacher, vs_dft, settings) -> list[StudentRound]:
-    """The round history: the previous student's runs filled in, this student appended."""
-    if not settings.get("student_rounds"):
-        return []
-    rounds = list(IndirectLearningDoc.model_validate(previous).student_rounds) if previous else []
-    if rounds:
-        runs = student_runs or []  # outputs of student_label_frames: one dict per run
-        stopped = [r["run"] for r in runs if r["status"] != "completed"]
-        rounds[-1] = rounds[-1].model_copy(
-            update={
-                "n_runs": len(runs),
-                "stopped_runs": stopped,
-                "n_labelled": sum(r["n_labelled"] for r in runs),
-            }
-        )
-    rounds.append(
-        StudentRound(
-            round=len(rounds),
-            student_potential_id=student_id,
-            errors_vs_teacher=vs_teacher.get("all"),
-            errors_vs_dft=vs_dft.get("all"),
-        )
-    )
-    return rounds
 
 
 def _require_whole(name: str, value: Any, minimum: int) -> None:

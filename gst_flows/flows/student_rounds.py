@@ -18,7 +18,8 @@ from jobflow.core.reference import OnMissing
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
-from gst_flows.flows.indirect import sample_frames, student_sources, validate_student
+from gst_flows.flows.indirect import sample_frames, student_sources
+from gst_flows.flows.indirect_validation import validate_student
 from gst_flows.makers.md import structure_to_atoms
 from gst_flows.makers.teacher import TeacherLabelMaker
 from gst_flows.schemas.indirect import IndirectLearningDoc
