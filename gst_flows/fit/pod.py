@@ -37,6 +37,7 @@ __all__ = [
     "PodFitResult",
     "ZblBaseline",
     "fit_pod",
+    "fitpod_seed",
     "pod_lammps_potential",
     "write_fitpod_inputs",
     "write_pod_extxyz",
@@ -46,6 +47,8 @@ PARAM_FILE = "param.pod"
 DATA_FILE = "data.pod"
 INPUT_FILE = "in.fitpod"
 BASENAME = "pod"
+#: Frames with neighbours ``fitpod`` runs on before a least-squares solve (:func:`fitpod_seed`).
+FITPOD_SEED_FRAMES = 8
 _ERRORS = re.compile(r"^All files\s+\d+\s+\d+\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", re.M)
 
 
@@ -363,8 +366,8 @@ def fit_pod(
     solver
         A :class:`~gst_flows.fit.pod_lstsq.PodLeastSquares`: replace ``fitpod``'s
         coefficients by a column-scaled ridge least-squares solve on the design matrix of
-        ``compute pod/global`` (``fitpod``, run on each distinct frame once, gives the
-        parameter file; its own coefficients are kept beside them as
+        ``compute pod/global`` (``fitpod``, run on the few frames of :func:`fitpod_seed`,
+        gives the parameter file; its own coefficients are kept beside them as
         ``pod_coefficients_fitpod.pod``). None keeps ``fitpod``'s solve.
 
     Returns
@@ -386,10 +389,13 @@ def fit_pod(
         present = {s for atoms in frames for s in atoms.get_chemical_symbols()}
         order = tuple(species) if species else tuple(sorted(present, key=lambda s: atomic_numbers[s]))
         frames = baseline.subtract(frames, order, runner)
+    if solver is not None and not species:  # every frame's species, not only the seed's
+        present = {s for atoms in frames for s in atoms.get_chemical_symbols()}
+        species = tuple(sorted(present, key=lambda s: atomic_numbers[s]))
     # the least-squares solve needs fitpod only for its parameter file and coefficient count:
-    # each repeated frame (TrainingSelection.repeat) enters fitpod once
-    distinct = _distinct(frames) if solver is not None else frames
-    species = write_fitpod_inputs(distinct, directory, basis, species)
+    # a few frames covering every species do (fitpod on all of them took half the fit's time)
+    seeded = fitpod_seed(frames) if solver is not None else frames
+    species = write_fitpod_inputs(seeded, directory, basis, species)
     coefficients = directory / f"{BASENAME}_coefficients.pod"
     coefficients.unlink(missing_ok=True)
     log = (runner or LammpsRunner()).run(INPUT_FILE, directory)
@@ -445,6 +451,25 @@ def _geometry_key(atoms: Atoms, *extra: np.ndarray) -> bytes:
     """Exact identity of a structure (species, positions, cell, periodicity) and ``extra`` arrays."""
     arrays = (atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc, *extra)
     return b"".join(np.ascontiguousarray(x).tobytes() for x in arrays)
+
+
+def fitpod_seed(frames: Sequence[Atoms], n_frames: int | None = None) -> list[Atoms]:
+    """The frames ``fitpod`` runs on before a least-squares solve (its coefficients are replaced).
+
+    The isolated atoms, the first distinct frame bringing each species not yet present, and
+    further distinct frames in order up to ``n_frames`` frames with neighbours (default
+    :data:`FITPOD_SEED_FRAMES`).
+    """
+    limit = FITPOD_SEED_FRAMES if n_frames is None else n_frames
+    distinct = _distinct(frames)
+    bulk = [a for a in distinct if not is_isolated_atom(a)]
+    chosen, covered = [], set()
+    for k, atoms in enumerate(bulk):
+        if not set(atoms.get_chemical_symbols()) <= covered:
+            chosen.append(k)
+            covered |= set(atoms.get_chemical_symbols())
+    chosen += [k for k in range(len(bulk)) if k not in chosen][: max(0, limit - len(chosen))]
+    return [a for a in distinct if is_isolated_atom(a)] + [bulk[k] for k in sorted(chosen)]
 
 
 def _distinct(frames: Sequence[Atoms]) -> list[Atoms]:

@@ -130,8 +130,8 @@ def test_repeated_frames_are_designed_once_and_weighted(frames, tmp_path, monkey
     repeated = frames + [a.copy() for a in condensed[:2] for _ in range(3)]  # two frames 4 times
     fit_pod(repeated, tmp_path / "repeated", SMALL, solver=solver)
     assert calls == [len(condensed)]  # each distinct frame once
-    # fitpod (run for the parameter file) gets each distinct frame once too
-    assert len(ase.io.read(tmp_path / "repeated" / "train" / "train.xyz", ":")) == len(frames)
+    # fitpod (run for the parameter file) gets each distinct frame at most once
+    assert len(ase.io.read(tmp_path / "repeated" / "train" / "train.xyz", ":")) <= len(frames)
     result = fit_pod(repeated, tmp_path / "plain", SMALL, solver=solver)
     # the same fit as weighting those two frames by 2 (= 4 copies)
     designs = design(
@@ -141,6 +141,28 @@ def test_repeated_frames_are_designed_once_and_weighted(frames, tmp_path, monkey
     weights = [2.0, 2.0] + [1.0] * (len(condensed) - 2)
     expected = solve_pod_coefficients(designs, solver, isolated, result.species, weights)
     assert np.allclose(read_pod_coefficients(result.coefficient_file), expected, rtol=1e-6, atol=1e-9)
+
+
+@needs_lammps
+def test_fitpod_runs_on_a_seed_and_the_solve_does_not_depend_on_it(frames, tmp_path, monkeypatch):
+    """fitpod only provides the parameter file: a seed covering the species gives the same fit."""
+    from gst_flows.fit import pod
+
+    solver = PodLeastSquares(energy_weight=10.0, ridge=1e-6)
+    monkeypatch.setattr(pod, "FITPOD_SEED_FRAMES", 0)  # only the frames bringing a new species
+    seeded = fit_pod(frames, tmp_path / "seeded", SMALL, solver=solver)
+    seed = ase.io.read(seeded.directory / "train" / "train.xyz", ":")
+    condensed = [a for a in frames if not is_isolated_atom(a)]
+    assert len(seed) < len(frames)
+    assert {s for a in seed for s in a.get_chemical_symbols()} == {
+        s for a in condensed for s in a.get_chemical_symbols()
+    }
+    monkeypatch.setattr(pod, "FITPOD_SEED_FRAMES", 10_000)  # every distinct frame, as before
+    full = fit_pod(frames, tmp_path / "full", SMALL, solver=solver)
+    assert len(ase.io.read(full.directory / "train" / "train.xyz", ":")) == len(frames)
+    a, b = (read_pod_coefficients(r.coefficient_file) for r in (seeded, full))
+    assert np.allclose(a, b, rtol=1e-8, atol=1e-10)
+    assert seeded.train_errors["force_rmse"] == pytest.approx(full.train_errors["force_rmse"], rel=1e-8)
 
 
 def test_frames_without_forces_are_refused_before_fitpod(frames, tmp_path):
