@@ -35,10 +35,11 @@ import argparse
 import json
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from gst_flows.execution import run_local
-from gst_flows.fit import error_table, predict
+from gst_flows.fit import error_table, predict, rmse_ratio
 from gst_flows.fit.data import is_isolated_atom
 from gst_flows.fit.pod_lstsq import PodLeastSquares
 from gst_flows.fit.reference import load_reference_set
@@ -382,12 +383,13 @@ def accuracy(potentials: dict[str, str], tag: str) -> dict:
     held = [lab.doc.to_atoms() for lab in find_labels(tag=f"{tag}-heldout")]
     held = [f for f in held if not is_isolated_atom(f)]
     reference = load_reference_set()
-    out = {}
+    out, predictions = {}, {}
     for name, pid in potentials.items():
         calc = potential_calculator(pid)
-        ref_table = error_table(predict(reference, calc))
+        predictions[name] = {"held": predict(held, calc), "reference": predict(reference, calc)}
+        ref_table = error_table(predictions[name]["reference"])
         out[name] = {
-            "held": _row(error_table(predict(held, calc))),
+            "held": _row(error_table(predictions[name]["held"])),
             "reference": _row(ref_table),
             "reference_by_config_type": {
                 ct: {"e_rmse_mev": 1000 * r.energy_rmse, "f_rmse": r.force_rmse}
@@ -395,7 +397,28 @@ def accuracy(potentials: dict[str, str], tag: str) -> dict:
                 if ct != "all"
             },
         }
+    base = predictions.get("GAP")
+    for name, row in out.items():
+        if base is not None and name != "GAP":  # ratios to the GAP with their bootstrap intervals
+            pairs = {part: (predictions[name][part], base[part]) for part in ("held", "reference")}
+            row["vs_gap"] = {
+                part: {q: asdict(rmse_ratio(*pair, q)) for q in ("energy", "forces")}
+                for part, pair in pairs.items()
+            }
     return out
+
+
+def print_ratio_intervals(acc: dict) -> None:
+    """The ratios to the GAP with 90 % paired-bootstrap intervals over the structures."""
+    print("ratio to the GAP, 90 % interval of a paired bootstrap over structures (E energy, F forces):")
+    for name, row in acc.items():
+        if "vs_gap" in row:
+            cells = "  ".join(
+                f"{part[:4]} {q[0].upper()} {r['ratio']:.2f} ({r['low']:.2f}-{r['high']:.2f})"
+                for part, by in row["vs_gap"].items()
+                for q, r in by.items()
+            )
+            print(f"  {name:<18}{cells}")
 
 
 def lammps_potential(pid: str, work: Path):
@@ -512,7 +535,7 @@ def main() -> None:
                   "POD rounds LS": rounds["student"], "POD 4-body LS": four["pod"],
                   **{name: run["student"] for name, run in large.items()},
                   "POD copies LS": copies["pod"]}  # fmt: skip
-    acc = _cached(work / "accuracy-v5.json", lambda: {"table": accuracy(potentials, args.tag)})["table"]
+    acc = _cached(work / "accuracy-v6.json", lambda: {"table": accuracy(potentials, args.tag)})["table"]
     fast = {"GAP": teacher, "POD taught": taught["student"], "POD taught LS": taught_ls["pod"],
             "POD rounds LS": rounds["student"], "POD 4-body LS": four["pod"],
             **{name: run["student"] for name, run in large.items()},
@@ -554,6 +577,7 @@ def main() -> None:
             f"{h['e_rmse_mev'] / base['held']['e_rmse_mev']:>14.2f}"
             f"{r['e_rmse_mev'] / base['reference']['e_rmse_mev']:>7.2f}"
         )
+    print_ratio_intervals(acc)
     print("reference set by config_type (E meV/atom / F eV/Å):")
     for ct in base["reference_by_config_type"]:
         cells = "  ".join(

@@ -44,7 +44,15 @@ from gst_flows.fit.memory import (
     estimate_fit_memory,
     format_bytes,
 )
-from gst_flows.fit.metrics import ErrorStats, Predictions, error_table, format_error_table, predict
+from gst_flows.fit.metrics import (
+    ErrorStats,
+    Predictions,
+    RatioInterval,
+    error_table,
+    format_error_table,
+    predict,
+    rmse_ratio,
+)
 from gst_flows.fit.plots import parity_plots
 
 __all__ = [
@@ -65,6 +73,7 @@ __all__ = [
     "GapHyperparameters",
     "MemoryEstimate",
     "Predictions",
+    "RatioInterval",
     "Sigma",
     "SoapParams",
     "ThreeBodyParams",
@@ -87,6 +96,7 @@ __all__ = [
     "prepare_fit",
     "read_labelled_frames",
     "resolve_e0",
+    "rmse_ratio",
     "run_gap_fit",
     "split_by_structure",
     "structure_hash",

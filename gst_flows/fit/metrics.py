@@ -22,9 +22,11 @@ __all__ = [
     "ALL",
     "ErrorStats",
     "Predictions",
+    "RatioInterval",
     "error_table",
     "format_error_table",
     "predict",
+    "rmse_ratio",
 ]
 
 #: Key of the row that pools every config_type.
@@ -177,6 +179,80 @@ def _stats(p: Predictions, idx: list[int]) -> ErrorStats:
         virial_mae=v_mae,
         n_virials=len(v_diff),
     )
+
+
+@dataclass
+class RatioInterval:
+    """RMSE of a potential over another's on the same frames, with a bootstrap interval.
+
+    Parameters
+    ----------
+    ratio
+        RMSE of ``a`` / RMSE of ``b`` on all the frames.
+    low, high
+        Bounds of the central ``level`` interval of the ratio when the frames are resampled
+        with replacement (the same draw for both potentials).
+    level
+        Coverage of the interval (0.9: 5th to 95th percentile).
+    n_structures
+        Frames compared.
+    """
+
+    ratio: float
+    low: float
+    high: float
+    level: float
+    n_structures: int
+
+    def __str__(self) -> str:
+        return f"{self.ratio:.2f}x ({100 * self.level:g} %: {self.low:.2f}-{self.high:.2f})"
+
+
+def _squared_errors(p: Predictions, quantity: str) -> np.ndarray:
+    """Per frame: the squared energy error per atom, or the sum of squared force errors."""
+    if quantity == "energy":
+        return ((np.asarray(p.energy_pred) - np.asarray(p.energy_ref)) / np.asarray(p.n_atoms, float)) ** 2
+    if any(f is None for f in p.forces_ref):
+        raise ValueError("a force ratio needs reference forces on every frame")
+    return np.array([((fp - fr) ** 2).sum() for fp, fr in zip(p.forces_pred, p.forces_ref, strict=True)])
+
+
+def rmse_ratio(
+    a: Predictions,
+    b: Predictions,
+    quantity: str = "energy",
+    level: float = 0.9,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> RatioInterval:
+    """RMSE of ``a`` over ``b`` (energy per atom or force components) on the same frames.
+
+    The interval is a paired bootstrap over structures: each resample draws frames with
+    replacement and takes both potentials' RMSE on that draw, so what the two share (a hard
+    frame) cancels and what the frames cannot tell apart shows as a wide interval. With eight
+    frames a ratio of 1.9 can be anything from about 1.2 to 3.4.
+
+    Raises
+    ------
+    ValueError
+        When ``a`` and ``b`` are not predictions of the same frames, there are none, or
+        ``quantity`` is not ``energy`` or ``forces``.
+    """
+    if quantity not in ("energy", "forces"):
+        raise ValueError(f"quantity must be 'energy' or 'forces', got {quantity!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    n = len(a.n_atoms)
+    if n == 0 or a.n_atoms != b.n_atoms or not np.allclose(a.energy_ref, b.energy_ref, rtol=0, atol=1e-9):
+        raise ValueError("the two predictions are not of the same frames (reference energies differ)")
+    # both potentials see the same frames (and force components) in every draw: the counts cancel
+    sa, sb = _squared_errors(a, quantity), _squared_errors(b, quantity)
+    ratio = float(np.sqrt(sa.sum() / sb.sum()))
+    draws = np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boot = np.sqrt(sa[draws].sum(axis=1) / sb[draws].sum(axis=1))
+    low, high = np.percentile(boot[np.isfinite(boot)], [50 * (1 - level), 50 * (1 + level)])
+    return RatioInterval(ratio, float(low), float(high), level, n)
 
 
 def error_table(predictions: Predictions) -> dict[str, ErrorStats]:
