@@ -17,23 +17,14 @@ import os
 from gst_flows.db import find_labels
 from gst_flows.execution import run_local
 from gst_flows.flows.label import label_flow
-from gst_flows.flows.profiles import SMALL_DFT, disordered_copies
+from gst_flows.flows.profiles import SMALL_DFT, disordered_copies, small_crystals
 from gst_flows.makers.dft import Cp2kLabelMaker
-from gst_flows.structures import build_diamond, build_layered, build_rocksalt, perturbed_copies
-from gst_flows.structures.reference_sets import primitive_cell, primitive_rocksalt_stack
+from gst_flows.structures import perturbed_copies
 
 
 def cells(copies: int, packings: int, seed: int = 0) -> list:
     """The demo's crystals (``gst_flows.flows.profiles``), copied with seeds the demo does not use."""
-    crystals = [
-        build_rocksalt("Ge1Sb2Te4", seed=seed),
-        build_rocksalt("GeTe", seed=seed),
-        primitive_rocksalt_stack("Sb2Te3", seed=seed),
-        build_layered("GeTe", seed=seed),
-        build_layered("Ge2Sb2Te5", seed=seed),
-        primitive_cell(build_layered("Sb2Te3", seed=seed)),
-        build_diamond(),
-    ]
+    crystals = small_crystals(seed)
     out = []
     for index, crystal in enumerate(crystals):
         for copy in perturbed_copies(crystal, copies, rattle=0.15, strain=0.02, seed=1000 + index):

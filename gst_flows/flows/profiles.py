@@ -13,7 +13,7 @@ from typing import Any
 
 from ase import Atoms
 
-__all__ = ["ActiveLearningSetup", "active_learning_setup"]
+__all__ = ["ActiveLearningSetup", "active_learning_setup", "disordered_copies", "small_crystals"]
 
 #: The demo's CP2K protocol: the default with k-spacing 0.25 Å⁻¹ (within 0.04 eV/Å RMS and
 #: 4 meV/atom of the default 0.12 on rattled 5-15-atom crystals, at a third of the cost).
@@ -106,6 +106,22 @@ def _crystal_set(
     return initial, held_out
 
 
+def small_crystals(seed: int = 0) -> list[Atoms]:
+    """The small profile's crystals: the quasi-binary line in both crystal families, 5-9 atoms."""
+    from gst_flows.structures import build_diamond, build_layered, build_rocksalt
+    from gst_flows.structures.reference_sets import primitive_cell, primitive_rocksalt_stack
+
+    return [
+        build_rocksalt("Ge1Sb2Te4", seed=seed),
+        build_rocksalt("GeTe", seed=seed),
+        primitive_rocksalt_stack("Sb2Te3", seed=seed),
+        build_layered("GeTe", seed=seed),
+        build_layered("Ge2Sb2Te5", seed=seed),
+        primitive_cell(build_layered("Sb2Te3", seed=seed)),
+        build_diamond(),
+    ]
+
+
 def _small(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearningSetup:
     from gst_flows.fit.hyperparameters import (
         DEFAULT_CONFIG_TYPE_SIGMA,
@@ -119,19 +135,9 @@ def _small(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearnin
     from gst_flows.makers.fit import GapFitMaker
     from gst_flows.makers.md import GapMDMaker
     from gst_flows.md.protocol import melt_anneal, melt_quench, partial_melt
-    from gst_flows.structures import build_crystallisation_cell, build_diamond, build_layered, build_rocksalt
-    from gst_flows.structures.reference_sets import primitive_cell, primitive_rocksalt_stack
+    from gst_flows.structures import build_crystallisation_cell, build_rocksalt
 
-    # the quasi-binary line in both crystal families, in cells of 5-9 atoms
-    crystals = [
-        build_rocksalt("Ge1Sb2Te4", seed=seed),
-        build_rocksalt("GeTe", seed=seed),
-        primitive_rocksalt_stack("Sb2Te3", seed=seed),
-        build_layered("GeTe", seed=seed),
-        build_layered("Ge2Sb2Te5", seed=seed),
-        primitive_cell(build_layered("Sb2Te3", seed=seed)),
-        build_diamond(),
-    ]
+    crystals = small_crystals(seed)
     # one rattled copy each (an ideal crystal's forces vanish by symmetry): crystal labels cost
     # most of iter-0 (100-350 k-points each at this spacing), while disordered cells teach more
     initial, held_out = _crystal_set(crystals, 1, seed, ideal=False)
