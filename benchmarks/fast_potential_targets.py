@@ -380,17 +380,22 @@ def accuracy(potentials: dict[str, str], tag: str) -> dict:
     from gst_flows.db import find_labels
     from gst_flows.potentials import potential_calculator
 
-    held = [lab.doc.to_atoms() for lab in find_labels(tag=f"{tag}-heldout")]
-    held = [f for f in held if not is_isolated_atom(f)]
-    reference = load_reference_set()
+    def cells(t: str) -> list:
+        return [f for f in (lab.doc.to_atoms() for lab in find_labels(tag=t)) if not is_isolated_atom(f)]
+
+    held, extra = cells(f"{tag}-heldout"), cells(f"{tag}-heldout-extra")  # extra: label_extra_heldout.py
+    sets = {"held": held, "reference": load_reference_set()}
+    if extra:
+        sets["held+extra"] = held + extra
     out, predictions = {}, {}
     for name, pid in potentials.items():
         calc = potential_calculator(pid)
-        predictions[name] = {"held": predict(held, calc), "reference": predict(reference, calc)}
+        predictions[name] = {part: predict(frames, calc) for part, frames in sets.items()}
         ref_table = error_table(predictions[name]["reference"])
         out[name] = {
             "held": _row(error_table(predictions[name]["held"])),
             "reference": _row(ref_table),
+            **({"held+extra": _row(error_table(predictions[name]["held+extra"]))} if extra else {}),
             "reference_by_config_type": {
                 ct: {"e_rmse_mev": 1000 * r.energy_rmse, "f_rmse": r.force_rmse}
                 for ct, r in ref_table.items()
@@ -400,7 +405,7 @@ def accuracy(potentials: dict[str, str], tag: str) -> dict:
     base = predictions.get("GAP")
     for name, row in out.items():
         if base is not None and name != "GAP":  # ratios to the GAP with their bootstrap intervals
-            pairs = {part: (predictions[name][part], base[part]) for part in ("held", "reference")}
+            pairs = {part: (predictions[name][part], base[part]) for part in sets}
             row["vs_gap"] = {
                 part: {q: asdict(rmse_ratio(*pair, q)) for q in ("energy", "forces")}
                 for part, pair in pairs.items()
@@ -414,7 +419,7 @@ def print_ratio_intervals(acc: dict) -> None:
     for name, row in acc.items():
         if "vs_gap" in row:
             cells = "  ".join(
-                f"{part[:4]} {q[0].upper()} {r['ratio']:.2f} ({r['low']:.2f}-{r['high']:.2f})"
+                f"{part} {q[0].upper()} {r['ratio']:.2f} ({r['low']:.2f}-{r['high']:.2f})"
                 for part, by in row["vs_gap"].items()
                 for q, r in by.items()
             )
