@@ -385,17 +385,15 @@ def fit_pod(
 
         require_forces(frames)  # before anything is computed
     directory = Path(directory).resolve()
+    # the species of every frame (not only of fitpod's seed below), by atomic number unless given
+    present = {s for atoms in frames for s in atoms.get_chemical_symbols()}
+    order = tuple(species) if species else tuple(sorted(present, key=lambda s: atomic_numbers[s]))
     if baseline is not None:
-        present = {s for atoms in frames for s in atoms.get_chemical_symbols()}
-        order = tuple(species) if species else tuple(sorted(present, key=lambda s: atomic_numbers[s]))
         frames = baseline.subtract(frames, order, runner)
-    if solver is not None and not species:  # every frame's species, not only the seed's
-        present = {s for atoms in frames for s in atoms.get_chemical_symbols()}
-        species = tuple(sorted(present, key=lambda s: atomic_numbers[s]))
     # the least-squares solve needs fitpod only for its parameter file and coefficient count:
     # a few frames covering every species do (fitpod on all of them took half the fit's time)
     seeded = fitpod_seed(frames) if solver is not None else frames
-    species = write_fitpod_inputs(seeded, directory, basis, species)
+    species = write_fitpod_inputs(seeded, directory, basis, order)
     coefficients = directory / f"{BASENAME}_coefficients.pod"
     coefficients.unlink(missing_ok=True)
     log = (runner or LammpsRunner()).run(INPUT_FILE, directory)

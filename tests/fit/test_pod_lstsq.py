@@ -8,7 +8,7 @@ import pytest
 
 from gst_flows.fit import FitInputError
 from gst_flows.fit.data import is_isolated_atom
-from gst_flows.fit.pod import PodBasis, ZblBaseline, fit_pod
+from gst_flows.fit.pod import PodBasis, ZblBaseline, fit_pod, fitpod_seed
 from gst_flows.fit.pod_lstsq import (
     PodDesign,
     PodLeastSquares,
@@ -130,8 +130,9 @@ def test_repeated_frames_are_designed_once_and_weighted(frames, tmp_path, monkey
     repeated = frames + [a.copy() for a in condensed[:2] for _ in range(3)]  # two frames 4 times
     fit_pod(repeated, tmp_path / "repeated", SMALL, solver=solver)
     assert calls == [len(condensed)]  # each distinct frame once
-    # fitpod (run for the parameter file) gets each distinct frame at most once
-    assert len(ase.io.read(tmp_path / "repeated" / "train" / "train.xyz", ":")) <= len(frames)
+    # fitpod (run for the parameter file) gets its seed: distinct frames, each once
+    seed = ase.io.read(tmp_path / "repeated" / "train" / "train.xyz", ":")
+    assert len(seed) == len(fitpod_seed(repeated)) == len(fitpod_seed(frames)) <= len(frames)
     result = fit_pod(repeated, tmp_path / "plain", SMALL, solver=solver)
     # the same fit as weighting those two frames by 2 (= 4 copies)
     designs = design(
