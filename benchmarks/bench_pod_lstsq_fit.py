@@ -13,6 +13,7 @@ Prints both wall times and the largest difference of the coefficients.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,10 +26,11 @@ from gst_flows.fit.data import is_isolated_atom
 from gst_flows.fit.pod_lstsq import PodLeastSquares, read_pod_coefficients
 from gst_flows.makers.fit import TrainingSelection, load_training_frames
 
-#: ``MID_BASIS`` of ``fast_potential_targets.py``: 3-body 4 x 3, 4-body 4 x 2 (825 coefficients).
-BASIS = replace(
-    pod.PodBasis(), three_body_radial=4, three_body_angular=3, four_body_radial=4, four_body_angular=2
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fast_potential_targets import MID_BASIS
+
+#: The 825-coefficient basis of ``fast_potential_targets.py`` (3-body 4 x 3, 4-body 4 x 2).
+BASIS = replace(pod.PodBasis(), **MID_BASIS)
 
 
 def main() -> None:

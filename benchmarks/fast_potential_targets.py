@@ -391,16 +391,12 @@ def accuracy(potentials: dict[str, str], tag: str) -> dict:
     for name, pid in potentials.items():
         calc = potential_calculator(pid)
         predictions[name] = {part: predict(frames, calc) for part, frames in sets.items()}
-        ref_table = error_table(predictions[name]["reference"])
-        out[name] = {
-            "held": _row(error_table(predictions[name]["held"])),
-            "reference": _row(ref_table),
-            **({"held+extra": _row(error_table(predictions[name]["held+extra"]))} if extra else {}),
-            "reference_by_config_type": {
-                ct: {"e_rmse_mev": 1000 * r.energy_rmse, "f_rmse": r.force_rmse}
-                for ct, r in ref_table.items()
-                if ct != "all"
-            },
+        tables = {part: error_table(p) for part, p in predictions[name].items()}
+        out[name] = {part: _row(table) for part, table in tables.items()}
+        out[name]["reference_by_config_type"] = {
+            ct: {"e_rmse_mev": 1000 * r.energy_rmse, "f_rmse": r.force_rmse}
+            for ct, r in tables["reference"].items()
+            if ct != "all"
         }
     base = predictions.get("GAP")
     for name, row in out.items():

@@ -17,19 +17,16 @@ import os
 from gst_flows.db import find_labels
 from gst_flows.execution import run_local
 from gst_flows.flows.label import label_flow
-from gst_flows.flows.profiles import SMALL_DFT, disordered_copies, small_crystals
+from gst_flows.flows.profiles import SMALL_DFT, disordered_copies, held_out_copies, small_crystals
 from gst_flows.makers.dft import Cp2kLabelMaker
-from gst_flows.structures import perturbed_copies
 
 
 def cells(copies: int, packings: int, seed: int = 0) -> list:
     """The demo's crystals (``gst_flows.flows.profiles``), copied with seeds the demo does not use."""
-    crystals = small_crystals(seed)
     out = []
-    for index, crystal in enumerate(crystals):
-        for copy in perturbed_copies(crystal, copies, rattle=0.15, strain=0.02, seed=1000 + index):
-            builder = crystal.info.get("builder")
-            copy.info.update({"config_type": "crystal", "generator": f"{builder} copy (seed {1000 + index})"})
+    for index, crystal in enumerate(small_crystals(seed)):
+        for copy in held_out_copies(crystal, copies, seed=1000 + index):
+            copy.info["generator"] = f"{crystal.info.get('builder')} copy (seed {1000 + index})"
             out.append(copy)
     return out + disordered_copies("Ge2Sb2Te5", 2, packings, seed=1300)
 

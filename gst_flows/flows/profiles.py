@@ -13,7 +13,13 @@ from typing import Any
 
 from ase import Atoms
 
-__all__ = ["ActiveLearningSetup", "active_learning_setup", "disordered_copies", "small_crystals"]
+__all__ = [
+    "ActiveLearningSetup",
+    "active_learning_setup",
+    "disordered_copies",
+    "held_out_copies",
+    "small_crystals",
+]
 
 #: The demo's CP2K protocol: the default with k-spacing 0.25 Å⁻¹ (within 0.04 eV/Å RMS and
 #: 4 meV/atom of the default 0.12 on rattled 5-15-atom crystals, at a third of the cost).
@@ -100,10 +106,21 @@ def _crystal_set(
         for copy in perturbed_copies(crystal, copies, rattle=0.08, strain=0.03, seed=seed + index):
             copy.info["config_type"] = "crystal"
             initial.append(copy)
-        (test,) = perturbed_copies(crystal, 1, rattle=0.15, strain=0.02, seed=100 + seed + index)
-        test.info["config_type"] = "crystal"
-        held_out.append(test)
+        held_out += held_out_copies(crystal, 1, seed=100 + seed + index)
     return initial, held_out
+
+
+def held_out_copies(crystal: Atoms, copies: int, seed: int) -> list[Atoms]:
+    """Held-out test copies of a crystal: rattled 0.15 Å and strained up to 2 %.
+
+    Rattled harder than the training copies (0.08 Å), ``config_type`` ``crystal``.
+    """
+    from gst_flows.structures import perturbed_copies
+
+    out = perturbed_copies(crystal, copies, rattle=0.15, strain=0.02, seed=seed)
+    for copy in out:
+        copy.info["config_type"] = "crystal"
+    return out
 
 
 def small_crystals(seed: int = 0) -> list[Atoms]:
