@@ -1,14 +1,18 @@
-"""Teacher-labelling throughput through jobflow as the database grows: store indexes, loaded teacher.
+"""Teacher-labelling throughput through jobflow as the database grows: store indexes, loaded
+teacher, no GridFS index probe.
 
 Labels rattled rock-salt Ge1Sb2Te4 cells with a stored GAP (the test fixture's) through the full
 path (``label_flow`` → ``run_locally`` → ``TeacherLabelMaker`` → embedded database), in a private
 data directory whose job store first receives ``--filler`` documents, each with a ``data``
-blob (a database after some active-learning iterations). Three ways, side by side in one run:
+blob (a database after some active-learning iterations). Four ways, side by side in one run:
 
-- ``no indexes, reload``: the job store without :data:`gst_flows.db.jobstore.STORE_INDEXES` and
-  the teacher loaded again by every label job (the behaviour before both existed);
-- ``indexes, reload``: the store indexes only;
-- ``indexes, loaded teacher``: both (the default).
+- ``no indexes, reload, probe``: the job store without :data:`gst_flows.db.jobstore.STORE_INDEXES`,
+  the teacher loaded again by every label job, and GridFS's per-file index probe (an
+  unfiltered ``find_one`` on its files and chunks collections, which the embedded server
+  answers by reading the whole collection): the behaviour before any of the three fixes;
+- ``indexes, reload, probe``: the store indexes only;
+- ``indexes, loaded, probe``: the store indexes and the loaded teacher;
+- ``indexes, loaded``: all three (the default, :class:`gst_flows.db.jobstore.DataStore`).
 
 Prints seconds per label and labels per hour for each.
 
@@ -117,13 +121,16 @@ def main() -> None:
         )
 
         ensure = jobstore.ensure_store_indexes
+        skip_probe = jobstore.DataStore.skip_index_probe
         ways = [
-            ("no indexes, reload", False, 0),
-            ("indexes, reload", True, 0),
-            ("indexes, loaded teacher", True, 2),
+            ("no indexes, reload, probe", False, 0, True),
+            ("indexes, reload, probe", True, 0, True),
+            ("indexes, loaded, probe", True, 2, True),
+            ("indexes, loaded", True, 2, False),
         ]
         print(f"{'way':<26} {'labels':>6} {'s/label':>8} {'labels/h':>9}")
-        for k, (name, indexed, keep) in enumerate(ways):
+        for k, (name, indexed, keep, probe) in enumerate(ways):
+            jobstore.DataStore.skip_index_probe = (lambda _self: None) if probe else skip_probe
             docs = store.docs_store._collection
             files = store.additional_stores["data"]._files_collection
             jobstore._INDEXED.clear()
@@ -146,6 +153,7 @@ def main() -> None:
             per = (time.perf_counter() - start) / args.labels
             print(f"{name:<26} {args.labels:>6} {per:>8.2f} {3600 / per:>9.0f}", flush=True)
         jobstore.ensure_store_indexes = ensure
+        jobstore.DataStore.skip_index_probe = skip_probe
     finally:
         EmbeddedServer(home).stop()
 

@@ -1,0 +1,151 @@
+"""Student rounds whose MD is the stability protocol itself: an accurate POD that is also stable?
+
+Run after ``bash scripts/demo.sh`` and ``benchmarks/fast_potential_targets.py`` (the same
+configured database; it reuses that script's teacher labels):
+
+    python benchmarks/stable_student_rounds.py --work /tmp/stable-rounds [--tag demo] [--rounds 6]
+
+One ``IndirectLearningMaker`` flow, every step through the project's makers and the database:
+
+- the teacher (the demo loop's last GAP) melts and quenches the six small cells of
+  ``fast_potential_targets.teacher_cells`` and labels 200 rattled and strained copies of every
+  DFT training crystal (``CrystalCopies``);
+- every student is also fitted on the teacher labels of the earlier flows of that script
+  (``synthetic_tags``: the taught, rounds and large-cell rounds students') and on the DFT
+  structures x64;
+- the student: the 825-coefficient POD (``MID_BASIS``), least squares, energy weight 300,
+  ridge 1e-2, no evaluation of its training frames (``evaluate_train=False``);
+- each round runs the latest student through the stability protocol (2 ps at 1,500 K, 4 ps
+  at 1,000 K under a thermostat, then 20 ps of NVE) on a 1,000-atom Ge2Sb2Te5 and a 200-atom
+  GeTe packing, saving a frame every 5 steps; the teacher labels up to 30 frames of each run
+  and, of a run its MD checks stopped, the last 12 frames before the stop.
+
+Then the last student goes through the stability protocol on an unseen packing (the one of
+``fast_potential_targets.stability``) and its errors against DFT are measured on the
+held-out cells (``<tag>-heldout``, and ``<tag>-heldout-extra`` when labelled), as ratios to the
+GAP's with paired-bootstrap intervals. Prints the table of rounds and those figures; each part
+is cached under ``--work``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fast_potential_targets import (
+    LSTSQ_DFT_REPEAT,
+    MID_BASIS,
+    _cached,
+    _indirect,
+    accuracy,
+    large_cells,
+    liquid_nve,
+    print_ratio_intervals,
+    stability,
+    teacher_cells,
+    teacher_id,
+)
+
+from gst_flows.fit.pod_lstsq import PodLeastSquares
+
+#: Teacher labels of earlier flows of ``fast_potential_targets.py`` every student also learns.
+EARLIER_TAGS = ("taught", "rounds", "large-rounds")
+
+
+def stability_rounds(teacher: str, tag: str, rounds: int, copies: int) -> dict:
+    from gst_flows.flows.crystal_copies import CrystalCopies
+    from gst_flows.makers.md import GapMDMaker
+    from gst_flows.makers.pod import DEFAULT_POD_BASIS, PodFitMaker
+
+    student = PodFitMaker(
+        name="student pod fit (825 coefficients, stability rounds)",
+        basis=replace(DEFAULT_POD_BASIS, **MID_BASIS),
+        solver=PodLeastSquares(energy_weight=300.0, ridge=1e-2),
+        test_fraction=0.0,
+        evaluate_train=False,
+    )
+    protocol = GapMDMaker(
+        name="student md stability",
+        engine="lammps",
+        thermo_interval=25,
+        frame_interval=50,
+        protocol=liquid_nve("stability", 5, 2000.0, 4000.0, 20000.0),
+    )
+    settings = {
+        "tag": f"{tag}-stability-rounds",
+        "dft_repeat": LSTSQ_DFT_REPEAT,
+        "student_maker": student,
+        "student_rounds": rounds,
+        "student_md_makers": [protocol],
+        "student_frame_interval": 5,
+        "blowup_frames": 12,
+        "n_frames": 30,
+        "crystal_copies": CrystalCopies(n_copies=copies, rattle=0.15, strain=0.03, seed=7000),
+        "synthetic_tags": [f"{tag}-{name}-synthetic" for name in EARLIER_TAGS],
+    }
+    return _indirect(teacher, tag, settings, teacher_cells(), student_cells=large_cells())
+
+
+def _print_rounds(rounds: list[dict]) -> None:
+    print(f"{'student':>7} {'runs':>4} {'stopped':>7} {'labelled':>8}   vs DFT held-out (meV/atom, eV/Å)")
+    for r in rounds:
+        dft = r.get("errors_vs_dft") or {}
+        errors = f"{1000 * dft['energy_rmse']:6.1f} {dft['force_rmse']:6.3f}" if dft else "-"
+        print(f"{r['round']:>7} {r['n_runs']:>4} {len(r['stopped_runs']):>7} {r['n_labelled']:>8}   {errors}")
+        for name in r["stopped_runs"]:
+            print(f"{'':>22}stopped: {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/stable-rounds"))
+    parser.add_argument("--tag", default="demo", help="tag of the DFT labels (the demo's)")
+    parser.add_argument("--teacher", help="GAP potential id (default: the loop's last)")
+    parser.add_argument("--rounds", type=int, default=6, help="student rounds")
+    parser.add_argument("--copies", type=int, default=200, help="teacher copies per DFT crystal")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+
+    teacher = args.teacher or teacher_id(args.tag)
+    run = _cached(
+        work / f"rounds-{args.rounds}.json",
+        lambda: stability_rounds(teacher, args.tag, args.rounds, args.copies),
+    )
+    student = run["student"]
+    nve = _cached(work / f"nve-{student}.json", lambda: stability(student, work, quick=False))
+    acc = _cached(
+        work / f"accuracy-{student}.json",
+        lambda: {"table": accuracy({"GAP": teacher, "POD stability rounds": student}, args.tag)},
+    )["table"]
+
+    print(f"teacher GAP {teacher}; student rounds on the stability protocol, last student {student}")
+    print(f"flow: {run['wall_s'] / 60:.0f} min, {run['n_synthetic']} teacher training labels")
+    _print_rounds(run["rounds"])
+    print(
+        "last student, stability protocol on an unseen 1,000-atom packing: "
+        + (
+            f"completed, NVE drift {nve['drift_mev_atom_ps']:+.4f} meV/atom/ps"
+            if nve.get("completed")
+            else f"stopped by the MD checks: {nve.get('failure')}"
+        )
+    )
+    for name, row in acc.items():
+        parts = "  ".join(
+            f"{part} {row[part]['e_rmse_mev']:.1f} meV/atom {row[part]['f_rmse']:.3f} eV/Å"
+            for part in ("held", "held+extra", "reference")
+            if part in row
+        )
+        print(f"  {name:<22}{parts}")
+    print_ratio_intervals(acc)
+    if args.json:
+        args.json.write_text(json.dumps({"rounds": run, "nve": nve, "accuracy": acc}, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
