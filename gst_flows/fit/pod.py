@@ -31,6 +31,7 @@ from ase.neighborlist import neighbor_list
 
 from gst_flows.fit.data import ENERGY_KEY, FORCES_KEY, VIRIAL_KEY, is_isolated_atom
 from gst_flows.fit.exceptions import FitInputError
+from gst_flows.fit.metrics import Predictions
 
 __all__ = [
     "PodBasis",
@@ -203,6 +204,10 @@ class PodFitResult:
         against the labels minus the baseline.
     baseline
         The ZBL baseline the POD was fitted on top of, or None.
+    train_predictions
+        A least-squares fit's predictions for its training frames (isolated atoms left out),
+        from the design rows it solved: :func:`~gst_flows.fit.metrics.error_table` of them
+        is the table LAMMPS would give, without virials. None for a ``fitpod`` fit.
     """
 
     directory: Path
@@ -211,6 +216,7 @@ class PodFitResult:
     species: tuple[str, ...]
     train_errors: dict[str, float] = field(default_factory=dict)
     baseline: ZblBaseline | None = None
+    train_predictions: Predictions | None = None
 
     def lammps_potential(self, with_baseline: bool = True):
         """The fitted potential as a :class:`~gst_flows.md.lammps.LammpsPotential`.
@@ -404,8 +410,9 @@ def fit_pod(
     if match:
         keys = ("energy_mae", "energy_rmse", "force_mae", "force_rmse")
         errors = dict(zip(keys, (float(x) for x in match.groups()), strict=True))
+    predictions = None
     if solver is not None:
-        errors = _least_squares(frames, directory, coefficients, species, solver)
+        errors, predictions = _least_squares(frames, directory, coefficients, species, solver)
     return PodFitResult(
         directory=directory,
         param_file=directory / PARAM_FILE,
@@ -413,13 +420,17 @@ def fit_pod(
         species=species,
         train_errors=errors,
         baseline=baseline,
+        train_predictions=predictions,
     )
 
 
-def _least_squares(frames, directory: Path, coefficients: Path, species, solver) -> dict[str, float]:
-    """Overwrite ``coefficients`` with the least-squares solve; its training errors."""
+def _least_squares(
+    frames, directory: Path, coefficients: Path, species, solver
+) -> tuple[dict[str, float], Predictions]:
+    """Overwrite ``coefficients`` with the least-squares solve; its training errors and predictions."""
     from gst_flows.fit.pod_lstsq import (
         design_errors,
+        design_predictions,
         pod_design,
         solve_pod_coefficients,
         write_pod_coefficients,
@@ -442,7 +453,9 @@ def _least_squares(frames, directory: Path, coefficients: Path, species, solver)
     isolated = [a for a in frames if is_isolated_atom(a)]
     solution = solve_pod_coefficients(designs, solver, isolated, species, weights)
     write_pod_coefficients(coefficients, solution)
-    return design_errors([designs[k] for k in index], solution)
+    bulk = [a for a in frames if not is_isolated_atom(a)]
+    each = [designs[k] for k in index]
+    return design_errors(each, solution), design_predictions(bulk, each, solution)
 
 
 def _geometry_key(atoms: Atoms, *extra: np.ndarray) -> bytes:

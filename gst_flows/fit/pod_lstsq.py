@@ -36,14 +36,16 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from gst_flows.fit.data import ENERGY_KEY, FORCES_KEY, is_isolated_atom
+from gst_flows.fit.data import ENERGY_KEY, FORCES_KEY, config_type_of, is_isolated_atom
 from gst_flows.fit.exceptions import FitInputError
+from gst_flows.fit.metrics import Predictions
 
 __all__ = [
     "LSTSQ_BLOCK_ROWS",
     "PodDesign",
     "PodLeastSquares",
     "design_errors",
+    "design_predictions",
     "pod_design",
     "read_pod_coefficients",
     "require_forces",
@@ -251,6 +253,29 @@ def design_errors(designs: Sequence[PodDesign], coefficients: np.ndarray) -> dic
         "force_mae": float(np.abs(df).mean()),
         "force_rmse": float(np.sqrt((df**2).mean())),
     }
+
+
+def design_predictions(
+    frames: Sequence[Atoms], designs: Sequence[PodDesign], coefficients: np.ndarray
+) -> Predictions:
+    """What ``coefficients`` predict for ``frames`` (one design each), as :func:`predict` gives.
+
+    Reference energies and forces are those the designs carry (with a baseline, the labels
+    minus it; forces in LAMMPS's frame): the differences, and so :func:`error_table`, are
+    those of the whole potential run by LAMMPS. Virials are not in the design rows: None.
+    """
+    out = Predictions([], [], [], [], [], [], [], [])
+    for atoms, d in zip(frames, designs, strict=True):
+        out.config_types.append(config_type_of(atoms))
+        out.n_atoms.append(d.natoms)
+        out.energy_ref.append(d.energy_label)
+        out.energy_pred.append(float(d.energy @ coefficients))
+        out.forces_ref.append(d.force_labels.reshape(-1, 3))
+        out.forces_pred.append((d.forces @ coefficients).reshape(-1, 3))
+        out.virial_ref.append(None)
+        out.virial_pred.append(None)
+        out.formulas.append(atoms.get_chemical_formula(mode="metal", empirical=True))
+    return out
 
 
 def require_forces(frames: Sequence[Atoms]) -> None:

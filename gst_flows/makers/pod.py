@@ -61,8 +61,13 @@ class PodFitMaker(PotentialFitMaker):
         Species in LAMMPS type order (default: those of the training data by atomic number).
     runner
         How LAMMPS is started for the fit and the error tables (default: one rank).
-    test_fraction, split_seed, group_key, tags, evaluate_train
+    test_fraction, split_seed, group_key, tags
         As for :class:`~gst_flows.makers.fit.PotentialFitMaker`.
+    evaluate_train
+        Evaluate the fitted potential on every training frame with LAMMPS (energies, forces,
+        virials per config_type). Without it a least-squares fit still records the training
+        errors, from the design rows it solved (the same figures, no virials), at no cost;
+        a ``fitpod`` fit records none.
     """
 
     name: str = "pod fit"
@@ -120,7 +125,11 @@ class PodFitMaker(PotentialFitMaker):
         wall = time.perf_counter() - start
         potential = result.lammps_potential()
         calc = LammpsCalculator(potential, runner)
-        train_errors = error_table(predict(train, calc)) if self.evaluate_train else {}
+        if self.evaluate_train:
+            train_errors = error_table(predict(train, calc))
+        else:  # a least-squares fit knows its training predictions from the rows it solved
+            predictions = result.train_predictions
+            train_errors = error_table(predictions) if predictions is not None else {}
         test_errors = error_table(predict(test, calc)) if test else {}
         potential_id = str(uuid.uuid4())
         files = [result.coefficient_file, result.param_file]

@@ -92,6 +92,16 @@ def test_least_squares_fit_with_a_baseline_runs_as_its_errors_say(frames, tmp_pa
     table = error_table(predict(frames, LammpsCalculator(result.lammps_potential())))["all"]
     assert table.force_rmse == pytest.approx(result.train_errors["force_rmse"], rel=1e-6)
     assert table.energy_rmse == pytest.approx(result.train_errors["energy_rmse"], rel=1e-6)
+    # the training predictions from the design rows give LAMMPS's table, config_type by
+    # config_type (the PodFitMaker's training errors without evaluate_train)
+    lammps = error_table(predict(frames, LammpsCalculator(result.lammps_potential())))
+    design = error_table(result.train_predictions)
+    assert set(design) == set(lammps) and len(design) > 2
+    for ct, row in lammps.items():
+        assert (design[ct].n_structures, design[ct].n_atoms) == (row.n_structures, row.n_atoms)
+        assert design[ct].energy_rmse == pytest.approx(row.energy_rmse, rel=1e-6, abs=1e-9)
+        assert design[ct].force_rmse == pytest.approx(row.force_rmse, rel=1e-6)
+        assert design[ct].virial_rmse is None
     forces = [a.arrays["REF_forces"].ravel() for a in frames if not is_isolated_atom(a)]
     zero = np.sqrt(np.mean(np.concatenate(forces) ** 2))
     assert table.force_rmse < 0.5 * zero

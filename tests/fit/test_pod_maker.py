@@ -206,3 +206,31 @@ def test_pod_types_follow_the_fit_and_one_atom_cells_are_refused(tmp_path):
         engine._check(Atoms("Ge", cell=[5, 5, 5], pbc=True), protocol)
     with pytest.raises(ProtocolError, match="holds Si"):
         engine._check(bulk("Si", cubic=True), protocol)
+
+
+@needs_lammps
+def test_least_squares_training_errors_without_evaluating_the_training_set(tmp_path):
+    """``evaluate_train=False``: a least-squares fit takes its training errors from the rows
+    it solved; they equal those of the LAMMPS evaluation, config_type by config_type."""
+    from jobflow import JobStore
+    from maggma.stores import MemoryStore
+
+    from gst_flows.fit.pod_lstsq import PodLeastSquares
+
+    docs = {}
+    for evaluate in (True, False):
+        store = JobStore(MemoryStore(), additional_stores={"data": MemoryStore()})
+        maker = PodFitMaker(
+            basis=SMALL, solver=PodLeastSquares(), test_fraction=0.25, evaluate_train=evaluate
+        )
+        job = maker.make(str(CP2K_SMALL))
+        root = tmp_path / str(evaluate)
+        root.mkdir()
+        responses = run_locally(job, store=store, create_folders=True, root_dir=root, log=False)
+        docs[evaluate] = responses[job.uuid][1].output
+    evaluated, solved = docs[True].train_errors, docs[False].train_errors
+    assert set(solved) == set(evaluated) and "all" in solved
+    for ct, row in evaluated.items():
+        assert solved[ct].energy_rmse == pytest.approx(row.energy_rmse, rel=1e-6, abs=1e-9)
+        assert solved[ct].force_rmse == pytest.approx(row.force_rmse, rel=1e-6)
+        assert solved[ct].virial_rmse is None and row.virial_rmse is not None
