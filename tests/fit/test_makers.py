@@ -195,7 +195,9 @@ def test_potential_round_trips_through_gridfs(gst_home, tiny_hp, cp2k_frames):
     doc = responses[job.uuid][1].output
     store = get_store()
     store.connect()
-    assert type(store.additional_stores["data"]).__name__ == "GridFSStore"
+    from maggma.stores import GridFSStore
+
+    assert isinstance(store.additional_stores["data"], GridFSStore)
     xml = fetch_potential(doc.potential_id, store=store)
     assert xml.is_file()
     assert sorted(p.name for p in xml.parent.iterdir() if not p.name.startswith(".")) == sorted(
