@@ -20,11 +20,12 @@ One ``IndirectLearningMaker`` flow, every step through the project's makers and 
   GeTe packing, saving a frame every 5 steps; the teacher labels up to 30 frames of each run
   and, of a run its MD checks stopped, the last 12 frames before the stop.
 
-Then the last student goes through the stability protocol on an unseen packing (the one of
-``fast_potential_targets.stability``) and its errors against DFT are measured on the
-held-out cells (``<tag>-heldout``, and ``<tag>-heldout-extra`` when labelled), as ratios to the
-GAP's with paired-bootstrap intervals. Prints the table of rounds and those figures; each part
-is cached under ``--work``.
+``--until-stable`` ends the rounds at the first student whose runs all complete
+(``IndirectLearningMaker(until_stable=True)``). Then the last student goes through the
+stability protocol on an unseen packing (the one of ``fast_potential_targets.stability``) and
+its errors against DFT are measured on the held-out cells (``<tag>-heldout``, and
+``<tag>-heldout-extra`` when labelled), as ratios to the GAP's with paired-bootstrap intervals.
+Prints the table of rounds and those figures; each part is cached under ``--work``.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from gst_flows.fit.pod_lstsq import PodLeastSquares
 EARLIER_TAGS = ("taught", "rounds", "large-rounds")
 
 
-def stability_rounds(teacher: str, tag: str, rounds: int, copies: int) -> dict:
+def stability_rounds(teacher: str, tag: str, rounds: int, copies: int, until_stable: bool = False) -> dict:
     from gst_flows.flows.crystal_copies import CrystalCopies
     from gst_flows.makers.md import GapMDMaker
     from gst_flows.makers.pod import DEFAULT_POD_BASIS, PodFitMaker
@@ -80,6 +81,7 @@ def stability_rounds(teacher: str, tag: str, rounds: int, copies: int) -> dict:
         "dft_repeat": LSTSQ_DFT_REPEAT,
         "student_maker": student,
         "student_rounds": rounds,
+        "until_stable": until_stable,
         "student_md_makers": [protocol],
         "student_frame_interval": 5,
         "blowup_frames": 12,
@@ -107,15 +109,21 @@ def main() -> None:
     parser.add_argument("--teacher", help="GAP potential id (default: the loop's last)")
     parser.add_argument("--rounds", type=int, default=6, help="student rounds")
     parser.add_argument("--copies", type=int, default=200, help="teacher copies per DFT crystal")
+    parser.add_argument(
+        "--until-stable",
+        action="store_true",
+        help="end the rounds at the first student whose runs all complete",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
 
     teacher = args.teacher or teacher_id(args.tag)
+    stem = f"rounds-{args.rounds}" + ("-until-stable" if args.until_stable else "")
     run = _cached(
-        work / f"rounds-{args.rounds}.json",
-        lambda: stability_rounds(teacher, args.tag, args.rounds, args.copies),
+        work / f"{stem}.json",
+        lambda: stability_rounds(teacher, args.tag, args.rounds, args.copies, args.until_stable),
     )
     student = run["student"]
     nve = _cached(work / f"nve-{student}.json", lambda: stability(student, work, quick=False))

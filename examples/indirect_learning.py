@@ -1,7 +1,7 @@
 """Indirect learning: a stored GAP teaches a POD with its own MD frames and labels.
 
     python examples/indirect_learning.py [GAP_ID [DFT_TAG [DFT_TEST_TAG]]] [--student-rounds N]
-        [--crystal-copies N] [--synthetic-tag TAG ...]
+        [--until-stable] [--crystal-copies N] [--synthetic-tag TAG ...]
 
 ``GAP_ID`` is the potential id (or tag) of a GAP in the configured database (the
 ``potential_id`` of its fit document); ``DFT_TAG`` adds the DFT labels of that tag to the
@@ -14,6 +14,7 @@ uses it: about 8 minutes on one core here (60 training and 20 held-out frames; t
 within 2 meV/atom and 0.06 eV/Å of that teacher on the held-out run). ``--student-rounds N``
 adds N rounds of the student's own MD (the same protocols on LAMMPS), labelled by the teacher
 and fitted into the next student; the table lists how every student's runs went.
+``--until-stable`` ends the rounds at the first student whose runs all complete.
 ``--crystal-copies N`` (with ``DFT_TAG``) has the teacher label N rattled (0.15 Å) and strained
 (3 %) copies of every DFT crystal of ``DFT_TAG`` for the student as well.
 ``--synthetic-tag TAG`` (repeatable) has every student also fit the labels another flow had
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("dft_tag", nargs="?")
     parser.add_argument("dft_test_tag", nargs="?")
     parser.add_argument("--student-rounds", type=int, default=0)
+    parser.add_argument("--until-stable", action="store_true", help="end the rounds at a stable student")
     parser.add_argument("--crystal-copies", type=int, default=0, help="teacher copies per DFT crystal")
     parser.add_argument(
         "--synthetic-tag", action="append", default=[], help="earlier synthetic labels of this teacher"
@@ -65,6 +67,7 @@ def main() -> None:
         dft_test_tag=args.dft_test_tag,
         n_frames=20,
         student_rounds=args.student_rounds,
+        until_stable=args.until_stable,
         crystal_copies=CrystalCopies(n_copies=args.crystal_copies) if args.crystal_copies else None,
         synthetic_tags=args.synthetic_tag,
         tag="indirect-example",
@@ -79,7 +82,8 @@ def main() -> None:
         f"teacher {doc.teacher_id}: {doc.n_synthetic} synthetic training frames, "
         f"{doc.n_synthetic_heldout} held out; {doc.n_dft} DFT structures x {doc.dft_repeat}"
     )
-    print(f"student {doc.student_potential_id} ({doc.student_ref.backend})")
+    stable = "; its MD runs all completed (until_stable)" if doc.stable else ""
+    print(f"student {doc.student_potential_id} ({doc.student_ref.backend}){stable}")
     print(format_error_table(doc.errors_vs_teacher, "student against the teacher (held-out runs)"))
     if doc.errors_vs_dft:
         print(format_error_table(doc.errors_vs_dft, "student against DFT"))

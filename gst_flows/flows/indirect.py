@@ -208,6 +208,11 @@ class IndirectLearningMaker(Maker):
         Rounds of the student's own MD after its first fit (0: none): each runs
         ``student_md_makers`` with the latest student on every cell, has the teacher label
         frames of those runs (into ``<tag>-synthetic``) and fits the next student.
+    until_stable
+        End the rounds at the first student whose runs all complete (none stopped by the MD
+        checks, none failed): that student is the result, its document records its runs and
+        ``stable`` is True, and no further student is fitted. ``student_rounds`` is then the
+        most rounds; a flow whose last student is still unstable ends as without it.
     student_md_makers
         The student's MD runs (their ``potential`` is set to the student); None: ``md_makers``
         on the LAMMPS engine (the engine that runs a POD).
@@ -255,6 +260,7 @@ class IndirectLearningMaker(Maker):
     dft_test_tag: str | None = None
     heldout_fraction: float = 0.25
     student_rounds: int = 0
+    until_stable: bool = False
     student_md_makers: list[GapMDMaker] | None = None
     student_frame_interval: int | None = 10
     blowup_frames: int = 5
@@ -303,6 +309,12 @@ class IndirectLearningMaker(Maker):
                 fix="give more cells or MD makers, or heldout_fraction=0",
             )
         _require_whole("student_rounds", self.student_rounds, 0)
+        if self.until_stable and not self.student_rounds:
+            raise InputError(
+                "until_stable ends student rounds early, but student_rounds is 0",
+                where="until_stable",
+                fix="give student_rounds, the most rounds to run",
+            )
         if self.student_frame_interval is not None:
             _require_whole("student_frame_interval", self.student_frame_interval, 1)
         _require_whole("blowup_frames", self.blowup_frames, 0)

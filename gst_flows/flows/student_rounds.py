@@ -5,7 +5,8 @@ no teacher run visited. A round (:func:`student_round`) runs the latest student'
 teacher label frames of those runs (:func:`student_label_frames`; a run stopped by its
 blow-up check gives the frames saved before the stop) and fits the next student on
 everything so far; :class:`~gst_flows.flows.indirect.IndirectLearningMaker` starts the rounds
-(``student_rounds``).
+(``student_rounds``). With ``until_stable`` a round whose runs all completed ends the rounds
+with that student (:func:`_refit_unless_stable`).
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def student_round(
 
     The round's output is the next student's :class:`IndirectLearningDoc`, whose
     ``student_rounds`` records how the runs of every earlier student went; a further round
-    follows while ``round_ < maker.student_rounds``.
+    follows while ``round_ < maker.student_rounds``. With ``maker.until_stable``, a student
+    whose runs all completed is the output instead (no next student).
     """
     from gst_flows.flows.active_learning.jobs import al_md
 
@@ -117,6 +119,21 @@ def student_round(
             labels.config.on_missing_references = OnMissing.NONE  # a failed run labels nothing
             jobs += [run, labels]
             outputs.append(labels.output)
+    args = (doc, maker, cells, round_, settings, heldout_trajectories, teacher)
+    if maker.until_stable:
+        after = _refit_unless_stable(outputs, *args)
+        after.name = f"student {round_ - 1} stable? (round {round_})"
+        steps = [*jobs, after]
+    else:
+        steps = [*jobs, *_refit(outputs, *args)]
+    return Response(replace=Flow(steps, output=steps[-1].output, name=f"student round {round_}"))
+
+
+def _refit(outputs, doc, maker, cells, round_, settings, heldout_trajectories, teacher) -> list:
+    """The rest of a round: the next student's fit, its validation, the next round.
+
+    The next round follows while ``round_ < maker.student_rounds``.
+    """
     gathered = student_sources(outputs, maker.training_sources(settings["teacher_settings_hash"]))
     gathered.name = f"student training sources (round {round_})"
     fit = maker.student().make(gathered.output)
@@ -124,11 +141,30 @@ def student_round(
         fit.output.potential_ref, teacher, settings, heldout_trajectories, None, doc, outputs
     )
     check.name = f"indirect learning validation (round {round_})"
-    steps = [*jobs, gathered, fit, check]
+    steps = [gathered, fit, check]
     if round_ < maker.student_rounds:
         follow = student_round(
             check.output, maker, cells, round_ + 1, settings, heldout_trajectories, teacher
         )
         follow.name = f"student round {round_ + 1}"
         steps.append(follow)
-    return Response(replace=Flow(steps, output=steps[-1].output, name=f"student round {round_}"))
+    return steps
+
+
+@job
+def _refit_unless_stable(outputs: list[Any], doc: Any, *args: Any) -> Response | IndirectLearningDoc:
+    """``until_stable``: the student's document when its runs all completed, else the round's rest.
+
+    The document returned records the student's runs and ``stable``; otherwise the job is
+    replaced by the rest of the round (:func:`_refit`).
+    """
+    doc = IndirectLearningDoc.model_validate(doc)
+    if outputs and all(r is not None and r["status"] == "completed" for r in outputs):
+        rounds = list(doc.student_rounds)
+        labelled = sum(r["n_labelled"] for r in outputs)
+        rounds[-1] = rounds[-1].model_copy(
+            update={"n_runs": len(outputs), "stopped_runs": [], "n_labelled": labelled}
+        )
+        return doc.model_copy(update={"student_rounds": rounds, "stable": True})
+    steps = _refit(outputs, doc, *args)
+    return Response(replace=Flow(steps, output=steps[-1].output))

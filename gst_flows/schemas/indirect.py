@@ -71,4 +71,9 @@ class IndirectLearningDoc(BaseModel):
         default_factory=list,
         description="Every student of a run with student rounds, first to last (empty without).",
     )
+    stable: bool = Field(
+        False,
+        description="The rounds ended at this student because its runs all completed "
+        "(IndirectLearningMaker.until_stable).",
+    )
     completed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -410,6 +410,54 @@ def test_student_rounds_label_the_students_own_md(gst_home, outputs):
     assert [sizes[k] - sizes[k - 1] for k in (1, 2)] == [r.n_labelled for r in rounds[:2]]
 
 
+@needs_lammps
+@pytest.mark.parametrize("stable", [True, False])
+def test_until_stable_ends_the_rounds_at_the_first_student_whose_runs_complete(gst_home, outputs, stable):
+    """``until_stable``: a student whose runs all complete ends the rounds (no further fit);
+    a student whose run is stopped by the MD checks is followed by the next round as before."""
+    from gst_flows.md.protocol import SafetyLimits
+
+    teacher = _stored_teacher(f"stable-teacher-{stable}")
+    quench, _ = _teacher_protocols()
+    limits = {} if stable else {"safety": SafetyLimits(max_force=0.5)}  # every step trips it
+    student_md = GapMDMaker(protocol=quench, engine="lammps", **limits, **MD)
+    tag = f"until-stable-{stable}"
+    maker = _small_maker(
+        teacher,
+        [GapMDMaker(protocol=quench, **MD)],
+        student_rounds=2,
+        until_stable=True,
+        student_md_makers=[student_md],
+        tag=tag,
+    )
+    flow = maker.make(_cells(2, seed=70))
+    responses = run_local(flow)
+    store = get_store()
+    store.connect()
+    doc = IndirectLearningDoc.model_validate(store.get_output(flow.jobs[-1].uuid, which="last"))
+    names = {d["name"] for d in outputs.find({"uuid": {"$in": list(responses)}}, {"name": 1})}
+    validations = sorted(n for n in names if n.startswith("indirect learning validation"))
+    rounds = doc.student_rounds
+    if stable:
+        # student 0's runs (one per cell) completed: it is the result, with its runs recorded;
+        # nothing refitted
+        assert doc.stable and [r.round for r in rounds] == [0]
+        assert rounds[0].n_runs == 2 and rounds[0].stopped_runs == [] and rounds[0].n_labelled > 0
+        assert doc.student_potential_id == rounds[0].student_potential_id
+        assert validations == ["indirect learning validation"]
+    else:
+        assert not doc.stable and [r.round for r in rounds] == [0, 1, 2]
+        stopped = [[f"student {r.round} md {i} melt-quench" for i in (0, 1)] for r in rounds[:2]]
+        assert [sorted(r.stopped_runs) for r in rounds[:2]] == stopped
+        assert validations == [
+            "indirect learning validation",
+            "indirect learning validation (round 1)",
+            "indirect learning validation (round 2)",
+        ]
+    with pytest.raises(InputError, match="until_stable"):
+        IndirectLearningMaker(teacher="x", until_stable=True).make(_cells(2))
+
+
 def test_a_flow_whose_teacher_runs_all_failed_says_so():
     from gst_flows.flows.indirect import student_sources
 
