@@ -20,7 +20,9 @@ One ``IndirectLearningMaker`` flow, every step through the project's makers and 
   GeTe packing, saving a frame every 5 steps; the teacher labels up to 30 frames of each run
   and, of a run its MD checks stopped, the last 12 frames before the stop.
 
-``--until-stable`` ends the rounds at the first student whose runs all complete
+``--after TAG`` runs the flow again (tag ``TAG-next``) with every student also learning the
+labels of an earlier run tagged ``TAG`` (its copies and its rounds), without labelling copies
+again. ``--until-stable`` ends the rounds at the first student whose runs all complete
 (``IndirectLearningMaker(until_stable=True)``). Then the last student goes through the
 stability protocol on an unseen packing (the one of ``fast_potential_targets.stability``) and
 its errors against DFT are measured on the held-out cells (``<tag>-heldout``, and
@@ -57,7 +59,11 @@ from gst_flows.fit.pod_lstsq import PodLeastSquares
 EARLIER_TAGS = ("taught", "rounds", "large-rounds")
 
 
-def stability_rounds(teacher: str, tag: str, rounds: int, copies: int, until_stable: bool = False) -> dict:
+def stability_rounds(
+    teacher: str, tag: str, rounds: int, copies: int, until_stable: bool = False, after: str | None = None
+) -> dict:
+    """The flow's figures. ``after``: the tag of an earlier run of this flow whose labels
+    (copies and rounds included) every student learns too; no copies are labelled again."""
     from gst_flows.flows.crystal_copies import CrystalCopies
     from gst_flows.makers.md import GapMDMaker
     from gst_flows.makers.pod import DEFAULT_POD_BASIS, PodFitMaker
@@ -76,8 +82,9 @@ def stability_rounds(teacher: str, tag: str, rounds: int, copies: int, until_sta
         frame_interval=50,
         protocol=liquid_nve("stability", 5, 2000.0, 4000.0, 20000.0),
     )
+    earlier = [f"{tag}-{name}-synthetic" for name in EARLIER_TAGS]
     settings = {
-        "tag": f"{tag}-stability-rounds",
+        "tag": f"{after}-next" if after else f"{tag}-stability-rounds",
         "dft_repeat": LSTSQ_DFT_REPEAT,
         "student_maker": student,
         "student_rounds": rounds,
@@ -86,8 +93,10 @@ def stability_rounds(teacher: str, tag: str, rounds: int, copies: int, until_sta
         "student_frame_interval": 5,
         "blowup_frames": 12,
         "n_frames": 30,
-        "crystal_copies": CrystalCopies(n_copies=copies, rattle=0.15, strain=0.03, seed=7000),
-        "synthetic_tags": [f"{tag}-{name}-synthetic" for name in EARLIER_TAGS],
+        "crystal_copies": None
+        if after
+        else CrystalCopies(n_copies=copies, rattle=0.15, strain=0.03, seed=7000),
+        "synthetic_tags": [*earlier, f"{after}-synthetic"] if after else earlier,
     }
     return _indirect(teacher, tag, settings, teacher_cells(), student_cells=large_cells())
 
@@ -114,6 +123,10 @@ def main() -> None:
         action="store_true",
         help="end the rounds at the first student whose runs all complete",
     )
+    parser.add_argument(
+        "--after",
+        help="tag of an earlier run of this flow (its rounds' labels are learnt; run tag <after>-next)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     work = args.work.resolve()
@@ -121,9 +134,10 @@ def main() -> None:
 
     teacher = args.teacher or teacher_id(args.tag)
     stem = f"rounds-{args.rounds}" + ("-until-stable" if args.until_stable else "")
+    stem += f"-after-{args.after}" if args.after else ""
     run = _cached(
         work / f"{stem}.json",
-        lambda: stability_rounds(teacher, args.tag, args.rounds, args.copies, args.until_stable),
+        lambda: stability_rounds(teacher, args.tag, args.rounds, args.copies, args.until_stable, args.after),
     )
     student = run["student"]
     nve = _cached(work / f"nve-{student}.json", lambda: stability(student, work, quick=False))
