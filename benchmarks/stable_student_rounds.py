@@ -22,7 +22,8 @@ One ``IndirectLearningMaker`` flow, every step through the project's makers and 
 
 ``--after TAG`` runs the flow again (tag ``TAG-next``) with every student also learning the
 labels of an earlier run tagged ``TAG`` (its copies and its rounds), without labelling copies
-again. ``--until-stable`` ends the rounds at the first student whose runs all complete
+again. ``--reseed`` gives each round's runs other MD seeds (``student_reseed``). ``--until-stable``
+ends the rounds at the first student whose runs all complete
 (``IndirectLearningMaker(until_stable=True)``). Then the last student goes through the
 stability protocol on an unseen packing (the one of ``fast_potential_targets.stability``) and
 its errors against DFT are measured on the held-out cells (``<tag>-heldout``, and
@@ -60,7 +61,13 @@ EARLIER_TAGS = ("taught", "rounds", "large-rounds")
 
 
 def stability_rounds(
-    teacher: str, tag: str, rounds: int, copies: int, until_stable: bool = False, after: str | None = None
+    teacher: str,
+    tag: str,
+    rounds: int,
+    copies: int,
+    until_stable: bool = False,
+    after: str | None = None,
+    reseed: bool = False,
 ) -> dict:
     """The flow's figures. ``after``: the tag of an earlier run of this flow whose labels
     (copies and rounds included) every student learns too; no copies are labelled again."""
@@ -89,6 +96,7 @@ def stability_rounds(
         "student_maker": student,
         "student_rounds": rounds,
         "until_stable": until_stable,
+        "student_reseed": reseed,
         "student_md_makers": [protocol],
         "student_frame_interval": 5,
         "blowup_frames": 12,
@@ -123,6 +131,7 @@ def main() -> None:
         action="store_true",
         help="end the rounds at the first student whose runs all complete",
     )
+    parser.add_argument("--reseed", action="store_true", help="other MD seeds every round (student_reseed)")
     parser.add_argument(
         "--after",
         help="tag of an earlier run of this flow (its rounds' labels are learnt; run tag <after>-next)",
@@ -135,9 +144,12 @@ def main() -> None:
     teacher = args.teacher or teacher_id(args.tag)
     stem = f"rounds-{args.rounds}" + ("-until-stable" if args.until_stable else "")
     stem += f"-after-{args.after}" if args.after else ""
+    stem += "-reseed" if args.reseed else ""
     run = _cached(
         work / f"{stem}.json",
-        lambda: stability_rounds(teacher, args.tag, args.rounds, args.copies, args.until_stable, args.after),
+        lambda: stability_rounds(
+            teacher, args.tag, args.rounds, args.copies, args.until_stable, args.after, args.reseed
+        ),
     )
     student = run["student"]
     nve = _cached(work / f"nve-{student}.json", lambda: stability(student, work, quick=False))

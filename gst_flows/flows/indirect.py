@@ -213,6 +213,11 @@ class IndirectLearningMaker(Maker):
         checks, none failed): that student is the result, its document records its runs and
         ``stable`` is True, and no further student is fitted. ``student_rounds`` is then the
         most rounds; a flow whose last student is still unstable ends as without it.
+    student_reseed
+        Run each round's student MD with other seeds of the velocities and thermostat noise
+        (the protocol's seed, or the maker's, plus the round's index from 0): a round's runs
+        then follow other trajectories than the last round's, as on fresh cells, and a student
+        is not tuned to one trajectory per cell. Makers without a seed draw one per run anyway.
     student_md_makers
         The student's MD runs (their ``potential`` is set to the student); None: ``md_makers``
         on the LAMMPS engine (the engine that runs a POD).
@@ -261,6 +266,7 @@ class IndirectLearningMaker(Maker):
     heldout_fraction: float = 0.25
     student_rounds: int = 0
     until_stable: bool = False
+    student_reseed: bool = False
     student_md_makers: list[GapMDMaker] | None = None
     student_frame_interval: int | None = 10
     blowup_frames: int = 5

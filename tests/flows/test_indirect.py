@@ -7,6 +7,7 @@ import shutil
 import numpy as np
 import pytest
 from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.db import find_labels, label_filter
 from gst_flows.errors import InputError
@@ -20,7 +21,7 @@ from gst_flows.makers.md import GapMDMaker
 from gst_flows.makers.pod import PodFitMaker
 from gst_flows.makers.teacher import TeacherLabelMaker
 from gst_flows.md.potential import gap_calculator
-from gst_flows.md.protocol import melt_quench, partial_melt
+from gst_flows.md.protocol import load_protocol, melt_quench, partial_melt
 from gst_flows.potentials import potential_calculator
 from gst_flows.schemas.indirect import IndirectLearningDoc
 from gst_flows.schemas.potential import PotentialRef
@@ -456,6 +457,47 @@ def test_until_stable_ends_the_rounds_at_the_first_student_whose_runs_complete(g
         ]
     with pytest.raises(InputError, match="until_stable"):
         IndirectLearningMaker(teacher="x", until_stable=True).make(_cells(2))
+
+
+def test_reseeded_moves_the_seed_that_counts():
+    from gst_flows.flows.student_rounds import reseeded
+
+    quench, _ = _teacher_protocols()
+    seeded = quench.model_copy(update={"seed": 7})
+    # the protocol's seed wins over the maker's, so it is the one moved
+    assert load_protocol(reseeded(GapMDMaker(protocol=seeded, seed=3), 2).protocol).seed == 9
+    assert reseeded(GapMDMaker(protocol=quench, seed=3), 2).seed == 5
+    assert reseeded(GapMDMaker(protocol=quench), 2).seed is None  # a new seed every run anyway
+    assert load_protocol(reseeded(GapMDMaker(protocol=seeded), 0).protocol).seed == 7
+
+
+@pytest.mark.parametrize("reseed", [True, False])
+def test_student_reseed_gives_each_rounds_runs_other_seeds(gst_home, reseed):
+    """The MD jobs of round k run with the seed plus k - 1 (``student_reseed``), else the same."""
+    from gst_flows.flows.student_rounds import student_round
+
+    teacher = _stored_teacher(f"reseed-teacher-{reseed}")
+    quench, _ = _teacher_protocols()
+    student_md = GapMDMaker(protocol=quench.model_copy(update={"seed": 40}), engine="lammps", **MD)
+    maker = _small_maker(
+        teacher, [GapMDMaker(protocol=quench, **MD)], student_rounds=3, student_md_makers=[student_md],
+        student_reseed=reseed,
+    )  # fmt: skip
+    doc = IndirectLearningDoc(
+        tag="reseed", teacher_id=teacher.potential_id, teacher_sha256=teacher.sha256, student_ref=teacher,
+        student_potential_id=teacher.potential_id, synthetic_tag="reseed-synthetic",
+        heldout_tag="reseed-synthetic-heldout", dft_repeat=0, n_synthetic=1, n_synthetic_heldout=0, n_dft=0,
+        n_trajectories=1,
+    )  # fmt: skip
+    cells = [AseAtomsAdaptor.get_structure(c) for c in _cells(2, seed=80)]
+    seeds = {}
+    for round_ in (1, 3):
+        settings = {"synthetic_tag": "x", "teacher_settings_hash": "h"}
+        response = student_round.original(doc, maker, cells, round_, settings, [], teacher)
+        runs = [j for j in response.replace.jobs if j.name.startswith(f"student {round_ - 1} md")]
+        assert len(runs) == 2  # one per cell
+        seeds[round_] = {load_protocol(j.function_args[0].protocol).seed for j in runs}
+    assert seeds == ({1: {40}, 3: {42}} if reseed else {1: {40}, 3: {40}})
 
 
 def test_a_flow_whose_teacher_runs_all_failed_says_so():
