@@ -22,8 +22,9 @@ One ``IndirectLearningMaker`` flow, every step through the project's makers and 
 
 ``--after TAG`` runs the flow again (tag ``TAG-next``) with every student also learning the
 labels of an earlier run tagged ``TAG`` (its copies and its rounds), without labelling copies
-again. ``--reseed`` gives each round's runs other MD seeds (``student_reseed``). ``--until-stable``
-ends the rounds at the first student whose runs all complete
+again; repeat it to learn several earlier runs (the tag follows the last). ``--reseed`` gives
+each round's runs other MD seeds (``student_reseed``). ``--until-stable`` ends the rounds at
+the first student whose runs all complete
 (``IndirectLearningMaker(until_stable=True)``). Then the last student goes through the
 stability protocol on an unseen packing (the one of ``fast_potential_targets.stability``) and
 its errors against DFT are measured on the held-out cells (``<tag>-heldout``, and
@@ -66,10 +67,10 @@ def stability_rounds(
     rounds: int,
     copies: int,
     until_stable: bool = False,
-    after: str | None = None,
+    after: list[str] | None = None,
     reseed: bool = False,
 ) -> dict:
-    """The flow's figures. ``after``: the tag of an earlier run of this flow whose labels
+    """The flow's figures. ``after``: tags of earlier runs of this flow whose labels
     (copies and rounds included) every student learns too; no copies are labelled again."""
     from gst_flows.flows.crystal_copies import CrystalCopies
     from gst_flows.makers.md import GapMDMaker
@@ -91,7 +92,7 @@ def stability_rounds(
     )
     earlier = [f"{tag}-{name}-synthetic" for name in EARLIER_TAGS]
     settings = {
-        "tag": f"{after}-next" if after else f"{tag}-stability-rounds",
+        "tag": f"{after[-1]}-next" if after else f"{tag}-stability-rounds",
         "dft_repeat": LSTSQ_DFT_REPEAT,
         "student_maker": student,
         "student_rounds": rounds,
@@ -104,7 +105,7 @@ def stability_rounds(
         "crystal_copies": None
         if after
         else CrystalCopies(n_copies=copies, rattle=0.15, strain=0.03, seed=7000),
-        "synthetic_tags": [*earlier, f"{after}-synthetic"] if after else earlier,
+        "synthetic_tags": [*earlier, *(f"{a}-synthetic" for a in after or ())],
     }
     return _indirect(teacher, tag, settings, teacher_cells(), student_cells=large_cells())
 
@@ -134,6 +135,7 @@ def main() -> None:
     parser.add_argument("--reseed", action="store_true", help="other MD seeds every round (student_reseed)")
     parser.add_argument(
         "--after",
+        action="append",
         help="tag of an earlier run of this flow (its rounds' labels are learnt; run tag <after>-next)",
     )
     parser.add_argument("--json", type=Path)
@@ -143,7 +145,7 @@ def main() -> None:
 
     teacher = args.teacher or teacher_id(args.tag)
     stem = f"rounds-{args.rounds}" + ("-until-stable" if args.until_stable else "")
-    stem += f"-after-{args.after}" if args.after else ""
+    stem += "".join(f"-after-{a}" for a in args.after or ())
     stem += "-reseed" if args.reseed else ""
     run = _cached(
         work / f"{stem}.json",
