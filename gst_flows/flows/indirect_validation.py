@@ -120,15 +120,7 @@ def _rounds(previous, student_runs, student_id, vs_teacher, vs_dft, settings) ->
         return []
     rounds = list(IndirectLearningDoc.model_validate(previous).student_rounds) if previous else []
     if rounds:
-        runs = student_runs or []  # outputs of student_label_frames: one dict per run
-        stopped = [r["run"] for r in runs if r["status"] != "completed"]
-        rounds[-1] = rounds[-1].model_copy(
-            update={
-                "n_runs": len(runs),
-                "stopped_runs": stopped,
-                "n_labelled": sum(r["n_labelled"] for r in runs),
-            }
-        )
+        rounds[-1] = with_runs(rounds[-1], student_runs or [])
     rounds.append(
         StudentRound(
             round=len(rounds),
@@ -138,3 +130,10 @@ def _rounds(previous, student_runs, student_id, vs_teacher, vs_dft, settings) ->
         )
     )
     return rounds
+
+
+def with_runs(student: StudentRound, runs: list[dict[str, Any]]) -> StudentRound:
+    """``student`` with its MD runs recorded (outputs of ``student_label_frames``, one per run)."""
+    stopped = [r["run"] for r in runs if r["status"] != "completed"]
+    labelled = sum(r["n_labelled"] for r in runs)
+    return student.model_copy(update={"n_runs": len(runs), "stopped_runs": stopped, "n_labelled": labelled})

@@ -20,7 +20,7 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.flows.indirect import sample_frames, student_sources
-from gst_flows.flows.indirect_validation import validate_student
+from gst_flows.flows.indirect_validation import validate_student, with_runs
 from gst_flows.makers.md import GapMDMaker, structure_to_atoms
 from gst_flows.makers.teacher import TeacherLabelMaker
 from gst_flows.md.protocol import load_protocol
@@ -177,11 +177,7 @@ def _refit_unless_stable(outputs: list[Any], doc: Any, *args: Any) -> Response |
     """
     doc = IndirectLearningDoc.model_validate(doc)
     if outputs and all(r is not None and r["status"] == "completed" for r in outputs):
-        rounds = list(doc.student_rounds)
-        labelled = sum(r["n_labelled"] for r in outputs)
-        rounds[-1] = rounds[-1].model_copy(
-            update={"n_runs": len(outputs), "stopped_runs": [], "n_labelled": labelled}
-        )
+        rounds = [*doc.student_rounds[:-1], with_runs(doc.student_rounds[-1], outputs)]
         return doc.model_copy(update={"student_rounds": rounds, "stable": True})
     steps = _refit(outputs, doc, *args)
     return Response(replace=Flow(steps, output=steps[-1].output))
