@@ -20,15 +20,19 @@ One ``IndirectLearningMaker`` flow, every step through the project's makers and 
   GeTe packing, saving a frame every 5 steps; the teacher labels up to 30 frames of each run
   and, of a run its MD checks stopped, the last 12 frames before the stop.
 
-``--after TAG`` runs the flow again (tag ``TAG-next``) with every student also learning the
-labels of an earlier run tagged ``TAG`` (its copies and its rounds), without labelling copies
-again; repeat it to learn several earlier runs (the tag follows the last). ``--reseed`` gives
-each round's runs other MD seeds (``student_reseed``). ``--until-stable`` ends the rounds at
-the first student whose runs all complete
-(``IndirectLearningMaker(until_stable=True)``). Then the last student goes through the
-stability protocol on an unseen packing (the one of ``fast_potential_targets.stability``) and
-its errors against DFT are measured on the held-out cells (``<tag>-heldout``, and
-``<tag>-heldout-extra`` when labelled), as ratios to the GAP's with paired-bootstrap intervals.
+``--fresh N`` runs each round on new packings instead (``FreshPackings``: N 1,000-atom
+Ge2Sb2Te5 and one 200-atom GeTe packing per round), and ``--stable-rounds K`` (with
+``--until-stable``) makes a student pass K such rounds in a row. ``--after TAG`` runs the
+flow again (tag ``TAG-next``) with every student also learning the labels of an earlier run
+tagged ``TAG`` (its copies and its rounds), without labelling copies again; repeat it to
+learn several earlier runs (the tag follows the last). ``--reseed`` gives each round's runs
+other MD seeds (``student_reseed``). ``--until-stable`` ends the rounds at the first student
+whose runs all complete (``IndirectLearningMaker(until_stable=True)``). Then the last student
+goes through the stability protocol on an unseen packing (the one of
+``fast_potential_targets.stability``), runs the melt of the stability protocol on twelve more
+unseen packings (seeds 101-112, ``stability_screen.py``), and its errors against DFT are
+measured on the held-out cells (``<tag>-heldout``, and ``<tag>-heldout-extra`` when
+labelled), as ratios to the GAP's with paired-bootstrap intervals.
 Prints the table of rounds and those figures; each part is cached under ``--work``.
 """
 
@@ -42,6 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fast_potential_targets import (
+    DENSITY,
     LSTSQ_DFT_REPEAT,
     MID_BASIS,
     _cached,
@@ -54,6 +59,7 @@ from fast_potential_targets import (
     teacher_cells,
     teacher_id,
 )
+from stability_screen import seeds, stop
 
 from gst_flows.fit.pod_lstsq import PodLeastSquares
 
@@ -69,6 +75,8 @@ def stability_rounds(
     until_stable: bool = False,
     after: list[str] | None = None,
     reseed: bool = False,
+    fresh: int = 0,
+    stable_rounds: int = 1,
 ) -> dict:
     """The flow's figures. ``after``: tags of earlier runs of this flow whose labels
     (copies and rounds included) every student learns too; no copies are labelled again."""
@@ -98,6 +106,7 @@ def stability_rounds(
         "student_rounds": rounds,
         "until_stable": until_stable,
         "student_reseed": reseed,
+        "stable_rounds": stable_rounds,
         "student_md_makers": [protocol],
         "student_frame_interval": 5,
         "blowup_frames": 12,
@@ -107,7 +116,13 @@ def stability_rounds(
         else CrystalCopies(n_copies=copies, rattle=0.15, strain=0.03, seed=7000),
         "synthetic_tags": [*earlier, *(f"{a}-synthetic" for a in after or ())],
     }
-    return _indirect(teacher, tag, settings, teacher_cells(), student_cells=large_cells())
+    cells = large_cells()
+    if fresh:
+        from gst_flows.flows.fresh_packings import FreshPackings
+
+        gst, gete = ({"Ge": 222, "Sb": 222, "Te": 556}, {"Ge": 100, "Te": 100})
+        cells = FreshPackings(counts=[gst] * fresh + [gete], density=DENSITY, min_distance=2.5, seed=2026)
+    return _indirect(teacher, tag, settings, teacher_cells(), student_cells=cells)
 
 
 def _print_rounds(rounds: list[dict]) -> None:
@@ -133,6 +148,10 @@ def main() -> None:
         help="end the rounds at the first student whose runs all complete",
     )
     parser.add_argument("--reseed", action="store_true", help="other MD seeds every round (student_reseed)")
+    parser.add_argument("--fresh", type=int, default=0, help="new packings every round: this many Ge2Sb2Te5")
+    parser.add_argument(
+        "--stable-rounds", type=int, default=1, help="clean rounds in a row for --until-stable"
+    )
     parser.add_argument(
         "--after",
         action="append",
@@ -147,14 +166,31 @@ def main() -> None:
     stem = f"rounds-{args.rounds}" + ("-until-stable" if args.until_stable else "")
     stem += "".join(f"-after-{a}" for a in args.after or ())
     stem += "-reseed" if args.reseed else ""
+    stem += f"-fresh-{args.fresh}" if args.fresh else ""
+    stem += f"-stable-{args.stable_rounds}" if args.stable_rounds > 1 else ""
     run = _cached(
         work / f"{stem}.json",
         lambda: stability_rounds(
-            teacher, args.tag, args.rounds, args.copies, args.until_stable, args.after, args.reseed
+            teacher,
+            args.tag,
+            args.rounds,
+            args.copies,
+            args.until_stable,
+            args.after,
+            args.reseed,
+            args.fresh,
+            args.stable_rounds,
         ),
     )
     student = run["student"]
     nve = _cached(work / f"nve-{student}.json", lambda: stability(student, work, quick=False))
+    screen = {
+        seed: _cached(
+            work / f"melt-{student}-{seed}.json",
+            lambda seed=seed: stability(student, work, False, packing_seed=seed, melt_only=True),
+        )
+        for seed in seeds("101-112")
+    }
     acc = _cached(
         work / f"accuracy-{student}.json",
         lambda: {"table": accuracy({"GAP": teacher, "POD stability rounds": student}, args.tag)},
@@ -171,6 +207,11 @@ def main() -> None:
             else f"stopped by the MD checks: {nve.get('failure')}"
         )
     )
+    done = sum(bool(r.get("completed")) for r in screen.values())
+    print(f"  melt on 12 more unseen packings (seeds 101-112): {done} completed")
+    for seed, result in screen.items():
+        if not result.get("completed"):
+            print(f"    packing {seed}: {stop(result)}")
     for name, row in acc.items():
         parts = "  ".join(
             f"{part} {row[part]['e_rmse_mev']:.1f} meV/atom {row[part]['f_rmse']:.3f} eV/Å"
@@ -180,7 +221,8 @@ def main() -> None:
         print(f"  {name:<22}{parts}")
     print_ratio_intervals(acc)
     if args.json:
-        args.json.write_text(json.dumps({"rounds": run, "nve": nve, "accuracy": acc}, indent=1, default=str))
+        figures = {"rounds": run, "nve": nve, "melt_screen": screen, "accuracy": acc}
+        args.json.write_text(json.dumps(figures, indent=1, default=str))
 
 
 if __name__ == "__main__":

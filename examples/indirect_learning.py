@@ -1,7 +1,8 @@
 """Indirect learning: a stored GAP teaches a POD with its own MD frames and labels.
 
     python examples/indirect_learning.py [GAP_ID [DFT_TAG [DFT_TEST_TAG]]] [--student-rounds N]
-        [--until-stable] [--crystal-copies N] [--synthetic-tag TAG ...]
+        [--until-stable [--stable-rounds K]] [--fresh-packings N] [--crystal-copies N]
+        [--synthetic-tag TAG ...]
 
 ``GAP_ID`` is the potential id (or tag) of a GAP in the configured database (the
 ``potential_id`` of its fit document); ``DFT_TAG`` adds the DFT labels of that tag to the
@@ -14,7 +15,10 @@ uses it: about 8 minutes on one core here (60 training and 20 held-out frames; t
 within 2 meV/atom and 0.06 eV/Å of that teacher on the held-out run). ``--student-rounds N``
 adds N rounds of the student's own MD (the same protocols on LAMMPS), labelled by the teacher
 and fitted into the next student; the table lists how every student's runs went.
-``--until-stable`` ends the rounds at the first student whose runs all complete.
+``--until-stable`` ends the rounds at the first student whose runs all complete
+(``--stable-rounds K``: complete K rounds in a row). ``--fresh-packings N`` runs each round's
+student MD on N new 64-atom GeTe random packings (``FreshPackings``) instead of the teacher's
+cells: cells no student ran on before.
 ``--crystal-copies N`` (with ``DFT_TAG``) has the teacher label N rattled (0.15 Å) and strained
 (3 %) copies of every DFT crystal of ``DFT_TAG`` for the student as well.
 ``--synthetic-tag TAG`` (repeatable) has every student also fit the labels another flow had
@@ -31,6 +35,7 @@ from pathlib import Path
 from gst_flows.execution import run_local
 from gst_flows.fit import format_error_table
 from gst_flows.flows.crystal_copies import CrystalCopies
+from gst_flows.flows.fresh_packings import FreshPackings
 from gst_flows.flows.indirect import IndirectLearningMaker
 from gst_flows.schemas.indirect import IndirectLearningDoc
 from gst_flows.store import get_store
@@ -55,6 +60,8 @@ def main() -> None:
     parser.add_argument("dft_test_tag", nargs="?")
     parser.add_argument("--student-rounds", type=int, default=0)
     parser.add_argument("--until-stable", action="store_true", help="end the rounds at a stable student")
+    parser.add_argument("--stable-rounds", type=int, default=1, help="clean rounds in a row (--until-stable)")
+    parser.add_argument("--fresh-packings", type=int, default=0, help="new student cells every round")
     parser.add_argument("--crystal-copies", type=int, default=0, help="teacher copies per DFT crystal")
     parser.add_argument(
         "--synthetic-tag", action="append", default=[], help="earlier synthetic labels of this teacher"
@@ -68,11 +75,15 @@ def main() -> None:
         n_frames=20,
         student_rounds=args.student_rounds,
         until_stable=args.until_stable,
+        stable_rounds=args.stable_rounds,
         crystal_copies=CrystalCopies(n_copies=args.crystal_copies) if args.crystal_copies else None,
         synthetic_tags=args.synthetic_tag,
         tag="indirect-example",
     )
-    flow = maker.make(cells)  # the teacher and every setting are checked here, before any job
+    packings = FreshPackings(counts=[{"Ge": 32, "Te": 32}] * args.fresh_packings, seed=1)
+    student_cells = packings if args.fresh_packings else None
+    # the teacher and every setting are checked here, before any job
+    flow = maker.make(cells, student_cells=student_cells)
     run_local(flow)
     store = get_store()
     store.connect()

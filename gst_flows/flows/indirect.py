@@ -38,6 +38,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from gst_flows.errors import InputError
 from gst_flows.flows.crystal_copies import check_crystal_copies, crystal_copies_job
+from gst_flows.flows.fresh_packings import as_fresh_packings
 from gst_flows.flows.indirect_validation import failed_runs, n_structures, validate_student
 from gst_flows.makers.fit import PotentialFitMaker, TrainingSelection
 from gst_flows.makers.md import GapMDMaker, as_md_doc, structure_to_atoms
@@ -213,6 +214,12 @@ class IndirectLearningMaker(Maker):
         checks, none failed): that student is the result, its document records its runs and
         ``stable`` is True, and no further student is fitted. ``student_rounds`` is then the
         most rounds; a flow whose last student is still unstable ends as without it.
+    stable_rounds
+        With ``until_stable``: the rounds in a row whose runs all complete before a student
+        is the result. A student that passes a round runs again in the next one (no refit)
+        on that round's cells; one stopped run ends its streak and the next student is
+        fitted. More than 1 needs other cells or seeds every round
+        (``student_cells=FreshPackings(...)`` or ``student_reseed``).
     student_reseed
         Run each round's student MD with other seeds of the velocities and thermostat noise
         (the protocol's seed, or the maker's, plus the round's index from 0): a round's runs
@@ -266,6 +273,7 @@ class IndirectLearningMaker(Maker):
     heldout_fraction: float = 0.25
     student_rounds: int = 0
     until_stable: bool = False
+    stable_rounds: int = 1
     student_reseed: bool = False
     student_md_makers: list[GapMDMaker] | None = None
     student_frame_interval: int | None = 10
@@ -296,7 +304,11 @@ class IndirectLearningMaker(Maker):
         if not self.tag or not isinstance(self.tag, str):
             raise InputError(f"tag must be a non-empty text, got {self.tag!r}", where="tag")
         _check_cells(cells, "cells")
-        if student_cells is not None:
+        packings = as_fresh_packings(student_cells)
+        if packings is not None:
+            packings.check()
+            student_cells = packings.cells(1)
+        elif student_cells is not None:
             _check_cells(student_cells, "student_cells")
         if not self.md_makers or not all(isinstance(m, GapMDMaker) for m in self.md_makers):
             raise InputError("md_makers must be one or more GapMDMaker", where="md_makers")
@@ -320,6 +332,17 @@ class IndirectLearningMaker(Maker):
                 "until_stable ends student rounds early, but student_rounds is 0",
                 where="until_stable",
                 fix="give student_rounds, the most rounds to run",
+            )
+        _require_whole("stable_rounds", self.stable_rounds, 1)
+        if self.stable_rounds > 1 and not self.until_stable:
+            raise InputError(
+                "stable_rounds counts rounds for until_stable, which is off", where="stable_rounds"
+            )
+        if self.stable_rounds > 1 and packings is None and not self.student_reseed:
+            raise InputError(
+                "stable_rounds > 1 would run the same student on the same cells and seeds again",
+                where="stable_rounds",
+                fix="give student_cells=FreshPackings(...) or student_reseed=True",
             )
         if self.student_frame_interval is not None:
             _require_whole("student_frame_interval", self.student_frame_interval, 1)
@@ -406,7 +429,9 @@ class IndirectLearningMaker(Maker):
             JobStore in which the teacher is looked up; the configured one when omitted.
         student_cells
             Starting cells of the student's MD in the rounds (default ``cells``): larger
-            cells than the teacher can afford, where a student meets rarer configurations.
+            cells than the teacher can afford, where a student meets rarer configurations;
+            or a :class:`~gst_flows.flows.fresh_packings.FreshPackings`, whose new packings
+            every round are cells no student ran on before.
 
         Returns
         -------
@@ -472,7 +497,9 @@ class IndirectLearningMaker(Maker):
             from gst_flows.flows.student_rounds import student_round
 
             chosen = cells if student_cells is None else student_cells
-            structures = [c if isinstance(c, Structure) else AseAtomsAdaptor.get_structure(c) for c in chosen]
+            structures = as_fresh_packings(chosen) or [
+                c if isinstance(c, Structure) else AseAtomsAdaptor.get_structure(c) for c in chosen
+            ]
             rounds = student_round(check.output, self, structures, 1, settings, held, ref)
             rounds.name = "student round 1"
             steps.append(rounds)

@@ -133,7 +133,17 @@ def _rounds(previous, student_runs, student_id, vs_teacher, vs_dft, settings) ->
 
 
 def with_runs(student: StudentRound, runs: list[dict[str, Any]]) -> StudentRound:
-    """``student`` with its MD runs recorded (outputs of ``student_label_frames``, one per run)."""
-    stopped = [r["run"] for r in runs if r["status"] != "completed"]
-    labelled = sum(r["n_labelled"] for r in runs)
-    return student.model_copy(update={"n_runs": len(runs), "stopped_runs": stopped, "n_labelled": labelled})
+    """``student`` with one more round of its MD runs added to those recorded.
+
+    ``runs``: outputs of ``student_label_frames``, one per run (a failed run is None).
+    """
+    stopped = [r["run"] if r else "failed run" for r in runs if not r or r["status"] != "completed"]
+    clean = bool(runs) and not stopped
+    return student.model_copy(
+        update={
+            "n_runs": student.n_runs + len(runs),
+            "stopped_runs": [*student.stopped_runs, *stopped],
+            "n_labelled": student.n_labelled + sum(r["n_labelled"] for r in runs if r),
+            "clean_rounds": student.clean_rounds + clean,
+        }
+    )

@@ -6,7 +6,9 @@ teacher label frames of those runs (:func:`student_label_frames`; a run stopped 
 blow-up check gives the frames saved before the stop) and fits the next student on
 everything so far; :class:`~gst_flows.flows.indirect.IndirectLearningMaker` starts the rounds
 (``student_rounds``). With ``until_stable`` a round whose runs all completed ends the rounds
-with that student (:func:`_refit_unless_stable`).
+with that student (:func:`_refit_unless_stable`), or, with ``stable_rounds`` above 1, runs it
+again in the next round on that round's cells (new packings with
+:class:`~gst_flows.flows.fresh_packings.FreshPackings`) until it passes that many in a row.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from jobflow.core.reference import OnMissing
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from gst_flows.flows.fresh_packings import FreshPackings, as_fresh_packings
 from gst_flows.flows.indirect import sample_frames, student_sources
 from gst_flows.flows.indirect_validation import validate_student, with_runs
 from gst_flows.makers.md import GapMDMaker, structure_to_atoms
@@ -94,7 +97,7 @@ def _run_summary(batch: Any, name: str, status: str) -> dict[str, Any]:
 def student_round(
     doc: Any,
     maker: IndirectLearningMaker,
-    cells: list[Structure],
+    cells: list[Structure] | FreshPackings,
     round_: int,
     settings: dict[str, Any],
     heldout_trajectories: list[int],
@@ -105,19 +108,25 @@ def student_round(
     The round's output is the next student's :class:`IndirectLearningDoc`, whose
     ``student_rounds`` records how the runs of every earlier student went; a further round
     follows while ``round_ < maker.student_rounds``. With ``maker.until_stable``, a student
-    whose runs all completed is the output instead (no next student).
+    whose runs all completed is the output instead (no next student), or runs again in the
+    next round until it has passed ``maker.stable_rounds`` rounds in a row. ``cells``: the
+    cells of every round, or :class:`FreshPackings` drawing new ones for each.
     """
     from gst_flows.flows.active_learning.jobs import al_md
 
     doc = IndirectLearningDoc.model_validate(doc)
     labeller = TeacherLabelMaker(teacher=teacher)
     jobs, outputs = [], []
-    for i, cell in enumerate(cells):
+    packings = as_fresh_packings(cells)
+    student = doc.student_rounds[-1].round if doc.student_rounds else round_ - 1
+    # a student run again (stable_rounds) names its runs by round as well
+    suffix = f" (round {round_})" if student != round_ - 1 else ""
+    for i, cell in enumerate(packings.cells(round_) if packings else cells):
         for md_maker, stride in maker.student_runs():
             if maker.student_reseed:  # other trajectories than the last round's, as fresh cells
                 md_maker = reseeded(md_maker, round_ - 1)
             protocol = md_maker.resolved_protocol(structure_to_atoms(cell)).name
-            name = f"student {round_ - 1} md {i} {protocol}"
+            name = f"student {student} md {i} {protocol}{suffix}"
             # the run keeps the frames to label: the maker's spacing and those before a stop
             run = al_md(replace(md_maker, potential=doc.student_ref), cell, None, stride, maker.blowup_frames)
             run.name = name
@@ -170,14 +179,25 @@ def _refit(outputs, doc, maker, cells, round_, settings, heldout_trajectories, t
 
 @job
 def _refit_unless_stable(outputs: list[Any], doc: Any, *args: Any) -> Response | IndirectLearningDoc:
-    """``until_stable``: the student's document when its runs all completed, else the round's rest.
+    """``until_stable``: the student's document after ``stable_rounds`` clean rounds, else more.
 
-    The document returned records the student's runs and ``stable``; otherwise the job is
-    replaced by the rest of the round (:func:`_refit`).
+    The document returned records the student's runs and ``stable``. A round whose runs all
+    completed short of that streak is followed by another round of the same student (none
+    when ``student_rounds`` are used up: the document, not stable); a round with a stopped
+    run by the rest of the round (:func:`_refit`).
     """
     doc = IndirectLearningDoc.model_validate(doc)
-    if outputs and all(r is not None and r["status"] == "completed" for r in outputs):
-        rounds = [*doc.student_rounds[:-1], with_runs(doc.student_rounds[-1], outputs)]
-        return doc.model_copy(update={"student_rounds": rounds, "stable": True})
+    maker, cells, round_ = args[0], args[1], args[2]
+    passed = with_runs(doc.student_rounds[-1], outputs)
+    if passed.clean_rounds > doc.student_rounds[-1].clean_rounds:  # every run completed
+        if passed.clean_rounds >= maker.stable_rounds or round_ >= maker.student_rounds:
+            rounds = [*doc.student_rounds[:-1], passed]
+            stable = passed.clean_rounds >= maker.stable_rounds
+            return doc.model_copy(update={"student_rounds": rounds, "stable": stable})
+        # the same student again on the next round's cells; its runs so far are recorded
+        again = doc.model_copy(update={"student_rounds": [*doc.student_rounds[:-1], passed]})
+        follow = student_round(again, maker, cells, round_ + 1, *args[3:])
+        follow.name = f"student round {round_ + 1}"
+        return Response(replace=Flow([follow], output=follow.output))
     steps = _refit(outputs, doc, *args)
     return Response(replace=Flow(steps, output=steps[-1].output))

@@ -27,6 +27,9 @@ class StudentRound(BaseModel):
         default_factory=list, description="Runs of this student stopped early (blow-up check) or failed."
     )
     n_labelled: int = Field(0, description="Frames of its runs the teacher labelled for the next fit.")
+    clean_rounds: int = Field(
+        0, description="Rounds of this student in which every run completed (until_stable's streak)."
+    )
     errors_vs_teacher: ErrorMetrics | None = Field(None, description="Pooled errors on the held-out runs.")
     errors_vs_dft: ErrorMetrics | None = Field(None, description="Pooled errors on the DFT held-out labels.")
 
