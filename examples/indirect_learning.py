@@ -17,8 +17,10 @@ adds N rounds of the student's own MD (the same protocols on LAMMPS), labelled b
 and fitted into the next student; the table lists how every student's runs went.
 ``--until-stable`` ends the rounds at the first student whose runs all complete
 (``--stable-rounds K``: complete K rounds in a row). ``--fresh-packings N`` runs each round's
-student MD on N new 64-atom GeTe random packings (``FreshPackings``) instead of the teacher's
-cells: cells no student ran on before.
+student MD on N new 56-atom Ge1Sb2Te4 random packings (``FreshPackings``) instead of the teacher's
+cells: cells no student ran on before; only the melt-quench runs there (a packing releases its
+strain energy as heat in the first steps, which trips the temperature check of a run starting
+at 300 K, such as the heating ramp).
 ``--crystal-copies N`` (with ``DFT_TAG``) has the teacher label N rattled (0.15 Å) and strained
 (3 %) copies of every DFT crystal of ``DFT_TAG`` for the student as well.
 ``--synthetic-tag TAG`` (repeatable) has every student also fit the labels another flow had
@@ -30,13 +32,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from gst_flows.execution import run_local
 from gst_flows.fit import format_error_table
 from gst_flows.flows.crystal_copies import CrystalCopies
 from gst_flows.flows.fresh_packings import FreshPackings
-from gst_flows.flows.indirect import IndirectLearningMaker
+from gst_flows.flows.indirect import IndirectLearningMaker, default_teacher_md_makers
 from gst_flows.schemas.indirect import IndirectLearningDoc
 from gst_flows.store import get_store
 from gst_flows.structures import build_rocksalt
@@ -80,8 +83,12 @@ def main() -> None:
         synthetic_tags=args.synthetic_tag,
         tag="indirect-example",
     )
-    packings = FreshPackings(counts=[{"Ge": 32, "Te": 32}] * args.fresh_packings, seed=1)
+    cell = {"Ge": 8, "Sb": 16, "Te": 32}  # Ge1Sb2Te4, as the teacher's first cell
+    packings = FreshPackings(counts=[cell] * args.fresh_packings, min_distance=2.7, seed=1)
     student_cells = packings if args.fresh_packings else None
+    if student_cells:  # the melt-quench alone: it starts hot
+        quench = default_teacher_md_makers()[0]
+        maker.student_md_makers = [replace(quench, name="student md melt-quench", engine="lammps")]
     # the teacher and every setting are checked here, before any job
     flow = maker.make(cells, student_cells=student_cells)
     run_local(flow)
@@ -101,7 +108,8 @@ def main() -> None:
     for r in doc.student_rounds:
         held = r.errors_vs_teacher
         print(
-            f"student {r.round} {r.student_potential_id}: {r.n_runs} MD runs, {len(r.stopped_runs)} stopped, "
+            f"student {r.round} {r.student_potential_id}: {r.n_runs} MD runs, {len(r.stopped_runs)} stopped "
+            f"({r.clean_rounds} rounds with none stopped), "
             f"{r.n_labelled} frames labelled"
             + (f"; held-out force RMSE against the teacher {held.force_rmse:.3f} eV/Å" if held else "")
         )

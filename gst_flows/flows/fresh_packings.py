@@ -6,6 +6,10 @@ packings of the same composition within the first hundred steps of the melt (mea
 ``docs/fast-potentials.md``). ``IndirectLearningMaker.make(cells, student_cells=FreshPackings(...))``
 draws new packings for every round instead, so that each round's runs are on cells no
 student has run on, and ``until_stable`` judges a student on unseen cells.
+
+A packing is far from equilibrium: it releases strain energy as heat within the first steps.
+Start the student's runs on packings hot (a melt at the protocol's initial temperature); a run
+from 300 K, such as a heating ramp, trips the MD temperature check at once.
 """
 
 from __future__ import annotations
