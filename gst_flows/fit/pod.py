@@ -429,10 +429,9 @@ def _least_squares(
 ) -> tuple[dict[str, float], Predictions]:
     """Overwrite ``coefficients`` with the least-squares solve; its training errors and predictions."""
     from gst_flows.fit.pod_lstsq import (
-        design_errors,
-        design_predictions,
-        pod_design,
-        solve_pod_coefficients,
+        as_predictions,
+        prediction_errors,
+        solve_pod_frames,
         write_pod_coefficients,
     )
 
@@ -448,14 +447,16 @@ def _least_squares(
                 slot[key] = len(unique)
                 unique.append(atoms)
             index.append(slot[key])
-    designs = pod_design(unique, directory / PARAM_FILE, kept, species)
-    weights = np.sqrt(np.bincount(index, minlength=len(designs)))
+    weights = np.sqrt(np.bincount(index, minlength=len(unique)))
     isolated = [a for a in frames if is_isolated_atom(a)]
-    solution = solve_pod_coefficients(designs, solver, isolated, species, weights)
+    # the design rows are streamed chunk by chunk: only each frame's predictions are kept
+    solution, predicted = solve_pod_frames(
+        unique, directory / PARAM_FILE, kept, species, solver, isolated, weights
+    )
     write_pod_coefficients(coefficients, solution)
     bulk = [a for a in frames if not is_isolated_atom(a)]
-    each = [designs[k] for k in index]
-    return design_errors(each, solution), design_predictions(bulk, each, solution)
+    each = [predicted[k] for k in index]
+    return prediction_errors(each), as_predictions(bulk, each)
 
 
 def _geometry_key(atoms: Atoms, *extra: np.ndarray) -> bytes:

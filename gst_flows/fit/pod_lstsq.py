@@ -19,17 +19,23 @@ with every column scaled to unit root-mean-square (``S``), by an orthogonal (SVD
 solver instead of the normal equations (``w_f``: a frame's weight, 1 unless given).
 Isolated-atom frames pin the one-body coefficient of their species (``pair_style pod`` gives
 an atom without neighbours no energy, so their design rows are built here).
+
+The design rows of a fit may not fit in memory (a 1,000-atom frame has 3,001 rows: 20 MB at
+825 coefficients). :func:`solve_pod_frames` computes them chunk by chunk of consecutive
+frames (:data:`DESIGN_CHUNK_ROWS`, one worker run each) and folds each chunk into the
+triangular factor of a QR of the unscaled rows (the column scales come from that factor);
+the training predictions take a second pass over the chunks. Peak memory is one chunk and
+the factor, whatever the number of frames.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,22 +47,33 @@ from gst_flows.fit.exceptions import FitInputError
 from gst_flows.fit.metrics import Predictions
 
 __all__ = [
+    "DESIGN_CHUNK_ROWS",
     "LSTSQ_BLOCK_ROWS",
+    "DesignPrediction",
     "PodDesign",
     "PodLeastSquares",
+    "as_predictions",
+    "design_chunks",
     "design_errors",
     "design_predictions",
     "pod_design",
+    "pod_design_chunks",
+    "predict_designs",
+    "prediction_errors",
     "read_pod_coefficients",
     "require_forces",
     "solve_pod_coefficients",
+    "solve_pod_frames",
     "write_pod_coefficients",
 ]
 
 
-#: Rows of the least-squares design folded into its QR factor at a time (about 100 MB at 600
+#: Rows of the least-squares design folded into its QR factor at a time (130 MB at 825
 #: coefficients).
 LSTSQ_BLOCK_ROWS = 20_000
+#: Design rows (1 + 3N a frame) computed by one worker run and held at a time (400 MB at 825
+#: coefficients); a frame with more rows is a chunk of its own.
+DESIGN_CHUNK_ROWS = 60_000
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,20 @@ class PodDesign:
     natoms: int
 
 
+@dataclass(frozen=True)
+class DesignPrediction:
+    """What coefficients predict for one design, beside its labels.
+
+    Energies in eV; forces (N, 3) in eV/Å, in the design's (LAMMPS) frame.
+    """
+
+    natoms: int
+    energy_label: float
+    energy: float
+    force_labels: np.ndarray
+    forces: np.ndarray
+
+
 def read_pod_coefficients(path: str | Path) -> np.ndarray:
     """Coefficients of a ``pod_coefficients.pod`` file."""
     lines = Path(path).read_text().split("\n")
@@ -108,20 +139,69 @@ def write_pod_coefficients(path: str | Path, coefficients: np.ndarray) -> Path:
     return path
 
 
+def design_chunks(frames: Sequence[Atoms], max_rows: int | None = None) -> list[list[Atoms]]:
+    """``frames`` in consecutive chunks of at most ``max_rows`` design rows (1 + 3N a frame).
+
+    Order is kept; a frame with more rows than ``max_rows`` is a chunk of its own.
+    ``max_rows`` defaults to :data:`DESIGN_CHUNK_ROWS`.
+    """
+    limit = DESIGN_CHUNK_ROWS if max_rows is None else max_rows
+    chunks: list[list[Atoms]] = []
+    rows = 0
+    for atoms in frames:
+        n = 1 + 3 * len(atoms)
+        if not chunks or rows + n > limit:
+            chunks.append([])
+            rows = 0
+        chunks[-1].append(atoms)
+        rows += n
+    return chunks
+
+
+def pod_design_chunks(
+    frames: Sequence[Atoms],
+    param_file: str | Path,
+    coefficient_file: str | Path,
+    species: Sequence[str],
+    max_rows: int | None = None,
+) -> Iterator[list[PodDesign]]:
+    """Design matrices of ``frames`` (no isolated atoms), chunk by chunk (:func:`design_chunks`).
+
+    One worker run per chunk, when the chunk is asked for; the frames are checked before
+    the first one. Nothing here holds a chunk once it is handed over.
+    """
+    _check_designable(frames)
+    chunks = design_chunks(frames, max_rows)
+    return (_design_chunk(chunk, param_file, coefficient_file, species) for chunk in chunks)
+
+
 def pod_design(
     frames: Sequence[Atoms], param_file: str | Path, coefficient_file: str | Path, species: Sequence[str]
 ) -> list[PodDesign]:
-    """Design matrices of ``frames`` (no isolated atoms) from ``compute pod/global``.
+    """Design matrices of ``frames`` (no isolated atoms) from ``compute pod/global``, all at once.
 
-    Runs :mod:`gst_flows.fit.pod_design_worker` in a subprocess (the ``lammps`` module needs
-    MPICH's library on the loader path, set only for child processes); the frames go to it
-    as exact arrays.
+    The chunks of :func:`pod_design_chunks`, concatenated: for many large frames, stream
+    them instead (:func:`solve_pod_frames`).
     """
-    from gst_flows.md.lammps.plugin import lammps_env
+    return [d for chunk in pod_design_chunks(frames, param_file, coefficient_file, species) for d in chunk]
 
+
+def _check_designable(frames: Sequence[Atoms]) -> None:
     if any(is_isolated_atom(a) for a in frames):
         raise FitInputError("isolated atoms have no POD design rows; pass them to the solver instead")
     require_forces(frames)
+
+
+def _design_chunk(
+    frames: Sequence[Atoms], param_file: str | Path, coefficient_file: str | Path, species: Sequence[str]
+) -> list[PodDesign]:
+    """Design matrices of ``frames`` from one run of :mod:`gst_flows.fit.pod_design_worker`.
+
+    The worker runs in a subprocess (the ``lammps`` module needs MPICH's library on the
+    loader path, set only for child processes); the frames go to it as exact arrays.
+    """
+    from gst_flows.md.lammps.plugin import lammps_env
+
     with tempfile.TemporaryDirectory(prefix="gst-pod-design-") as tmp:
         frames_path, out = Path(tmp) / "frames.npz", Path(tmp) / "design.npz"
         arrays = {}
@@ -158,17 +238,20 @@ def pod_design(
         if proc.returncode != 0 or not out.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
             raise RuntimeError("compute pod/global failed: " + " | ".join(tail))
+        designs = []
         with np.load(out) as data:
-            return [
-                PodDesign(
-                    energy=data[f"rows{k}"][0],
-                    forces=data[f"rows{k}"][1:],
-                    energy_label=float(atoms.info[ENERGY_KEY]),
-                    force_labels=data[f"labels{k}"].reshape(-1),
-                    natoms=len(atoms),
+            for k, atoms in enumerate(frames):
+                rows = data[f"rows{k}"]  # each look-up reads the array again: once
+                designs.append(
+                    PodDesign(
+                        energy=rows[0].copy(),
+                        forces=rows[1:],
+                        energy_label=float(atoms.info[ENERGY_KEY]),
+                        force_labels=data[f"labels{k}"].reshape(-1),
+                        natoms=len(atoms),
+                    )
                 )
-                for k, atoms in enumerate(frames)
-            ]
+        return designs
 
 
 def _isolated_rows(frames: Sequence[Atoms], species: Sequence[str], ncoef: int) -> list[PodDesign]:
@@ -184,7 +267,7 @@ def _isolated_rows(frames: Sequence[Atoms], species: Sequence[str], ncoef: int) 
 
 
 def solve_pod_coefficients(
-    designs: Sequence[PodDesign],
+    designs: Iterable[PodDesign],
     solver: PodLeastSquares,
     isolated: Sequence[Atoms] = (),
     species: Sequence[str] = (),
@@ -193,60 +276,134 @@ def solve_pod_coefficients(
     """Least-squares coefficients for ``designs`` (plus isolated atoms of ``species``).
 
     ``weights`` (one per design, default 1) multiply a frame's rows: weight ``w`` counts as
-    the frame repeated ``w**2`` times.
+    the frame repeated ``w**2`` times. ``designs`` is gone through once and may be a
+    generator: no design is kept after its rows are folded in.
+
+    The weighted rows, unscaled, are folded into the triangular factor ``R`` of a QR, block
+    by block (:data:`LSTSQ_BLOCK_ROWS`). An orthogonal transform keeps the norms of the
+    columns, so those of ``R`` give the column scales ``S`` (root mean square over the rows)
+    without another pass; then ``[R S^-1 ; sqrt(ridge) I] (S c) = [Q^T y ; 0]`` is solved.
     """
-    if not designs:
-        raise FitInputError("no frames with neighbours to fit")
-    if weights is not None and len(weights) != len(designs):
+    if weights is not None and isinstance(designs, Sized) and len(weights) != len(designs):
         raise FitInputError(f"{len(weights)} weights for {len(designs)} frames")
-    ncoef = designs[0].energy.size
-    rows = [*_isolated_rows(isolated, species, ncoef), *designs]
-    frame_weights = np.ones(len(designs)) if weights is None else np.asarray(weights, dtype=float)
-    w = np.concatenate([np.ones(len(rows) - len(designs)), frame_weights])
     e = solver.energy_weight
-
-    def weighted_rows():
-        for wk, d in zip(w, rows, strict=True):
-            yield (
-                wk * np.vstack([e * d.energy[None] / d.natoms, d.forces]),
-                wk * np.r_[e * d.energy_label / d.natoms, d.force_labels],
-            )
-
-    # column scales first, then the scaled rows folded into a triangular factor block by block:
-    # the whole design matrix is never stacked (its copies were the fit's peak memory)
-    squares = sum(
-        wk**2 * ((e * d.energy / d.natoms) ** 2 + (d.forces**2).sum(axis=0))
-        for wk, d in zip(w, rows, strict=True)
-    )
-    scale = np.sqrt(squares / sum(1 + len(d.forces) for d in rows))
-    scale[scale == 0] = 1.0
-    r, z = np.zeros((0, ncoef)), np.zeros(0)
-    block_a, block_y, held = [], [], 0
-    ridge = (np.sqrt(solver.ridge) * np.diag(scale), np.zeros(ncoef))
-    for a, y in itertools.chain(weighted_rows(), [ridge]):
-        block_a.append(a / scale)
-        block_y.append(y)
-        held += len(a)
+    factor, block, held, total = None, [], 0, 0
+    for w, d in _weighted(designs, weights):
+        if factor is None:  # the first design gives the size, the isolated atoms come first
+            factor = np.zeros((0, d.energy.size + 1))
+            block = [_weighted_rows(a, 1.0, e) for a in _isolated_rows(isolated, species, d.energy.size)]
+            held = total = len(block)
+        # the labels ride along as the last column: its part of R is Q^T y
+        block.append(_weighted_rows(d, w, e))
+        held += len(block[-1])
+        total += len(block[-1])
         if held >= LSTSQ_BLOCK_ROWS:
-            r, z = _fold(r, z, block_a, block_y)
-            block_a, block_y, held = [], [], 0
-    r, z = _fold(r, z, block_a, block_y)
-    coefficients, *_ = np.linalg.lstsq(r, z, rcond=None)
-    return coefficients / scale
+            factor, held = _fold(factor, block), 0
+    if factor is None:
+        raise FitInputError("no frames with neighbours to fit")
+    factor = _fold(factor, block)
+    ncoef = factor.shape[1] - 1
+    r, z = factor[:, :ncoef], factor[:, ncoef]
+    scale = np.linalg.norm(r, axis=0) / np.sqrt(total)
+    scale[scale == 0] = 1.0
+    system = np.vstack([r / scale, np.sqrt(solver.ridge) * np.eye(ncoef)])
+    scaled, *_ = np.linalg.lstsq(system, np.r_[z, np.zeros(ncoef)], rcond=None)
+    return scaled / scale
 
 
-def _fold(r: np.ndarray, z: np.ndarray, block_a: list, block_y: list) -> tuple[np.ndarray, np.ndarray]:
-    """Fold rows into the triangular factor ``r`` (and ``z``, Q^T times the targets) of a QR."""
-    if not block_a:
-        return r, z
-    q, r = np.linalg.qr(np.vstack([r, *block_a]))
-    return r, q.T @ np.concatenate([z, *block_y])
+def _weighted(designs: Iterable[PodDesign], weights: Sequence[float] | None) -> Iterator[tuple]:
+    """(weight, design) pairs; FitInputError unless there is one weight per design."""
+    n = 0
+    for n, d in enumerate(designs, 1):
+        if weights is not None and n > len(weights):
+            raise FitInputError(f"{len(weights)} weights for more frames")
+        yield (1.0 if weights is None else float(weights[n - 1])), d
+    if weights is not None and n != len(weights):
+        raise FitInputError(f"{len(weights)} weights for {n} frames")
 
 
-def design_errors(designs: Sequence[PodDesign], coefficients: np.ndarray) -> dict[str, float]:
-    """Energy (eV/atom) and force (eV/Å) RMSE and MAE of ``coefficients`` on ``designs``."""
-    de = np.array([(d.energy @ coefficients - d.energy_label) / d.natoms for d in designs])
-    df = np.concatenate([d.forces @ coefficients - d.force_labels for d in designs])
+def _weighted_rows(d: PodDesign, weight: float, energy_weight: float) -> np.ndarray:
+    """``weight [e D / N, e E / N ; dD, F]``: a frame's rows with its labels as the last column."""
+    out = np.empty((1 + len(d.forces), d.energy.size + 1))
+    out[0, :-1] = energy_weight * d.energy / d.natoms
+    out[0, -1] = energy_weight * d.energy_label / d.natoms
+    out[1:, :-1] = d.forces
+    out[1:, -1] = d.force_labels
+    out *= weight
+    return out
+
+
+def _fold(factor: np.ndarray, block: list[np.ndarray]) -> np.ndarray:
+    """The triangular factor of a QR of ``factor`` stacked on the rows of ``block`` (emptied).
+
+    The rows are stacked once, in the order LAPACK takes, and factored in place.
+    """
+    from scipy.linalg import qr
+
+    if not block:
+        return factor
+    stacked = np.empty((len(factor) + sum(len(b) for b in block), factor.shape[1]), order="F")
+    np.concatenate([factor, *block], out=stacked)
+    block.clear()
+    (_, _), r = qr(stacked, overwrite_a=True, mode="raw", check_finite=False)
+    return r
+
+
+def solve_pod_frames(
+    frames: Sequence[Atoms],
+    param_file: str | Path,
+    coefficient_file: str | Path,
+    species: Sequence[str],
+    solver: PodLeastSquares,
+    isolated: Sequence[Atoms] = (),
+    weights: Sequence[float] | None = None,
+) -> tuple[np.ndarray, list[DesignPrediction]]:
+    """Least-squares coefficients for ``frames`` and what they predict for each of them.
+
+    The design rows are computed chunk by chunk (:func:`design_chunks`) and never all held:
+    streamed into :func:`solve_pod_coefficients`, then computed again for the predictions,
+    but for the last chunk, still held when the solve ends. Peak memory is about one chunk
+    and the QR factor, whatever the number of frames.
+    """
+    _check_designable(frames)
+    chunks = design_chunks(frames)
+    last: list[PodDesign] = []
+
+    def streamed() -> Iterator[PodDesign]:
+        for k, chunk in enumerate(chunks):
+            designs = _design_chunk(chunk, param_file, coefficient_file, species)
+            yield from designs
+            if k == len(chunks) - 1:
+                last.extend(designs)
+            del designs  # not held while the next chunk is computed
+
+    coefficients = solve_pod_coefficients(streamed(), solver, isolated, species, weights)
+    tail = predict_designs(last, coefficients)
+    last.clear()
+    head = []
+    for chunk in chunks[:-1]:
+        head += predict_designs(_design_chunk(chunk, param_file, coefficient_file, species), coefficients)
+    return coefficients, head + tail
+
+
+def predict_designs(designs: Iterable[PodDesign], coefficients: np.ndarray) -> list[DesignPrediction]:
+    """Energy and forces that ``coefficients`` give each of ``designs`` (a few numbers a frame)."""
+    return [
+        DesignPrediction(
+            natoms=d.natoms,
+            energy_label=d.energy_label,
+            energy=float(d.energy @ coefficients),
+            force_labels=d.force_labels.reshape(-1, 3),
+            forces=(d.forces @ coefficients).reshape(-1, 3),
+        )
+        for d in designs
+    ]
+
+
+def prediction_errors(predicted: Sequence[DesignPrediction]) -> dict[str, float]:
+    """Energy (eV/atom) and force (eV/Å) RMSE and MAE of ``predicted``."""
+    de = np.array([(p.energy - p.energy_label) / p.natoms for p in predicted])
+    df = np.concatenate([(p.forces - p.force_labels).reshape(-1) for p in predicted])
     return {
         "energy_mae": float(np.abs(de).mean()),
         "energy_rmse": float(np.sqrt((de**2).mean())),
@@ -255,27 +412,37 @@ def design_errors(designs: Sequence[PodDesign], coefficients: np.ndarray) -> dic
     }
 
 
-def design_predictions(
-    frames: Sequence[Atoms], designs: Sequence[PodDesign], coefficients: np.ndarray
-) -> Predictions:
-    """What ``coefficients`` predict for ``frames`` (one design each), as :func:`predict` gives.
+def as_predictions(frames: Sequence[Atoms], predicted: Sequence[DesignPrediction]) -> Predictions:
+    """``predicted`` (one per frame of ``frames``) as :func:`predict` gives them.
 
     Reference energies and forces are those the designs carry (with a baseline, the labels
     minus it; forces in LAMMPS's frame): the differences, and so :func:`error_table`, are
     those of the whole potential run by LAMMPS. Virials are not in the design rows: None.
     """
     out = Predictions([], [], [], [], [], [], [], [])
-    for atoms, d in zip(frames, designs, strict=True):
+    for atoms, p in zip(frames, predicted, strict=True):
         out.config_types.append(config_type_of(atoms))
-        out.n_atoms.append(d.natoms)
-        out.energy_ref.append(d.energy_label)
-        out.energy_pred.append(float(d.energy @ coefficients))
-        out.forces_ref.append(d.force_labels.reshape(-1, 3))
-        out.forces_pred.append((d.forces @ coefficients).reshape(-1, 3))
+        out.n_atoms.append(p.natoms)
+        out.energy_ref.append(p.energy_label)
+        out.energy_pred.append(p.energy)
+        out.forces_ref.append(p.force_labels)
+        out.forces_pred.append(p.forces)
         out.virial_ref.append(None)
         out.virial_pred.append(None)
         out.formulas.append(atoms.get_chemical_formula(mode="metal", empirical=True))
     return out
+
+
+def design_errors(designs: Sequence[PodDesign], coefficients: np.ndarray) -> dict[str, float]:
+    """Energy (eV/atom) and force (eV/Å) RMSE and MAE of ``coefficients`` on ``designs``."""
+    return prediction_errors(predict_designs(designs, coefficients))
+
+
+def design_predictions(
+    frames: Sequence[Atoms], designs: Sequence[PodDesign], coefficients: np.ndarray
+) -> Predictions:
+    """What ``coefficients`` predict for ``frames`` (one design each), as :func:`predict` gives."""
+    return as_predictions(frames, predict_designs(designs, coefficients))
 
 
 def require_forces(frames: Sequence[Atoms]) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import weakref
+
 import ase.io
 import numpy as np
 import pytest
+from ase import Atoms
 
 from gst_flows.fit import FitInputError
 from gst_flows.fit.data import is_isolated_atom
@@ -123,29 +127,34 @@ def test_a_weight_counts_as_repeated_frames(fitted):
         solve_pod_coefficients(designs, solver, weights=[1.0, 1.0])
 
 
-@needs_lammps
-def test_repeated_frames_are_designed_once_and_weighted(frames, tmp_path, monkeypatch):
+def _count_design_runs(monkeypatch) -> list[int]:
+    """The number of frames of each design worker run, from now on."""
     from gst_flows.fit import pod_lstsq
 
-    calls = []
-    design = pod_lstsq.pod_design
+    runs, run = [], pod_lstsq._design_chunk
 
     def counting(frames_, *args):
-        calls.append(len(frames_))
-        return design(frames_, *args)
+        runs.append(len(frames_))
+        return run(frames_, *args)
 
-    monkeypatch.setattr(pod_lstsq, "pod_design", counting)
+    monkeypatch.setattr(pod_lstsq, "_design_chunk", counting)
+    return runs
+
+
+@needs_lammps
+def test_repeated_frames_are_designed_once_and_weighted(frames, tmp_path, monkeypatch):
+    calls = _count_design_runs(monkeypatch)
     solver = PodLeastSquares()
     condensed = [a for a in frames if not is_isolated_atom(a)]
     repeated = frames + [a.copy() for a in condensed[:2] for _ in range(3)]  # two frames 4 times
     fit_pod(repeated, tmp_path / "repeated", SMALL, solver=solver)
-    assert calls == [len(condensed)]  # each distinct frame once
+    assert calls == [len(condensed)]  # each distinct frame once (one chunk: kept for the predictions)
     # fitpod (run for the parameter file) gets its seed: distinct frames, each once
     seed = ase.io.read(tmp_path / "repeated" / "train" / "train.xyz", ":")
     assert len(seed) == len(fitpod_seed(repeated)) == len(fitpod_seed(frames)) <= len(frames)
     result = fit_pod(repeated, tmp_path / "plain", SMALL, solver=solver)
     # the same fit as weighting those two frames by 2 (= 4 copies)
-    designs = design(
+    designs = pod_design(
         condensed, result.param_file, result.directory / "pod_coefficients_fitpod.pod", result.species
     )
     isolated = [a for a in frames if is_isolated_atom(a)]
@@ -191,39 +200,215 @@ def test_solver_input_is_checked():
         solve_pod_coefficients([], PodLeastSquares())
 
 
-def test_blocked_solve_equals_the_dense_ridge_least_squares(monkeypatch):
-    from gst_flows.fit import pod_lstsq
-
-    rng = np.random.default_rng(3)
-    ncoef = 12
+def _random_designs(rng, ncoef, sizes, column_scale=1.0):
+    """Random designs of frames of ``sizes`` atoms, column k multiplied by ``column_scale[k]``."""
     designs = []
-    for natoms in (3, 5, 8, 4, 6, 7):
-        energy = rng.normal(size=ncoef) * natoms
-        forces = rng.normal(size=(3 * natoms, ncoef))
+    for natoms in sizes:
+        energy = rng.normal(size=ncoef) * natoms * column_scale
+        forces = rng.normal(size=(3 * natoms, ncoef)) * column_scale
         designs.append(
             PodDesign(energy, forces, float(rng.normal()) * natoms, rng.normal(size=3 * natoms), natoms)
         )
-    weights = [1.0, 2.0, 0.5, 1.0, 3.0, 1.0]
-    solver = PodLeastSquares(energy_weight=30.0, ridge=1e-2)
-    # the dense problem, stacked at once: scaled columns, ridge rows on the scaled coefficients
-    e = solver.energy_weight
-    a = np.vstack(
-        [
-            w * np.vstack([e * d.energy[None] / d.natoms, d.forces])
-            for w, d in zip(weights, designs, strict=True)
-        ]
-    )
-    y = np.concatenate(
-        [
-            w * np.r_[e * d.energy_label / d.natoms, d.force_labels]
-            for w, d in zip(weights, designs, strict=True)
-        ]
-    )
+    return designs
+
+
+def _stacked(designs, weights, energy_weight):
+    """The weighted rows and targets of ``designs``, stacked at once."""
+    pairs = list(zip(weights, designs, strict=True))
+    e = energy_weight
+    a = np.vstack([w * np.vstack([e * d.energy[None] / d.natoms, d.forces]) for w, d in pairs])
+    y = np.concatenate([w * np.r_[e * d.energy_label / d.natoms, d.force_labels] for w, d in pairs])
+    return a, y
+
+
+def _dense_solve(designs, weights, solver):
+    """The dense problem: scaled coefficients and the column scales.
+
+    Columns scaled to unit root mean square, ridge rows on the scaled coefficients.
+    """
+    ncoef = designs[0].energy.size
+    a, y = _stacked(designs, weights, solver.energy_weight)
     scale = np.sqrt((a**2).mean(axis=0))
     dense, *_ = np.linalg.lstsq(
         np.vstack([a / scale, np.sqrt(solver.ridge) * np.eye(ncoef)]), np.r_[y, np.zeros(ncoef)], rcond=None
     )
+    return dense, scale
+
+
+def test_blocked_solve_equals_the_dense_ridge_least_squares(monkeypatch):
+    from gst_flows.fit import pod_lstsq
+
+    designs = _random_designs(np.random.default_rng(3), 12, (3, 5, 8, 4, 6, 7))
+    weights = [1.0, 2.0, 0.5, 1.0, 3.0, 1.0]
+    solver = PodLeastSquares(energy_weight=30.0, ridge=1e-2)
+    dense, scale = _dense_solve(designs, weights, solver)
     for block in (7, 20, 10_000):  # a fold every frame or two, and everything in one fold
         monkeypatch.setattr(pod_lstsq, "LSTSQ_BLOCK_ROWS", block)
         got = solve_pod_coefficients(designs, solver, weights=weights)
         assert np.allclose(got, dense / scale, rtol=1e-9, atol=1e-12)
+
+
+def test_column_scales_of_the_factor_are_those_of_the_design(monkeypatch):
+    """Columns 1e-6 to 1e6: the ridge still acts on the coefficients of unit-RMS columns."""
+    from gst_flows.fit import pod_lstsq
+
+    rng = np.random.default_rng(11)
+    ncoef = 15
+    column_scale = np.logspace(-6, 6, ncoef)[rng.permutation(ncoef)]
+    designs = _random_designs(rng, ncoef, (4, 9, 2, 6, 5, 8, 3, 7), column_scale)
+    weights = [1.0, 1.5, 2.0, 0.7, 1.0, 1.0, 3.0, 1.0]
+    solver = PodLeastSquares(energy_weight=20.0, ridge=0.5)
+    dense, scale = _dense_solve(designs, weights, solver)
+    assert scale.max() / scale.min() > 1e11
+    monkeypatch.setattr(pod_lstsq, "LSTSQ_BLOCK_ROWS", 16)
+    got = solve_pod_coefficients(iter(designs), solver, weights=weights)
+    assert np.allclose(got * scale, dense, rtol=1e-8, atol=1e-10 * np.abs(dense).max())
+    # the same ridge on the raw coefficients is another solution: the scales matter here
+    a, y = _stacked(designs, weights, solver.energy_weight)
+    raw, *_ = np.linalg.lstsq(
+        np.vstack([a, np.sqrt(solver.ridge) * np.eye(ncoef)]), np.r_[y, np.zeros(ncoef)]
+    )
+    assert not np.allclose(got * scale, raw * scale, rtol=1e-3, atol=1e-3 * np.abs(dense).max())
+
+
+def _isolated(symbol, energy):
+    atoms = Atoms(symbol, cell=[20.0] * 3, pbc=True)
+    atoms.info["REF_energy"] = energy
+    atoms.info["config_type"] = "isolated_atom"
+    return atoms
+
+
+def test_a_generator_of_designs_is_solved_as_the_list(monkeypatch):
+    from gst_flows.fit import pod_lstsq
+
+    rng = np.random.default_rng(5)
+    species = ["Ge", "Sb", "Te"]
+    designs = _random_designs(rng, 12, (3, 5, 8, 4, 6, 7, 2, 5), np.logspace(-3, 3, 12))
+    isolated = [_isolated("Te", -1.5), _isolated("Ge", -0.8)]
+    weights = np.sqrt([1, 2, 1, 4, 1, 1, 3, 1])
+    solver = PodLeastSquares(energy_weight=30.0, ridge=1e-4)
+    monkeypatch.setattr(pod_lstsq, "LSTSQ_BLOCK_ROWS", 30)
+    listed = solve_pod_coefficients(designs, solver, isolated, species, weights)
+    handed = []
+
+    def generated():
+        for d in designs:
+            handed.append(d)
+            yield d
+
+    streamed = solve_pod_coefficients(generated(), solver, isolated, species, weights)
+    assert handed == designs  # each design once, in order
+    assert np.allclose(streamed, listed, rtol=1e-8, atol=0)
+    # the isolated atoms pin the one-body terms of their species: the solve sees them
+    alone = solve_pod_coefficients(iter(designs), solver, species=species, weights=weights)
+    assert not np.allclose(alone, listed, rtol=1e-6)
+    for fewer_or_more in (designs[:-1], [*designs, designs[0]]):  # one weight per design
+        with pytest.raises(FitInputError, match="8 weights for"):
+            solve_pod_coefficients(iter(fewer_or_more), solver, weights=weights)
+    with pytest.raises(FitInputError, match="no frames"):
+        solve_pod_coefficients(iter([]), solver)
+
+
+def _frame(natoms, seed):
+    atoms = Atoms("Ge" * natoms, positions=2.5 * np.arange(3.0 * natoms).reshape(-1, 3), cell=[30.0] * 3)
+    atoms.pbc = True
+    atoms.info["REF_energy"] = -float(natoms)
+    atoms.info["seed"] = seed
+    atoms.arrays["REF_forces"] = np.zeros((natoms, 3))
+    return atoms
+
+
+def test_design_chunks_keep_the_order_under_the_row_limit(monkeypatch):
+    from gst_flows.fit import pod_lstsq
+
+    # design rows 1 + 3N: 10, 16, 25, 61 (over the limit), 7, 13, 4, 31
+    frames = [_frame(n, k) for k, n in enumerate((3, 5, 8, 20, 2, 4, 1, 10))]
+    chunks = pod_lstsq.design_chunks(frames, max_rows=40)
+    seeds = [[a.info["seed"] for a in chunk] for chunk in chunks]
+    assert seeds == [[0, 1], [2], [3], [4, 5, 6], [7]]
+    assert [a for chunk in chunks for a in chunk] == frames  # the same objects, in order
+    for chunk, after in itertools.pairwise(chunks):
+        rows = sum(1 + 3 * len(a) for a in chunk)
+        assert rows <= 40 or len(chunk) == 1
+        assert rows + 1 + 3 * len(after[0]) > 40  # a chunk is as full as the limit allows
+    monkeypatch.setattr(pod_lstsq, "DESIGN_CHUNK_ROWS", 30)  # the default limit
+    assert [len(c) for c in pod_lstsq.design_chunks(frames)] == [2, 1, 1, 3, 1]
+    monkeypatch.setattr(pod_lstsq, "DESIGN_CHUNK_ROWS", 1000)
+    assert [len(c) for c in pod_lstsq.design_chunks(frames)] == [8]
+    assert pod_lstsq.design_chunks([]) == []
+
+
+def test_the_streamed_fit_holds_one_chunk_and_gives_the_whole_design_fit(monkeypatch):
+    """solve_pod_frames on stand-in designs: what a chunk holds, what is computed, the results."""
+    from gst_flows.fit import pod_lstsq
+
+    ncoef = 9
+    frames = [_frame(n, k) for k, n in enumerate((3, 5, 2, 8, 4, 6, 3, 7, 5, 2, 4))]
+
+    def design_of(atoms):
+        rng = np.random.default_rng(atoms.info["seed"])
+        return _random_designs(rng, ncoef, [len(atoms)], np.logspace(-2, 2, ncoef))[0]
+
+    made, alive, runs = [], [], []
+
+    def stand_in(chunk, *args):
+        alive.append(sum(ref() is not None for ref in made))
+        runs.append([a.info["seed"] for a in chunk])
+        designs = [design_of(a) for a in chunk]
+        made.extend(weakref.ref(d) for d in designs)
+        return designs
+
+    monkeypatch.setattr(pod_lstsq, "_design_chunk", stand_in)
+    monkeypatch.setattr(pod_lstsq, "LSTSQ_BLOCK_ROWS", 10)
+    monkeypatch.setattr(pod_lstsq, "DESIGN_CHUNK_ROWS", 40)
+    solver = PodLeastSquares(energy_weight=30.0, ridge=1e-3)
+    weights = np.sqrt(np.arange(1.0, len(frames) + 1))
+    got, predicted = pod_lstsq.solve_pod_frames(frames, "param", "coefficients", ["Ge"], solver, (), weights)
+    chunks = [[a.info["seed"] for a in c] for c in pod_lstsq.design_chunks(frames)]
+    assert len(chunks) == 5
+    # every chunk for the solve, then all but the last one (still held) for the predictions
+    assert runs == chunks + chunks[:-1]
+    # while a chunk is computed, no earlier chunk is held (at most the design being folded)
+    assert max(alive) <= 1
+    designs = [design_of(a) for a in frames]
+    expected = solve_pod_coefficients(designs, solver, weights=weights)
+    assert np.allclose(got, expected, rtol=1e-12, atol=0)
+    want = pod_lstsq.predict_designs(designs, expected)
+    assert [p.natoms for p in predicted] == [len(a) for a in frames]
+    assert np.allclose([p.energy for p in predicted], [p.energy for p in want], rtol=1e-12)
+    for p, q in zip(predicted, want, strict=True):
+        assert p.energy_label == q.energy_label and np.array_equal(p.force_labels, q.force_labels)
+        assert np.allclose(p.forces, q.forces, rtol=1e-12, atol=1e-12 * np.abs(q.forces).max())
+    errors = pod_lstsq.prediction_errors(predicted)
+    assert errors == pytest.approx(design_errors(designs, expected), rel=1e-12)
+
+
+@needs_lammps
+def test_a_fit_in_chunks_is_the_fit_in_one_chunk(frames, tmp_path, monkeypatch):
+    from gst_flows.fit import pod_lstsq
+
+    solver = PodLeastSquares(energy_weight=10.0, ridge=1e-6)
+    condensed = [a for a in frames if not is_isolated_atom(a)]
+    # repeated copies of frames of other chunks: predictions in the order of the frames
+    repeated = [*frames, condensed[5].copy(), condensed[0].copy(), condensed[5].copy()]
+    whole = fit_pod(repeated, tmp_path / "whole", SMALL, solver=solver)
+    runs = _count_design_runs(monkeypatch)
+    monkeypatch.setattr(pod_lstsq, "DESIGN_CHUNK_ROWS", 50)  # two 7- or 8-atom frames a chunk
+    chunked = fit_pod(repeated, tmp_path / "chunked", SMALL, solver=solver)
+    n = len(condensed) // 2
+    assert runs == [2] * n + [2] * (n - 1)  # the solve's pass, then the predictions' one
+    a, b = (read_pod_coefficients(r.coefficient_file) for r in (whole, chunked))
+    assert np.allclose(b, a, rtol=1e-10, atol=1e-14 * np.abs(a).max())
+    assert chunked.train_errors == pytest.approx(whole.train_errors, rel=1e-9)
+    p, q = whole.train_predictions, chunked.train_predictions
+    assert len(q.n_atoms) == len(condensed) + 3
+    assert (q.config_types, q.n_atoms, q.formulas, q.energy_ref) == (
+        p.config_types,
+        p.n_atoms,
+        p.formulas,
+        p.energy_ref,
+    )
+    assert np.allclose(q.energy_pred, p.energy_pred, rtol=1e-10)
+    for fp, fq, rp, rq in zip(p.forces_pred, q.forces_pred, p.forces_ref, q.forces_ref, strict=True):
+        assert np.array_equal(rq, rp)
+        assert np.allclose(fq, fp, rtol=1e-9, atol=1e-9)
