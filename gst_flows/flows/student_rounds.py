@@ -24,30 +24,15 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from gst_flows.flows.fresh_packings import FreshPackings, as_fresh_packings
 from gst_flows.flows.indirect import sample_frames, student_sources
 from gst_flows.flows.indirect_validation import validate_student, with_runs
-from gst_flows.makers.md import GapMDMaker, structure_to_atoms
+from gst_flows.makers.md import structure_to_atoms
 from gst_flows.makers.teacher import TeacherLabelMaker
-from gst_flows.md.protocol import load_protocol
 from gst_flows.schemas.indirect import IndirectLearningDoc
 from gst_flows.schemas.potential import PotentialRef
 
 if TYPE_CHECKING:
     from gst_flows.flows.indirect import IndirectLearningMaker
 
-__all__ = ["reseeded", "student_label_frames", "student_round"]
-
-
-def reseeded(maker: GapMDMaker, offset: int) -> GapMDMaker:
-    """``maker`` with its seed of velocities and thermostat noise moved by ``offset``.
-
-    The protocol's seed when it sets one (it wins over the maker's), else the maker's; a
-    maker without either draws a new seed for every run already and is returned as it is.
-    """
-    protocol = load_protocol(maker.protocol)
-    if protocol.seed is not None:
-        return replace(maker, protocol=protocol.model_copy(update={"seed": protocol.seed + offset}))
-    if maker.seed is not None:
-        return replace(maker, seed=maker.seed + offset)
-    return maker
+__all__ = ["student_label_frames", "student_round"]
 
 
 @job
@@ -124,7 +109,7 @@ def student_round(
     for i, cell in enumerate(packings.cells(round_) if packings else cells):
         for md_maker, stride in maker.student_runs():
             if maker.student_reseed:  # other trajectories than the last round's, as fresh cells
-                md_maker = reseeded(md_maker, round_ - 1)
+                md_maker = md_maker.reseeded(round_ - 1)
             protocol = md_maker.resolved_protocol(structure_to_atoms(cell)).name
             name = f"student {student} md {i} {protocol}{suffix}"
             # the run keeps the frames to label: the maker's spacing and those before a stop

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -237,6 +237,19 @@ class GapMDMaker(Maker):
         if self.scale_energies and atoms is not None and protocol.reference_atoms:
             protocol = protocol.scaled_to(len(atoms))
         return protocol
+
+    def reseeded(self, offset: int) -> GapMDMaker:
+        """The maker with its seed of velocities and thermostat noise moved by ``offset``.
+
+        The protocol's seed when it sets one (it wins over the maker's), else the maker's; a
+        maker without either draws a new seed for every run already and is returned as it is.
+        """
+        protocol = load_protocol(self.protocol)
+        if protocol.seed is not None:
+            return replace(self, protocol=protocol.model_copy(update={"seed": protocol.seed + offset}))
+        if self.seed is not None:
+            return replace(self, seed=self.seed + offset)
+        return self
 
     def run_settings(self) -> RunSettings:
         """Return the engine's output and safety settings."""

@@ -460,15 +460,13 @@ def test_until_stable_ends_the_rounds_at_the_first_student_whose_runs_complete(g
 
 
 def test_reseeded_moves_the_seed_that_counts():
-    from gst_flows.flows.student_rounds import reseeded
-
     quench, _ = _teacher_protocols()
     seeded = quench.model_copy(update={"seed": 7})
     # the protocol's seed wins over the maker's, so it is the one moved
-    assert load_protocol(reseeded(GapMDMaker(protocol=seeded, seed=3), 2).protocol).seed == 9
-    assert reseeded(GapMDMaker(protocol=quench, seed=3), 2).seed == 5
-    assert reseeded(GapMDMaker(protocol=quench), 2).seed is None  # a new seed every run anyway
-    assert load_protocol(reseeded(GapMDMaker(protocol=seeded), 0).protocol).seed == 7
+    assert load_protocol(GapMDMaker(protocol=seeded, seed=3).reseeded(2).protocol).seed == 9
+    assert GapMDMaker(protocol=quench, seed=3).reseeded(2).seed == 5
+    assert GapMDMaker(protocol=quench).reseeded(2).seed is None  # a new seed every run anyway
+    assert load_protocol(GapMDMaker(protocol=seeded).reseeded(0).protocol).seed == 7
 
 
 @pytest.mark.parametrize("reseed", [True, False])
