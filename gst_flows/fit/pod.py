@@ -22,7 +22,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from ase import Atoms
@@ -50,6 +49,9 @@ INPUT_FILE = "in.fitpod"
 BASENAME = "pod"
 #: Frames with neighbours ``fitpod`` runs on before a least-squares solve (:func:`fitpod_seed`).
 FITPOD_SEED_FRAMES = 8
+#: Frames of one LAMMPS run of :meth:`ZblBaseline.subtract` (starting LAMMPS costs more than a
+#: small cell's single point).
+ZBL_BATCH = 500
 _ERRORS = re.compile(r"^All files\s+\d+\s+\d+\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", re.M)
 
 
@@ -155,35 +157,38 @@ class ZblBaseline:
         """Copies of ``frames`` with the baseline removed from energy, forces and virial.
 
         Frames whose shortest distance is at least ``outer`` (and isolated atoms) feel no
-        baseline and are copied unchanged, without a LAMMPS run; repeated copies of one
-        structure (``TrainingSelection.repeat``) share one run.
+        baseline and are copied unchanged; repeated copies of one structure
+        (``TrainingSelection.repeat``) share one evaluation. The others are evaluated
+        :data:`ZBL_BATCH` at a time, each batch in one LAMMPS run.
         """
-        from gst_flows.md.lammps.single_point import lammps_single_point
+        from gst_flows.md.lammps.single_point import lammps_single_points
 
-        out = []
-        computed: dict[bytes, Any] = {}
-        for atoms in frames:
-            atoms = atoms.copy()
-            if len(atoms) > 1 and not is_isolated_atom(atoms):
-                distances = neighbor_list("d", atoms, self.outer)
-                if len(distances):
-                    key = _geometry_key(atoms)
-                    if key not in computed:
-                        potential = self.lammps_potential(species)
-                        computed[key] = lammps_single_point(atoms, potential, runner, species=species)
-                    sp = computed[key]
-                    atoms.info[ENERGY_KEY] = float(atoms.info[ENERGY_KEY]) - sp.energy
-                    if FORCES_KEY in atoms.arrays:
-                        atoms.arrays[FORCES_KEY] = atoms.arrays[FORCES_KEY] - sp.forces
-                    if VIRIAL_KEY in atoms.info:
-                        s = sp.stress  # Voigt xx yy zz yz xz xy; virial = -stress * volume
-                        tensor = np.array([[s[0], s[5], s[4]], [s[5], s[1], s[3]], [s[4], s[3], s[2]]])
-                        virial = -tensor * atoms.get_volume()
-                        atoms.info[VIRIAL_KEY] = np.asarray(atoms.info[VIRIAL_KEY]).reshape(
-                            9
-                        ) - virial.reshape(9)
-            out.append(atoms)
+        out = [atoms.copy() for atoms in frames]
+        acted: dict[bytes, list[Atoms]] = {}  # structure -> its copies the baseline acts on
+        for atoms in out:
+            if len(atoms) > 1 and not is_isolated_atom(atoms) and len(neighbor_list("d", atoms, self.outer)):
+                acted.setdefault(_geometry_key(atoms), []).append(atoms)
+        groups = list(acted.values())
+        potential = self.lammps_potential(species)
+        for start in range(0, len(groups), ZBL_BATCH):
+            batch = groups[start : start + ZBL_BATCH]
+            points = lammps_single_points([g[0] for g in batch], potential, runner, species=species)
+            for group, sp in zip(batch, points, strict=True):
+                for atoms in group:
+                    _remove(atoms, sp)
         return out
+
+
+def _remove(atoms: Atoms, sp) -> None:
+    """Take a single point's energy, forces and virial off the labels of ``atoms``."""
+    atoms.info[ENERGY_KEY] = float(atoms.info[ENERGY_KEY]) - sp.energy
+    if FORCES_KEY in atoms.arrays:
+        atoms.arrays[FORCES_KEY] = atoms.arrays[FORCES_KEY] - sp.forces
+    if VIRIAL_KEY in atoms.info:
+        s = sp.stress  # Voigt xx yy zz yz xz xy; virial = -stress * volume
+        tensor = np.array([[s[0], s[5], s[4]], [s[5], s[1], s[3]], [s[4], s[3], s[2]]])
+        virial = -tensor * atoms.get_volume()
+        atoms.info[VIRIAL_KEY] = np.asarray(atoms.info[VIRIAL_KEY]).reshape(9) - virial.reshape(9)
 
 
 @dataclass

@@ -8,6 +8,7 @@ import pytest
 from gst_flows.fit import FitInputError
 from gst_flows.fit.data import is_isolated_atom
 from gst_flows.fit.pod import PodBasis, ZblBaseline, fit_pod, write_fitpod_inputs, write_pod_extxyz
+from gst_flows.structures import build_rocksalt
 from tests.support.lammps import needs_lammps
 
 SMALL = PodBasis(two_body_radial=4, three_body_radial=2, three_body_angular=2, ridge=1e-4)
@@ -101,25 +102,70 @@ def test_zbl_baseline_is_subtracted_only_where_it_acts(frames):
     assert out_far.info["REF_energy"] == 1.0  # beyond outer: untouched
     assert close.info["REF_energy"] == 1.0  # the input frames are not modified
 
-    # a repeated structure (other labels) runs LAMMPS once and gets the same baseline
+    # a repeated structure (other labels) is evaluated once and gets the same baseline
     again = close.copy()
     again.info["REF_energy"] = 2.0
     calls = []
     from gst_flows.md.lammps import single_point
 
-    original = single_point.lammps_single_point
+    original = single_point.lammps_single_points
 
-    def counting(atoms, potential, runner=None, workdir=None, species=None):
+    def counting(frames, potential, runner=None, workdir=None, species=None):
         if workdir is None:  # not its own call in a temporary directory
-            calls.append(1)
-        return original(atoms, potential, runner, workdir, species)
+            calls.append(len(frames))
+        return original(frames, potential, runner, workdir, species)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(single_point, "lammps_single_point", counting)
+        mp.setattr(single_point, "lammps_single_points", counting)
         first, second = baseline.subtract([close, again], species)
-    assert len(calls) == 1
+    assert calls == [1]
     assert second.info["REF_energy"] == pytest.approx(2.0 - zbl.energy)
     np.testing.assert_allclose(second.arrays["REF_forces"], first.arrays["REF_forces"])
+
+
+@needs_lammps
+def test_zbl_baseline_of_many_frames_runs_lammps_once_per_batch(monkeypatch):
+    """Frames are evaluated ``ZBL_BATCH`` at a time in one LAMMPS run each, with the same
+    baseline (energy, forces, virial) as one single point per frame, sheared cells included."""
+    from gst_flows.fit import pod
+    from gst_flows.md.lammps import lammps_single_point, single_point
+
+    species = ("Ge", "Sb", "Te")
+    baseline = ZblBaseline(1.5, 2.5)
+    frames = []
+    for k in range(5):
+        atoms = build_rocksalt("Ge1Sb2Te4", seed=k)
+        atoms.set_cell(
+            atoms.cell.array @ np.array([[1, 0.04 * k, 0], [0, 1, 0], [0, 0, 1]]), scale_atoms=True
+        )
+        atoms.rattle(0.25, seed=k)
+        atoms.positions[1] = atoms.positions[0] + [2.0 - 0.1 * k, 0, 0]  # a contact the wall acts on
+        atoms.info["REF_energy"] = float(k)
+        atoms.info["REF_virial"] = np.zeros(9)
+        atoms.arrays["REF_forces"] = np.zeros((len(atoms), 3))
+        frames.append(atoms)
+    runs = []
+    original = single_point.lammps_single_points
+
+    def counting(batch, potential, runner=None, workdir=None, species=None):
+        if workdir is None:
+            runs.append(len(batch))
+        return original(batch, potential, runner, workdir, species)
+
+    monkeypatch.setattr(pod, "ZBL_BATCH", 2)
+    monkeypatch.setattr(single_point, "lammps_single_points", counting)
+    out = baseline.subtract(frames, species)
+    assert runs == [2, 2, 1]
+    for k, (atoms, result) in enumerate(zip(frames, out, strict=True)):
+        one = lammps_single_point(atoms, baseline.lammps_potential(species), species=species)
+        assert one.energy > 0.1
+        assert result.info["REF_energy"] == pytest.approx(k - one.energy, abs=1e-9)
+        np.testing.assert_allclose(result.arrays["REF_forces"], -one.forces, atol=1e-9)
+        s = one.stress
+        tensor = np.array([[s[0], s[5], s[4]], [s[5], s[1], s[3]], [s[4], s[3], s[2]]])
+        np.testing.assert_allclose(
+            result.info["REF_virial"], (tensor * atoms.get_volume()).reshape(9), atol=1e-8
+        )
 
 
 @needs_lammps

@@ -4,7 +4,7 @@
   and its dry run :func:`write_lammps_inputs`;
 - :mod:`~gst_flows.md.lammps.potential`: :class:`LammpsPotential` (GAP, Lennard-Jones, custom);
 - :mod:`~gst_flows.md.lammps.runner`: :class:`LammpsRunner` (how LAMMPS is started);
-- :mod:`~gst_flows.md.lammps.single_point`: :func:`lammps_single_point`;
+- :mod:`~gst_flows.md.lammps.single_point`: :func:`lammps_single_point`, :func:`lammps_single_points`;
 - :mod:`~gst_flows.md.lammps.script`: one protocol stage as a LAMMPS input script;
 - :mod:`~gst_flows.md.lammps.inputs`: what the stages are given (shared by a run and a dry run);
 - :mod:`~gst_flows.md.lammps.rundir`: the run directory's state and outputs;
@@ -35,7 +35,12 @@ if TYPE_CHECKING:
     )
     from gst_flows.md.lammps.potential import LammpsPotential
     from gst_flows.md.lammps.runner import LammpsError, LammpsRunner
-    from gst_flows.md.lammps.single_point import LammpsCalculator, SinglePointResult, lammps_single_point
+    from gst_flows.md.lammps.single_point import (
+        LammpsCalculator,
+        SinglePointResult,
+        lammps_single_point,
+        lammps_single_points,
+    )
 
 _SOURCES = {
     "LammpsMDEngine": "engine",
@@ -54,6 +59,7 @@ _SOURCES = {
     "LammpsCalculator": "single_point",
     "SinglePointResult": "single_point",
     "lammps_single_point": "single_point",
+    "lammps_single_points": "single_point",
 }
 
 __all__ = [
@@ -70,6 +76,7 @@ __all__ = [
     "find_lammps",
     "lammps_env",
     "lammps_single_point",
+    "lammps_single_points",
     "plugin_path",
     "run_protocol_lammps",
     "write_lammps_inputs",
