@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -193,12 +194,17 @@ def _check_designable(frames: Sequence[Atoms]) -> None:
 
 
 def _design_chunk(
-    frames: Sequence[Atoms], param_file: str | Path, coefficient_file: str | Path, species: Sequence[str]
+    frames: Sequence[Atoms],
+    param_file: str | Path,
+    coefficient_file: str | Path,
+    species: Sequence[str],
+    keep: Path | None = None,
 ) -> list[PodDesign]:
     """Design matrices of ``frames`` from one run of :mod:`gst_flows.fit.pod_design_worker`.
 
     The worker runs in a subprocess (the ``lammps`` module needs MPICH's library on the
-    loader path, set only for child processes); the frames go to it as exact arrays.
+    loader path, set only for child processes); the frames go to it as exact arrays. With
+    ``keep``, the worker's output stays there for :func:`_load_designs`.
     """
     from gst_flows.md.lammps.plugin import lammps_env
 
@@ -238,20 +244,27 @@ def _design_chunk(
         if proc.returncode != 0 or not out.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
             raise RuntimeError("compute pod/global failed: " + " | ".join(tail))
-        designs = []
-        with np.load(out) as data:
-            for k, atoms in enumerate(frames):
-                rows = data[f"rows{k}"]  # each look-up reads the array again: once
-                designs.append(
-                    PodDesign(
-                        energy=rows[0].copy(),
-                        forces=rows[1:],
-                        energy_label=float(atoms.info[ENERGY_KEY]),
-                        force_labels=data[f"labels{k}"].reshape(-1),
-                        natoms=len(atoms),
-                    )
+        if keep is not None:
+            out = Path(shutil.move(out, keep))
+        return _load_designs(out, frames)
+
+
+def _load_designs(path: Path, frames: Sequence[Atoms]) -> list[PodDesign]:
+    """The designs of ``frames`` from a design worker's output file."""
+    designs = []
+    with np.load(path) as data:
+        for k, atoms in enumerate(frames):
+            rows = data[f"rows{k}"]  # each look-up reads the array again: once
+            designs.append(
+                PodDesign(
+                    energy=rows[0].copy(),
+                    forces=rows[1:],
+                    energy_label=float(atoms.info[ENERGY_KEY]),
+                    force_labels=data[f"labels{k}"].reshape(-1),
+                    natoms=len(atoms),
                 )
-        return designs
+            )
+    return designs
 
 
 def _isolated_rows(frames: Sequence[Atoms], species: Sequence[str], ncoef: int) -> list[PodDesign]:
@@ -361,28 +374,32 @@ def solve_pod_frames(
     """Least-squares coefficients for ``frames`` and what they predict for each of them.
 
     The design rows are computed chunk by chunk (:func:`design_chunks`) and never all held:
-    streamed into :func:`solve_pod_coefficients`, then computed again for the predictions,
-    but for the last chunk, still held when the solve ends. Peak memory is about one chunk
-    and the QR factor, whatever the number of frames.
+    streamed into :func:`solve_pod_coefficients`, then read again for the predictions from
+    the files the design runs left beside ``param_file`` (removed at the end), but for the
+    last chunk, still held when the solve ends. Peak memory is about one chunk and the QR
+    factor, whatever the number of frames; each chunk is computed once.
     """
     _check_designable(frames)
     chunks = design_chunks(frames)
     last: list[PodDesign] = []
+    with tempfile.TemporaryDirectory(prefix="gst-pod-designs-", dir=Path(param_file).parent) as tmp:
+        kept = [Path(tmp) / f"chunk{k}.npz" for k in range(len(chunks) - 1)]
 
-    def streamed() -> Iterator[PodDesign]:
-        for k, chunk in enumerate(chunks):
-            designs = _design_chunk(chunk, param_file, coefficient_file, species)
-            yield from designs
-            if k == len(chunks) - 1:
-                last.extend(designs)
-            del designs  # not held while the next chunk is computed
+        def streamed() -> Iterator[PodDesign]:
+            for k, chunk in enumerate(chunks):
+                keep = kept[k] if k < len(kept) else None
+                designs = _design_chunk(chunk, param_file, coefficient_file, species, keep)
+                yield from designs
+                if keep is None:
+                    last.extend(designs)
+                del designs  # not held while the next chunk is computed
 
-    coefficients = solve_pod_coefficients(streamed(), solver, isolated, species, weights)
-    tail = predict_designs(last, coefficients)
-    last.clear()
-    head = []
-    for chunk in chunks[:-1]:
-        head += predict_designs(_design_chunk(chunk, param_file, coefficient_file, species), coefficients)
+        coefficients = solve_pod_coefficients(streamed(), solver, isolated, species, weights)
+        tail = predict_designs(last, coefficients)
+        last.clear()
+        head = []
+        for chunk, path in zip(chunks, kept, strict=False):
+            head += predict_designs(_load_designs(path, chunk), coefficients)
     return coefficients, head + tail
 
 

@@ -133,9 +133,9 @@ def _count_design_runs(monkeypatch) -> list[int]:
 
     runs, run = [], pod_lstsq._design_chunk
 
-    def counting(frames_, *args):
+    def counting(frames_, *args, **kwargs):
         runs.append(len(frames_))
-        return run(frames_, *args)
+        return run(frames_, *args, **kwargs)
 
     monkeypatch.setattr(pod_lstsq, "_design_chunk", counting)
     return runs
@@ -338,7 +338,7 @@ def test_design_chunks_keep_the_order_under_the_row_limit(monkeypatch):
     assert pod_lstsq.design_chunks([]) == []
 
 
-def test_the_streamed_fit_holds_one_chunk_and_gives_the_whole_design_fit(monkeypatch):
+def test_the_streamed_fit_holds_one_chunk_and_gives_the_whole_design_fit(monkeypatch, tmp_path):
     """solve_pod_frames on stand-in designs: what a chunk holds, what is computed, the results."""
     from gst_flows.fit import pod_lstsq
 
@@ -349,25 +349,36 @@ def test_the_streamed_fit_holds_one_chunk_and_gives_the_whole_design_fit(monkeyp
         rng = np.random.default_rng(atoms.info["seed"])
         return _random_designs(rng, ncoef, [len(atoms)], np.logspace(-2, 2, ncoef))[0]
 
-    made, alive, runs = [], [], []
+    made, alive, runs, loads = [], [], [], []
 
-    def stand_in(chunk, *args):
+    def stand_in(chunk, param, coefficients, species, keep=None):
         alive.append(sum(ref() is not None for ref in made))
         runs.append([a.info["seed"] for a in chunk])
         designs = [design_of(a) for a in chunk]
         made.extend(weakref.ref(d) for d in designs)
+        if keep is not None:
+            keep.write_text("kept")  # what the worker left for the second pass
         return designs
 
+    def load(path, chunk):
+        assert path.read_text() == "kept"
+        loads.append([a.info["seed"] for a in chunk])
+        return [design_of(a) for a in chunk]
+
     monkeypatch.setattr(pod_lstsq, "_design_chunk", stand_in)
+    monkeypatch.setattr(pod_lstsq, "_load_designs", load)
     monkeypatch.setattr(pod_lstsq, "LSTSQ_BLOCK_ROWS", 10)
     monkeypatch.setattr(pod_lstsq, "DESIGN_CHUNK_ROWS", 40)
     solver = PodLeastSquares(energy_weight=30.0, ridge=1e-3)
     weights = np.sqrt(np.arange(1.0, len(frames) + 1))
-    got, predicted = pod_lstsq.solve_pod_frames(frames, "param", "coefficients", ["Ge"], solver, (), weights)
+    param = tmp_path / "param"
+    got, predicted = pod_lstsq.solve_pod_frames(frames, param, "coefficients", ["Ge"], solver, (), weights)
     chunks = [[a.info["seed"] for a in c] for c in pod_lstsq.design_chunks(frames)]
     assert len(chunks) == 5
-    # every chunk for the solve, then all but the last one (still held) for the predictions
-    assert runs == chunks + chunks[:-1]
+    # every chunk computed once for the solve; all but the last one (still held) read again
+    # for the predictions from what its run left, removed afterwards
+    assert runs == chunks and loads == chunks[:-1]
+    assert list(tmp_path.iterdir()) == []
     # while a chunk is computed, no earlier chunk is held (at most the design being folded)
     assert max(alive) <= 1
     designs = [design_of(a) for a in frames]
@@ -396,7 +407,8 @@ def test_a_fit_in_chunks_is_the_fit_in_one_chunk(frames, tmp_path, monkeypatch):
     monkeypatch.setattr(pod_lstsq, "DESIGN_CHUNK_ROWS", 50)  # two 7- or 8-atom frames a chunk
     chunked = fit_pod(repeated, tmp_path / "chunked", SMALL, solver=solver)
     n = len(condensed) // 2
-    assert runs == [2] * n + [2] * (n - 1)  # the solve's pass, then the predictions' one
+    assert runs == [2] * n  # once each: the predictions read what the solve's pass left
+    assert not list(chunked.directory.glob("gst-pod-designs-*"))  # and it is gone
     a, b = (read_pod_coefficients(r.coefficient_file) for r in (whole, chunked))
     assert np.allclose(b, a, rtol=1e-10, atol=1e-14 * np.abs(a).max())
     assert chunked.train_errors == pytest.approx(whole.train_errors, rel=1e-9)
