@@ -24,7 +24,7 @@ The design rows of a fit may not fit in memory (a 1,000-atom frame has 3,001 row
 825 coefficients). :func:`solve_pod_frames` computes them chunk by chunk of consecutive
 frames (:data:`DESIGN_CHUNK_ROWS`, one worker run each) and folds each chunk into the
 triangular factor of a QR of the unscaled rows (the column scales come from that factor);
-the training predictions take a second pass over the chunks. Peak memory is one chunk and
+the training predictions read the chunks back from the files their runs left. Peak memory is one chunk and
 the factor, whatever the number of frames.
 """
 
