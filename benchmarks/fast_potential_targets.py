@@ -462,10 +462,13 @@ def cost(potentials: dict[str, str], work: Path, quick: bool) -> dict:
     return out
 
 
-def stability(pid: str, work: Path, quick: bool, packing_seed: int = 7, melt_only: bool = False) -> dict:
+def stability(
+    pid: str, work: Path, quick: bool, packing_seed: int = 7, melt_only: bool = False, velocity_seed: int = 11
+) -> dict:
     """The stability protocol on a fresh 1,000-atom Ge2Sb2Te5 packing (200 atoms and 2 ps of
     NVE with ``quick``): its NVE drift, or the MD check that stopped it. ``melt_only``: the
-    first stage alone (2 ps at 1,500 K from the packing), where most blow-ups happen."""
+    first stage alone (2 ps at 1,500 K from the packing), where most blow-ups happen.
+    ``velocity_seed``: the protocol's seed (velocities and thermostat noise)."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from gst_flows.makers.md import GapMDMaker
@@ -474,7 +477,7 @@ def stability(pid: str, work: Path, quick: bool, packing_seed: int = 7, melt_onl
     side = (sum(counts.values()) / DENSITY) ** (1 / 3)
     atoms = random_packing((side, side, side), counts, min_distance=2.5, seed=packing_seed)
     nve_ps = 2.0 if quick else 20.0
-    protocol = liquid_nve("pod-liquid-nve", 11, 2000.0, 4000.0, 1000.0 * nve_ps)
+    protocol = liquid_nve("pod-liquid-nve", velocity_seed, 2000.0, 4000.0, 1000.0 * nve_ps)
     if melt_only:
         nve_ps = 0.0
         protocol = protocol.model_copy(update={"name": "pod-melt", "stages": protocol.stages[:1]})

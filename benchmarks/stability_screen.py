@@ -48,18 +48,24 @@ def main() -> None:
     parser.add_argument("--potential", action="append", help="potential id (repeatable; default: the GAP)")
     parser.add_argument("--seeds", default="101-110", help="packing seeds, e.g. 101-120,7")
     parser.add_argument("--melt-only", action="store_true", help="the 2 ps melt only")
+    parser.add_argument("--velocity-seed", type=int, default=11, help="seed of velocities and thermostat")
     args = parser.parse_args()
     work = args.work.resolve()
     potentials = args.potential or [teacher_id("demo")]
     packing_seeds = seeds(args.seeds)
-    part = "melt" if args.melt_only else "full"
+    part = ("melt" if args.melt_only else "full") + (
+        f"-v{args.velocity_seed}" if args.velocity_seed != 11 else ""
+    )
     for pid in potentials:
         results = {}
         for seed in packing_seeds:
             path = work / pid[:8] / f"{part}-{seed}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             results[seed] = _cached(
-                path, lambda s=seed, p=path, i=pid: stability(i, p.parent, False, s, args.melt_only)
+                path,
+                lambda s=seed, p=path, i=pid: stability(
+                    i, p.parent, False, s, args.melt_only, args.velocity_seed
+                ),
             )
             print(f"{pid[:8]} packing {seed:>4}: {stop(results[seed])}", flush=True)
         done = sum(bool(r.get("completed")) for r in results.values())
