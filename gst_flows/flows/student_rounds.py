@@ -133,7 +133,7 @@ def student_round(
     args = (doc, maker, cells, round_, settings, heldout_trajectories, teacher)
     if maker.until_stable:
         after = _refit_unless_stable(outputs, *args)
-        after.name = f"student {round_ - 1} stable? (round {round_})"
+        after.name = f"student {student} stable? (round {round_})"
         steps = [*jobs, after]
     else:
         steps = [*jobs, *_refit(outputs, *args)]

@@ -114,6 +114,10 @@ def test_until_stable_over_rounds_in_a_row_on_fresh_packings(gst_home, outputs, 
         assert doc.stable and [r.round for r in rounds] == [0]
         assert (rounds[0].n_runs, rounds[0].clean_rounds, rounds[0].stopped_runs) == (2, 2, [])
         assert sorted(runs) == ["student 0 md 0 melt-quench", "student 0 md 0 melt-quench (round 2)"]
+        judged = {
+            d["name"] for d in outputs.find({"uuid": {"$in": list(responses)}, "name": {"$regex": "stable"}})
+        }
+        assert judged == {"student 0 stable? (round 1)", "student 0 stable? (round 2)"}
         n_fits = outputs.count_documents(
             {"output.potential_id": {"$exists": True}, "name": {"$regex": "pod"}}
         )
