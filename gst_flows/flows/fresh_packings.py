@@ -54,8 +54,11 @@ class FreshPackings(MSONable):
     min_distance: float = 2.5
     seed: int = 0
 
-    def check(self) -> None:
-        """Refuse counts, density or distance that cannot give packings, before any job."""
+    def check(self) -> list[Structure]:
+        """Refuse counts, density or distance that cannot give packings, before any job.
+
+        Returns the packings of the first round (drawing them is the last check).
+        """
         if not self.counts or not all(isinstance(c, dict) and c for c in self.counts):
             raise InputError("counts must be a list of atom counts per element, one per cell", where=WHERE)
         for counts in self.counts:
@@ -69,7 +72,7 @@ class FreshPackings(MSONable):
         if not 1.0 <= self.min_distance <= 4.0:
             raise InputError(f"min_distance must be in [1, 4] Å, got {self.min_distance}", where=WHERE)
         try:
-            self.cells(1)
+            return self.cells(1)
         except StructureError as exc:
             raise InputError(
                 f"no packing at {self.density} atoms/Å³ with min_distance {self.min_distance} Å: {exc}",

@@ -306,8 +306,7 @@ class IndirectLearningMaker(Maker):
         _check_cells(cells, "cells")
         packings = as_fresh_packings(student_cells)
         if packings is not None:
-            packings.check()
-            student_cells = packings.cells(1)
+            student_cells = packings.check()  # the first round's packings, drawn once here
         elif student_cells is not None:
             _check_cells(student_cells, "student_cells")
         if not self.md_makers or not all(isinstance(m, GapMDMaker) for m in self.md_makers):
