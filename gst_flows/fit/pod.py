@@ -185,9 +185,9 @@ def _remove(atoms: Atoms, sp) -> None:
     if FORCES_KEY in atoms.arrays:
         atoms.arrays[FORCES_KEY] = atoms.arrays[FORCES_KEY] - sp.forces
     if VIRIAL_KEY in atoms.info:
-        s = sp.stress  # Voigt xx yy zz yz xz xy; virial = -stress * volume
-        tensor = np.array([[s[0], s[5], s[4]], [s[5], s[1], s[3]], [s[4], s[3], s[2]]])
-        virial = -tensor * atoms.get_volume()
+        from ase.stress import voigt_6_to_full_3x3_stress
+
+        virial = -voigt_6_to_full_3x3_stress(sp.stress) * atoms.get_volume()  # virial = -stress V
         atoms.info[VIRIAL_KEY] = np.asarray(atoms.info[VIRIAL_KEY]).reshape(9) - virial.reshape(9)
 
 

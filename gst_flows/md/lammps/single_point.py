@@ -84,8 +84,8 @@ def lammps_single_points(
 
     Starting LAMMPS costs about 0.1 s, more than a single point of a small cell; frames
     are evaluated one after another in one input (``clear`` between them). A potential
-    that loads a plugin gets one run per frame. ``species`` default: those of the first
-    frame (or the potential's own).
+    that loads a plugin gets one run per frame. ``species`` default: each frame's own (or
+    the potential's), as :func:`lammps_single_point`.
     """
     runner = runner or LammpsRunner()
     if workdir is None:
