@@ -56,7 +56,6 @@ __all__ = [
     "as_predictions",
     "design_chunks",
     "design_errors",
-    "design_predictions",
     "pod_design",
     "pod_design_chunks",
     "predict_designs",
@@ -453,13 +452,6 @@ def as_predictions(frames: Sequence[Atoms], predicted: Sequence[DesignPrediction
 def design_errors(designs: Sequence[PodDesign], coefficients: np.ndarray) -> dict[str, float]:
     """Energy (eV/atom) and force (eV/Å) RMSE and MAE of ``coefficients`` on ``designs``."""
     return prediction_errors(predict_designs(designs, coefficients))
-
-
-def design_predictions(
-    frames: Sequence[Atoms], designs: Sequence[PodDesign], coefficients: np.ndarray
-) -> Predictions:
-    """What ``coefficients`` predict for ``frames`` (one design each), as :func:`predict` gives."""
-    return as_predictions(frames, predict_designs(designs, coefficients))
 
 
 def require_forces(frames: Sequence[Atoms]) -> None:
