@@ -463,19 +463,32 @@ def cost(potentials: dict[str, str], work: Path, quick: bool) -> dict:
 
 
 def stability(
-    pid: str, work: Path, quick: bool, packing_seed: int = 7, melt_only: bool = False, velocity_seed: int = 11
+    pid: str,
+    work: Path,
+    quick: bool,
+    packing_seed: int = 7,
+    melt_only: bool = False,
+    velocity_seed: int = 11,
+    fresh_seed: int | None = None,
 ) -> dict:
     """The stability protocol on a fresh 1,000-atom Ge2Sb2Te5 packing (200 atoms and 2 ps of
     NVE with ``quick``): its NVE drift, or the MD check that stopped it. ``melt_only``: the
     first stage alone (2 ps at 1,500 K from the packing), where most blow-ups happen.
-    ``velocity_seed``: the protocol's seed (velocities and thermostat noise)."""
+    ``velocity_seed``: the protocol's seed (velocities and thermostat noise). ``fresh_seed``:
+    the packing is the first cell of round ``packing_seed`` of ``FreshPackings(seed=fresh_seed)``
+    (the packings a flow's student rounds run on) instead of ``random_packing(seed=packing_seed)``."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
+    from gst_flows.flows.fresh_packings import FreshPackings
     from gst_flows.makers.md import GapMDMaker
 
     counts = {"Ge": 222, "Sb": 222, "Te": 556} if not quick else {"Ge": 44, "Sb": 44, "Te": 112}
     side = (sum(counts.values()) / DENSITY) ** (1 / 3)
-    atoms = random_packing((side, side, side), counts, min_distance=2.5, seed=packing_seed)
+    if fresh_seed is None:
+        atoms = random_packing((side, side, side), counts, min_distance=2.5, seed=packing_seed)
+    else:
+        fresh = FreshPackings(counts=[counts], density=DENSITY, min_distance=2.5, seed=fresh_seed)
+        atoms = AseAtomsAdaptor.get_atoms(fresh.cells(packing_seed)[0])
     nve_ps = 2.0 if quick else 20.0
     protocol = liquid_nve("pod-liquid-nve", velocity_seed, 2000.0, 4000.0, 1000.0 * nve_ps)
     if melt_only:

@@ -11,6 +11,9 @@ database):
 
     python benchmarks/stability_screen.py --potential ID [--potential ID ...] --seeds 101-120 --melt-only
 
+``--fresh-seed S`` screens the packings a flow's student rounds run on instead: the first cell
+of each round ``--seeds`` of ``FreshPackings(seed=S)``, through the same MD as the others.
+
 Each packing's result is cached under ``--work``.
 """
 
@@ -49,6 +52,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="101-110", help="packing seeds, e.g. 101-120,7")
     parser.add_argument("--melt-only", action="store_true", help="the 2 ps melt only")
     parser.add_argument("--velocity-seed", type=int, default=11, help="seed of velocities and thermostat")
+    parser.add_argument("--fresh-seed", type=int, help="FreshPackings(seed=S) cells; --seeds are its rounds")
     args = parser.parse_args()
     work = args.work.resolve()
     potentials = args.potential or [teacher_id("demo")]
@@ -56,6 +60,7 @@ def main() -> None:
     part = ("melt" if args.melt_only else "full") + (
         f"-v{args.velocity_seed}" if args.velocity_seed != 11 else ""
     )
+    part += f"-fresh{args.fresh_seed}" if args.fresh_seed is not None else ""
     for pid in potentials:
         results = {}
         for seed in packing_seeds:
@@ -64,7 +69,7 @@ def main() -> None:
             results[seed] = _cached(
                 path,
                 lambda s=seed, p=path, i=pid: stability(
-                    i, p.parent, False, s, args.melt_only, args.velocity_seed
+                    i, p.parent, False, s, args.melt_only, args.velocity_seed, args.fresh_seed
                 ),
             )
             print(f"{pid[:8]} packing {seed:>4}: {stop(results[seed])}", flush=True)

@@ -25,7 +25,13 @@ Ge2Sb2Te5 and one 200-atom GeTe packing per round), and ``--stable-rounds K`` (w
 ``--until-stable``) makes a student pass K such rounds in a row. ``--after TAG`` runs the
 flow again (tag ``TAG-next``) with every student also learning the labels of an earlier run
 tagged ``TAG`` (its copies and its rounds), without labelling copies again; repeat it to
-learn several earlier runs (the tag follows the last). ``--reseed`` gives each round's runs
+learn several earlier runs (the tag follows the last). ``--melt-screen N`` makes each round's
+runs the stability protocol's melt alone (2 ps at 1,500 K from the packing, where nearly all
+blow-ups happen; 25 s for a student at 1,000 atoms) on N new 1,000-atom Ge2Sb2Te5 packings
+(``FreshPackings``), so a round judges a student on many packings; the teacher labels the
+frames at 1 and 2 ps and, of a run that blew up, the last 12 frames before the stop.
+``--standalone`` learns no labels of earlier flows (for a database holding only the demo's:
+no ``fast_potential_targets.py`` run before). ``--reseed`` gives each round's runs
 other MD seeds (``student_reseed``). ``--until-stable`` ends the rounds at the first student
 whose runs all complete (``IndirectLearningMaker(until_stable=True)``). Then the last student
 goes through the stability protocol on an unseen packing (the one of
@@ -77,14 +83,19 @@ def stability_rounds(
     reseed: bool = False,
     fresh: int = 0,
     stable_rounds: int = 1,
+    melt_screen: int = 0,
+    standalone: bool = False,
+    zbl: tuple[float, float] | None = None,
 ) -> dict:
     """The flow's figures. ``after``: tags of earlier runs of this flow whose labels
     (copies and rounds included) every student learns too; no copies are labelled again."""
+    from gst_flows.fit.pod import ZblBaseline
     from gst_flows.flows.crystal_copies import CrystalCopies
     from gst_flows.makers.md import GapMDMaker
-    from gst_flows.makers.pod import DEFAULT_POD_BASIS, PodFitMaker
+    from gst_flows.makers.pod import DEFAULT_POD_BASELINE, DEFAULT_POD_BASIS, PodFitMaker
 
     student = PodFitMaker(
+        baseline=ZblBaseline(*zbl) if zbl else DEFAULT_POD_BASELINE,
         name="student pod fit (825 coefficients, stability rounds)",
         basis=replace(DEFAULT_POD_BASIS, **MID_BASIS),
         solver=PodLeastSquares(energy_weight=300.0, ridge=1e-2),
@@ -98,9 +109,15 @@ def stability_rounds(
         frame_interval=50,
         protocol=liquid_nve("stability", 5, 2000.0, 4000.0, 20000.0),
     )
-    earlier = [f"{tag}-{name}-synthetic" for name in EARLIER_TAGS]
+    if melt_screen:
+        melt = protocol.protocol.model_copy(update={"name": "melt", "stages": protocol.protocol.stages[:1]})
+        protocol = replace(protocol, name="student md melt", protocol=melt, frame_interval=500)
+    suffix = f"-zbl-{zbl[0]:g}-{zbl[1]:g}" if zbl else ""
+    earlier = [] if standalone else [f"{tag}-{name}-synthetic" for name in EARLIER_TAGS]
     settings = {
-        "tag": f"{after[-1]}-next" if after else f"{tag}-stability-rounds",
+        "tag": f"{after[-1]}-next"
+        if after
+        else f"{tag}-{'melt-screen' if melt_screen else 'stability'}-rounds{suffix}",
         "dft_repeat": LSTSQ_DFT_REPEAT,
         "student_maker": student,
         "student_rounds": rounds,
@@ -117,11 +134,12 @@ def stability_rounds(
         "synthetic_tags": [*earlier, *(f"{a}-synthetic" for a in after or ())],
     }
     cells = large_cells()
-    if fresh:
+    if fresh or melt_screen:
         from gst_flows.flows.fresh_packings import FreshPackings
 
         gst, gete = ({"Ge": 222, "Sb": 222, "Te": 556}, {"Ge": 100, "Te": 100})
-        cells = FreshPackings(counts=[gst] * fresh + [gete], density=DENSITY, min_distance=2.5, seed=2026)
+        counts = [gst] * melt_screen if melt_screen else [gst] * fresh + [gete]
+        cells = FreshPackings(counts=counts, density=DENSITY, min_distance=2.5, seed=2026)
     return _indirect(teacher, tag, settings, teacher_cells(), student_cells=cells)
 
 
@@ -150,6 +168,11 @@ def main() -> None:
     parser.add_argument("--reseed", action="store_true", help="other MD seeds every round (student_reseed)")
     parser.add_argument("--fresh", type=int, default=0, help="new packings every round: this many Ge2Sb2Te5")
     parser.add_argument(
+        "--melt-screen", type=int, default=0, help="each round: the melt alone on N new packings"
+    )
+    parser.add_argument("--standalone", action="store_true", help="learn no labels of earlier flows")
+    parser.add_argument("--zbl", help="the student's ZBL baseline INNER,OUTER in Å (default 1.5,2.5)")
+    parser.add_argument(
         "--stable-rounds", type=int, default=1, help="clean rounds in a row for --until-stable"
     )
     parser.add_argument(
@@ -168,6 +191,10 @@ def main() -> None:
     stem += "-reseed" if args.reseed else ""
     stem += f"-fresh-{args.fresh}" if args.fresh else ""
     stem += f"-stable-{args.stable_rounds}" if args.stable_rounds > 1 else ""
+    stem += f"-melt-screen-{args.melt_screen}" if args.melt_screen else ""
+    stem += "-standalone" if args.standalone else ""
+    zbl = tuple(float(v) for v in args.zbl.split(",")) if args.zbl else None
+    stem += f"-zbl-{zbl[0]:g}-{zbl[1]:g}" if zbl else ""
     run = _cached(
         work / f"{stem}.json",
         lambda: stability_rounds(
@@ -180,6 +207,9 @@ def main() -> None:
             args.reseed,
             args.fresh,
             args.stable_rounds,
+            args.melt_screen,
+            args.standalone,
+            zbl,
         ),
     )
     student = run["student"]
