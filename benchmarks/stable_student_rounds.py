@@ -86,6 +86,7 @@ def stability_rounds(
     melt_screen: int = 0,
     standalone: bool = False,
     zbl: tuple[float, float] | None = None,
+    packing_seed: int = 2026,
 ) -> dict:
     """The flow's figures. ``after``: tags of earlier runs of this flow whose labels
     (copies and rounds included) every student learns too; no copies are labelled again."""
@@ -139,7 +140,7 @@ def stability_rounds(
 
         gst, gete = ({"Ge": 222, "Sb": 222, "Te": 556}, {"Ge": 100, "Te": 100})
         counts = [gst] * melt_screen if melt_screen else [gst] * fresh + [gete]
-        cells = FreshPackings(counts=counts, density=DENSITY, min_distance=2.5, seed=2026)
+        cells = FreshPackings(counts=counts, density=DENSITY, min_distance=2.5, seed=packing_seed)
     return _indirect(teacher, tag, settings, teacher_cells(), student_cells=cells)
 
 
@@ -171,6 +172,7 @@ def main() -> None:
         "--melt-screen", type=int, default=0, help="each round: the melt alone on N new packings"
     )
     parser.add_argument("--standalone", action="store_true", help="learn no labels of earlier flows")
+    parser.add_argument("--packing-seed", type=int, default=2026, help="seed of the fresh packings")
     parser.add_argument("--zbl", help="the student's ZBL baseline INNER,OUTER in Å (default 1.5,2.5)")
     parser.add_argument(
         "--stable-rounds", type=int, default=1, help="clean rounds in a row for --until-stable"
@@ -195,6 +197,7 @@ def main() -> None:
     stem += "-standalone" if args.standalone else ""
     zbl = tuple(float(v) for v in args.zbl.split(",")) if args.zbl else None
     stem += f"-zbl-{zbl[0]:g}-{zbl[1]:g}" if zbl else ""
+    stem += f"-packings-{args.packing_seed}" if args.packing_seed != 2026 else ""
     run = _cached(
         work / f"{stem}.json",
         lambda: stability_rounds(
@@ -210,6 +213,7 @@ def main() -> None:
             args.melt_screen,
             args.standalone,
             zbl,
+            args.packing_seed,
         ),
     )
     student = run["student"]
