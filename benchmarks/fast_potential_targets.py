@@ -110,11 +110,18 @@ def _indirect(teacher: str, tag: str, settings: dict, cells, **make_kwargs) -> d
     )
     flow = maker.make(cells, **make_kwargs)
     docs = [r.output for resp in run_local(flow).values() for r in resp.values()]
+    # the last document: most rounds, then the one that records the last student's runs
     doc = max(
-        (d for d in docs if type(d).__name__ == "IndirectLearningDoc"), key=lambda d: len(d.student_rounds)
+        (d for d in docs if type(d).__name__ == "IndirectLearningDoc"),
+        key=lambda d: (
+            len(d.student_rounds),
+            bool(d.stable),
+            d.student_rounds[-1].n_runs if d.student_rounds else 0,
+        ),
     )
     return {
         "student": doc.student_potential_id,
+        "stable": doc.stable,
         "n_synthetic": doc.n_synthetic,
         "n_synthetic_heldout": doc.n_synthetic_heldout,
         "cells": [c.get_chemical_formula() for c in cells],
