@@ -60,6 +60,7 @@ from fast_potential_targets import (
     accuracy,
     large_cells,
     liquid_nve,
+    melt_only,
     print_ratio_intervals,
     stability,
     teacher_cells,
@@ -71,6 +72,11 @@ from gst_flows.fit.pod_lstsq import PodLeastSquares
 
 #: Teacher labels of earlier flows of ``fast_potential_targets.py`` every student also learns.
 EARLIER_TAGS = ("taught", "rounds", "large-rounds")
+
+
+def zbl_suffix(zbl: tuple[float, float] | None) -> str:
+    """``-zbl-1-2`` for a baseline other than the default, else nothing (tags and cache names)."""
+    return f"-zbl-{zbl[0]:g}-{zbl[1]:g}" if zbl else ""
 
 
 def stability_rounds(
@@ -111,14 +117,16 @@ def stability_rounds(
         protocol=liquid_nve("stability", 5, 2000.0, 4000.0, 20000.0),
     )
     if melt_screen:
-        melt = protocol.protocol.model_copy(update={"name": "melt", "stages": protocol.protocol.stages[:1]})
-        protocol = replace(protocol, name="student md melt", protocol=melt, frame_interval=500)
-    suffix = f"-zbl-{zbl[0]:g}-{zbl[1]:g}" if zbl else ""
+        protocol = replace(
+            protocol,
+            name="student md melt",
+            protocol=melt_only(protocol.protocol, "melt"),
+            frame_interval=500,
+        )
+    kind = "melt-screen" if melt_screen else "stability"
     earlier = [] if standalone else [f"{tag}-{name}-synthetic" for name in EARLIER_TAGS]
     settings = {
-        "tag": f"{after[-1]}-next"
-        if after
-        else f"{tag}-{'melt-screen' if melt_screen else 'stability'}-rounds{suffix}",
+        "tag": f"{after[-1]}-next" if after else f"{tag}-{kind}-rounds{zbl_suffix(zbl)}",
         "dft_repeat": LSTSQ_DFT_REPEAT,
         "student_maker": student,
         "student_rounds": rounds,
@@ -196,7 +204,7 @@ def main() -> None:
     stem += f"-melt-screen-{args.melt_screen}" if args.melt_screen else ""
     stem += "-standalone" if args.standalone else ""
     zbl = tuple(float(v) for v in args.zbl.split(",")) if args.zbl else None
-    stem += f"-zbl-{zbl[0]:g}-{zbl[1]:g}" if zbl else ""
+    stem += zbl_suffix(zbl)
     stem += f"-packings-{args.packing_seed}" if args.packing_seed != 2026 else ""
     run = _cached(
         work / f"{stem}.json",
