@@ -515,28 +515,39 @@ def test_taught_pod_runs_a_device_scenario_like_its_teacher(gst_home, outputs):
     (``tests/fit/test_pod.py`` shows a wall-less DFT-only POD blowing up in hot MD; with its
     ZBL wall it still heats the mushroom cell to 2,000 K during the 300 K equilibration and
     is stopped by the force check.) The student of the test GAP must finish the scenario on
-    LAMMPS, its total energy must rise by the pulse energy, and its peak temperature must be
-    the teacher's within 25 %.
+    LAMMPS for three cells (scenario seeds), its total energy must rise by the pulse energy,
+    and its peak temperature, averaged over the three cells, must be the teacher's within 25 %.
+
+    The peak (the hottest bin of the smoothed maps) is a noisy figure: the teacher's ranges
+    from 3,620 to 4,950 K over six scenario seeds, hence the mean over three. The teacher's
+    runs are seeded, so the student is the same on every run. Four cells, not two: students
+    taught on two cells blew up after the pulse for one of sixteen teacher seeds (with a
+    heating ramp to 2,500 K or to 4,000 K alike) and their peaks spread from 3,780 to 6,920 K;
+    taught on four, every one of eight seeds (including that one) finished the three RESETs,
+    with mean peaks 0.87-1.09 times the teacher's.
     """
     from gst_flows.flows.scenarios import scenario_maker
 
     teacher = _stored_teacher("scen-teacher")
     quench, heat = _teacher_protocols(melt=2500.0, melt_fs=400.0, rate=10000.0, top=2500.0, heat_fs=600.0)
-    maker = _small_maker(
-        teacher, [GapMDMaker(protocol=quench, **MD), GapMDMaker(protocol=heat, **MD)], n_frames=15, tag="scen"
-    )
-    flow = maker.make(_cells(2, seed=50))
+    md_makers = [GapMDMaker(protocol=quench, seed=0, **MD), GapMDMaker(protocol=heat, seed=100, **MD)]
+    maker = _small_maker(teacher, md_makers, n_frames=15, tag="scen")
+    flow = maker.make(_cells(4, seed=50))
     student = run_local(flow)[flow.jobs[-1].uuid][1].output.student_potential_id
 
-    docs = {}
+    peaks = {}
     for name, potential in (("teacher", teacher.potential_id), ("student", student)):
-        scenario = scenario_maker("mushroom-reset", size="small", potential=potential, engine="lammps")
-        run = scenario.make()
-        outputs_ = run_local(run).get(run.jobs[-1].uuid, {})
-        assert outputs_, f"the mushroom RESET did not finish with the {name}"
-        docs[name] = outputs_[max(outputs_)].output
-    student_doc, teacher_doc = docs["student"], docs["teacher"]
-    assert student_doc.potential.id == student and student_doc.engine == "lammps"
-    check = student_doc.energy_check
-    assert check.measured_injected == pytest.approx(check.requested, rel=0.02)
-    assert student_doc.peak_temperature == pytest.approx(teacher_doc.peak_temperature, rel=0.25)
+        peaks[name] = []
+        for seed in range(3):
+            scenario = scenario_maker(
+                "mushroom-reset", size="small", potential=potential, engine="lammps", seed=seed
+            )
+            run = scenario.make()
+            outputs_ = run_local(run).get(run.jobs[-1].uuid, {})
+            assert outputs_, f"the mushroom RESET (seed {seed}) did not finish with the {name}"
+            doc = outputs_[max(outputs_)].output
+            assert doc.potential.id == potential and doc.engine == "lammps"
+            check = doc.energy_check
+            assert check.measured_injected == pytest.approx(check.requested, rel=0.02)
+            peaks[name].append(doc.peak_temperature)
+    assert np.mean(peaks["student"]) == pytest.approx(np.mean(peaks["teacher"]), rel=0.25), peaks
