@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fast_potential_targets import teacher_id
+from liquid_order import energy_per_atom
 
 
 def structures() -> dict[str, object]:
@@ -82,9 +83,7 @@ def main() -> None:
         calc = potential_calculator(pid)
         energies = {}
         for name, atoms in cells.items():
-            atoms = atoms.copy()
-            atoms.calc = calc
-            energies[name] = atoms.get_potential_energy() / len(atoms)
+            energies[name] = energy_per_atom(atoms, calc)
         table[pid[:8]] = formation(energies, cells)
         errors[pid[:8]] = {name: energies[name] - dft[name] for name in cells}
     print("energy minus the DFT energy, meV/atom")

@@ -67,7 +67,7 @@ def main() -> None:
             )
             rows.append(row)
             if calcs:
-                energies.append([_energy(frame, calc) for calc in calcs.values()])
+                energies.append([energy_per_atom(frame, calc) for calc in calcs.values()])
         anchor = next((k for k, f in enumerate(doc.frames()) if f.info.get("time_fs", 0) >= 6000.0), 0)
         for k, row in enumerate(rows):
             if energies:
@@ -78,7 +78,8 @@ def main() -> None:
         raise SystemExit(f"no completed stability run of {args.potential}: run stability_screen.py first")
 
 
-def _energy(atoms, calc) -> float:
+def energy_per_atom(atoms, calc) -> float:
+    """Potential energy per atom of a copy of ``atoms`` under ``calc``, eV/atom."""
     atoms = atoms.copy()
     atoms.calc = calc
     return atoms.get_potential_energy() / len(atoms)
