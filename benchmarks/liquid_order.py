@@ -4,9 +4,9 @@ A student can meet the drift target (its NVE conserves the total energy) while i
 heats itself: potential energy goes into kinetic energy as the structure changes. This reads
 the stability runs of a potential stored by ``stability_screen.py`` (MD documents named
 ``pod liquid nve``, frames from the data store) and prints, per saved frame of each run, the
-time, the share of homopolar neighbour pairs and the like-element coordination numbers
-(neighbours within ``--cutoff``), and with ``--teacher`` the potential energy of the frame
-under the teacher and under the potential, relative to the end of the 1,000 K stage (frame
+time, the share of homopolar bonds and the like-element coordination numbers (bonds within
+``--cutoff``, by ``gst_flows.analysis``), and with ``--teacher`` the potential energy of the
+frame under the teacher and under the potential, relative to the end of the 1,000 K stage (frame
 at 6 ps), so that one sees whether the teacher agrees with the energy the student releases:
 
     python benchmarks/liquid_order.py --potential ID [--teacher GAP_ID] [--runs 3]
@@ -23,14 +23,13 @@ import numpy as np
 
 
 def order(atoms, cutoff: float) -> tuple[float, dict[str, float]]:
-    """Share of homopolar pairs within ``cutoff`` and the like-element coordination per element."""
-    from ase.neighborlist import neighbor_list
+    """Share of homopolar bonds within ``cutoff`` and the like-element coordination per element
+    (``gst_flows.analysis.homopolar_bond_fraction`` and ``partial_coordination``)."""
+    from gst_flows.analysis import homopolar_bond_fraction, partial_coordination
 
-    i, j = neighbor_list("ij", atoms, cutoff)
-    symbols = np.array(atoms.get_chemical_symbols())
-    like = symbols[i] == symbols[j]
-    per = {s: float((like & (symbols[i] == s)).sum() / (symbols == s).sum()) for s in sorted(set(symbols))}
-    return float(like.mean()) if len(i) else 0.0, per
+    partial = partial_coordination(atoms, cutoff)
+    like = {s: partial[f"{s}-{s}"] for s in sorted(set(atoms.get_chemical_symbols()))}
+    return homopolar_bond_fraction(atoms, cutoff)["homopolar"], like
 
 
 def main() -> None:
