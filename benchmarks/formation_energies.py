@@ -41,14 +41,18 @@ def structures() -> dict[str, object]:
 
 
 def formation(energies: dict[str, float], cells: dict[str, object]) -> dict[str, float]:
-    """Formation energy per atom (eV/atom) of every cell from the per-atom element energies."""
-    mu = {"Ge": energies["Ge diamond"], "Sb": energies["Sb A7"], "Te": energies["Te trigonal"]}
-    out = {}
-    for name, atoms in cells.items():
-        symbols = atoms.get_chemical_symbols()
-        reference = sum(mu[s] for s in symbols) / len(symbols)
-        out[name] = energies[name] - reference
-    return out
+    """Formation energy per atom (eV/atom) of every cell from the three element crystals
+    (pymatgen's ``PhaseDiagram.get_form_energy_per_atom``)."""
+    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+    from pymatgen.core import Composition
+
+    entries = {
+        name: PDEntry(Composition(atoms.get_chemical_formula()), energies[name] * len(atoms))
+        for name, atoms in cells.items()
+    }
+    elements = [entries[name] for name in ("Ge diamond", "Sb A7", "Te trigonal")]
+    diagram = PhaseDiagram(elements)
+    return {name: diagram.get_form_energy_per_atom(entry) for name, entry in entries.items()}
 
 
 def main() -> None:
