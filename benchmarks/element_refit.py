@@ -22,11 +22,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from formation_energies import structures
-from liquid_order import energy_per_atom
+from formation_energies import dft_energies, structures
+from liquid_order import energy_per_atom, nve_start, stability_runs
 
 
 def element_cells(copies: int) -> list:
@@ -57,14 +55,12 @@ def fit(selections: list, tag: str) -> str:
 def main() -> None:
     from gst_flows.db import find_labels
     from gst_flows.execution import run_local
+    from gst_flows.fit import error_table, predict
     from gst_flows.flows.label import label_flow
     from gst_flows.flows.profiles import SMALL_DFT
-    from gst_flows.hashing import structure_hash
     from gst_flows.makers.dft import Cp2kLabelMaker
-    from gst_flows.makers.md import as_md_doc
     from gst_flows.makers.training import TrainingSelection
     from gst_flows.potentials import potential_calculator
-    from gst_flows.store import get_store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--potential", required=True, help="the student whose stability runs demixed")
@@ -80,30 +76,20 @@ def main() -> None:
         "+ elements": fit([TrainingSelection(tag=args.tag), TrainingSelection(tag=train_tag)], args.tag),
     }
     cells = structures()
-    by_hash = {lab.doc.structure_hash: lab.doc for lab in find_labels(tag=f"{args.tag}-elements")}
-    held = [lab.doc.to_atoms() for lab in find_labels(tag=f"{args.tag}-heldout") if lab.doc.natoms > 1]
-    store = get_store()
-    store.connect()
-    query = {"name": "pod liquid nve", "output.potential.id": {"$regex": f"^{args.potential}"}}
-    run = next(
-        as_md_doc(found["output"])
-        for found in store.query(query, load=True)
-        if found["output"].get("completed") and any(s["name"] == "nve" for s in found["output"]["stages"])
-    )
+    dft = dft_energies(f"{args.tag}-elements", cells)
+    held = [lab.doc.to_atoms() for lab in find_labels(tag=f"{args.tag}-heldout")]
+    _, run = next(stability_runs(args.potential), (None, None))
+    if run is None:
+        raise SystemExit(f"no completed stability run of {args.potential}: run stability_screen.py first")
     frames = run.frames()
-    start = next(k for k, f in enumerate(frames) if f.info.get("time_fs", 0) >= 6000.0)
+    start = nve_start(frames)
     print(f"GAPs: {', '.join(f'{k} {v[:8]}' for k, v in gaps.items())}")
     print(f"{'energy minus DFT (meV/atom)':<34}" + "".join(f"{k:>14}" for k in gaps))
     calcs = {k: potential_calculator(v) for k, v in gaps.items()}
     for name, atoms in cells.items():
-        dft = by_hash[structure_hash(atoms)].energy_per_atom
-        errors = [1000 * (energy_per_atom(atoms, c) - dft) for c in calcs.values()]
+        errors = [1000 * (energy_per_atom(atoms, c) - dft[name]) for c in calcs.values()]
         print(f"{name:<34}" + "".join(f"{e:14.1f}" for e in errors))
-    reference = np.array([a.info["REF_energy"] / len(a) for a in held])
-    rmse = {
-        k: 1000 * np.sqrt(np.mean((np.array([energy_per_atom(a, c) for a in held]) - reference) ** 2))
-        for k, c in calcs.items()
-    }
+    rmse = {k: 1000 * error_table(predict(held, c))["all"].energy_rmse for k, c in calcs.items()}
     print(f"{'held-out energy RMSE':<34}" + "".join(f"{v:14.1f}" for v in rmse.values()))
     print(f"frames of stability run {run.dir_name or run.name} (energy relative to the NVE start, meV/atom)")
     base = {k: energy_per_atom(frames[start], c) for k, c in calcs.items()}

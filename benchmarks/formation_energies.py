@@ -55,12 +55,25 @@ def formation(energies: dict[str, float], cells: dict[str, object]) -> dict[str,
     return {name: diagram.get_form_energy_per_atom(entry) for name, entry in entries.items()}
 
 
-def main() -> None:
+def dft_energies(tag: str, cells: dict[str, object]) -> dict[str, float]:
+    """DFT energy per atom of every cell from its label under ``tag`` (matched by structure hash)."""
     from gst_flows.db import find_labels
+    from gst_flows.hashing import structure_hash
+
+    by_hash = {lab.doc.structure_hash: lab.doc for lab in find_labels(tag=tag)}
+    out = {}
+    for name, atoms in cells.items():
+        doc = by_hash.get(structure_hash(atoms))
+        if doc is None or doc.energy_per_atom is None:
+            raise SystemExit(f"no DFT energy for {name} under {tag}: run formation_energies.py")
+        out[name] = doc.energy_per_atom
+    return out
+
+
+def main() -> None:
     from gst_flows.execution import run_local
     from gst_flows.flows.label import label_flow
     from gst_flows.flows.profiles import SMALL_DFT
-    from gst_flows.hashing import structure_hash
     from gst_flows.makers.dft import Cp2kLabelMaker
     from gst_flows.potentials import potential_calculator
 
@@ -75,13 +88,9 @@ def main() -> None:
     failures: list[str] = []
     maker = Cp2kLabelMaker(settings=SMALL_DFT)
     run_local(label_flow(list(cells.values()), maker, name="elements", tag=tag), failures=failures)
-    by_hash = {lab.doc.structure_hash: lab.doc for lab in find_labels(tag=tag)}
-    dft = {}
-    for name, atoms in cells.items():
-        doc = by_hash.get(structure_hash(atoms))
-        if doc is None or doc.energy_per_atom is None:
-            raise SystemExit(f"no DFT energy for {name} under {tag}; failures: {failures or 'none'}")
-        dft[name] = doc.energy_per_atom
+    if failures:
+        print(f"labelling failures: {failures}")
+    dft = dft_energies(tag, cells)
     table, errors = {"DFT": formation(dft, cells)}, {}
     for pid in args.potential or [teacher_id(args.tag)]:
         calc = potential_calculator(pid)

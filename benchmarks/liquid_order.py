@@ -32,10 +32,28 @@ def order(atoms, cutoff: float) -> tuple[float, dict[str, float]]:
     return homopolar_bond_fraction(atoms, cutoff)["homopolar"], like
 
 
-def main() -> None:
+def stability_runs(potential: str):
+    """The completed stability runs (with an NVE stage) of a potential id or its first characters,
+    as MD documents with their frames loaded from the data store."""
     from gst_flows.makers.md import as_md_doc
-    from gst_flows.potentials import potential_calculator
     from gst_flows.store import get_store
+
+    store = get_store()
+    store.connect()
+    query = {"name": "pod liquid nve", "output.potential.id": {"$regex": f"^{potential}"}}
+    for found in store.query(query, load=True):
+        doc = as_md_doc(found["output"])
+        if doc.completed and any(s.name == "nve" for s in doc.stages):
+            yield found["uuid"], doc
+
+
+def nve_start(frames) -> int:
+    """Index of the first frame at or after 6 ps (the end of the 1,000 K stage)."""
+    return next((k for k, f in enumerate(frames) if f.info.get("time_fs", 0) >= 6000.0), 0)
+
+
+def main() -> None:
+    from gst_flows.potentials import potential_calculator
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--potential", required=True, help="potential id (or its first characters)")
@@ -43,23 +61,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="completed runs to read")
     parser.add_argument("--cutoff", type=float, default=3.2, help="neighbour cutoff, Å")
     args = parser.parse_args()
-    store = get_store()
-    store.connect()
-    query = {"name": "pod liquid nve", "output.potential.id": {"$regex": f"^{args.potential}"}}
     calcs = {}
     if args.teacher:
         calcs = {"teacher": potential_calculator(args.teacher), "potential": None}
     seen = 0
-    for found in store.query(query, load=True):
-        doc = as_md_doc(found["output"])
-        if not doc.completed or not any(s.name == "nve" for s in doc.stages) or seen == args.runs:
-            continue
+    for uuid, doc in stability_runs(args.potential):
+        if seen == args.runs:
+            break
         seen += 1
         if calcs:
             calcs["potential"] = calcs["potential"] or potential_calculator(doc.potential.id)
-        print(f"run {found['uuid'][:8]} ({doc.potential.id[:8]}, {len(doc.frames()[0])} atoms)")
+        frames = doc.frames()
+        print(f"run {uuid[:8]} ({doc.potential.id[:8]}, {len(frames[0])} atoms)")
         rows, energies = [], []
-        for frame in doc.frames():
+        for frame in frames:
             share, per = order(frame, args.cutoff)
             row = f"  {frame.info.get('time_fs', 0) / 1000:5.1f} ps  homopolar {share:.2f}  " + "  ".join(
                 f"{s}-{s} {n:.2f}" for s, n in per.items()
@@ -67,7 +82,7 @@ def main() -> None:
             rows.append(row)
             if calcs:
                 energies.append([energy_per_atom(frame, calc) for calc in calcs.values()])
-        anchor = next((k for k, f in enumerate(doc.frames()) if f.info.get("time_fs", 0) >= 6000.0), 0)
+        anchor = nve_start(frames)
         for k, row in enumerate(rows):
             if energies:
                 rel = 1000 * (np.array(energies[k]) - np.array(energies[anchor]))
