@@ -106,6 +106,7 @@ def summarise(tag: str, last, out: Path) -> int:
     """Learning curve, SOAP map of the database, potential location and a table."""
     from gst_flows.commands.common import format_table
     from gst_flows.dataset import find_labels
+    from gst_flows.md.potential import gap_calculator
     from gst_flows.plotting.active_learning import learning_curve_figure, soap_map_figure
     from gst_flows.potentials import fetch_potential
 
@@ -144,19 +145,37 @@ def summarise(tag: str, last, out: Path) -> int:
     if fractions is not None:
         print(f"crystallinity:  {fractions}")
     print(f"potential:      {potential}")
-    _reference_summary(potential, out)
+    calculator = gap_calculator(potential)
+    _reference_summary(calculator, potential, out)
+    _formation_summary(calculator, tag, out)
     return 0
 
 
-def _reference_summary(potential: Path, out: Path) -> None:
+def _formation_summary(calculator, tag: str, out: Path) -> None:
+    """Formation energies from the elements on the held-out set, DFT against the potential."""
+    from gst_flows.fit import predict
+    from gst_flows.fit.formation import format_formation_table, formation_energies
+    from gst_flows.makers.training import TrainingSelection, load_training_frames
+
+    frames, described = load_training_frames(TrainingSelection(tag=f"{tag}-heldout"))
+    result = formation_energies(predict(frames, calculator), required=False)
+    if result is None:  # a loop started before the element crystals joined the profile
+        print(f"no formation energies: {described} lacks a crystal of Ge, Sb or Te")
+        return
+    title = f"formation energies from the elements on {described} (lowest per composition, meV/atom)"
+    print(format_formation_table(result, title, name="GAP"))
+    path = out / "formation_energies.json"
+    path.write_text(result.model_dump_json(indent=1))
+    print(f"formation energies: {path}")
+
+
+def _reference_summary(calculator, potential: Path, out: Path) -> None:
     """Errors of the final potential on the shipped reference set (never trained on)."""
     import json
 
     from gst_flows.fit import format_error_table
     from gst_flows.fit.reference import REFERENCE_SET, reference_errors
-    from gst_flows.md.potential import gap_calculator
 
-    calculator = gap_calculator(potential)
     tables = reference_errors(calculator, by=("config_type", "name"))  # one evaluation
     print(
         format_error_table(

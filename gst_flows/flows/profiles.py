@@ -17,6 +17,7 @@ __all__ = [
     "ActiveLearningSetup",
     "active_learning_setup",
     "disordered_copies",
+    "element_crystals",
     "held_out_copies",
     "small_crystals",
 ]
@@ -123,9 +124,27 @@ def held_out_copies(crystal: Atoms, copies: int, seed: int) -> list[Atoms]:
     return out
 
 
+def element_crystals() -> list[Atoms]:
+    """The three elements' ground-state crystals: diamond Ge, A7 Sb (6 atoms), trigonal Te (3).
+
+    The references of every formation energy: without Sb and Te crystals a potential is free
+    to put the elements' own environments far too low against the compounds' (measured:
+    0.7-0.9 eV/atom off for a GAP fitted to the compounds alone), and its liquid then lowers
+    its energy by demixing (``benchmarks/formation_energies.py``, ``liquid_order.py``).
+    """
+    from gst_flows.structures import build_diamond
+    from gst_flows.structures.crystals import build_element
+
+    return [build_diamond(), build_element("Sb"), build_element("Te")]
+
+
 def small_crystals(seed: int = 0) -> list[Atoms]:
-    """The small profile's crystals: the quasi-binary line in both crystal families, 5-9 atoms."""
-    from gst_flows.structures import build_diamond, build_layered, build_rocksalt
+    """The small profile's crystals: the quasi-binary line and the elements, 3-9 atoms.
+
+    Both crystal families of the compounds, and the three elements' crystals
+    (:func:`element_crystals`).
+    """
+    from gst_flows.structures import build_layered, build_rocksalt
     from gst_flows.structures.reference_sets import primitive_cell, primitive_rocksalt_stack
 
     return [
@@ -135,7 +154,7 @@ def small_crystals(seed: int = 0) -> list[Atoms]:
         build_layered("GeTe", seed=seed),
         build_layered("Ge2Sb2Te5", seed=seed),
         primitive_cell(build_layered("Sb2Te3", seed=seed)),
-        build_diamond(),
+        *element_crystals(),
     ]
 
 
@@ -226,13 +245,13 @@ def _full(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearning
     from gst_flows.md.protocol import melt_quench
     from gst_flows.structures import (
         build_crystallisation_cell,
-        build_diamond,
         build_layered,
         build_rocksalt,
         smallest_supercell,
     )
 
-    crystals = [build_diamond()]
+    diamond, *elements = element_crystals()
+    crystals = [diamond]
     for composition in FULL_LINE:
         for multiple in range(1, 9):
             try:
@@ -244,6 +263,7 @@ def _full(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearning
                 continue
     for composition in ("Sb2Te3", "Ge1Sb2Te4"):
         crystals.append(build_layered(composition, seed=seed))
+    crystals += elements  # last, so the other crystals keep their copies' seeds
     initial, held_out = _crystal_set(crystals, 4, seed)
     explore = [build_rocksalt(c, supercell=(2, 2, 2), seed=seed) for c in ("Ge1Sb2Te4", "GeTe")]
     device = [build_crystallisation_cell(supercell=(3, 2, 2), seed=seed)]

@@ -27,6 +27,7 @@ from gst_flows.fit import (
     summarise_frames,
 )
 from gst_flows.fit.data import group_label, is_isolated_atom
+from gst_flows.fit.formation import formation_energies
 from gst_flows.fit.metrics import ALL
 from gst_flows.makers.training import Source, TrainingSelection, load_training_frames
 from gst_flows.md.potential import gap_calculator
@@ -515,6 +516,7 @@ class GapEvaluateMaker(Maker):
             source=described,
             data_set=_summary(frames),
             errors=_metrics(error_table(predictions)),
+            formation=formation_energies(predictions, required=False),
             figures=figures,
             figure_data=figure_data,
             dir_name=str(Path.cwd()),

@@ -15,6 +15,8 @@ from gst_flows.schemas.potential import PotentialRef
 __all__ = [
     "CrossValidationDoc",
     "ErrorMetrics",
+    "FormationEnergies",
+    "FormationEntry",
     "GapEvaluationDoc",
     "GapFitDoc",
     "GapPotentialFiles",
@@ -194,6 +196,29 @@ class CrossValidationDoc(BaseModel):
     completed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
+class FormationEntry(BaseModel):
+    """The lowest formation energy of one composition among the frames, DFT and potential."""
+
+    n_frames: int = Field(description="Frames of this composition.")
+    dft: float = Field(description="Lowest DFT formation energy among them, eV/atom.")
+    predicted: float = Field(description="Lowest formation energy by the potential, eV/atom.")
+
+
+class FormationEnergies(BaseModel):
+    """Formation energies from the elements of every compound frame, summarised."""
+
+    references: dict[str, float] = Field(
+        description="Element → its lowest DFT energy among the frames, eV/atom (the DFT reference)."
+    )
+    n_compounds: int = Field(description="Frames holding more than one element.")
+    rmse: float = Field(description="RMS error of the formation energy over those frames, eV/atom.")
+    mae: float = Field(description="Mean absolute error of the formation energy, eV/atom.")
+    wrong_sign: int = Field(
+        description="Frames DFT puts below the elements and the potential above them (or the reverse)."
+    )
+    by_formula: dict[str, FormationEntry] = Field(description="Reduced formula → lowest formation energies.")
+
+
 class GapEvaluationDoc(BaseModel):
     """Errors of a potential on a labelled set, with parity plots."""
 
@@ -201,6 +226,11 @@ class GapEvaluationDoc(BaseModel):
     source: str | None = Field(None, description="Where the labelled set came from.")
     data_set: TrainingSetSummary = Field(description="What the set holds.")
     errors: dict[str, ErrorMetrics] = Field(description="Errors per config_type.")
+    formation: FormationEnergies | None = Field(
+        None,
+        description="Formation energies from the elements against the reference's, when the set "
+        "holds a structure of every element and a compound.",
+    )
     figures: dict[str, str] = Field(
         default_factory=dict, description="Parity plot name → PNG path in the run directory."
     )

@@ -99,6 +99,35 @@ def test_evaluate_by_id_writes_parity_plots(fit_run):
     assert out.errors["all"].n_structures == 16
     raw = store.docs_store.query_one({"uuid": job.uuid})
     assert "blob_uuid" in raw["output"]["figure_data"]
+    assert out.formation is None  # the fixture holds no crystal of an element
+
+
+def test_evaluate_gives_formation_energies_when_the_set_holds_the_elements(fit_run, cp2k_frames, tmp_path):
+    """Element crystals whose reference energies sit 0.1 eV/atom above the potential's:
+    every compound's formation energy error is then exactly +0.1 eV/atom."""
+    from gst_flows.fit.data import is_isolated_atom, make_labelled_frame, write_gap_fit_extxyz
+    from gst_flows.structures import build_diamond
+    from gst_flows.structures.crystals import build_element
+
+    store, doc, root = fit_run
+    calc = gap_calculator(fetch_potential(doc.potential_id, store))
+    elements = []
+    for crystal in (build_diamond(), build_element("Sb"), build_element("Te")):
+        crystal.calc = calc
+        elements.append(make_labelled_frame(crystal, crystal.get_potential_energy() + 0.1 * len(crystal)))
+    compounds = [f for f in cp2k_frames if not is_isolated_atom(f)]
+    path = write_gap_fit_extxyz([*compounds, *elements], tmp_path / "with_elements.extxyz")
+    job = GapEvaluateMaker(plots=False).make(doc.potential_id, str(path))
+    job.config.expose_store = True
+    out = run_locally(job, store=store, create_folders=True, root_dir=root, log=False)[job.uuid][1].output
+    assert out.formation is not None
+    assert out.formation.n_compounds == len(compounds)
+    assert set(out.formation.by_formula) == {"GeTe", "GeSb2Te4"}
+    # reference formation energies = predicted + 0.1 minus each compound's own energy error
+    for frame in compounds:
+        frame.calc = calc
+    err = [(f.get_potential_energy() - f.info["REF_energy"]) / len(f) for f in compounds]
+    assert out.formation.rmse == pytest.approx(np.sqrt(np.mean((np.array(err) + 0.1) ** 2)), rel=1e-6)
 
 
 def test_evaluate_from_a_fit_job_output(cp2k_frames, tiny_hp, memory_store, tmp_path):

@@ -31,9 +31,19 @@ def test_disordered_copies_are_packings_at_amorphous_density(composition, multip
 def test_small_profile_trains_and_tests_on_disorder():
     setup = active_learning_setup("small", "t")
     kinds = [a.info["config_type"] for a in setup.initial]
-    assert kinds.count("liquid") == 12 and kinds.count("crystal") == 7
+    assert kinds.count("liquid") == 12 and kinds.count("crystal") == 9
     assert "liquid" in {a.info["config_type"] for a in setup.held_out}
-    assert setup.initial_summary() == "7 crystal, 12 liquid cells"
+    assert setup.initial_summary() == "9 crystal, 12 liquid cells"
     # no training packing is a held-out or exploration packing
     train = {a.get_positions().round(6).tobytes() for a in setup.initial}
     assert not train & {a.get_positions().round(6).tobytes() for a in [*setup.held_out, *setup.explore]}
+
+
+@pytest.mark.parametrize("profile", ["small", "full"])
+def test_profiles_train_and_test_on_every_element_crystal(profile):
+    """Formation energies (and the liquid's chemical order) need each element's own crystal."""
+    setup = active_learning_setup(profile, "t")
+    for cells in (setup.initial, setup.held_out):
+        pure = [a for a in cells if len(a) > 1 and len(set(a.get_chemical_symbols())) == 1]
+        assert {a.get_chemical_symbols()[0] for a in pure} == {"Ge", "Sb", "Te"}
+        assert {a.info["config_type"] for a in pure} == {"crystal"}
