@@ -41,18 +41,12 @@ def structures() -> dict[str, object]:
 
 
 def formation(energies: dict[str, float], cells: dict[str, object]) -> dict[str, float]:
-    """Formation energy per atom (eV/atom) of every cell from the three element crystals
-    (pymatgen's ``PhaseDiagram.get_form_energy_per_atom``)."""
-    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
-    from pymatgen.core import Composition
+    """Formation energy per atom (eV/atom) of every cell from the three element crystals."""
+    from gst_flows.fit.formation import formation_per_atom
 
-    entries = {
-        name: PDEntry(Composition(atoms.get_chemical_formula()), energies[name] * len(atoms))
-        for name, atoms in cells.items()
-    }
-    elements = [entries[name] for name in ("Ge diamond", "Sb A7", "Te trigonal")]
-    diagram = PhaseDiagram(elements)
-    return {name: diagram.get_form_energy_per_atom(entry) for name, entry in entries.items()}
+    formulas = [atoms.get_chemical_formula() for atoms in cells.values()]
+    values, _ = formation_per_atom(formulas, [energies[name] for name in cells])
+    return dict(zip(cells, values, strict=True))
 
 
 def dft_energies(tag: str, cells: dict[str, object]) -> dict[str, float]:

@@ -20,10 +20,32 @@ from gst_flows.fit.exceptions import FitInputError
 from gst_flows.fit.metrics import Predictions
 from gst_flows.schemas.fit import FormationEnergies, FormationEntry
 
-__all__ = ["FormationEnergies", "FormationEntry", "format_formation_table", "formation_energies"]
+__all__ = [
+    "FormationEnergies",
+    "FormationEntry",
+    "format_formation_table",
+    "formation_energies",
+    "formation_per_atom",
+]
 
 
-def _formation(formulas: Sequence[str], energies_per_atom: Sequence[float]) -> tuple[np.ndarray, dict]:
+def formation_per_atom(
+    formulas: Sequence[str], energies_per_atom: Sequence[float]
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Formation energy per atom of each structure from the lowest-energy structure of each element.
+
+    Parameters
+    ----------
+    formulas
+        Chemical formula of each structure (pure elements among them).
+    energies_per_atom
+        Energy per atom of each, eV/atom.
+
+    Returns
+    -------
+    tuple
+        ``(formation energies, eV/atom; element -> reference energy per atom)``.
+    """
     from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
     from pymatgen.core import Composition
 
@@ -76,8 +98,8 @@ def formation_energies(predictions: Predictions, required: bool = True) -> Forma
     if not compounds:
         raise FitInputError("formation energies need at least one frame holding two elements")
     n_atoms = np.asarray(predictions.n_atoms, dtype=float)
-    dft, references = _formation(formulas, np.asarray(predictions.energy_ref) / n_atoms)
-    predicted, _ = _formation(formulas, np.asarray(predictions.energy_pred) / n_atoms)
+    dft, references = formation_per_atom(formulas, np.asarray(predictions.energy_ref) / n_atoms)
+    predicted, _ = formation_per_atom(formulas, np.asarray(predictions.energy_pred) / n_atoms)
     error = (predicted - dft)[compounds]
     by_formula: dict[str, FormationEntry] = {}
     for formula in sorted({formulas[i] for i in compounds}):
@@ -105,8 +127,8 @@ def format_formation_table(result: FormationEnergies, title: str = "", name: str
             f"{1000 * (entry.predicted - entry.dft):10.1f}"
         )
     lines.append(
-        f"over {result.n_compounds} compound frames: RMSE {1000 * result.rmse:.1f} meV/atom, "
-        f"{result.wrong_sign} with the sign of DFT's wrong (above the elements instead of below, "
-        "or the reverse)"
+        f"over {result.n_compounds} compound frames: RMSE {1000 * result.rmse:.1f} meV/atom; "
+        f"{result.wrong_sign} with the opposite sign to DFT's (above the elements where DFT puts "
+        "them below, or the reverse)"
     )
     return "\n".join(lines)

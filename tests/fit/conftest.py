@@ -19,6 +19,7 @@ from gst_flows.fit import (
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 CP2K_SMALL = FIXTURES / "gst_cp2k_small.extxyz"
+ELEMENTS_SMALL = FIXTURES / "elements_cp2k_small.extxyz"
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +28,14 @@ def cp2k_frames() -> list[Atoms]:
     if not CP2K_SMALL.is_file():
         pytest.skip("tests/fixtures/gst_cp2k_small.extxyz missing (make_gst_cp2k_small.py)")
     return read_labelled_frames(CP2K_SMALL)
+
+
+@pytest.fixture(scope="session")
+def element_frames() -> list[Atoms]:
+    """Diamond Ge, A7 Sb and trigonal Te, each ideal then rattled, labelled like ``cp2k_frames``."""
+    if not ELEMENTS_SMALL.is_file():
+        pytest.skip("tests/fixtures/elements_cp2k_small.extxyz missing (make_gst_cp2k_small.py --elements)")
+    return read_labelled_frames(ELEMENTS_SMALL)
 
 
 @pytest.fixture

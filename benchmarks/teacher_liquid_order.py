@@ -1,0 +1,112 @@
+"""Does a potential's own liquid stay chemically ordered? GAP-MD of liquid Ge2Sb2Te5 at 1,000 K.
+
+    python benchmarks/teacher_liquid_order.py [--potential ID ...] [--tag demo] [--atoms 200]
+                                              [--liquid-ps 12] [--packing-seed 7] [--seed 11]
+
+``liquid_order.py`` found a student's liquid demixing in NVE and its teacher agreeing that the
+separated frames are lower in energy; this runs each potential (default: the demo loop's last
+GAP) itself, through ``GapMDMaker`` on the LAMMPS engine (one rank): a random Ge2Sb2Te5 packing
+melted for 2 ps at 1,500 K, then ``--liquid-ps`` at 1,000 K (Langevin; time step 2 fs, a frame
+every 0.5 ps), and prints per frame the share of homopolar bonds and the like-element
+coordination numbers (neighbours within ``--cutoff``, by ``gst_flows.analysis``) and the mean
+potential energy per atom over the last 2 ps of each half of the 1,000 K stage. The run is stored
+in the configured database like any MD job. Compare a potential fitted without the elements'
+crystals with one fitted with them (run in each database, ``GST_FLOWS_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fast_potential_targets import DENSITY, _last_output, teacher_id
+from liquid_order import order
+
+COUNTS = {"Ge": 2, "Sb": 2, "Te": 5}
+
+
+def protocol(liquid_ps: float, seed: int):
+    """2 ps at 1,500 K from the packing, then ``liquid_ps`` at 1,000 K; Langevin, 2 fs."""
+    from gst_flows.md.protocol import Protocol, Stage
+
+    return Protocol(
+        name="liquid-order",
+        seed=seed,
+        initial_temperature=1500.0,
+        stages=[
+            Stage(name="melt", ensemble="nvt", timestep=2.0, duration=2000.0, temperature=1500.0),
+            Stage(
+                name="liquid", ensemble="nvt", timestep=2.0, duration=1000.0 * liquid_ps, temperature=1000.0
+            ),
+        ],
+    )
+
+
+def run(pid: str, atoms: int, liquid_ps: float, packing_seed: int, seed: int):
+    """The MD document of one potential's run (frames in the data store)."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from gst_flows.execution import run_local
+    from gst_flows.makers.md import GapMDMaker
+    from gst_flows.structures.devices.common import random_packing
+
+    units = max(1, round(atoms / sum(COUNTS.values())))
+    counts = {el: n * units for el, n in COUNTS.items()}
+    side = (sum(counts.values()) / DENSITY) ** (1 / 3)
+    packing = random_packing((side, side, side), counts, min_distance=2.5, seed=packing_seed)
+    maker = GapMDMaker(
+        name="liquid order",
+        potential=pid,
+        engine="lammps",
+        protocol=protocol(liquid_ps, seed),
+        thermo_interval=25,
+        frame_interval=250,
+    )
+    job = maker.make(AseAtomsAdaptor.get_structure(packing))
+    job.config.expose_store = True
+    failures: list = []
+    responses = run_local(job, failures=failures)
+    if not responses.get(job.uuid):
+        raise SystemExit(f"{pid}: the run stopped: {failures[-1] if failures else 'see the log'}")
+    return _last_output(responses, job)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--potential", action="append", help="potential id (repeatable; default: the GAP)")
+    parser.add_argument("--tag", default="demo", help="the loop whose last GAP is the default")
+    parser.add_argument("--atoms", type=int, default=200)
+    parser.add_argument("--liquid-ps", type=float, default=12.0)
+    parser.add_argument("--packing-seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=11, help="velocities and thermostat noise")
+    parser.add_argument("--cutoff", type=float, default=3.2, help="neighbour cutoff, Å")
+    args = parser.parse_args()
+    for pid in args.potential or [teacher_id(args.tag)]:
+        doc = run(pid, args.atoms, args.liquid_ps, args.packing_seed, args.seed)
+        frames = doc.frames()
+        print(f"{pid[:8]}: {len(frames[0])} atoms, {doc.wall_time_s or 0:.0f} s")
+        for frame in frames:
+            share, like = order(frame, args.cutoff)
+            print(
+                f"  {frame.info.get('time_fs', 0) / 1000:5.1f} ps  homopolar {share:.2f}  "
+                + "  ".join(f"{s}-{s} {n:.2f}" for s, n in like.items()),
+                flush=True,
+            )
+        liquid = next(s for s in doc.stages if s.name == "liquid")
+        print(f"  1,000 K stage: mean T {liquid.mean_temperature:.0f} K")
+        thermo = doc.thermo_series()
+        t, e = np.asarray(thermo["time_fs"]), np.asarray(thermo["epot_ev"]) / len(frames[0])
+        start, end = 2000.0, 2000.0 + 1000.0 * args.liquid_ps
+        middle = (start + end) / 2
+        for lo, hi in ((middle - 2000.0, middle), (end - 2000.0, end)):
+            window = (t > lo) & (t <= hi)
+            mean = e[window].mean()
+            print(f"  mean potential energy {lo / 1000:.0f}-{hi / 1000:.0f} ps: {mean:.4f} eV/atom")
+
+
+if __name__ == "__main__":
+    main()
