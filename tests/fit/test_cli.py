@@ -8,7 +8,7 @@ import pytest
 
 from gst_flows.commands.fit import add_parser
 
-from .conftest import CP2K_SMALL
+from .conftest import CP2K_SMALL, ELEMENTS_SMALL
 
 TINY = [
     "--set", "two_body.cutoff=5.0",
@@ -67,7 +67,19 @@ def test_fit_then_evaluate(cp2k_frames, local_store, capsys, tmp_path, monkeypat
     assert "errors of cli" in out
     assert "energy parity plot:" in out
     assert _main(["evaluate", cached, str(CP2K_SMALL), "--no-plots"]) == 0
-    assert "parity plot" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "parity plot" not in out
+    assert "formation energies" not in out  # the fixture holds no element crystal
+
+    # with the elements' crystals the formation energies follow the error table
+    from gst_flows.fit import read_labelled_frames, write_gap_fit_extxyz
+
+    both = [*read_labelled_frames(CP2K_SMALL), *read_labelled_frames(ELEMENTS_SMALL)]
+    path = write_gap_fit_extxyz(both, tmp_path / "with_elements.extxyz")
+    assert _main(["evaluate", "cli", str(path), "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    assert "formation energies from the elements" in out
+    assert "GeTe" in out.split("formation energies from the elements")[1]
 
 
 def test_memory_limit_refuses_before_running(cp2k_frames, local_store, capsys):
