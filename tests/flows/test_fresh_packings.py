@@ -91,13 +91,15 @@ def test_until_stable_over_rounds_in_a_row_on_fresh_packings(gst_home, outputs, 
     teacher = _stored_teacher(f"fresh-teacher-{stable}")
     quench, _ = _teacher_protocols()
     limits = {} if stable else {"safety": SafetyLimits(max_force=0.5)}  # every step trips it
+    # seeded MD (teacher and student): the same student on every run; unseeded, a student
+    # blew up now and then and the stable case failed (13 of 13 teacher/student seeds pass)
     maker = _small_maker(
         teacher,
-        [GapMDMaker(protocol=quench, **MD)],
+        [GapMDMaker(protocol=quench, seed=0, **MD)],
         student_rounds=3,
         until_stable=True,
         stable_rounds=2,
-        student_md_makers=[GapMDMaker(protocol=quench, engine="lammps", **limits, **MD)],
+        student_md_makers=[GapMDMaker(protocol=quench, engine="lammps", seed=50, **limits, **MD)],
         tag=f"fresh-{stable}",
     )
     flow = maker.make(_cells(2, seed=90), student_cells=SMALL_PACKINGS)

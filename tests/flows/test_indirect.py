@@ -421,11 +421,13 @@ def test_until_stable_ends_the_rounds_at_the_first_student_whose_runs_complete(g
     teacher = _stored_teacher(f"stable-teacher-{stable}")
     quench, _ = _teacher_protocols()
     limits = {} if stable else {"safety": SafetyLimits(max_force=0.5)}  # every step trips it
-    student_md = GapMDMaker(protocol=quench, engine="lammps", **limits, **MD)
+    # seeded MD, teacher and student: the same student on every run (unseeded, one blowing up
+    # now and then would fail the stable case)
+    student_md = GapMDMaker(protocol=quench, engine="lammps", seed=50, **limits, **MD)
     tag = f"until-stable-{stable}"
     maker = _small_maker(
         teacher,
-        [GapMDMaker(protocol=quench, **MD)],
+        [GapMDMaker(protocol=quench, seed=0, **MD)],
         student_rounds=2,
         until_stable=True,
         student_md_makers=[student_md],
