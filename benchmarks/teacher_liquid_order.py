@@ -23,27 +23,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fast_potential_targets import DENSITY, _last_output, teacher_id
+from fast_potential_targets import DENSITY, _last_output, liquid_nve, teacher_id
 from liquid_order import order
 
 COUNTS = {"Ge": 2, "Sb": 2, "Te": 5}
 
 
 def protocol(liquid_ps: float, seed: int):
-    """2 ps at 1,500 K from the packing, then ``liquid_ps`` at 1,000 K; Langevin, 2 fs."""
-    from gst_flows.md.protocol import Protocol, Stage
-
-    return Protocol(
-        name="liquid-order",
-        seed=seed,
-        initial_temperature=1500.0,
-        stages=[
-            Stage(name="melt", ensemble="nvt", timestep=2.0, duration=2000.0, temperature=1500.0),
-            Stage(
-                name="liquid", ensemble="nvt", timestep=2.0, duration=1000.0 * liquid_ps, temperature=1000.0
-            ),
-        ],
-    )
+    """2 ps at 1,500 K from the packing, then ``liquid_ps`` at 1,000 K; Langevin, 2 fs: the
+    stability protocol's first two stages (``fast_potential_targets.liquid_nve``), no NVE."""
+    whole = liquid_nve("liquid-order", seed, 2000.0, 1000.0 * liquid_ps, 2.0)
+    return whole.model_copy(update={"stages": whole.stages[:2]})
 
 
 def run(pid: str, atoms: int, liquid_ps: float, packing_seed: int, seed: int):

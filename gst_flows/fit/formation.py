@@ -49,9 +49,10 @@ def formation_per_atom(
     from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
     from pymatgen.core import Composition
 
+    compositions = [Composition(formula) for formula in formulas]
     entries = [
-        PDEntry(Composition(formula), energy * Composition(formula).num_atoms)
-        for formula, energy in zip(formulas, energies_per_atom, strict=True)
+        PDEntry(composition, energy * composition.num_atoms)
+        for composition, energy in zip(compositions, energies_per_atom, strict=True)
     ]
     diagram = PhaseDiagram(entries)
     references = {str(el): float(entry.energy_per_atom) for el, entry in diagram.el_refs.items()}
