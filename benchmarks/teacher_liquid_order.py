@@ -2,6 +2,7 @@
 
     python benchmarks/teacher_liquid_order.py [--potential ID ...] [--tag demo] [--atoms 200]
                                               [--liquid-ps 12] [--packing-seed 7] [--seed 11]
+                                              [--label N]
 
 ``liquid_order.py`` found a student's liquid demixing in NVE and its teacher agreeing that the
 separated frames are lower in energy; this runs each potential (default: the demo loop's last
@@ -12,6 +13,13 @@ coordination numbers (neighbours within ``--cutoff``, by ``gst_flows.analysis``)
 potential energy per atom over the last 2 ps of each half of the 1,000 K stage. The run is stored
 in the configured database like any MD job. Compare a potential fitted without the elements'
 crystals with one fitted with them (run in each database, ``GST_FLOWS_DATA_DIR``).
+
+``--label N`` asks DFT: N frames of the first potential's 1,000 K stage, from the least to the
+most homopolar (evenly spread in homopolar share), are labelled with the demo's CP2K protocol
+through the project's label flow into ``<tag>-liquid-order`` (labels already stored are reused;
+about 10-20 min per 90-atom frame on two cores), and for every potential the script prints each
+frame's energy relative to the least homopolar one, DFT against the potential, and the price of
+a wrong bond (``gst_flows.fit.chemical_order``): whether the potential's chemical order is DFT's.
 """
 
 from __future__ import annotations
@@ -65,6 +73,53 @@ def run(pid: str, atoms: int, liquid_ps: float, packing_seed: int, seed: int):
     return _last_output(responses, job)
 
 
+def label_and_compare(frames, pids: list[str], n: int, tag: str, cutoff: float) -> None:
+    """Label ``n`` frames spread in homopolar share with DFT; print DFT against each potential."""
+    import os
+
+    from gst_flows.execution import run_local
+    from gst_flows.fit import predict
+    from gst_flows.fit.chemical_order import chemical_order_check, format_chemical_order
+    from gst_flows.flows.label import label_flow
+    from gst_flows.flows.profiles import SMALL_DFT
+    from gst_flows.makers.dft import Cp2kLabelMaker
+    from gst_flows.makers.training import TrainingSelection, load_training_frames
+    from gst_flows.potentials import potential_calculator
+
+    if os.geteuid() == 0:  # OpenMPI refuses root unless told (as scripts/demo.sh does)
+        os.environ.setdefault("GST_FLOWS_CP2K_CMD", "mpirun --allow-run-as-root -np 2 cp2k.psmp")
+    shares = np.array([order(frame, cutoff)[0] for frame in frames])
+    targets = np.linspace(shares.min(), shares.max(), n)
+    chosen = sorted({int(np.argmin(np.abs(shares - target))) for target in targets})
+    picked = []
+    for k in chosen:
+        frame = frames[k].copy()
+        when = f"{frame.info.get('time_fs', 0):.0f} fs"
+        frame.info = {"config_type": "liquid", "generator": f"teacher_liquid_order.py frame at {when}"}
+        picked.append(frame)
+    label_tag = f"{tag}-liquid-order"
+    failures: list = []
+    run_local(
+        label_flow(picked, Cp2kLabelMaker(settings=SMALL_DFT), name="liquid order", tag=label_tag),
+        failures=failures,
+    )
+    labelled, described = load_training_frames(TrainingSelection(tag=label_tag))
+    print(f"DFT labels: {len(labelled)} frames of {described}; failures: {failures or 'none'}")
+    labelled.sort(key=lambda f: order(f, cutoff)[0])
+    for pid in pids:
+        predictions = predict(labelled, potential_calculator(pid))
+        n_atoms = np.asarray(predictions.n_atoms, dtype=float)
+        dft = np.asarray(predictions.energy_ref) / n_atoms
+        pot = np.asarray(predictions.energy_pred) / n_atoms
+        print(f"{pid[:8]}: energy relative to the least homopolar labelled frame, meV/atom")
+        for frame, d, e in zip(labelled, dft - dft[0], pot - pot[0], strict=True):
+            share = order(frame, cutoff)[0]
+            print(f"  homopolar {share:.2f}  DFT {1000 * d:8.1f}  potential {1000 * e:8.1f}")
+        check = chemical_order_check(labelled, predictions, config_types=None, min_frames=2, required=False)
+        if check is not None:
+            print(format_chemical_order(check, name=pid[:8]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--potential", action="append", help="potential id (repeatable; default: the GAP)")
@@ -74,10 +129,14 @@ def main() -> None:
     parser.add_argument("--packing-seed", type=int, default=7)
     parser.add_argument("--seed", type=int, default=11, help="velocities and thermostat noise")
     parser.add_argument("--cutoff", type=float, default=3.2, help="neighbour cutoff, Å")
+    parser.add_argument("--label", type=int, default=0, help="frames of the first run to label with DFT")
     args = parser.parse_args()
-    for pid in args.potential or [teacher_id(args.tag)]:
+    pids = args.potential or [teacher_id(args.tag)]
+    first = None
+    for pid in pids:
         doc = run(pid, args.atoms, args.liquid_ps, args.packing_seed, args.seed)
         frames = doc.frames()
+        first = first or [f for f in frames if f.info.get("time_fs", 0) > 2000.0]
         print(f"{pid[:8]}: {len(frames[0])} atoms, {doc.wall_time_s or 0:.0f} s")
         for frame in frames:
             share, like = order(frame, args.cutoff)
@@ -96,6 +155,9 @@ def main() -> None:
             window = (t > lo) & (t <= hi)
             mean = e[window].mean()
             print(f"  mean potential energy {lo / 1000:.0f}-{hi / 1000:.0f} ps: {mean:.4f} eV/atom")
+
+    if args.label:
+        label_and_compare(first, pids, args.label, args.tag, args.cutoff)
 
 
 if __name__ == "__main__":

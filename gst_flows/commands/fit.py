@@ -389,6 +389,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a potential here and print the error table."""
     from gst_flows.execution import run_local
     from gst_flows.fit import format_error_table
+    from gst_flows.fit.chemical_order import format_chemical_order
     from gst_flows.fit.formation import format_formation_table
     from gst_flows.makers.fit import GapEvaluateMaker
     from gst_flows.potentials import find_potential
@@ -419,6 +420,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(format_error_table(doc.errors, f"errors of {args.potential} on {doc.source}"))
     if doc.formation is not None:
         print(format_formation_table(doc.formation, "formation energies from the elements, meV/atom"))
+    if doc.chemical_order is not None:
+        title = "energy against wrong (homopolar, Ge-Sb) bonds on the disordered frames, meV per bond"
+        print(format_chemical_order(doc.chemical_order, title))
     for name, path in doc.figures.items():
         print(f"{name} parity plot: {path}")
     return 0

@@ -26,6 +26,7 @@ from gst_flows.fit import (
     split_by_structure,
     summarise_frames,
 )
+from gst_flows.fit.chemical_order import chemical_order_check
 from gst_flows.fit.data import group_label, is_isolated_atom
 from gst_flows.fit.formation import formation_energies
 from gst_flows.fit.metrics import ALL
@@ -517,6 +518,7 @@ class GapEvaluateMaker(Maker):
             data_set=_summary(frames),
             errors=_metrics(error_table(predictions)),
             formation=formation_energies(predictions, required=False),
+            chemical_order=chemical_order_check(frames, predictions, required=False),
             figures=figures,
             figure_data=figure_data,
             dir_name=str(Path.cwd()),

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 from gst_flows.schemas.potential import PotentialRef
 
 __all__ = [
+    "ChemicalOrderCheck",
+    "ChemicalOrderEntry",
     "CrossValidationDoc",
     "ErrorMetrics",
     "FormationEnergies",
@@ -219,6 +221,31 @@ class FormationEnergies(BaseModel):
     by_formula: dict[str, FormationEntry] = Field(description="Reduced formula → lowest formation energies.")
 
 
+class ChemicalOrderEntry(BaseModel):
+    """Energy against wrong bonds for the frames of one composition, DFT and potential."""
+
+    n_frames: int = Field(description="Frames of this composition.")
+    wrong_min: float = Field(description="Fewest wrong (homopolar and Ge-Sb) bonds per atom among them.")
+    wrong_max: float = Field(description="Most wrong bonds per atom among them.")
+    slope_dft: float = Field(description="DFT energy per atom against wrong bonds per atom, eV per bond.")
+    slope_predicted: float = Field(description="The potential's slope, eV per bond.")
+
+
+class ChemicalOrderCheck(BaseModel):
+    """Energy against wrong-bond count (homopolar and Ge-Sb bonds): DFT against a potential."""
+
+    n_frames: int = Field(description="Frames in the fit (compositions with enough frames and spread).")
+    slope_dft: float = Field(
+        description="DFT energy per atom against wrong bonds per atom, one slope shared by every "
+        "composition (each its own intercept), eV per wrong bond."
+    )
+    slope_predicted: float = Field(description="The potential's shared slope, eV per wrong bond.")
+    relative_rmse: float = Field(
+        description="RMS error of the energies per atom relative to each composition's mean, eV/atom."
+    )
+    by_formula: dict[str, ChemicalOrderEntry] = Field(description="Reduced formula → its own slopes.")
+
+
 class GapEvaluationDoc(BaseModel):
     """Errors of a potential on a labelled set, with parity plots."""
 
@@ -230,6 +257,11 @@ class GapEvaluationDoc(BaseModel):
         None,
         description="Formation energies from the elements against the reference's, when the set "
         "holds a structure of every element and a compound.",
+    )
+    chemical_order: ChemicalOrderCheck | None = Field(
+        None,
+        description="Energy against wrong-bond count on the disordered frames, when a composition "
+        "has three or more of them spanning 0.1 wrong bonds per atom.",
     )
     figures: dict[str, str] = Field(
         default_factory=dict, description="Parity plot name → PNG path in the run directory."

@@ -20,6 +20,7 @@ from gst_flows.fit import (
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 CP2K_SMALL = FIXTURES / "gst_cp2k_small.extxyz"
 ELEMENTS_SMALL = FIXTURES / "elements_cp2k_small.extxyz"
+ANTISITES_SMALL = FIXTURES / "antisite_cp2k_small.extxyz"
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +37,14 @@ def element_frames() -> list[Atoms]:
     if not ELEMENTS_SMALL.is_file():
         pytest.skip("tests/fixtures/elements_cp2k_small.extxyz missing (make_gst_cp2k_small.py --elements)")
     return read_labelled_frames(ELEMENTS_SMALL)
+
+
+@pytest.fixture(scope="session")
+def antisite_frames() -> list[Atoms]:
+    """Rock-salt GeTe, 0, 1, 2 Ge/Te pairs swapped (three each, in order), labelled like ``cp2k_frames``."""
+    if not ANTISITES_SMALL.is_file():
+        pytest.skip("tests/fixtures/antisite_cp2k_small.extxyz missing (make_gst_cp2k_small.py --antisites)")
+    return read_labelled_frames(ANTISITES_SMALL)
 
 
 @pytest.fixture

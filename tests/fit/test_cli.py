@@ -80,6 +80,25 @@ def test_fit_then_evaluate(cp2k_frames, local_store, capsys, tmp_path, monkeypat
     out = capsys.readouterr().out
     assert "formation energies from the elements" in out
     assert "GeTe" in out.split("formation energies from the elements")[1]
+    assert "wrong (homopolar" not in out  # crystals only
+
+    # with disordered frames the price of a wrong bond follows too
+    from gst_flows.fit import make_labelled_frame
+    from gst_flows.fit.chemical_order import wrong_bonds_per_atom
+    from gst_flows.flows.profiles import disordered_copies
+    from gst_flows.md.potential import gap_calculator
+
+    calc = gap_calculator(cached)
+    liquids = []
+    for packing in disordered_copies("GeTe", 4, 3, seed=5):
+        packing.calc = calc
+        energy = packing.get_potential_energy() + 0.25 * len(packing) * wrong_bonds_per_atom(packing)
+        liquids.append(make_labelled_frame(packing, energy, config_type="liquid"))
+    path = write_gap_fit_extxyz(liquids, tmp_path / "liquids.extxyz")
+    assert _main(["evaluate", "cli", str(path), "--no-plots"]) == 0
+    table = capsys.readouterr().out.split("energy against wrong (homopolar, Ge-Sb) bonds")[1]
+    dft, gap = (float(v) for v in table.split("GeTe")[1].split()[2:4])
+    assert dft - gap == pytest.approx(250, abs=1)  # meV per wrong bond
 
 
 def test_memory_limit_refuses_before_running(cp2k_frames, local_store, capsys):

@@ -122,6 +122,15 @@ def test_generators():
     mq = melt_quench(melt_temperature=1200, quench_temperature=300, quench_rate=10)
     assert mq.stage("quench").duration == 90_000
     assert mq.stage("quench").end_temperature == 300
+    # a liquid hold between melt and quench; the quench then starts from the hold's temperature
+    held = melt_quench(melt_temperature=1200, liquid_temperature=1000, liquid_duration=6000, quench_rate=500)
+    assert [s.name for s in held.stages] == ["heat", "melt", "liquid", "quench", "anneal"]
+    assert held.stage("liquid").duration == 6000 and held.stage("liquid").end_temperature == 1000
+    assert held.stage("quench").duration == 1400  # 1000 -> 300 K at 500 K/ps
+    assert "hold at 1000 K for 6 ps" in held.description
+    assert [s.name for s in melt_quench(liquid_temperature=1000).stages] == [s.name for s in mq.stages]
+    with pytest.raises(ProtocolError, match="liquid_duration"):
+        melt_quench(liquid_temperature=1000, liquid_duration=-1)
     train = pulse_train(
         [(650, 100_000), (600, 50_000)], repeat=2, fixed="fixed", reset=ResetPulse(melt_temperature=1100)
     )

@@ -31,11 +31,13 @@ def melt_quench(
     heat_from: float | None = 300.0,
     heat_duration: float = 10_000.0,
     anneal_duration: float = 20_000.0,
+    liquid_temperature: float | None = None,
+    liquid_duration: float = 0.0,
     timestep: float = 2.0,
     thermostat: str = "langevin",
     name: str = "melt-quench",
 ) -> Protocol:
-    """Melt–quench protocol (NVT): optional heating, melt, linear quench, anneal.
+    """Melt–quench protocol (NVT): optional heating, melt, optional liquid hold, linear quench, anneal.
 
     Parameters
     ----------
@@ -53,6 +55,11 @@ def melt_quench(
         Length of the heating, fs.
     anneal_duration
         Time at the final temperature, fs (0 for none).
+    liquid_temperature, liquid_duration
+        A hold of the melt at another temperature (e.g. a supercooled liquid) after the melt,
+        K and fs; the quench then starts from it. None or a zero duration: no hold. A liquid
+        held for picoseconds shows the potential's chemical order (homopolar clusters, or
+        demixing where the potential wrongly favours it), which a 1 ps melt does not reach.
     timestep
         Timestep, fs.
     thermostat
@@ -60,7 +67,11 @@ def melt_quench(
     name
         Protocol name.
     """
-    quench_fs = (melt_temperature - quench_temperature) / quench_rate * 1000.0
+    hold = liquid_temperature is not None and liquid_duration > 0
+    if liquid_temperature is not None and liquid_duration < 0:
+        raise ProtocolError(f"liquid_duration must not be negative, got {liquid_duration}")
+    quench_from = liquid_temperature if hold else melt_temperature
+    quench_fs = (quench_from - quench_temperature) / quench_rate * 1000.0
     quench_fs = round(quench_fs / timestep) * timestep
     common = {"ensemble": "nvt", "timestep": timestep, "thermostat": thermostat}
     stages = []
@@ -77,12 +88,15 @@ def melt_quench(
     stages.append(
         Stage(name="melt", duration=melt_duration, temperature=melt_temperature, tag="melt", **common)
     )
+    if hold:
+        held = {"duration": liquid_duration, "temperature": liquid_temperature, "tag": "liquid"}
+        stages.append(Stage(name="liquid", **held, **common))
     stages.append(
         Stage(
             name="quench",
             duration=quench_fs,
             tag="quench",
-            temperature=Ramp(start=melt_temperature, end=quench_temperature),
+            temperature=Ramp(start=quench_from, end=quench_temperature),
             **common,
         )
     )
@@ -98,8 +112,9 @@ def melt_quench(
         )
     return Protocol(
         name=name,
-        description=f"melt at {melt_temperature:g} K, quench at {quench_rate:g} K/ps to "
-        f"{quench_temperature:g} K",
+        description=f"melt at {melt_temperature:g} K, "
+        + (f"hold at {liquid_temperature:g} K for {liquid_duration / 1000:g} ps, " if hold else "")
+        + f"quench at {quench_rate:g} K/ps to {quench_temperature:g} K",
         stages=stages,
     )
 
