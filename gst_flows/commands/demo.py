@@ -140,6 +140,7 @@ def summarise(tag: str, last, out: Path) -> int:
         )
     )
     print(f"stopped: {last.stop_reason}")
+    _explored_summary(tag)
     print(f"learning curve: {curve}")
     print(f"SOAP map:       {soap}")
     if fractions is not None:
@@ -195,6 +196,38 @@ def _reference_summary(calculator, potential: Path, out: Path) -> None:
         )
     )
     print(f"per composition and phase: {path}")
+
+
+def _explored_summary(tag: str) -> None:
+    """Each exploring potential's errors on the frames it chose, against their new DFT labels."""
+    from gst_flows.commands.common import format_table
+    from gst_flows.settings import get_settings
+    from gst_flows.store import get_database
+
+    settings = get_settings()
+    found = get_database(settings)[settings.outputs_collection].find(
+        {"output.@class": "IterationDoc", "output.tag": tag, "output.explored_errors": {"$ne": None}},
+        sort=[("completed_at", 1)],
+    )
+    latest = {d["output"]["iteration"]: d["output"] for d in found}  # the newest per iteration
+    rows = []
+    for iteration in sorted(latest):
+        errors, order = latest[iteration]["explored_errors"], latest[iteration].get("explored_chemical_order")
+        price = f"{1000 * order['slope_dft']:.0f} / {1000 * order['slope_predicted']:.0f}" if order else ""
+        force = errors.get("force_rmse")
+        rows.append(
+            [
+                iteration,
+                errors["n_structures"],
+                f"{1000 * errors['energy_rmse']:.1f}",
+                f"{force:.4f}" if force is not None else "",
+                price,
+            ]
+        )
+    if rows:
+        print("each iteration's new labels against the potential that explored them (before the refit):")
+        header = ("iteration", "frames", "E RMSE (meV/atom)", "F RMSE (eV/Å)", "wrong bond DFT / GAP (meV)")
+        print(format_table(rows, header))
 
 
 def _fraction_summary(tag: str, out: Path) -> Path | None:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymatgen.core import Structure
 
+from gst_flows.schemas.fit import ChemicalOrderCheck, ErrorMetrics
 from gst_flows.schemas.potential import PotentialRef
 
 __all__ = ["HistoryRow", "IterationDoc", "LoopState", "SelectionDoc"]
@@ -113,6 +114,17 @@ class IterationDoc(BaseModel):
     history: list[dict[str, Any]] = Field(
         default_factory=list,
         description="Learning curve so far: iteration, n_labels, held-out force RMSE, potential.",
+    )
+    explored_errors: ErrorMetrics | None = Field(
+        None,
+        description="Errors of the potential that explored this iteration (the previous one's) on "
+        "the frames it chose, against their new DFT labels, before it was refitted on them: how far "
+        "the exploration reached past what the potential knew.",
+    )
+    explored_chemical_order: ChemicalOrderCheck | None = Field(
+        None,
+        description="Energy against wrong bonds on those frames (their disordered ones), DFT "
+        "against the exploring potential, when a composition has enough of them.",
     )
     completed_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 

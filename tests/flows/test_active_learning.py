@@ -77,6 +77,22 @@ def test_loop_iterates_and_stops_at_the_limit(loop, outputs):
     # each iteration hands on the fit's typed reference, which the next exploration checks
     assert all(d["potential_ref"]["potential_id"] == d["potential_id"] for d in docs)
 
+    # The exploring potential's errors on the frames it chose, before the refit: the new labels
+    # of the iteration, none of them known to it; the refit, trained on them, does better.
+    from gst_flows.fit import error_table, predict
+    from gst_flows.fit.data import is_isolated_atom
+    from gst_flows.makers.training import TrainingSelection, load_training_frames
+    from gst_flows.potentials import potential_calculator
+
+    assert docs[0]["explored_errors"] is None  # iter-0 explored nothing
+    frames, _ = load_training_frames(TrainingSelection(tag="al-test", iterations=[1]))
+    frames = [f for f in frames if not is_isolated_atom(f)]
+    explored = docs[1]["explored_errors"]
+    assert explored["n_structures"] == len(frames) == n[1] - n[0]
+    refit = error_table(predict(frames, potential_calculator(docs[1]["potential_id"])))["all"]
+    assert refit.force_rmse < explored["force_rmse"]
+    assert refit.energy_rmse < explored["energy_rmse"]
+
     # New labels carry their provenance: iteration, generator, potential, MD step.
     labels = list(
         outputs.find(
@@ -719,3 +735,23 @@ def test_demo_summary_shows_the_crystalline_fractions(loop, tmp_path, capsys):
     assert "iteration 2 (device): crystalline fraction of the" in out
     assert "0.90-1.00" in out
     assert figure.stat().st_size > 1000 and figure.with_suffix(".pdf").exists()
+
+
+@pytest.mark.slow  # runs the small loop (module fixture, minutes)
+def test_demo_summary_shows_what_each_exploration_found(loop, outputs, capsys):
+    from gst_flows.commands.demo import _explored_summary
+
+    _explored_summary("al-test")
+    out = capsys.readouterr().out
+    assert "against the potential that explored them" in out
+    docs = {
+        d["output"]["iteration"]: d["output"]
+        for d in outputs.find({"output.@class": "IterationDoc", "output.tag": "al-test"})
+    }
+    table = out.split("(meV)")[1].splitlines()
+    rows = {int(line.split()[0]): line.split() for line in table if line.strip()[:1].isdigit()}
+    assert set(rows) == {1, 2}
+    for iteration, row in rows.items():
+        errors = docs[iteration]["explored_errors"]
+        assert int(row[1]) == errors["n_structures"]
+        assert float(row[2]) == pytest.approx(1000 * errors["energy_rmse"], abs=0.06)

@@ -17,6 +17,8 @@ from jobflow.core.reference import OnMissing
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
+from gst_flows.fit.exceptions import FitInputError
+from gst_flows.fit.metrics import ALL
 from gst_flows.flows.active_learning.candidates import (
     _SELECTION_PROVENANCE,
     _candidates,
@@ -29,12 +31,12 @@ from gst_flows.flows.active_learning.candidates import (
 from gst_flows.flows.active_learning.decision import convergence_decision, overall_errors
 from gst_flows.flows.active_learning.maker import ActiveLearningMaker
 from gst_flows.flows.active_learning.seeds import derive_seed
-from gst_flows.makers.fit import GapFitMaker, TrainingSelection
+from gst_flows.makers.fit import GapEvaluateMaker, GapFitMaker, TrainingSelection
 from gst_flows.makers.md import GapMDMaker
 from gst_flows.schemas.active_learning import HistoryRow, IterationDoc, LoopState, SelectionDoc
 from gst_flows.schemas.potential import PotentialRef, as_potential_ref
 
-__all__ = ["al_decide", "al_explore", "al_fit", "al_md", "al_select"]
+__all__ = ["al_decide", "al_explore", "al_explored", "al_fit", "al_md", "al_select"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +85,12 @@ def al_fit(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], waits:
         test_source=TrainingSelection(tag=_held_out_tag(maker.tag)),
     )
     fit.name = f"iter-{iteration} gap fit"
+    explored = None
+    if iteration > 0 and state.n_new_labels and state.potential_id:
+        explored = al_explored(state.potential_ref or state.potential_id, maker.tag, iteration)
+        explored.name = f"iter-{iteration} explored frames"
+        explored.config.expose_store = True  # fetch the potential from the loop's own store
+        explored.update_config({"manager_config": {"_category": GapEvaluateMaker.fworker_category}})
     committee = []
     # The last iteration's committee would weigh a selection that never happens.
     if maker.uncertainty == "committee" and iteration < maker.max_iterations:
@@ -110,10 +118,33 @@ def al_fit(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], waits:
             fit.output.training_set,
             [m.output.potential_id for m in committee],
             potential_ref=fit.output.potential_ref,
+            explored=explored.output if explored else None,
         ),
         f"iter-{iteration} decide",
     )
-    return Response(replace=_categorised(Flow([fit, *committee, decide], output=decide.output)))
+    jobs = [fit, *([explored] if explored else []), *committee, decide]
+    return Response(replace=_categorised(Flow(jobs, output=decide.output)))
+
+
+@job
+def al_explored(potential: PotentialRef | str, tag: str, iteration: int) -> dict[str, Any] | None:
+    """The exploring potential on the frames it chose, against their new DFT labels.
+
+    Errors (all frames) and the energy against wrong bonds (:func:`chemical_order_check`) of
+    the previous iteration's potential on this iteration's labels, before it is refitted on
+    them. None (with a warning) when none of them is stored.
+    """
+    evaluate = GapEvaluateMaker(name=f"iter-{iteration} explored frames", plots=False)
+    try:
+        doc = evaluate.make.original(evaluate, potential, TrainingSelection(tag=tag, iterations=[iteration]))
+    except FitInputError as exc:
+        logger.warning("iteration %d: the explored frames could not be evaluated: %s", iteration, exc)
+        return None
+    order = doc.chemical_order
+    return {
+        "errors": doc.errors[ALL].model_dump(),
+        "chemical_order": order.model_dump() if order is not None else None,
+    }
 
 
 @job(output_schema=IterationDoc)
@@ -126,6 +157,7 @@ def al_decide(
     training_set: dict[str, Any],
     committee: list[str] | None = None,
     potential_ref: PotentialRef | dict[str, Any] | None = None,
+    explored: dict[str, Any] | None = None,
 ) -> Response:
     """Record the iteration and decide, at run time, whether another one follows."""
     state = LoopState.model_validate(state)
@@ -169,6 +201,8 @@ def al_decide(
         seeds=state.seeds,
         selected_crystalline_fractions=list(selected or []),
         selected_fraction_histogram=fraction_histogram(selected) if selected else None,
+        explored_errors=(explored or {}).get("errors"),
+        explored_chemical_order=(explored or {}).get("chemical_order"),
     )
     rmse = doc.held_out_force_rmse
     logger.info(
@@ -179,6 +213,17 @@ def al_decide(
         potential_id,
         f"; stopping: {reason}" if reason else "",
     )
+    if doc.explored_errors is not None:
+        logger.info(
+            "iteration %d: the iteration-%d potential on the %d frames it explored: "
+            "energy RMSE %.1f meV/atom, force RMSE %.3f eV/Å%s",
+            doc.iteration,
+            doc.iteration - 1,
+            doc.explored_errors.n_structures,
+            1000 * doc.explored_errors.energy_rmse,
+            doc.explored_errors.force_rmse or float("nan"),
+            _price(doc.explored_chemical_order),
+        )
     if doc.selected_fraction_histogram:
         logger.info(
             "iteration %d: crystalline fraction of the selected frames\n%s",
@@ -200,6 +245,15 @@ def al_decide(
     )
     explore = _steering(al_explore(maker, following), f"iter-{following.iteration} explore")
     return Response(output=doc, addition=explore)
+
+
+def _price(check: Any) -> str:
+    if check is None:
+        return ""
+    return (
+        f"; a wrong bond costs {1000 * check.slope_dft:.0f} meV by DFT, "
+        f"{1000 * check.slope_predicted:.0f} by the potential"
+    )
 
 
 def _seeded(md_maker: GapMDMaker, seed: int, state: LoopState) -> GapMDMaker:
