@@ -47,6 +47,20 @@ def antisite_frames() -> list[Atoms]:
     return read_labelled_frames(ANTISITES_SMALL)
 
 
+def priced_liquids(calc, price: float, copies: int, path: Path) -> Path:
+    """GeTe packings (16 atoms) labelled with ``calc``'s energy plus ``price`` eV per wrong bond."""
+    from gst_flows.fit.chemical_order import wrong_bonds_per_atom
+    from gst_flows.fit.data import write_gap_fit_extxyz
+    from gst_flows.flows.profiles import disordered_copies
+
+    liquids = []
+    for packing in disordered_copies("GeTe", 4, copies, seed=5):
+        packing.calc = calc
+        energy = packing.get_potential_energy() + price * len(packing) * wrong_bonds_per_atom(packing)
+        liquids.append(make_labelled_frame(packing, energy, config_type="liquid"))
+    return write_gap_fit_extxyz(liquids, path)
+
+
 @pytest.fixture
 def frames(cp2k_frames) -> list[Atoms]:
     """Fresh copies of the CP2K frames (tests may modify them)."""

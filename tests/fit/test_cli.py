@@ -8,7 +8,7 @@ import pytest
 
 from gst_flows.commands.fit import add_parser
 
-from .conftest import CP2K_SMALL, ELEMENTS_SMALL
+from .conftest import CP2K_SMALL, ELEMENTS_SMALL, priced_liquids
 
 TINY = [
     "--set", "two_body.cutoff=5.0",
@@ -83,18 +83,9 @@ def test_fit_then_evaluate(cp2k_frames, local_store, capsys, tmp_path, monkeypat
     assert "wrong (homopolar" not in out  # crystals only
 
     # with disordered frames the price of a wrong bond follows too
-    from gst_flows.fit import make_labelled_frame
-    from gst_flows.fit.chemical_order import wrong_bonds_per_atom
-    from gst_flows.flows.profiles import disordered_copies
     from gst_flows.md.potential import gap_calculator
 
-    calc = gap_calculator(cached)
-    liquids = []
-    for packing in disordered_copies("GeTe", 4, 3, seed=5):
-        packing.calc = calc
-        energy = packing.get_potential_energy() + 0.25 * len(packing) * wrong_bonds_per_atom(packing)
-        liquids.append(make_labelled_frame(packing, energy, config_type="liquid"))
-    path = write_gap_fit_extxyz(liquids, tmp_path / "liquids.extxyz")
+    path = priced_liquids(gap_calculator(cached), 0.25, 3, tmp_path / "liquids.extxyz")
     assert _main(["evaluate", "cli", str(path), "--no-plots"]) == 0
     table = capsys.readouterr().out.split("energy against wrong (homopolar, Ge-Sb) bonds")[1]
     dft, gap = (float(v) for v in table.split("GeTe")[1].split()[2:4])

@@ -20,7 +20,7 @@ from gst_flows.potentials import fetch_potential, find_potential, load_potential
 from gst_flows.schemas.fit import CrossValidationDoc, GapEvaluationDoc, GapFitDoc
 from gst_flows.schemas.potential import PotentialRef
 
-from .conftest import CP2K_SMALL
+from .conftest import CP2K_SMALL, priced_liquids
 
 
 @pytest.fixture(scope="module")
@@ -133,18 +133,9 @@ def test_evaluate_gives_formation_energies_when_the_set_holds_the_elements(fit_r
 def test_evaluate_prices_wrong_bonds_when_the_set_holds_disordered_frames(fit_run, tmp_path):
     """Liquid packings whose reference energies are the potential's plus 0.2 eV per wrong bond:
     the reference slope is then exactly 0.2 eV per bond above the potential's."""
-    from gst_flows.fit.chemical_order import wrong_bonds_per_atom
-    from gst_flows.fit.data import make_labelled_frame, write_gap_fit_extxyz
-    from gst_flows.flows.profiles import disordered_copies
-
     store, doc, root = fit_run
     calc = gap_calculator(fetch_potential(doc.potential_id, store))
-    liquids = []
-    for packing in disordered_copies("GeTe", 4, 4, seed=5):
-        packing.calc = calc
-        energy = packing.get_potential_energy() + 0.2 * len(packing) * wrong_bonds_per_atom(packing)
-        liquids.append(make_labelled_frame(packing, energy, config_type="liquid"))
-    path = write_gap_fit_extxyz(liquids, tmp_path / "liquids.extxyz")
+    path = priced_liquids(calc, 0.2, 4, tmp_path / "liquids.extxyz")
     job = GapEvaluateMaker(plots=False).make(doc.potential_id, str(path))
     job.config.expose_store = True
     out = run_locally(job, store=store, create_folders=True, root_dir=root, log=False)[job.uuid][1].output
