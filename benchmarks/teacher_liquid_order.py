@@ -2,7 +2,7 @@
 
     python benchmarks/teacher_liquid_order.py [--potential ID ...] [--tag demo] [--atoms 200]
                                               [--liquid-ps 12] [--packing-seed 7] [--seed 11]
-                                              [--label N]
+                                              [--label N] [--refit]
 
 ``liquid_order.py`` found a student's liquid demixing in NVE and its teacher agreeing that the
 separated frames are lower in energy; this runs each potential (default: the demo loop's last
@@ -20,6 +20,10 @@ through the project's label flow into ``<tag>-liquid-order`` (labels already sto
 about 10-20 min per 90-atom frame on two cores), and for every potential the script prints each
 frame's energy relative to the least homopolar one, DFT against the potential, and the price of
 a wrong bond (``gst_flows.fit.chemical_order``): whether the potential's chemical order is DFT's.
+
+``--refit`` (after ``--label``) fits a GAP with the demo loop's own fit maker on ``<tag>`` and
+``<tag>-liquid-order`` (``element_refit.fit``), runs its liquid with the same packing and seeds
+instead of the given potentials', and compares both on the labelled frames.
 """
 
 from __future__ import annotations
@@ -73,18 +77,14 @@ def run(pid: str, atoms: int, liquid_ps: float, packing_seed: int, seed: int):
     return _last_output(responses, job)
 
 
-def label_and_compare(frames, pids: list[str], n: int, tag: str, cutoff: float) -> None:
-    """Label ``n`` frames spread in homopolar share with DFT; print DFT against each potential."""
+def label(frames, n: int, tag: str, cutoff: float) -> None:
+    """Label ``n`` frames spread in homopolar share with DFT into ``<tag>-liquid-order``."""
     import os
 
     from gst_flows.execution import run_local
-    from gst_flows.fit import predict
-    from gst_flows.fit.chemical_order import chemical_order_check, format_chemical_order
     from gst_flows.flows.label import label_flow
     from gst_flows.flows.profiles import SMALL_DFT
     from gst_flows.makers.dft import Cp2kLabelMaker
-    from gst_flows.makers.training import TrainingSelection, load_training_frames
-    from gst_flows.potentials import potential_calculator
 
     if os.geteuid() == 0:  # OpenMPI refuses root unless told (as scripts/demo.sh does)
         os.environ.setdefault("GST_FLOWS_CP2K_CMD", "mpirun --allow-run-as-root -np 2 cp2k.psmp")
@@ -97,15 +97,24 @@ def label_and_compare(frames, pids: list[str], n: int, tag: str, cutoff: float) 
         when = f"{frame.info.get('time_fs', 0):.0f} fs"
         frame.info = {"config_type": "liquid", "generator": f"teacher_liquid_order.py frame at {when}"}
         picked.append(frame)
-    label_tag = f"{tag}-liquid-order"
     failures: list = []
-    run_local(
-        label_flow(picked, Cp2kLabelMaker(settings=SMALL_DFT), name="liquid order", tag=label_tag),
-        failures=failures,
-    )
-    labelled, described = load_training_frames(TrainingSelection(tag=label_tag))
-    print(f"DFT labels: {len(labelled)} frames of {described}; failures: {failures or 'none'}")
-    labelled.sort(key=lambda f: order(f, cutoff)[0])
+    labeller = Cp2kLabelMaker(settings=SMALL_DFT)
+    flow = label_flow(picked, labeller, name="liquid order", tag=f"{tag}-liquid-order")
+    run_local(flow, failures=failures)
+    print(f"DFT labels of {len(picked)} frames; failures: {failures or 'none'}")
+
+
+def compare(pids: list[str], tag: str, cutoff: float) -> None:
+    """Each labelled frame's energy relative to the least homopolar one, DFT against each potential."""
+    from gst_flows.fit import predict
+    from gst_flows.fit.chemical_order import chemical_order_check, format_chemical_order
+    from gst_flows.fit.data import is_isolated_atom
+    from gst_flows.makers.training import TrainingSelection, load_training_frames
+    from gst_flows.potentials import potential_calculator
+
+    labelled, described = load_training_frames(TrainingSelection(tag=f"{tag}-liquid-order"))
+    labelled = sorted((f for f in labelled if not is_isolated_atom(f)), key=lambda f: order(f, cutoff)[0])
+    print(f"{len(labelled)} DFT-labelled liquid frames ({described})")
     for pid in pids:
         predictions = predict(labelled, potential_calculator(pid))
         n_atoms = np.asarray(predictions.n_atoms, dtype=float)
@@ -120,6 +129,30 @@ def label_and_compare(frames, pids: list[str], n: int, tag: str, cutoff: float) 
             print(format_chemical_order(check, name=pid[:8]))
 
 
+def report(pid: str, args) -> list:
+    """Run one potential's liquid; print its chemical order per frame and its energy windows."""
+    doc = run(pid, args.atoms, args.liquid_ps, args.packing_seed, args.seed)
+    frames = doc.frames()
+    print(f"{pid[:8]}: {len(frames[0])} atoms, {doc.wall_time_s or 0:.0f} s")
+    for frame in frames:
+        share, like = order(frame, args.cutoff)
+        print(
+            f"  {frame.info.get('time_fs', 0) / 1000:5.1f} ps  homopolar {share:.2f}  "
+            + "  ".join(f"{s}-{s} {n:.2f}" for s, n in like.items()),
+            flush=True,
+        )
+    liquid = next(s for s in doc.stages if s.name == "liquid")
+    print(f"  1,000 K stage: mean T {liquid.mean_temperature:.0f} K")
+    thermo = doc.thermo_series()
+    t, e = np.asarray(thermo["time_fs"]), np.asarray(thermo["epot_ev"]) / len(frames[0])
+    start, end = 2000.0, 2000.0 + 1000.0 * args.liquid_ps
+    middle = (start + end) / 2
+    for lo, hi in ((middle - 2000.0, middle), (end - 2000.0, end)):
+        window = (t > lo) & (t <= hi)
+        print(f"  mean potential energy {lo / 1000:.0f}-{hi / 1000:.0f} ps: {e[window].mean():.4f} eV/atom")
+    return [f for f in frames if f.info.get("time_fs", 0) > start]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--potential", action="append", help="potential id (repeatable; default: the GAP)")
@@ -130,34 +163,31 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11, help="velocities and thermostat noise")
     parser.add_argument("--cutoff", type=float, default=3.2, help="neighbour cutoff, Å")
     parser.add_argument("--label", type=int, default=0, help="frames of the first run to label with DFT")
+    parser.add_argument(
+        "--refit",
+        action="store_true",
+        help="fit a GAP on <tag> and <tag>-liquid-order (labelled before) and run its liquid instead",
+    )
     args = parser.parse_args()
     pids = args.potential or [teacher_id(args.tag)]
+    if args.refit:
+        from element_refit import fit
+
+        from gst_flows.makers.training import TrainingSelection
+
+        sources = [TrainingSelection(tag=args.tag), TrainingSelection(tag=f"{args.tag}-liquid-order")]
+        refit = fit(sources, args.tag)
+        print(f"refitted on {args.tag} and {args.tag}-liquid-order: {refit}")
+        report(refit, args)
+        compare([*pids, refit], args.tag, args.cutoff)
+        return
     first = None
     for pid in pids:
-        doc = run(pid, args.atoms, args.liquid_ps, args.packing_seed, args.seed)
-        frames = doc.frames()
-        first = first or [f for f in frames if f.info.get("time_fs", 0) > 2000.0]
-        print(f"{pid[:8]}: {len(frames[0])} atoms, {doc.wall_time_s or 0:.0f} s")
-        for frame in frames:
-            share, like = order(frame, args.cutoff)
-            print(
-                f"  {frame.info.get('time_fs', 0) / 1000:5.1f} ps  homopolar {share:.2f}  "
-                + "  ".join(f"{s}-{s} {n:.2f}" for s, n in like.items()),
-                flush=True,
-            )
-        liquid = next(s for s in doc.stages if s.name == "liquid")
-        print(f"  1,000 K stage: mean T {liquid.mean_temperature:.0f} K")
-        thermo = doc.thermo_series()
-        t, e = np.asarray(thermo["time_fs"]), np.asarray(thermo["epot_ev"]) / len(frames[0])
-        start, end = 2000.0, 2000.0 + 1000.0 * args.liquid_ps
-        middle = (start + end) / 2
-        for lo, hi in ((middle - 2000.0, middle), (end - 2000.0, end)):
-            window = (t > lo) & (t <= hi)
-            mean = e[window].mean()
-            print(f"  mean potential energy {lo / 1000:.0f}-{hi / 1000:.0f} ps: {mean:.4f} eV/atom")
-
+        frames = report(pid, args)
+        first = first or frames
     if args.label:
-        label_and_compare(first, pids, args.label, args.tag, args.cutoff)
+        label(first, args.label, args.tag, args.cutoff)
+        compare(pids, args.tag, args.cutoff)
 
 
 if __name__ == "__main__":
