@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
-from gst_flows.analysis.bonds import GST_WRONG_PAIRS, bond_counts
-from gst_flows.analysis.neighbours import CutoffSpec, pair_key
+from gst_flows.analysis.bonds import GST_WRONG_PAIRS, homopolar_bond_fraction
+from gst_flows.analysis.neighbours import CutoffSpec
 from gst_flows.fit.exceptions import FitInputError
 from gst_flows.fit.metrics import Predictions
 from gst_flows.schemas.fit import ChemicalOrderCheck, ChemicalOrderEntry
@@ -42,10 +42,8 @@ def wrong_bonds_per_atom(
     atoms: Atoms, cutoffs: CutoffSpec = None, wrong_pairs: Sequence[str] = GST_WRONG_PAIRS
 ) -> float:
     """Homopolar bonds plus ``wrong_pairs`` bonds (Ge–Sb in GST), per atom."""
-    counts = bond_counts(atoms, cutoffs)
-    wrong = {pair_key(*pair.split("-")) for pair in wrong_pairs}
-    n = sum(c for key, c in counts.items() if key.split("-")[0] == key.split("-")[1] or key in wrong)
-    return n / len(atoms)
+    fractions = homopolar_bond_fraction(atoms, cutoffs, wrong_pairs)
+    return fractions["wrong"] * fractions["n_bonds"] / len(atoms)
 
 
 def _within_slope(x: np.ndarray, y: np.ndarray, groups: list[np.ndarray]) -> float:
