@@ -2,12 +2,13 @@
 
     python examples/active_learning.py            # print the plan, run nothing
     python examples/active_learning.py --submit   # add iteration 0 to the FireWorks LaunchPad
-    python examples/active_learning.py --local    # run it here (the demo's loop, ~30 min of CP2K)
+    python examples/active_learning.py --local    # run it here (the demo's loop, about 1.5 h of CP2K)
 
-The small profile (`gst-flows demo`) is the starting point: seven crystal types, six random
-packings standing in for AIMD liquids, iter-1 melt-quench and iter-2 crystallisation/melting
-cells. Here the loop adds a fourth exploration cell (rock-salt Ge2Sb2Te5) and labels six
-structures per iteration; every other setting is the profile's. Later iterations are added to
+The small profile (`gst-flows demo`) is the starting point: nine crystal types, twelve random
+packings standing in for AIMD liquids, iter-1 melt-quench cells and a 90-atom liquid held at
+1,000 K (labelled across its chemical order), and iter-2 crystallisation/melting cells. Here the
+loop adds a fourth exploration cell (rock-salt Ge2Sb2Te5) and labels six structures per
+iteration; every other setting is the profile's. Later iterations are added to
 the workflow by the loop itself (jobflow ``Response(replace=...)``), so ``--submit`` needs only
 ``qlaunch rapidfire`` with workers of the categories ``dft``, ``fit`` and ``md``.
 """
@@ -39,6 +40,12 @@ def main() -> None:
     print(f"iter-0: {setup.initial_summary()}, {len(setup.held_out)} held-out cells")
     print("iter-1 cells: " + ", ".join(f"{a.get_chemical_formula()}" for a in setup.explore))
     print(f"iter-1 protocol: {maker.explore_maker.resolved_protocol().name}")
+    hold = maker.liquid_maker.resolved_protocol()
+    print(
+        "iter-1 liquid order: "
+        + ", ".join(f"{len(a)}-atom {a.get_chemical_formula('metal')}" for a in setup.liquid)
+        + f", {hold.description}; {maker.n_liquid_select} frames across its wrong-bond fraction"
+    )
     print("iter-2 protocols: " + ", ".join(m.resolved_protocol().name for m in maker.device_makers))
     dft = maker.label_maker.settings
     name = type(maker.label_maker).__name__

@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
             potential_id=last.potential_id,
             explore=structures_from_atoms(explore),
             device=structures_from_atoms(setup.device or explore),
+            liquid=structures_from_atoms(setup.liquid),
         )
         run_local(al_explore(maker, state))
     else:
@@ -201,15 +202,8 @@ def _reference_summary(calculator, potential: Path, out: Path) -> None:
 def _explored_summary(tag: str) -> None:
     """Each exploring potential's errors on the frames it chose, against their new DFT labels."""
     from gst_flows.commands.common import format_table
-    from gst_flows.settings import get_settings
-    from gst_flows.store import get_database
 
-    settings = get_settings()
-    found = get_database(settings)[settings.outputs_collection].find(
-        {"output.@class": "IterationDoc", "output.tag": tag, "output.explored_errors": {"$ne": None}},
-        sort=[("completed_at", 1)],
-    )
-    latest = {d["output"]["iteration"]: d["output"] for d in found}  # the newest per iteration
+    latest = _newest_per_iteration("IterationDoc", tag, {"output.explored_errors": {"$ne": None}})
     rows = []
     for iteration in sorted(latest):
         errors, order = latest[iteration]["explored_errors"], latest[iteration].get("explored_chemical_order")
@@ -234,14 +228,8 @@ def _fraction_summary(tag: str, out: Path) -> Path | None:
     """Print the crystalline fractions of each iteration's selected frames; plot them."""
     from gst_flows.flows.active_learning import format_histogram
     from gst_flows.plotting.active_learning import crystalline_fraction_figure
-    from gst_flows.settings import get_settings
-    from gst_flows.store import get_database
 
-    settings = get_settings()
-    found = get_database(settings)[settings.outputs_collection].find(
-        {"output.@class": "SelectionDoc", "output.tag": tag}, sort=[("completed_at", 1)]
-    )
-    latest = {d["output"]["iteration"]: d["output"] for d in found}  # the newest per iteration
+    latest = _newest_per_iteration("SelectionDoc", tag)
     docs = [latest[k] for k in sorted(latest)]
     for doc in docs:
         if doc.get("selected_fraction_histogram"):
@@ -250,4 +238,28 @@ def _fraction_summary(tag: str, out: Path) -> Path | None:
                 f"of the {doc['n_selected']} selected frames"
             )
             print(format_histogram(doc["selected_fraction_histogram"]))
+        wrong = doc.get("liquid_wrong_fractions") or []
+        if wrong:
+            chosen = [
+                p["wrong_bond_fraction"]
+                for p in doc["provenance"]
+                if p.get("wrong_bond_fraction") is not None
+            ]
+            print(
+                f"iteration {doc['iteration']}: the held liquid's wrong-bond fraction went through "
+                f"{min(wrong):.3f}-{max(wrong):.3f} in {len(wrong)} frames; labelled "
+                + ", ".join(f"{w:.3f}" for w in sorted(chosen))
+            )
     return crystalline_fraction_figure(docs, out / "crystalline_fraction.png") if docs else None
+
+
+def _newest_per_iteration(kind: str, tag: str, extra: dict | None = None) -> dict[int, dict]:
+    """The newest output document of class ``kind`` of the loop ``tag``, per iteration."""
+    from gst_flows.settings import get_settings
+    from gst_flows.store import get_database
+
+    settings = get_settings()
+    found = get_database(settings)[settings.outputs_collection].find(
+        {"output.@class": kind, "output.tag": tag, **(extra or {})}, sort=[("completed_at", 1)]
+    )
+    return {d["output"]["iteration"]: d["output"] for d in found}

@@ -29,6 +29,7 @@ _PROVENANCE_KEYS = (
     "temperature",
     "md_step",
     "md_seed",
+    "wrong_bond_fraction",
     "crystalline_fraction",
     "source",
 )

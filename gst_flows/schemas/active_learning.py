@@ -66,6 +66,17 @@ class SelectionDoc(BaseModel):
     md_seeds: list[int] = Field(
         default_factory=list, description="Seed of each exploration MD run, in run order."
     )
+    n_liquid_candidates: int = Field(
+        0, description="Frames of the liquid-order runs offered (included in n_candidates)."
+    )
+    n_liquid_selected: int = Field(
+        0, description="Of the chosen frames, those chosen across the liquids' wrong-bond fractions."
+    )
+    liquid_wrong_fractions: list[float] = Field(
+        default_factory=list,
+        description="Wrong-bond fraction (homopolar and Ge-Sb bonds among all bonds) of every "
+        "liquid-order candidate, dimensionless.",
+    )
     structures: list[Structure] = Field(
         default_factory=list, description="The chosen structures (data store)."
     )
@@ -167,6 +178,10 @@ class LoopState(BaseModel):
     )
     device: list[Structure] = Field(
         default_factory=list, description="Starting cells of the iter-2 (device) explorations."
+    )
+    liquid: list[Structure] = Field(
+        default_factory=list,
+        description="Starting cells of the iter-1 liquid-order explorations (the maker's liquid_maker).",
     )
     committee: list[str] = Field(
         default_factory=list,

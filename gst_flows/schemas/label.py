@@ -35,6 +35,9 @@ class Provenance(BaseModel):
     crystalline_fraction: float | None = Field(
         None, description="Measured SOAP crystalline fraction (k̄) when generated."
     )
+    wrong_bond_fraction: float | None = Field(
+        None, description="Homopolar and Ge-Sb bonds among all bonds when generated (liquid-order frames)."
+    )
     source: str | None = Field(None, description="File or data set it was read from.")
     teacher: str | None = Field(
         None, description="Potential id of the teacher that labelled it (synthetic labels only)."

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from jobflow import Flow
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -361,8 +360,7 @@ def test_iter2_frames_span_crystal_to_melt(gst_home, tmp_path):
     from gst_flows.makers.md import GapMDMaker
     from gst_flows.md.protocol import melt_anneal, partial_melt
     from gst_flows.plotting.active_learning import crystalline_fraction_figure
-    from gst_flows.store import get_store
-    from tests.support.small_loop import MD
+    from tests.support.small_loop import MD, run_alone
 
     crystallise = melt_anneal(
         melt_temperature=4000.0,
@@ -389,12 +387,7 @@ def test_iter2_frames_span_crystal_to_melt(gst_home, tmp_path):
     explore = al_explore.original(maker, state).replace
     runs, select = explore.jobs[:-1], explore.jobs[-1]
     assert len(runs) == 2
-    for run in runs:
-        run.hosts = []  # run the MD jobs alone, without the selection (and its labels and fit)
-    run_local(Flow(runs))
-    store = get_store()
-    store.connect()
-    docs = [store.query_one({"uuid": r.uuid}, properties=["output"], load=True)["output"] for r in runs]
+    docs = run_alone(runs)
     assert [d["status"] for d in docs] == ["completed", "completed"]
     state = select.function_args[1]
     doc = al_select.original(maker, state, docs).output

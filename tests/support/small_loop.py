@@ -88,6 +88,21 @@ def small_flow(maker: ActiveLearningMaker):
     return ActiveLearningSetup(maker, *small_structures()).flow()
 
 
+def run_alone(runs) -> list[dict]:
+    """Run exploration MD jobs here without the selection they feed; their output documents."""
+    from jobflow import Flow
+
+    from gst_flows.execution import run_local
+    from gst_flows.store import get_store
+
+    for run in runs:
+        run.hosts = []  # the MD jobs alone, without the selection (and its labels and fit)
+    run_local(Flow(runs))
+    store = get_store()
+    store.connect()
+    return [store.query_one({"uuid": r.uuid}, properties=["output"], load=True)["output"] for r in runs]
+
+
 def main(argv: list[str]) -> int:
     """Run the small loop with tag ``argv[0]`` and seed ``argv[1]`` in the configured database."""
     from gst_flows.execution import run_local

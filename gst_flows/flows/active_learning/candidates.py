@@ -14,6 +14,7 @@ __all__ = [
     "format_histogram",
     "fraction_histogram",
     "measured_config_type",
+    "select_liquid_order",
 ]
 
 logger = logging.getLogger(__name__)
@@ -115,17 +116,18 @@ def _candidates(
     min_distance: float = 1.8,
     coexistence: tuple[float, float] = (0.2, 0.8),
     liquid_temperature: float = 900.0,
+    first_run: int = 0,
 ):
     """Frames of the exploration runs with their provenance in ``info``.
 
     ``config_type`` comes from each frame's measured crystalline fraction
     (:func:`measured_config_type`). Frames with atoms closer than ``min_distance`` Å (debris of
-    a failed run) are dropped.
+    a failed run) are dropped. Runs are numbered from ``first_run`` in the ``generator``.
     """
     from gst_flows.structures import minimum_distance
 
     frames = []
-    for run_index, run in enumerate(md_runs):
+    for run_index, run in enumerate(md_runs, start=first_run):
         if run is None:
             logger.warning(
                 "iteration %d: exploration run %d failed; its frames are skipped", iteration, run_index
@@ -187,6 +189,48 @@ def calculator_spread(calculators: Sequence[Any], frames: Sequence[Any]) -> np.n
     return committee_spread(forces)
 
 
+def select_liquid_order(
+    descriptors: np.ndarray,
+    frames: Sequence[Any],
+    n_select: int,
+    existing: np.ndarray | None = None,
+    liquid_temperature: float = 900.0,
+) -> list[int]:
+    """Frames of a held liquid spread over their wrong-bond fraction, least to most.
+
+    Only frames at or above ``liquid_temperature`` (their ``temperature`` in ``info``) compete.
+    Each one's wrong-bond fraction (homopolar and Ge–Sb bonds among all bonds,
+    :func:`gst_flows.analysis.homopolar_bond_fraction`) is stored in its ``info`` as
+    ``wrong_bond_fraction``; the range the frames span is cut into ``n_select`` equal bins and
+    each bin gives the frame farthest in SOAP space from ``existing`` and the picks so far
+    (:func:`gst_flows.selection.select_across_fractions`). A liquid whose chemical order does not
+    change is sampled by diversity alone.
+
+    Returns
+    -------
+    list of int
+        Indices into ``frames``.
+    """
+    from gst_flows.analysis import homopolar_bond_fraction
+    from gst_flows.selection import select_across_fractions, select_diverse
+
+    hot = [i for i, a in enumerate(frames) if (a.info.get("temperature") or 0.0) >= liquid_temperature]
+    if not hot or n_select <= 0:
+        return []
+    wrong = []
+    for i in hot:
+        fraction = float(homopolar_bond_fraction(frames[i])["wrong"])
+        frames[i].info["wrong_bond_fraction"] = fraction
+        wrong.append(fraction)
+    x = np.asarray(descriptors, dtype=float)[hot]
+    low, high = min(wrong), max(wrong)
+    if high - low > 1e-9:
+        picked = select_across_fractions(x, wrong, n_select, (low, high), 1.0, existing=existing)
+    else:
+        picked = select_diverse(x, n_select, existing=existing)
+    return [hot[i] for i in picked]
+
+
 #: Per-frame provenance kept in the selection document.
 _SELECTION_PROVENANCE = (
     "generator",
@@ -195,5 +239,6 @@ _SELECTION_PROVENANCE = (
     "md_step",
     "md_seed",
     "crystalline_fraction",
+    "wrong_bond_fraction",
     "config_type",
 )

@@ -27,6 +27,7 @@ from gst_flows.flows.active_learning.candidates import (
     committee_force_spread,
     format_histogram,
     fraction_histogram,
+    select_liquid_order,
 )
 from gst_flows.flows.active_learning.decision import convergence_decision, overall_errors
 from gst_flows.flows.active_learning.maker import ActiveLearningMaker
@@ -39,6 +40,8 @@ from gst_flows.schemas.potential import PotentialRef, as_potential_ref
 __all__ = ["al_decide", "al_explore", "al_explored", "al_fit", "al_md", "al_select"]
 
 logger = logging.getLogger(__name__)
+
+_WRONG = "wrong_bond_fraction"
 
 
 def _held_out_tag(tag: str) -> str:
@@ -271,18 +274,22 @@ def al_explore(maker: ActiveLearningMaker, state: LoopState | dict[str, Any]) ->
     """GAP-MD exploration with the current potential, then selection.
 
     iter-1 (``melt_quench_rounds`` iterations) runs ``explore_maker`` on the exploration
-    cells; iter-2 runs every one of ``device_makers`` on every device cell. Run ``k`` of
-    iteration ``i`` has the seed ``derive_seed(maker.seed, i, k, "md")``.
+    cells and ``liquid_maker`` on the liquid cells; iter-2 runs every one of ``device_makers``
+    on every device cell. Run ``k`` of iteration ``i`` (the liquid runs after the others) has
+    the seed ``derive_seed(maker.seed, i, k, "md")``.
     """
     state = LoopState.model_validate(state)
     iteration = state.iteration
+    liquid_plan = []
     if maker.exploration(iteration) == "melt-quench":
         plan = [(maker.explore_maker, cell) for cell in state.explore]
+        if maker.liquid_maker is not None and maker.n_liquid_select > 0:
+            liquid_plan = [(maker.liquid_maker, cell) for cell in state.liquid]
     else:
         plan = [(md_maker, cell) for md_maker in maker.device_makers for cell in state.device]
     runs = []
     seeds = []
-    for index, (md_maker, cell) in enumerate(plan):
+    for index, (md_maker, cell) in enumerate(plan + liquid_plan):
         seed = derive_seed(maker.seed, iteration, index, "md")
         # a copy per run: the runs of one cell must not share (and change) one structure
         run = al_md(_seeded(md_maker, seed, state), cell.copy())
@@ -291,7 +298,11 @@ def al_explore(maker: ActiveLearningMaker, state: LoopState | dict[str, Any]) ->
         runs.append(run)
         seeds.append(seed)
     following = state.model_copy(update={"seeds": {**state.seeds, "md": seeds}})
-    select = _steering(al_select(maker, following, [r.output for r in runs]), f"iter-{iteration} select")
+    docs = [r.output for r in runs]
+    split = len(plan)
+    select = _steering(
+        al_select(maker, following, docs[:split], docs[split:] or None), f"iter-{iteration} select"
+    )
     # An exploration run that blows up (common with early potentials) must not end the loop:
     # selection proceeds with the runs that finished.
     select.config.on_missing_references = OnMissing.NONE
@@ -368,11 +379,18 @@ def al_md(
 
 
 @job(output_schema=SelectionDoc, data=["structures"])
-def al_select(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], md_docs: list[Any]) -> Response:
+def al_select(
+    maker: ActiveLearningMaker,
+    state: LoopState | dict[str, Any],
+    md_docs: list[Any],
+    liquid_docs: list[Any] | None = None,
+) -> Response:
     """Choose diverse candidates in SOAP space (not already labelled), label them, refit.
 
     The document records every candidate's crystalline fraction and a histogram of the
-    fractions of the chosen frames.
+    fractions of the chosen frames. Frames of the liquid-order runs (``liquid_docs``) get a
+    budget of their own, ``maker.n_liquid_select``, spread over their wrong-bond fraction
+    (:func:`select_liquid_order`).
     """
     from gst_flows.analysis.soap import SoapSettings, mean_soap_vectors
     from gst_flows.dataset import label_filter
@@ -387,13 +405,9 @@ def al_select(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], md_
 
     state = LoopState.model_validate(state)
     iteration = state.iteration
-    candidates = _candidates(
-        md_docs,
-        iteration,
-        state.potential_id,
-        coexistence=tuple(maker.coexistence),
-        liquid_temperature=maker.liquid_temperature,
-    )
+    measured = {"coexistence": tuple(maker.coexistence), "liquid_temperature": maker.liquid_temperature}
+    candidates = _candidates(md_docs, iteration, state.potential_id, **measured)
+    liquid = _candidates(liquid_docs or [], iteration, state.potential_id, first_run=len(md_docs), **measured)
     store = current_store()
     existing = []
     for doc in store.query(label_filter(tag=maker.tag), properties=["output.structure"], load=True):
@@ -401,7 +415,7 @@ def al_select(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], md_
         if structure:
             existing.append(AseAtomsAdaptor.get_atoms(Structure.from_dict(structure)))
     existing = [a for a in existing if len(a) > 1]
-    species = sorted({s for a in [*candidates, *existing] for s in a.get_chemical_symbols()})
+    species = sorted({s for a in [*candidates, *liquid, *existing] for s in a.get_chemical_symbols()})
     soap = SoapSettings(**{**maker.soap, "species_resolved": True, "species": tuple(species)})
     x = mean_soap_vectors(candidates, soap) if candidates else np.zeros((0, soap.dimension))
     x_old = mean_soap_vectors(existing, soap) if existing else None
@@ -434,6 +448,27 @@ def al_select(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], md_
         picked = select_diverse(x, maker.n_select, maker.selection_method, existing=x_old, weights=weights)
     chosen = [candidates[i] for i in picked]
     n_dup = int(near_duplicates(x, x_old).sum()) if len(x) else 0
+    liquid_picked: list[int] = []
+    if liquid:
+        x_liquid = mean_soap_vectors(liquid, soap)
+        known = [v for v in (x_old, x[picked] if picked else None) if v is not None]
+        liquid_picked = select_liquid_order(
+            x_liquid,
+            liquid,
+            maker.n_liquid_select,
+            existing=np.vstack(known) if known else None,
+            liquid_temperature=maker.liquid_temperature,
+        )
+        n_dup += int(near_duplicates(x_liquid, x_old).sum())
+        logger.info(
+            "iteration %d: %d liquid-order frames chosen of %d, wrong-bond fraction %s",
+            iteration,
+            len(liquid_picked),
+            len(liquid),
+            ", ".join(f"{liquid[i].info[_WRONG]:.3f}" for i in liquid_picked),
+        )
+        chosen += [liquid[i] for i in liquid_picked]
+        candidates += liquid
     logger.info(
         "iteration %d: selected %d of %d candidate frames (%d near-duplicates)",
         iteration,
@@ -454,7 +489,7 @@ def al_select(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], md_
         n_duplicates=n_dup,
         n_existing=len(existing),
         n_selected=len(chosen),
-        budget=maker.n_select,
+        budget=maker.n_select + (maker.n_liquid_select if liquid_docs else 0),
         uncertainty="committee" if spread is not None else None,
         mean_candidate_spread=float(spread.mean()) if spread is not None else None,
         selected_spread=[float(spread[i]) for i in picked] if spread is not None else [],
@@ -467,6 +502,9 @@ def al_select(maker: ActiveLearningMaker, state: LoopState | dict[str, Any], md_
         candidate_fraction_histogram=fraction_histogram(candidate_fractions),
         selected_fraction_histogram=fraction_histogram(selected_fractions),
         md_seeds=list(state.seeds.get("md", [])),
+        n_liquid_candidates=len(liquid),
+        n_liquid_selected=len(liquid_picked),
+        liquid_wrong_fractions=[a.info[_WRONG] for a in liquid if _WRONG in a.info],
         structures=[AseAtomsAdaptor.get_structure(a) for a in chosen],
     )
     logger.info(

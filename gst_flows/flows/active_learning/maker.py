@@ -52,6 +52,18 @@ class ActiveLearningMaker(Maker):
         crystallisation after melting the middle of a crystallisation cell
         (:func:`~gst_flows.md.protocol.melt_anneal`) and partial melting of the crystal
         (:func:`~gst_flows.md.protocol.partial_melt`), both with the ``fixed`` template held.
+    liquid_maker
+        GAP-MD of the ``liquid`` cells given to :meth:`make` in every iter-1 iteration: a
+        liquid held for picoseconds (:func:`~gst_flows.md.protocol.liquid_hold`), long and
+        large enough for the potential's own chemical order to show (homopolar clusters, or
+        demixing where it wrongly favours them). None: no such exploration.
+    n_liquid_select
+        Labels per iter-1 iteration chosen from the ``liquid_maker`` runs' frames at or above
+        ``liquid_temperature``, spread evenly over the range of their wrong-bond fraction
+        (homopolar and Ge–Sb bonds among all bonds, least to most; see
+        :func:`gst_flows.analysis.homopolar_bond_fraction`), on top of ``n_select``: DFT then
+        prices a wrong bond on the potential's own liquid (the iteration's explored-frame
+        check) and the refit learns it.
     melt_quench_rounds
         Iterations of iter-1 (melt-quench) before iter-2 starts (the published method
         repeated iter-1).
@@ -104,6 +116,8 @@ class ActiveLearningMaker(Maker):
     fit_maker: GapFitMaker = field(default_factory=GapFitMaker)
     explore_maker: GapMDMaker = field(default_factory=GapMDMaker)
     device_makers: list[GapMDMaker] = field(default_factory=default_device_makers)
+    liquid_maker: GapMDMaker | None = None
+    n_liquid_select: int = 3
     melt_quench_rounds: int = 1
     aimd_maker: Cp2kAimdMaker | None = None
     n_select: int = 8
@@ -135,6 +149,8 @@ class ActiveLearningMaker(Maker):
                 raise ValueError("uncertainty weights apply to farthest-point sampling (fps) only")
         if self.melt_quench_rounds < 1:
             raise ValueError(f"melt_quench_rounds must be at least 1, got {self.melt_quench_rounds}")
+        if self.n_liquid_select < 0:
+            raise ValueError(f"n_liquid_select must not be negative, got {self.n_liquid_select}")
         if not self.device_makers:
             raise ValueError("device_makers must hold at least one MD maker for iter-2")
         if not isinstance(self.seed, int) or self.seed < 0:
@@ -158,6 +174,7 @@ class ActiveLearningMaker(Maker):
         explore: Sequence[Structure],
         device: Sequence[Structure] | None = None,
         aimd: Sequence[Structure] = (),
+        liquid: Sequence[Structure] = (),
     ) -> Flow:
         """Build iteration 0; later iterations are created at run time.
 
@@ -177,6 +194,9 @@ class ActiveLearningMaker(Maker):
             ``device_makers``; default ``explore`` (then the device makers must hold no atoms).
         aimd
             Cells for the optional iter-0 AIMD (needs ``aimd_maker``).
+        liquid
+            Cells of the iter-1 liquid-order exploration (needs ``liquid_maker``), e.g. a
+            90-atom random packing of Ge2Sb2Te5: large enough for homopolar clusters to form.
         """
         from gst_flows.flows.active_learning.jobs import _held_out_tag, _steering, al_fit
         from gst_flows.flows.label import isolated_atoms_flow, label_flow
@@ -188,6 +208,10 @@ class ActiveLearningMaker(Maker):
         device = list(device or explore)
         for cell in explore:
             self.explore_maker.check(cell, require_potential=False)
+        if liquid and self.liquid_maker is None:
+            raise ValueError("liquid cells given but no liquid_maker to run them")
+        for cell in liquid:
+            self.liquid_maker.check(cell, require_potential=False)
         if self.max_iterations > self.melt_quench_rounds:
             for md_maker in self.device_makers:
                 for cell in device:
@@ -232,6 +256,7 @@ class ActiveLearningMaker(Maker):
             iteration=0,
             explore=[s.as_dict() for s in explore],
             device=[s.as_dict() for s in device],
+            liquid=[s.as_dict() for s in liquid],
         )
         fit = _steering(al_fit(self, state, waits), "iter-0 fit")
         jobs.append(fit)

@@ -41,6 +41,7 @@ from gst_flows.md.protocol.actions import (
 )
 from gst_flows.md.protocol.groups import fixed_mask, graded_groups, heat_groups, select_atoms
 from gst_flows.md.protocol.library import (
+    liquid_hold,
     list_protocols,
     load_protocol,
     melt_anneal,
@@ -85,6 +86,7 @@ __all__ = [
     "graded_groups",
     "heat_groups",
     "iter_actions",
+    "liquid_hold",
     "list_protocols",
     "load_protocol",
     "melt_anneal",
