@@ -296,6 +296,12 @@ CASES = [
         ["--iterations"],
     ),
     Case("submit-loop-no-selection", ["submit", "active-learning", "--select", "0"], ["--select"]),
+    Case(
+        "submit-loop-negative-liquid-selection",
+        ["submit", "active-learning", "--liquid-select", "-1"],
+        ["--liquid-select"],
+    ),
+    Case("demo-negative-liquid-selection", ["demo", "--liquid-select", "-2"], ["--liquid-select"]),
     Case("submit-loop-committee-of-one", ["submit", "active-learning", "--committee", "1"], ["--committee"]),
     # analyse and plot
     Case("analyse-empty-file", ["analyse", "rdf", "{empty.extxyz}", "-o", "{tmp}/a"], ["empty.extxyz"]),

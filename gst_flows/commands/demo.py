@@ -16,12 +16,15 @@ from pathlib import Path
 
 def add_parser(subparsers) -> None:
     """Register the ``demo`` sub-command."""
+    from gst_flows.commands.submit import LIQUID_SELECT_HELP
+
     parser = subparsers.add_parser(
         "demo", help="a small end-to-end active-learning run (CP2K, gap_fit, GAP-MD, selection)"
     )
     parser.add_argument("--tag", default="demo", help="tag of the demo's labels")
     parser.add_argument("--iterations", type=int, default=2, help="last iteration (0-based)")
     parser.add_argument("--select", type=int, default=6, help="labels added per iteration")
+    parser.add_argument("--liquid-select", type=int, metavar="N", help=LIQUID_SELECT_HELP)
     parser.add_argument("--out", type=Path, default=Path("demo-output"), help="figures go here")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         args.seed,
         uncertainty="committee" if args.committee else None,
         committee_size=args.committee or 3,
+        n_liquid_select=args.liquid_select,
     )
     maker, held_out, explore = setup.maker, setup.held_out, setup.explore
     last = _latest_iteration(args.tag)

@@ -8,7 +8,12 @@ from gst_flows.commands.common import check_counts, check_database
 from gst_flows.commands.label import add_label_arguments, build_flow
 
 # Smallest values of the loop's options (--committee 0 turns the committee off).
-LOOP_COUNTS = {"iterations": 0, "select": 1, "committee": 2, "pack": 1}
+LOOP_COUNTS = {"iterations": 0, "select": 1, "liquid_select": 0, "committee": 2, "pack": 1}
+#: Help of --liquid-select (demo and submit active-learning).
+LIQUID_SELECT_HELP = (
+    "labels per iter-1 iteration from the held liquid, across its wrong-bond fraction "
+    "(default: the profile's, 3 small / 10 full; 0 turns the liquid-order exploration off)"
+)
 
 
 def add_parser(subparsers) -> None:
@@ -31,6 +36,7 @@ def add_parser(subparsers) -> None:
     loop.add_argument("--tag", default="gst-al")
     loop.add_argument("--iterations", type=int, help="last iteration (0-based)")
     loop.add_argument("--select", type=int, help="labels per iteration")
+    loop.add_argument("--liquid-select", type=int, metavar="N", help=LIQUID_SELECT_HELP)
     loop.add_argument("--seed", type=int, default=0)
     loop.add_argument("--pack", type=int, default=1, help="labels per Firework")
     loop.add_argument(
@@ -72,6 +78,7 @@ def run_active_learning(args: argparse.Namespace) -> int:
         args.seed,
         uncertainty="committee" if args.committee else None,
         committee_size=args.committee or 3,
+        n_liquid_select=args.liquid_select,
     )
     check_database()
     ids = submit(setup.flow(), pack_size=args.pack)

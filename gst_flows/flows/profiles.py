@@ -333,6 +333,7 @@ def active_learning_setup(
     seed: int = 0,
     uncertainty: str | None = None,
     committee_size: int = 3,
+    n_liquid_select: int | None = None,
 ) -> ActiveLearningSetup:
     """The loop's maker and starting structures for a named profile.
 
@@ -355,6 +356,9 @@ def active_learning_setup(
     uncertainty, committee_size
         ``"committee"`` weights the selection by the force spread of ``committee_size``
         sub-sampled fits per iteration (see :class:`ActiveLearningMaker`); None: diversity only.
+    n_liquid_select
+        Labels per iter-1 iteration from the held liquid (default 3 small, 10 full; 0: no
+        liquid-order exploration, and no liquid cells).
     """
     from dataclasses import replace
 
@@ -370,4 +374,8 @@ def active_learning_setup(
         raise ValueError(f"unknown profile {profile!r}; use 'small' or 'full'")
     if uncertainty is not None:
         setup.maker = replace(setup.maker, uncertainty=uncertainty, committee_size=committee_size)
+    if n_liquid_select is not None:
+        setup.maker = replace(setup.maker, n_liquid_select=n_liquid_select)
+        if n_liquid_select == 0:
+            setup.liquid = []
     return setup

@@ -103,6 +103,10 @@ def test_profiles_hold_a_large_liquid_long_enough():
     full = active_learning_setup("full", "t")
     assert sorted(len(a) for a in full.liquid) == [180, 196]
     assert full.maker.liquid_maker.resolved_protocol().stages[-1].n_steps * 2.0 >= 20_000.0
+    # the budget is the user's to change; 0 turns the exploration off
+    off = active_learning_setup("small", "t", n_liquid_select=0)
+    assert off.liquid == [] and off.maker.n_liquid_select == 0
+    assert active_learning_setup("full", "t", n_liquid_select=4).maker.n_liquid_select == 4
 
 
 @pytest.mark.slow  # real GAP-MD of a melt-quench and a held liquid (about a minute)
