@@ -340,8 +340,9 @@ def active_learning_setup(
     Parameters
     ----------
     profile
-        ``small`` (5-18-atom crystal cells and random packings, coarser k-points, small GAP;
-        sized for half an hour on two cores; iter-2 on a 12-atom GeTe crystallisation cell) or
+        ``small`` (5-18-atom crystal cells and random packings, coarser k-points, small GAP,
+        a 90-atom liquid for the liquid-order exploration; about 1.5 hours on two cores;
+        iter-2 on a 12-atom GeTe crystallisation cell) or
         ``full`` (the quasi-binary line in rock-salt and layered forms, AIMD, the default CP2K
         protocol and GAP hyperparameters, two rounds of 64-atom melt-quench explorations, then crystallisation
         and melting of a crystallisation cell; a cluster job).
