@@ -101,6 +101,15 @@ def disordered_copies(composition: str, multiple: int, copies: int, seed: int) -
     return packings
 
 
+def _liquid_cells(order: tuple[tuple[str, int], ...], seed: int) -> list[Atoms]:
+    """One random packing per (composition, formula units) of the liquid-order exploration."""
+    return [
+        cell
+        for index, (composition, units) in enumerate(order)
+        for cell in disordered_copies(composition, units, 1, seed=seed + 500 + 10 * index)
+    ]
+
+
 def _crystal_set(
     crystals: list[Atoms], copies: int, seed: int, ideal: bool = True
 ) -> tuple[list[Atoms], list[Atoms]]:
@@ -232,11 +241,7 @@ def _small(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearnin
     # for homopolar clusters: the 90-atom liquid of the demo's GAP demixed where DFT says it
     # should not, and three DFT labels of its frames, least to most homopolar, fixed it
     # (benchmarks/teacher_liquid_order.py --label 3 --refit).
-    liquid = [
-        cell
-        for index, (composition, units) in enumerate(SMALL_LIQUID_ORDER)
-        for cell in disordered_copies(composition, units, 1, seed=seed + 500 + 10 * index)
-    ]
+    liquid = _liquid_cells(SMALL_LIQUID_ORDER, seed)
     hold = liquid_hold(
         melt_temperature=1200.0,
         melt_duration=1000.0,
@@ -317,11 +322,7 @@ def _full(tag: str, iterations: int, n_select: int, seed: int) -> ActiveLearning
         min_improvement=0.02,
         max_failed_fraction=0.1,
     )
-    liquid = [
-        cell
-        for index, (composition, units) in enumerate(FULL_LIQUID_ORDER)
-        for cell in disordered_copies(composition, units, 1, seed=seed + 500 + 10 * index)
-    ]
+    liquid = _liquid_cells(FULL_LIQUID_ORDER, seed)
     return ActiveLearningSetup(maker, initial, held_out, explore, device, aimd, liquid)
 
 
