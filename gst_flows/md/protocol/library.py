@@ -93,12 +93,9 @@ def melt_quench(
                 **common,
             )
         )
-    stages.append(
-        Stage(name="melt", duration=melt_duration, temperature=melt_temperature, tag="melt", **common)
+    stages += _melt_stages(
+        melt_temperature, melt_duration, liquid_temperature if hold else None, liquid_duration, common
     )
-    if hold:
-        held = {"duration": liquid_duration, "temperature": liquid_temperature, "tag": "liquid"}
-        stages.append(Stage(name="liquid", **held, **common))
     stages.append(
         Stage(
             name="quench",
@@ -214,17 +211,27 @@ def liquid_hold(
         Protocol name.
     """
     common = {"ensemble": "nvt", "timestep": timestep, "thermostat": thermostat}
-    melt = {"duration": melt_duration, "temperature": melt_temperature, "tag": "melt"}
-    held = {"duration": liquid_duration, "temperature": liquid_temperature, "tag": "liquid"}
     return Protocol(
         name=name,
         description=f"melt at {melt_temperature:g} K, hold at {liquid_temperature:g} K "
         f"for {liquid_duration / 1000:g} ps",
-        stages=[
-            Stage(name="melt", **melt, **common),
-            Stage(name="liquid", **held, **common),
-        ],
+        stages=_melt_stages(melt_temperature, melt_duration, liquid_temperature, liquid_duration, common),
     )
+
+
+def _melt_stages(
+    melt_temperature: float,
+    melt_duration: float,
+    liquid_temperature: float | None,
+    liquid_duration: float,
+    common: dict[str, Any],
+) -> list[Stage]:
+    """The melt (tag ``melt``) and, unless ``liquid_temperature`` is None, the hold (``liquid``)."""
+    stages = [Stage(name="melt", duration=melt_duration, temperature=melt_temperature, tag="melt", **common)]
+    if liquid_temperature is not None:
+        held = {"duration": liquid_duration, "temperature": liquid_temperature, "tag": "liquid"}
+        stages.append(Stage(name="liquid", **held, **common))
+    return stages
 
 
 def partial_melt(
