@@ -8,10 +8,13 @@ labels and its last GAP. ``--labels`` holds what one demo run stored, written by
 ``gst-flows export labels --tag demo`` and ``--tag demo-heldout`` (``train.extxyz``,
 ``heldout.extxyz``) and its figures (``expected.json``: the last GAP's held-out errors and the
 iteration). This imports both files into the configured database under ``<tag>`` and
-``<tag>-heldout`` (a second import stores nothing), fits the GAP with the small profile's own
-fit maker and the ``gap_fit`` seed of the demo's last iteration, evaluates it on the held-out
-labels and prints its potential id and those errors beside the recorded ones: the same
-labels, hyperparameters and seed give the same potential, which the check shows. Then, e.g.:
+``<tag>-heldout`` (a second import stores nothing), and ``heldout-extra.extxyz`` (20 more
+held-out cells labelled with the same protocol by ``label_extra_heldout.py``) under
+``<tag>-heldout-extra``, which the student benchmarks' error ratios use; fits the GAP with
+the small profile's own fit maker and the ``gap_fit`` seed of the demo's last iteration,
+evaluates it on the held-out labels (``<tag>-heldout``) and prints its potential id and
+those errors beside the recorded ones: the same labels, hyperparameters and seed give the
+same potential, which the check shows. Then, e.g.:
 
     python benchmarks/stable_student_rounds.py --teacher ID --tag demo --standalone ...
 """
@@ -43,7 +46,10 @@ def rebuild(labels: Path, tag: str) -> dict:
     expected = json.loads((labels / "expected.json").read_text())
     source = f"gst-flows demo of {expected['date']}"
     protocol = {"code": "cp2k", "settings_hash": expected["settings_hash"]}
-    for name, where in (("train.extxyz", tag), ("heldout.extxyz", f"{tag}-heldout")):
+    files = [("train.extxyz", tag), ("heldout.extxyz", f"{tag}-heldout")]
+    if (labels / "heldout-extra.extxyz").exists():  # more held-out cells, labelled after the demo
+        files.append(("heldout-extra.extxyz", f"{tag}-heldout-extra"))
+    for name, where in files:
         summary = import_dataset(labels / name, tag=where, source=source, protocol=protocol)
         print(summary.describe())
     maker = active_learning_setup("small", tag=tag).maker
