@@ -164,7 +164,7 @@ def liquid_nve(name: str, seed: int, melt_fs: float, liquid_fs: float, nve_fs: f
     )
 
 
-def melt_only(protocol, name: str):
+def melt_stage(protocol, name: str):
     """``protocol`` cut to its first stage (the melt from the packing, where most blow-ups happen)."""
     return protocol.model_copy(update={"name": name, "stages": protocol.stages[:1]})
 
@@ -505,7 +505,7 @@ def stability(
     protocol = liquid_nve("pod-liquid-nve", velocity_seed, 2000.0, 4000.0, 1000.0 * nve_ps)
     if melt_only:
         nve_ps = 0.0
-        protocol = melt_only(protocol, "pod-melt")
+        protocol = melt_stage(protocol, "pod-melt")
     maker = GapMDMaker(
         name="pod liquid nve",
         potential=pid,

@@ -60,7 +60,7 @@ from fast_potential_targets import (
     accuracy,
     large_cells,
     liquid_nve,
-    melt_only,
+    melt_stage,
     print_ratio_intervals,
     stability,
     teacher_cells,
@@ -120,7 +120,7 @@ def stability_rounds(
         protocol = replace(
             protocol,
             name="student md melt",
-            protocol=melt_only(protocol.protocol, "melt"),
+            protocol=melt_stage(protocol.protocol, "melt"),
             frame_interval=500,
         )
     kind = "melt-screen" if melt_screen else "stability"
