@@ -21,6 +21,13 @@ about 10-20 min per 90-atom frame on two cores), and for every potential the scr
 frame's energy relative to the least homopolar one, DFT against the potential, and the price of
 a wrong bond (``gst_flows.fit.chemical_order``): whether the potential's chemical order is DFT's.
 
+``--judge ID`` prices the run's own chemical order by another potential (e.g. a student's run
+by its teacher): every frame of the 1,000 K stage under both potentials, the difference of
+their energies relative to the stage's first frame every 2 ps, and each one's price of a wrong
+bond (the slope of energy per atom against wrong bonds per atom over those frames,
+``gst_flows.fit.chemical_order``). The frames share one temperature, so their thermal energy
+cancels in the slope, and the potential and the judge see the same frames.
+
 ``--refit`` (after ``--label``) fits a GAP with the demo loop's own fit maker on ``<tag>`` and
 ``<tag>-liquid-order`` (``element_refit.fit``), runs its liquid with the same packing and seeds
 instead of the given potentials', and compares both on the labelled frames.
@@ -129,6 +136,38 @@ def compare(pids: list[str], tag: str, cutoff: float) -> None:
             print(format_chemical_order(check, name=pid[:8]))
 
 
+def judge(frames, pid: str, judge_id: str) -> None:
+    """``pid``'s energies on its own liquid frames against ``judge_id``'s, and both prices of a
+    wrong bond (the judge's energies stand in for the labels of the chemical-order check)."""
+    from gst_flows.fit import predict
+    from gst_flows.fit.chemical_order import chemical_order_check, format_chemical_order
+    from gst_flows.potentials import potential_calculator
+
+    marked = []
+    for frame in frames:
+        copy = frame.copy()
+        copy.info = {"REF_energy": 0.0, "time_fs": frame.info.get("time_fs", 0), "config_type": "liquid"}
+        marked.append(copy)
+    by_judge = predict(marked, potential_calculator(judge_id)).energy_pred
+    for copy, energy in zip(marked, by_judge, strict=True):
+        copy.info["REF_energy"] = energy
+    predictions = predict(marked, potential_calculator(pid))
+    n_atoms = len(frames[0])
+    mine = np.asarray(predictions.energy_pred) / n_atoms
+    theirs = np.asarray(predictions.energy_ref) / n_atoms
+    print(f"{pid[:8]} against {judge_id[:8]} on {pid[:8]}'s frames at 1,000 K, meV/atom from the first")
+    for k, frame in enumerate(marked):
+        if k % 4 == 0 or k == len(marked) - 1:
+            own, other = 1000 * (mine[k] - mine[0]), 1000 * (theirs[k] - theirs[0])
+            print(
+                f"  {frame.info['time_fs'] / 1000:5.1f} ps  {pid[:8]} {own:+7.1f}  "
+                f"{judge_id[:8]} {other:+7.1f}  difference {own - other:+7.1f}"
+            )
+    check = chemical_order_check(marked, predictions, config_types=None, min_frames=3, required=False)
+    if check is not None:
+        print(format_chemical_order(check, name=pid[:8], reference=judge_id[:8]))
+
+
 def report(pid: str, args) -> list:
     """Run one potential's liquid; print its chemical order per frame and its energy windows."""
     doc = run(pid, args.atoms, args.liquid_ps, args.packing_seed, args.seed)
@@ -163,6 +202,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11, help="velocities and thermostat noise")
     parser.add_argument("--cutoff", type=float, default=3.2, help="neighbour cutoff, Å")
     parser.add_argument("--label", type=int, default=0, help="frames of the first run to label with DFT")
+    parser.add_argument("--judge", help="potential id that prices each run's own frames (e.g. the teacher)")
     parser.add_argument(
         "--refit",
         action="store_true",
@@ -185,6 +225,8 @@ def main() -> None:
     for pid in pids:
         frames = report(pid, args)
         first = first or frames
+        if args.judge:
+            judge(frames, pid, args.judge)
     if args.label:
         label(first, args.label, args.tag, args.cutoff)
         compare(pids, args.tag, args.cutoff)

@@ -137,10 +137,15 @@ def chemical_order_check(
     )
 
 
-def format_chemical_order(result: ChemicalOrderCheck, title: str = "", name: str = "potential") -> str:
-    """The slopes per composition and shared, in meV per wrong bond, DFT and ``name``."""
+def format_chemical_order(
+    result: ChemicalOrderCheck, title: str = "", name: str = "potential", reference: str = "DFT"
+) -> str:
+    """The slopes per composition and shared, in meV per wrong bond, ``reference`` and ``name``.
+
+    ``reference`` names the labels' energies: DFT, or another potential's (a teacher's).
+    """
     lines = [title] if title else []
-    lines.append(f"{'composition':<14}{'frames':>7}{'wrong/atom':>14}{'DFT':>9} {name:>11}")
+    lines.append(f"{'composition':<14}{'frames':>7}{'wrong/atom':>14}{reference:>9} {name:>11}")
     for formula, entry in result.by_formula.items():
         span = f"{entry.wrong_min:.2f}-{entry.wrong_max:.2f}"
         lines.append(
@@ -148,7 +153,7 @@ def format_chemical_order(result: ChemicalOrderCheck, title: str = "", name: str
             f"{1000 * entry.slope_predicted:12.0f}"
         )
     lines.append(
-        f"shared slope over {result.n_frames} frames: DFT {1000 * result.slope_dft:.0f}, {name} "
+        f"shared slope over {result.n_frames} frames: {reference} {1000 * result.slope_dft:.0f}, {name} "
         f"{1000 * result.slope_predicted:.0f} meV per wrong bond; energies relative to each "
         f"composition's mean off by {1000 * result.relative_rmse:.1f} meV/atom RMS"
     )

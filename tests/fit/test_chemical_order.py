@@ -80,6 +80,9 @@ def test_slopes_are_the_price_of_a_wrong_bond_whatever_each_composition_s_offset
     assert result.n_frames == 8
     table = format_chemical_order(result, "t", name="pot")
     assert "300" in table and "100" in table and "Ge2Sb2Te5" in table
+    assert "DFT 300" in table
+    by_teacher = format_chemical_order(result, name="student", reference="teacher")
+    assert "teacher 300, student 100" in by_teacher and "DFT" not in by_teacher
 
 
 def test_too_few_frames_or_no_spread_is_a_clear_error():
