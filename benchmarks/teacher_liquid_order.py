@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fast_potential_targets import DENSITY, _last_output, liquid_nve, teacher_id
-from liquid_order import order
+from liquid_order import energy_per_atom, order
 
 COUNTS = {"Ge": 2, "Sb": 2, "Te": 5}
 
@@ -143,14 +143,13 @@ def judge(frames, pid: str, judge_id: str) -> None:
     from gst_flows.fit.chemical_order import chemical_order_check, format_chemical_order
     from gst_flows.potentials import potential_calculator
 
+    calc = potential_calculator(judge_id)
     marked = []
     for frame in frames:
         copy = frame.copy()
-        copy.info = {"REF_energy": 0.0, "time_fs": frame.info.get("time_fs", 0), "config_type": "liquid"}
+        energy = len(frame) * energy_per_atom(frame, calc)
+        copy.info = {"REF_energy": energy, "time_fs": frame.info.get("time_fs", 0), "config_type": "liquid"}
         marked.append(copy)
-    by_judge = predict(marked, potential_calculator(judge_id)).energy_pred
-    for copy, energy in zip(marked, by_judge, strict=True):
-        copy.info["REF_energy"] = energy
     predictions = predict(marked, potential_calculator(pid))
     n_atoms = len(frames[0])
     mine = np.asarray(predictions.energy_pred) / n_atoms
